@@ -1,0 +1,311 @@
+package netlab
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"os/exec"
+	"strings"
+	"time"
+)
+
+// Spec describes a lab. The zero value is a client wired straight to a
+// server.
+type Spec struct {
+	// Routers is the number of routers between client and server.
+	Routers int
+	// Silent lists routers (1 is the client's neighbour) that drop the
+	// ICMP time-exceeded messages they would send.
+	Silent []int
+	// Loss is the probability, 0 to 1, that a packet arriving at the
+	// server is dropped.
+	Loss float64
+	// MTU, when non-zero, is the MTU of the server's link; the others
+	// keep 1500.
+	MTU int
+	// ServerPrefixes are prefixes the server answers for as a whole,
+	// every address in them local to it. They must lie inside
+	// 198.18.0.0/15 or 2001:db8::/32 and outside the link prefixes.
+	ServerPrefixes []netip.Prefix
+}
+
+// Node is one namespace of a lab.
+type Node struct {
+	Name string // client, r1, r2, ..., server
+	NS   string // the namespace's name, for ip netns exec
+	// Addr4 and Addr6 are the node's address on its link toward the
+	// client (the client's: toward the first hop). A router sends its
+	// ICMP errors from them.
+	Addr4, Addr6 netip.Addr
+}
+
+// Lab is a built lab. Close removes it.
+type Lab struct {
+	Client  *Node
+	Routers []*Node
+	Server  *Node
+	nodes   []*Node
+	spec    Spec
+	procs   []*exec.Cmd
+}
+
+// The lab's address blocks; nothing outside them is routed.
+var (
+	Block4 = netip.MustParsePrefix("198.18.0.0/15")
+	Block6 = netip.MustParsePrefix("2001:db8::/32")
+)
+
+// ErrNotPermitted says the caller may not create namespaces (not root).
+var ErrNotPermitted = errors.New("netlab: creating network namespaces needs root (CAP_SYS_ADMIN and CAP_NET_ADMIN)")
+
+// New builds the lab spec describes. On error nothing is left behind.
+func New(spec Spec) (lab *Lab, err error) {
+	if os.Geteuid() != 0 {
+		return nil, ErrNotPermitted
+	}
+	for _, p := range spec.ServerPrefixes {
+		if !Block4.Contains(p.Addr()) && !Block6.Contains(p.Addr()) {
+			return nil, fmt.Errorf("netlab: server prefix %v is outside the lab's blocks", p)
+		}
+	}
+	var tag [3]byte
+	rand.Read(tag[:])
+	prefix := "rk" + hex.EncodeToString(tag[:]) + "-"
+	lab = &Lab{spec: spec}
+	defer func() {
+		if err != nil {
+			lab.Close()
+			lab = nil
+		}
+	}()
+	names := []string{"client"}
+	for i := 1; i <= spec.Routers; i++ {
+		names = append(names, fmt.Sprintf("r%d", i))
+	}
+	names = append(names, "server")
+	for _, name := range names {
+		n := &Node{Name: name, NS: prefix + name}
+		if err := run("ip", "netns", "add", n.NS); err != nil {
+			return lab, err
+		}
+		lab.nodes = append(lab.nodes, n)
+	}
+	lab.Client, lab.Server = lab.nodes[0], lab.nodes[len(lab.nodes)-1]
+	lab.Routers = lab.nodes[1 : len(lab.nodes)-1]
+	for _, n := range lab.nodes {
+		if err := lab.setupNode(n); err != nil {
+			return lab, err
+		}
+	}
+	for k := 0; k < len(lab.nodes)-1; k++ {
+		if err := lab.link(k); err != nil {
+			return lab, err
+		}
+	}
+	if err := lab.route(); err != nil {
+		return lab, err
+	}
+	return lab, lab.applyOptions()
+}
+
+// Addr4 and Addr6 of link k, host 1 (left) or 2 (right).
+func linkAddr4(k, host int) netip.Addr { return netip.AddrFrom4([4]byte{198, 18, byte(k), byte(host)}) }
+func linkAddr6(k, host int) netip.Addr {
+	return netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 0, byte(k), 15: byte(host)})
+}
+
+func (l *Lab) setupNode(n *Node) error {
+	sysctls := []string{
+		"net.ipv4.ip_forward=1",
+		"net.ipv6.conf.all.forwarding=1",
+		"net.ipv6.conf.all.accept_dad=0",
+		"net.ipv6.conf.default.accept_dad=0",
+		// Tests count every ICMP error; the kernel's rate limits would
+		// drop some and make them flaky.
+		"net.ipv4.icmp_ratelimit=0",
+		"net.ipv4.icmp_msgs_per_sec=1000000",
+		"net.ipv6.icmp.ratelimit=0",
+		// Raw sockets only: tests of unprivileged users set it themselves.
+		"net.ipv4.ping_group_range=1 0",
+	}
+	if n == l.Client {
+		sysctls = sysctls[2:]
+	}
+	for _, s := range sysctls {
+		if err := l.Run(n, "sysctl", "-q", "-w", s); err != nil {
+			return err
+		}
+	}
+	return l.Run(n, "ip", "link", "set", "lo", "up")
+}
+
+// link creates the veth pair of link k between node k and node k+1.
+func (l *Lab) link(k int) error {
+	left, right := l.nodes[k], l.nodes[k+1]
+	// Each end is named for the node it leads to.
+	lname, rname := "to-"+right.Name, "to-"+left.Name
+	if err := run("ip", "link", "add", lname, "netns", left.NS, "type", "veth", "peer", "name", rname, "netns", right.NS); err != nil {
+		return err
+	}
+	mtu := "1500"
+	if l.spec.MTU > 0 && k == len(l.nodes)-2 {
+		mtu = fmt.Sprint(l.spec.MTU)
+	}
+	for i, end := range []struct {
+		n    *Node
+		name string
+	}{{left, lname}, {right, rname}} {
+		a4, a6 := linkAddr4(k, i+1), linkAddr6(k, i+1)
+		cmds := [][]string{
+			{"ip", "link", "set", end.name, "mtu", mtu},
+			{"ip", "addr", "add", a4.String() + "/24", "dev", end.name},
+			{"ip", "-6", "addr", "add", a6.String() + "/64", "dev", end.name, "nodad"},
+			{"ip", "link", "set", end.name, "up"},
+		}
+		for _, c := range cmds {
+			if err := l.Run(end.n, c[0], c[1:]...); err != nil {
+				return err
+			}
+		}
+		if i == 1 || end.n == l.Client { // the side facing the client
+			end.n.Addr4, end.n.Addr6 = a4, a6
+		}
+	}
+	return nil
+}
+
+// route gives every node a route for the lab blocks toward the server,
+// and every router routes for the links behind it toward the client.
+func (l *Lab) route() error {
+	last := len(l.nodes) - 1
+	for i, n := range l.nodes {
+		var cmds [][]string
+		if i < last { // toward the server: the right neighbour's address on link i
+			cmds = append(cmds,
+				[]string{"ip", "route", "add", Block4.String(), "via", linkAddr4(i, 2).String()},
+				[]string{"ip", "-6", "route", "add", Block6.String(), "via", linkAddr6(i, 2).String()})
+		} else { // the server: everything back toward the client
+			cmds = append(cmds,
+				[]string{"ip", "route", "add", Block4.String(), "via", linkAddr4(i-1, 1).String()},
+				[]string{"ip", "-6", "route", "add", Block6.String(), "via", linkAddr6(i-1, 1).String()})
+		}
+		if i > 0 && i < last { // a router: links left of its own go left
+			for k := 0; k < i-1; k++ {
+				cmds = append(cmds,
+					[]string{"ip", "route", "add", fmt.Sprintf("198.18.%d.0/24", k), "via", linkAddr4(i-1, 1).String()},
+					[]string{"ip", "-6", "route", "add", fmt.Sprintf("2001:db8:%x::/64", k), "via", linkAddr6(i-1, 1).String()})
+			}
+		}
+		for _, c := range cmds {
+			if err := l.Run(n, c[0], c[1:]...); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (l *Lab) applyOptions() error {
+	for _, r := range l.spec.Silent {
+		if r < 1 || r > len(l.Routers) {
+			return fmt.Errorf("netlab: silent router %d does not exist (routers 1 to %d)", r, len(l.Routers))
+		}
+		n := l.Routers[r-1]
+		if err := l.Run(n, "iptables", "-A", "OUTPUT", "-p", "icmp", "--icmp-type", "time-exceeded", "-j", "DROP"); err != nil {
+			return err
+		}
+		if err := l.Run(n, "ip6tables", "-A", "OUTPUT", "-p", "icmpv6", "--icmpv6-type", "time-exceeded", "-j", "DROP"); err != nil {
+			return err
+		}
+	}
+	if p := l.spec.Loss; p > 0 {
+		if err := l.SetLoss(p); err != nil {
+			return err
+		}
+	}
+	for _, p := range l.spec.ServerPrefixes {
+		args := []string{"route", "add", "local", p.String(), "dev", "lo"}
+		if p.Addr().Is6() {
+			args = append([]string{"-6"}, args...)
+		}
+		if err := l.Run(l.Server, "ip", args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// SetLoss makes the server drop each arriving packet with probability p,
+// replacing any loss set before; 0 removes it.
+func (l *Lab) SetLoss(p float64) error {
+	for _, ipt := range []string{"iptables", "ip6tables"} {
+		_ = l.Run(l.Server, ipt, "-F", "INPUT")
+		if p > 0 {
+			if err := l.Run(l.Server, ipt, "-A", "INPUT", "-m", "statistic", "--mode", "random",
+				"--probability", fmt.Sprintf("%.4f", p), "-j", "DROP"); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// Command returns a command that runs in node's namespace.
+func (l *Lab) Command(ctx context.Context, n *Node, name string, args ...string) *exec.Cmd {
+	return exec.CommandContext(ctx, "ip", append([]string{"netns", "exec", n.NS, name}, args...)...)
+}
+
+// Run runs a command in node's namespace with a bounded wait and returns
+// an error holding its output when it fails.
+func (l *Lab) Run(n *Node, name string, args ...string) error {
+	return run("ip", append([]string{"netns", "exec", n.NS, name}, args...)...)
+}
+
+// Start starts a long-running command in node's namespace; Close kills it.
+func (l *Lab) Start(n *Node, name string, args ...string) (*exec.Cmd, error) {
+	cmd := exec.Command("ip", append([]string{"netns", "exec", n.NS, name}, args...)...)
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	l.procs = append(l.procs, cmd)
+	return cmd, nil
+}
+
+// Close kills what Start started and removes every namespace of the lab.
+func (l *Lab) Close() error {
+	for _, p := range l.procs {
+		if p.Process != nil {
+			p.Process.Kill()
+			p.Wait()
+		}
+	}
+	l.procs = nil
+	var errs []error
+	for _, n := range l.nodes {
+		if err := run("ip", "netns", "del", n.NS); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	l.nodes = nil
+	return errors.Join(errs...)
+}
+
+// Nodes returns client, routers and server in path order.
+func (l *Lab) Nodes() []*Node { return l.nodes }
+
+func run(name string, args ...string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var out bytes.Buffer
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("netlab: %s %s: %v: %s", name, strings.Join(args, " "), err, strings.TrimSpace(out.String()))
+	}
+	return nil
+}

@@ -1,0 +1,46 @@
+package netlab
+
+import (
+	"context"
+	"net/netip"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestChainReachesServerAndNothingElse(t *testing.T) {
+	lab := ForTest(t, Spec{Routers: 2, ServerPrefixes: []netip.Prefix{netip.MustParsePrefix("198.19.0.0/16")}})
+	if got, want := lab.Server.Addr4.String(), "198.18.2.2"; got != want {
+		t.Errorf("server address %s, want %s", got, want)
+	}
+	if got, want := lab.Routers[1].Addr6.String(), "2001:db8:1::2"; got != want {
+		t.Errorf("r2 address %s, want %s", got, want)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for _, dst := range []string{lab.Server.Addr4.String(), lab.Server.Addr6.String(), "198.19.7.9"} {
+		out, err := lab.Command(ctx, lab.Client, "ping", "-n", "-c", "1", "-W", "2", dst).CombinedOutput()
+		if err != nil {
+			t.Errorf("ping %s from the client: %v\n%s", dst, err, out)
+		}
+	}
+	// No route out: an address outside the lab is unreachable at once,
+	// without a packet leaving the client.
+	out, err := lab.Command(ctx, lab.Client, "ip", "route", "get", "192.0.2.1").CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "unreachable") {
+		t.Errorf("the client has a route out of the lab: %s", out)
+	}
+}
+
+func TestCloseRemovesNamespaces(t *testing.T) {
+	lab := ForTest(t, Spec{Routers: 1})
+	ns := lab.Routers[0].NS
+	if err := lab.Close(); err != nil {
+		t.Fatal(err)
+	}
+	out, _ := exec.Command("ip", "netns", "list").CombinedOutput()
+	if strings.Contains(string(out), ns) {
+		t.Errorf("namespace %s still there after Close: %s", ns, out)
+	}
+}

@@ -1,0 +1,142 @@
+package rawsock
+
+import (
+	"encoding/binary"
+	"errors"
+	"net"
+	"net/netip"
+	"os"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// sock is a non-blocking socket registered with the runtime poller.
+type sock struct {
+	file *os.File
+	rc   syscall.RawConn
+	fd   int // valid while file is open; for setsockopt at set-up only
+}
+
+func openSock(domain, typ, proto int) (*sock, error) {
+	fd, err := unix.Socket(domain, typ|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, proto)
+	if err != nil {
+		return nil, os.NewSyscallError("socket", err)
+	}
+	f := os.NewFile(uintptr(fd), "rawsock")
+	rc, err := f.SyscallConn()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return &sock{file: f, rc: rc, fd: fd}, nil
+}
+
+func (s *sock) setInt(level, opt, v int, name string) error {
+	if err := unix.SetsockoptInt(s.fd, level, opt, v); err != nil {
+		return os.NewSyscallError("setsockopt "+name, err)
+	}
+	return nil
+}
+
+// recvmsg reads one datagram, waiting in the poller until one arrives or
+// the read deadline passes.
+func (s *sock) recvmsg(b, oob []byte) (n, oobn int, from unix.Sockaddr, err error) {
+	cerr := s.rc.Read(func(fd uintptr) bool {
+		n, oobn, _, from, err = unix.Recvmsg(int(fd), b, oob, unix.MSG_TRUNC)
+		return err != unix.EAGAIN
+	})
+	if cerr != nil {
+		return 0, 0, nil, cerr
+	}
+	if err != nil {
+		return 0, 0, nil, os.NewSyscallError("recvmsg", err)
+	}
+	return min(n, len(b)), oobn, from, nil
+}
+
+func (s *sock) sendto(b []byte, to unix.Sockaddr) error {
+	var err error
+	cerr := s.rc.Write(func(fd uintptr) bool {
+		err = unix.Sendto(int(fd), b, 0, to)
+		return err != unix.EAGAIN
+	})
+	if cerr != nil {
+		return cerr
+	}
+	if err != nil {
+		return os.NewSyscallError("sendto", err)
+	}
+	return nil
+}
+
+func sockaddr(a netip.Addr, port int) unix.Sockaddr {
+	if a.Is4() || a.Is4In6() {
+		return &unix.SockaddrInet4{Addr: a.Unmap().As4(), Port: port}
+	}
+	return &unix.SockaddrInet6{Addr: a.As16(), Port: port}
+}
+
+func addrOf(sa unix.Sockaddr) (netip.Addr, int) {
+	switch sa := sa.(type) {
+	case *unix.SockaddrInet4:
+		return netip.AddrFrom4(sa.Addr), sa.Port
+	case *unix.SockaddrInet6:
+		return netip.AddrFrom16(sa.Addr), sa.Port
+	}
+	return netip.Addr{}, 0
+}
+
+// isTimeout reports whether err is a passed read deadline.
+func isTimeout(err error) bool { return errors.Is(err, os.ErrDeadlineExceeded) }
+
+// netAddr is a net.Addr for an address of a raw protocol.
+type netAddr struct {
+	network string
+	addr    netip.Addr
+}
+
+func (a *netAddr) Network() string { return a.network }
+func (a *netAddr) String() string  { return a.addr.String() }
+
+var _ net.Addr = (*netAddr)(nil)
+
+// parseControl reads the receive timestamp, TTL or hop limit and TOS
+// from the control messages of a recvmsg.
+func parseControl(oob []byte, m *Meta) {
+	ne := binary.NativeEndian
+	for len(oob) >= unix.SizeofCmsghdr {
+		// struct cmsghdr: a size_t length, then int level and int type.
+		var hlen int
+		if unix.SizeofPtr == 8 {
+			hlen = int(ne.Uint64(oob[0:8]))
+		} else {
+			hlen = int(ne.Uint32(oob[0:4]))
+		}
+		level := int32(ne.Uint32(oob[unix.SizeofPtr:]))
+		typ := int32(ne.Uint32(oob[unix.SizeofPtr+4:]))
+		if hlen < unix.SizeofCmsghdr || hlen > len(oob) {
+			return
+		}
+		data := oob[unix.SizeofCmsghdr:hlen]
+		switch {
+		case level == unix.SOL_SOCKET && typ == unix.SCM_TIMESTAMPNS && len(data) >= 2*unix.SizeofPtr:
+			if unix.SizeofPtr == 8 {
+				m.KernelTime = time.Unix(int64(ne.Uint64(data[0:8])), int64(ne.Uint64(data[8:16])))
+			} else {
+				m.KernelTime = time.Unix(int64(int32(ne.Uint32(data[0:4]))), int64(ne.Uint32(data[4:8])))
+			}
+		case level == unix.IPPROTO_IP && typ == unix.IP_TTL && len(data) >= 4,
+			level == unix.IPPROTO_IPV6 && typ == unix.IPV6_HOPLIMIT && len(data) >= 4:
+			m.TTL = int(int32(ne.Uint32(data[0:4])))
+		case level == unix.IPPROTO_IP && typ == unix.IP_TOS && len(data) >= 1:
+			m.TOS = int(data[0])
+		case level == unix.IPPROTO_IPV6 && typ == unix.IPV6_TCLASS && len(data) >= 4:
+			m.TOS = int(int32(ne.Uint32(data[0:4])))
+		}
+		oob = oob[min(cmsgAlign(hlen), len(oob)):]
+	}
+}
+
+func cmsgAlign(n int) int { return (n + unix.SizeofPtr - 1) &^ (unix.SizeofPtr - 1) }

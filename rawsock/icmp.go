@@ -1,0 +1,56 @@
+package rawsock
+
+import (
+	"net/netip"
+	"time"
+)
+
+// Mode chooses between a raw ICMP socket and an unprivileged datagram one.
+type Mode int
+
+const (
+	// Auto opens a raw socket when the process may, and otherwise an
+	// unprivileged datagram socket.
+	Auto Mode = iota
+	// Privileged opens a raw socket (CAP_NET_RAW) or fails.
+	Privileged
+	// Unprivileged opens a datagram ping socket (ping_group_range) or fails.
+	Unprivileged
+)
+
+// ICMPConfig describes an ICMP socket. The zero value, with Family set,
+// is an Auto socket with the kernel's defaults for every option.
+type ICMPConfig struct {
+	Family int // 4 or 6
+	Mode   Mode
+
+	// ID is the echo identifier a raw socket's filter passes replies for.
+	// Datagram sockets ignore it: the kernel assigns their identifier.
+	ID int
+
+	TTL   int    // time to live or hop limit; 0 keeps the kernel default
+	TOS   int    // IPv4 TOS or IPv6 traffic class; 0 keeps the default
+	PMTU  string // path MTU discovery: "do" (set DF), "dont", "want"; "" keeps the default
+	Mark  int    // SO_MARK for policy routing; 0 sets none
+	Iface string // SO_BINDTODEVICE; "" binds to no interface
+	// Source is the local address to send from; the zero Addr lets the
+	// kernel choose.
+	Source netip.Addr
+	// RecvBuffer is the receive buffer size in bytes; 0 keeps the default.
+	// Sweeps of many targets need a large one so replies arriving
+	// together are not dropped.
+	RecvBuffer int
+}
+
+// Meta is what the kernel says about a received packet besides its bytes.
+type Meta struct {
+	Src netip.Addr
+	// TTL is the received time to live or hop limit, -1 when unknown.
+	TTL int
+	TOS int
+	// KernelTime is when the packet reached the socket (SO_TIMESTAMPNS),
+	// the zero Time when the kernel gave none.
+	KernelTime time.Time
+	// Truncated is set when the packet was longer than the buffer.
+	Truncated bool
+}

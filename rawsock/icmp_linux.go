@@ -1,0 +1,354 @@
+package rawsock
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"time"
+
+	"golang.org/x/net/bpf"
+	"golang.org/x/sys/unix"
+)
+
+// ICMPConn is an ICMP or ICMPv6 socket, raw or datagram. It implements
+// net.PacketConn; ReadMsg adds what the kernel says about each packet.
+// Reads return the ICMP message without its IP header.
+type ICMPConn struct {
+	s      *sock
+	family int
+	raw    bool
+	id     int
+}
+
+var _ net.PacketConn = (*ICMPConn)(nil)
+
+// ListenICMP opens an ICMP socket as cfg describes. A socket the process
+// may not open yields a *PrivilegeError.
+func ListenICMP(cfg ICMPConfig) (*ICMPConn, error) {
+	if cfg.Family != 4 && cfg.Family != 6 {
+		return nil, fmt.Errorf("rawsock: family %d is neither 4 nor 6", cfg.Family)
+	}
+	var c *ICMPConn
+	var err error
+	switch cfg.Mode {
+	case Privileged:
+		c, err = openICMP(cfg, true)
+	case Unprivileged:
+		c, err = openICMP(cfg, false)
+	default:
+		c, err = openICMP(cfg, true)
+		if isPermission(err) {
+			c, err = openICMP(cfg, false)
+		}
+	}
+	if isPermission(err) {
+		what := "open an ICMP socket"
+		switch cfg.Mode {
+		case Privileged:
+			what = "open a raw ICMP socket"
+		case Unprivileged:
+			what = "open an unprivileged ICMP socket"
+		}
+		return nil, &PrivilegeError{Op: what, Fix: FixPing(), Err: err}
+	}
+	return c, err
+}
+
+func openICMP(cfg ICMPConfig, raw bool) (*ICMPConn, error) {
+	domain, proto := unix.AF_INET, unix.IPPROTO_ICMP
+	if cfg.Family == 6 {
+		domain, proto = unix.AF_INET6, unix.IPPROTO_ICMPV6
+	}
+	typ := unix.SOCK_DGRAM
+	if raw {
+		typ = unix.SOCK_RAW
+	}
+	s, err := openSock(domain, typ, proto)
+	if err != nil {
+		return nil, err
+	}
+	c := &ICMPConn{s: s, family: cfg.Family, raw: raw, id: cfg.ID & 0xffff}
+	if err := c.configure(cfg); err != nil {
+		s.file.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+func (c *ICMPConn) configure(cfg ICMPConfig) error {
+	s := c.s
+	if err := s.setInt(unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1, "SO_TIMESTAMPNS"); err != nil {
+		return err
+	}
+	if c.family == 4 {
+		if err := s.setInt(unix.IPPROTO_IP, unix.IP_RECVTTL, 1, "IP_RECVTTL"); err != nil {
+			return err
+		}
+	} else if err := s.setInt(unix.IPPROTO_IPV6, unix.IPV6_RECVHOPLIMIT, 1, "IPV6_RECVHOPLIMIT"); err != nil {
+		return err
+	}
+	if cfg.RecvBuffer > 0 {
+		// SO_RCVBUFFORCE passes rmem_max with CAP_NET_ADMIN; without it
+		// the plain option is capped by the sysctl, which is still better.
+		if unix.SetsockoptInt(s.fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, cfg.RecvBuffer) != nil {
+			_ = unix.SetsockoptInt(s.fd, unix.SOL_SOCKET, unix.SO_RCVBUF, cfg.RecvBuffer)
+		}
+	}
+	if cfg.Iface != "" {
+		if err := unix.SetsockoptString(s.fd, unix.SOL_SOCKET, unix.SO_BINDTODEVICE, cfg.Iface); err != nil {
+			return os.NewSyscallError("setsockopt SO_BINDTODEVICE "+cfg.Iface, err)
+		}
+	}
+	if cfg.Mark != 0 {
+		if err := s.setInt(unix.SOL_SOCKET, unix.SO_MARK, cfg.Mark, "SO_MARK"); err != nil {
+			return err
+		}
+	}
+	if cfg.TTL > 0 {
+		if err := c.SetTTL(cfg.TTL); err != nil {
+			return err
+		}
+	}
+	if cfg.TOS != 0 {
+		var err error
+		if c.family == 4 {
+			err = s.setInt(unix.IPPROTO_IP, unix.IP_TOS, cfg.TOS, "IP_TOS")
+		} else {
+			err = s.setInt(unix.IPPROTO_IPV6, unix.IPV6_TCLASS, cfg.TOS, "IPV6_TCLASS")
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if cfg.PMTU != "" {
+		if err := c.setPMTU(cfg.PMTU); err != nil {
+			return err
+		}
+	}
+	if cfg.Source.IsValid() || !c.raw {
+		// A datagram socket is bound even without a source so that the
+		// kernel assigns its identifier now and ID can report it.
+		src := cfg.Source
+		if !src.IsValid() {
+			src = netip.IPv4Unspecified()
+			if c.family == 6 {
+				src = netip.IPv6Unspecified()
+			}
+		}
+		if err := unix.Bind(s.fd, sockaddr(src, 0)); err != nil {
+			return os.NewSyscallError("bind "+src.String(), err)
+		}
+	}
+	if !c.raw {
+		sa, err := unix.Getsockname(s.fd)
+		if err != nil {
+			return os.NewSyscallError("getsockname", err)
+		}
+		_, c.id = addrOf(sa)
+		return nil
+	}
+	return c.attachFilter()
+}
+
+func (c *ICMPConn) setPMTU(mode string) error {
+	v4 := map[string]int{"do": unix.IP_PMTUDISC_DO, "dont": unix.IP_PMTUDISC_DONT, "want": unix.IP_PMTUDISC_WANT, "probe": unix.IP_PMTUDISC_PROBE}
+	v6 := map[string]int{"do": unix.IPV6_PMTUDISC_DO, "dont": unix.IPV6_PMTUDISC_DONT, "want": unix.IPV6_PMTUDISC_WANT, "probe": unix.IPV6_PMTUDISC_PROBE}
+	if c.family == 4 {
+		v, ok := v4[mode]
+		if !ok {
+			return fmt.Errorf("rawsock: path MTU discovery mode %q is not do, dont, want or probe", mode)
+		}
+		return c.s.setInt(unix.IPPROTO_IP, unix.IP_MTU_DISCOVER, v, "IP_MTU_DISCOVER")
+	}
+	v, ok := v6[mode]
+	if !ok {
+		return fmt.Errorf("rawsock: path MTU discovery mode %q is not do, dont, want or probe", mode)
+	}
+	return c.s.setInt(unix.IPPROTO_IPV6, unix.IPV6_MTU_DISCOVER, v, "IPV6_MTU_DISCOVER")
+}
+
+// SetTTL sets the time to live or hop limit of later sends.
+func (c *ICMPConn) SetTTL(ttl int) error {
+	if c.family == 4 {
+		return c.s.setInt(unix.IPPROTO_IP, unix.IP_TTL, ttl, "IP_TTL")
+	}
+	return c.s.setInt(unix.IPPROTO_IPV6, unix.IPV6_UNICAST_HOPS, ttl, "IPV6_UNICAST_HOPS")
+}
+
+// ICMP types and offsets the socket filter reads.
+const (
+	echoReply4   = 0
+	echoReply6   = 129
+	ipv4IHLByte  = 0
+	icmpTypeOff  = 0
+	icmpIDOffset = 4
+)
+
+// attachFilter installs a classic BPF program that passes echo replies
+// carrying this socket's identifier and ICMP error messages, and drops
+// everything else (echo requests, other pingers' replies, ...).
+func (c *ICMPConn) attachFilter() error {
+	var prog []bpf.Instruction
+	if c.family == 4 {
+		// A raw IPv4 socket's packets start at the IP header: X = IHL*4.
+		prog = []bpf.Instruction{
+			bpf.LoadMemShift{Off: ipv4IHLByte},
+			bpf.LoadIndirect{Off: icmpTypeOff, Size: 1},
+			bpf.JumpIf{Cond: bpf.JumpEqual, Val: echoReply4, SkipFalse: 3},
+			bpf.LoadIndirect{Off: icmpIDOffset, Size: 2},
+			bpf.JumpIf{Cond: bpf.JumpEqual, Val: uint32(c.id), SkipFalse: 4},
+			bpf.RetConstant{Val: 0xffff},
+			// Errors: destination unreachable 3, source quench 4,
+			// redirect 5, time exceeded 11, parameter problem 12.
+			bpf.JumpIf{Cond: bpf.JumpEqual, Val: 3, SkipTrue: 3},
+			bpf.JumpIf{Cond: bpf.JumpEqual, Val: 11, SkipTrue: 2},
+			bpf.JumpIf{Cond: bpf.JumpEqual, Val: 12, SkipTrue: 1},
+			bpf.RetConstant{Val: 0},
+			bpf.RetConstant{Val: 0xffff},
+		}
+	} else {
+		// An ICMPv6 raw socket's packets start at the ICMPv6 header.
+		prog = []bpf.Instruction{
+			bpf.LoadAbsolute{Off: icmpTypeOff, Size: 1},
+			bpf.JumpIf{Cond: bpf.JumpEqual, Val: echoReply6, SkipFalse: 3},
+			bpf.LoadAbsolute{Off: icmpIDOffset, Size: 2},
+			bpf.JumpIf{Cond: bpf.JumpEqual, Val: uint32(c.id), SkipFalse: 4},
+			bpf.RetConstant{Val: 0xffff},
+			// Errors are types 1 to 4 (RFC 4443 section 2.1).
+			bpf.JumpIf{Cond: bpf.JumpGreaterThan, Val: 4, SkipTrue: 2},
+			bpf.JumpIf{Cond: bpf.JumpEqual, Val: 0, SkipTrue: 1},
+			bpf.RetConstant{Val: 0xffff},
+			bpf.RetConstant{Val: 0},
+		}
+	}
+	return AttachFilter(c.s.fd, prog)
+}
+
+// AttachFilter assembles prog and attaches it to the socket fd.
+func AttachFilter(fd int, prog []bpf.Instruction) error {
+	raw, err := bpf.Assemble(prog)
+	if err != nil {
+		return fmt.Errorf("rawsock: assemble filter: %w", err)
+	}
+	filter := make([]unix.SockFilter, len(raw))
+	for i, ins := range raw {
+		filter[i] = unix.SockFilter{Code: ins.Op, Jt: ins.Jt, Jf: ins.Jf, K: ins.K}
+	}
+	fprog := unix.SockFprog{Len: uint16(len(filter)), Filter: &filter[0]}
+	if err := unix.SetsockoptSockFprog(fd, unix.SOL_SOCKET, unix.SO_ATTACH_FILTER, &fprog); err != nil {
+		return os.NewSyscallError("setsockopt SO_ATTACH_FILTER", err)
+	}
+	return nil
+}
+
+// Family returns 4 or 6.
+func (c *ICMPConn) Family() int { return c.family }
+
+// Raw reports whether this is a raw socket (as opposed to a datagram one).
+func (c *ICMPConn) Raw() bool { return c.raw }
+
+// ID returns the echo identifier replies must carry: the configured one
+// on a raw socket, the kernel-assigned one on a datagram socket (which
+// rewrites the identifier of every request it sends).
+func (c *ICMPConn) ID() int { return c.id }
+
+func (c *ICMPConn) network() string {
+	if c.family == 4 {
+		return "ip4:icmp"
+	}
+	return "ip6:ipv6-icmp"
+}
+
+func (c *ICMPConn) opError(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &net.OpError{Op: op, Net: c.network(), Err: err}
+}
+
+// WriteToAddr sends one ICMP message to dst.
+func (c *ICMPConn) WriteToAddr(b []byte, dst netip.Addr) error {
+	return c.opError("write", c.s.sendto(b, sockaddr(dst, 0)))
+}
+
+// ReadMsg reads one ICMP message into b and returns its length and what
+// the kernel says about it. On a raw IPv4 socket the IP header is removed
+// and the TTL read from it.
+func (c *ICMPConn) ReadMsg(b []byte) (int, Meta, error) {
+	var oob [128]byte
+	m := Meta{TTL: -1}
+	n, oobn, from, err := c.s.recvmsg(b, oob[:])
+	if err != nil {
+		return 0, m, c.opError("read", err)
+	}
+	parseControl(oob[:oobn], &m)
+	m.Src, _ = addrOf(from)
+	m.Src = m.Src.Unmap()
+	if c.raw && c.family == 4 {
+		if n < 20 {
+			return 0, m, c.opError("read", errors.New("short IPv4 header"))
+		}
+		ihl := int(b[0]&0x0f) * 4
+		if ihl < 20 || ihl > n {
+			return 0, m, c.opError("read", errors.New("bad IPv4 header length"))
+		}
+		m.TTL = int(b[8])
+		n = copy(b, b[ihl:n])
+	}
+	return n, m, nil
+}
+
+// ReadFrom implements net.PacketConn.
+func (c *ICMPConn) ReadFrom(b []byte) (int, net.Addr, error) {
+	n, m, err := c.ReadMsg(b)
+	if err != nil {
+		return 0, nil, err
+	}
+	return n, &netAddr{network: c.network(), addr: m.Src}, nil
+}
+
+// WriteTo implements net.PacketConn; addr is a *net.IPAddr, *net.UDPAddr
+// or any net.Addr whose String is an IP address.
+func (c *ICMPConn) WriteTo(b []byte, addr net.Addr) (int, error) {
+	var ip netip.Addr
+	switch a := addr.(type) {
+	case *net.IPAddr:
+		ip, _ = netip.AddrFromSlice(a.IP)
+	case *net.UDPAddr:
+		ip, _ = netip.AddrFromSlice(a.IP)
+	default:
+		ip, _ = netip.ParseAddr(addr.String())
+	}
+	if !ip.IsValid() {
+		return 0, c.opError("write", fmt.Errorf("bad address %v", addr))
+	}
+	if err := c.WriteToAddr(b, ip.Unmap()); err != nil {
+		return 0, err
+	}
+	return len(b), nil
+}
+
+// Close closes the socket, unblocking any pending read.
+func (c *ICMPConn) Close() error { return c.s.file.Close() }
+
+// LocalAddr implements net.PacketConn.
+func (c *ICMPConn) LocalAddr() net.Addr {
+	sa, err := unix.Getsockname(c.s.fd)
+	if err != nil {
+		return nil
+	}
+	a, _ := addrOf(sa)
+	return &netAddr{network: c.network(), addr: a}
+}
+
+// SetDeadline implements net.PacketConn.
+func (c *ICMPConn) SetDeadline(t time.Time) error { return c.s.file.SetDeadline(t) }
+
+// SetReadDeadline implements net.PacketConn; a past time unblocks a
+// pending read with os.ErrDeadlineExceeded.
+func (c *ICMPConn) SetReadDeadline(t time.Time) error { return c.s.file.SetReadDeadline(t) }
+
+// SetWriteDeadline implements net.PacketConn.
+func (c *ICMPConn) SetWriteDeadline(t time.Time) error { return c.s.file.SetWriteDeadline(t) }

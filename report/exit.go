@@ -1,0 +1,59 @@
+package report
+
+import (
+	"errors"
+	"fmt"
+	"os"
+)
+
+// Exit codes shared by every rawkit tool (DESIGN.md).
+const (
+	ExitOK        = 0 // the question got the answer "yes"
+	ExitNetwork   = 1 // the network said no: no reply, not reached, an --expect failed, packets dropped
+	ExitUsage     = 2 // bad flags or bad input
+	ExitPrivilege = 3 // CAP_NET_RAW (or ping_group_range) missing
+	ExitRuntime   = 4 // anything else
+)
+
+// ExitCodesHelp is the paragraph every --help ends with.
+const ExitCodesHelp = `EXIT STATUS:
+   0  success
+   1  the network said no (no reply, not reached, an --expect failed)
+   2  usage error or bad input
+   3  missing privilege (CAP_NET_RAW)
+   4  other runtime error`
+
+// Error carries an exit code with the error that caused it.
+type Error struct {
+	Code int
+	Err  error
+}
+
+func (e *Error) Error() string { return e.Err.Error() }
+func (e *Error) Unwrap() error { return e.Err }
+
+// Usagef returns an error that exits with ExitUsage.
+func Usagef(format string, args ...any) error {
+	return &Error{Code: ExitUsage, Err: fmt.Errorf(format, args...)}
+}
+
+// ErrNetwork is returned by a run whose answer was "no"; its message has
+// already been printed as part of the result.
+var ErrNetwork = &Error{Code: ExitNetwork, Err: errors.New("the network said no")}
+
+// ExitCode maps an error returned by a tool to its process exit status:
+// nil is ExitOK, an *Error its own code, a permission error ExitPrivilege,
+// anything else ExitRuntime.
+func ExitCode(err error) int {
+	if err == nil {
+		return ExitOK
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	if errors.Is(err, os.ErrPermission) {
+		return ExitPrivilege
+	}
+	return ExitRuntime
+}

@@ -1,0 +1,168 @@
+package report
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestSummaryLikeIputils(t *testing.T) {
+	var s RTTStats
+	for _, us := range []int{1000, 2000, 3000, 4000, 10000} {
+		s.Add(time.Duration(us) * time.Microsecond)
+	}
+	got := s.Summary()
+	// iputils: avg = 4.0; mdev = sqrt((1+4+9+16+100)/5 - 16) = sqrt(10)
+	want := Summary{Min: 1, Avg: 4, Max: 10, Mdev: math.Sqrt(10), P50: 3, P90: 10, P99: 10, Jitter: 9.0 / 4}
+	if math.Abs(got.Mdev-want.Mdev) > 1e-9 {
+		t.Errorf("mdev %v, want %v", got.Mdev, want.Mdev)
+	}
+	got.Mdev = want.Mdev
+	if got != want {
+		t.Errorf("got %+v\nwant %+v", got, want)
+	}
+	if (&RTTStats{}).Summary() != (Summary{}) {
+		t.Error("empty stats not zero")
+	}
+}
+
+func TestPercentileNearestRank(t *testing.T) {
+	var s RTTStats
+	for i := 100; i >= 1; i-- {
+		s.Add(time.Duration(i) * time.Millisecond)
+	}
+	sum := s.Summary()
+	if sum.P50 != 50 || sum.P90 != 90 || sum.P99 != 99 {
+		t.Errorf("p50 %v p90 %v p99 %v", sum.P50, sum.P90, sum.P99)
+	}
+}
+
+var testMetrics = []Metric{
+	{Name: "loss", Kind: Percent},
+	{Name: "p99", Kind: Duration},
+	{Name: "received", Kind: Count},
+	{Name: "reached", Kind: Flag},
+}
+
+func TestParseExpect(t *testing.T) {
+	tests := []struct {
+		text    string
+		op      string
+		value   float64
+		wantErr bool
+	}{
+		{text: "loss<1%", op: "<", value: 1},
+		{text: "loss <= 0.5", op: "<=", value: 0.5},
+		{text: "p99<20ms", op: "<", value: 20},
+		{text: "p99<500us", op: "<", value: 0.5},
+		{text: "p99<1.5s", op: "<", value: 1500},
+		{text: "p99<7", op: "<", value: 7},
+		{text: "received>=3", op: ">=", value: 3},
+		{text: "received=3", op: "==", value: 3},
+		{text: "reached", op: "==", value: 1},
+		{text: "reached==false", op: "==", value: 0},
+		{text: "jitter<1ms", wantErr: true},
+		{text: "loss", wantErr: true},
+		{text: "loss<abc", wantErr: true},
+		{text: "p99<20parsecs", wantErr: true},
+		{text: "loss~3", wantErr: true},
+		{text: "loss<NaN", wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.text, func(t *testing.T) {
+			e, err := ParseExpect(tt.text, testMetrics)
+			if tt.wantErr {
+				if err == nil {
+					t.Fatalf("accepted: %+v", e)
+				}
+				if ExitCode(err) != ExitUsage {
+					t.Errorf("exit code %d, want %d", ExitCode(err), ExitUsage)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if e.Op != tt.op || math.Abs(e.Value-tt.value) > 1e-9 {
+				t.Errorf("got %s %v, want %s %v", e.Op, e.Value, tt.op, tt.value)
+			}
+		})
+	}
+}
+
+func TestExpectCheck(t *testing.T) {
+	e, _ := ParseExpect("loss<1%", testMetrics)
+	if !e.Check(0) || e.Check(1) || e.Check(50) {
+		t.Error("loss<1% judged wrong")
+	}
+	if msg := e.Failure(50); !strings.Contains(msg, "loss<1%") || !strings.Contains(msg, "50%") {
+		t.Errorf("failure message %q does not name the assertion and value", msg)
+	}
+}
+
+func TestJSONWriter(t *testing.T) {
+	var buf bytes.Buffer
+	w := NewJSONWriter(&buf, "ping")
+	w.now = func() time.Time { return time.Date(2026, 1, 2, 3, 4, 5, 60, time.FixedZone("x", 3600)) }
+	if err := w.Write("reply", struct {
+		Seq int     `json:"seq"`
+		RTT float64 `json:"rtt_ms"`
+	}{7, 1.5}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Write("summary", struct{}{}); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("got %d lines: %q", len(lines), buf.String())
+	}
+	want := `{"v":1,"tool":"ping","type":"reply","time":"2026-01-02T02:04:05.000000060Z","seq":7,"rtt_ms":1.5}`
+	if lines[0] != want {
+		t.Errorf("got  %s\nwant %s", lines[0], want)
+	}
+	for _, l := range lines {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(l), &m); err != nil {
+			t.Errorf("not JSON: %s: %v", l, err)
+		}
+	}
+}
+
+func TestExitCode(t *testing.T) {
+	tests := []struct {
+		err  error
+		want int
+	}{
+		{nil, ExitOK},
+		{ErrNetwork, ExitNetwork},
+		{Usagef("bad"), ExitUsage},
+		{fmt.Errorf("wrapped: %w", Usagef("bad")), ExitUsage},
+		{fmt.Errorf("socket: %w", os.ErrPermission), ExitPrivilege},
+		{errors.New("boom"), ExitRuntime},
+	}
+	for _, tt := range tests {
+		if got := ExitCode(tt.err); got != tt.want {
+			t.Errorf("ExitCode(%v) = %d, want %d", tt.err, got, tt.want)
+		}
+	}
+}
+
+func FuzzParseExpect(f *testing.F) {
+	for _, s := range []string{"loss<1%", "p99<20ms", "reached", "received>=3", "p99<1.5s"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		e, err := ParseExpect(s, testMetrics)
+		if err == nil {
+			e.Check(1)
+			_ = e.Failure(1)
+		}
+	})
+}
