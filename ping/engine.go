@@ -1,0 +1,567 @@
+package ping
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"time"
+
+	"github.com/rawkit/rawkit/icmp"
+	"github.com/rawkit/rawkit/rawsock"
+	"github.com/rawkit/rawkit/report"
+)
+
+// probe is one echo request in flight, registered before it is sent.
+type probe struct {
+	t        *target
+	seq      int // the target's sequence number, 1-based as iputils prints
+	sentAt   time.Time
+	expired  bool
+	answered bool
+}
+
+// arrival is a packet a reader passed to the loop.
+type arrival struct {
+	family int
+	msg    *icmp.Message
+	meta   rawsock.Meta
+	bytes  int
+	at     time.Time // when the reader got it, with a monotonic reading
+}
+
+type pinger struct {
+	opts     Options
+	out      printer
+	targets  []*target
+	conns    map[int]Conn
+	ids      map[int]int
+	nextSeq  map[int]uint16
+	pending  map[pendingKey]*probe
+	fifo     []*probe // in send order, for expiry
+	payload  []byte
+	buf      []byte
+	start    time.Time
+	lastSend time.Time
+	interval time.Duration
+	stderr   io.Writer
+}
+
+type pendingKey struct {
+	family int
+	seq    uint16
+}
+
+// Run pings opts.Targets, writing results to stdout and diagnostics to
+// stderr. Its error maps to the exit code with report.ExitCode: nil when
+// every target (or MinReachable of them) answered and every --expect
+// held, report.ErrNetwork when not.
+func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
+	if err := opts.validate(); err != nil {
+		return err
+	}
+	targets, err := resolveTargets(ctx, &opts)
+	if err != nil {
+		return err
+	}
+	p := &pinger{
+		opts:    opts,
+		targets: targets,
+		conns:   map[int]Conn{},
+		ids:     map[int]int{},
+		nextSeq: map[int]uint16{},
+		pending: map[pendingKey]*probe{},
+		stderr:  stderr,
+	}
+	if opts.JSON {
+		p.out = &jsonPrinter{w: report.NewJSONWriter(stdout, "ping"), opts: &p.opts}
+	} else {
+		p.out = &textPrinter{w: stdout, opts: &p.opts}
+	}
+	if err := p.open(); err != nil {
+		return err
+	}
+	defer func() {
+		for _, c := range p.conns {
+			c.Close()
+		}
+	}()
+	return p.loop(ctx)
+}
+
+func (o *Options) validate() error {
+	switch {
+	case o.Family != 0 && o.Family != 4 && o.Family != 6:
+		return report.Usagef("family %d: use -4 or -6", o.Family)
+	case o.Count < 0:
+		return report.Usagef("bad number of packets to transmit: %d", o.Count)
+	case o.Interval < 0:
+		return report.Usagef("bad timing interval: %v", o.Interval)
+	case o.Wait < 0:
+		return report.Usagef("bad linger time: %v", o.Wait)
+	case o.Deadline < 0:
+		return report.Usagef("bad wait time: %v", o.Deadline)
+	case o.Size < NoPayload || o.Size > 65507:
+		return report.Usagef("invalid packet size %d: use 0 to 65507", o.Size)
+	case o.TTL < 0 || o.TTL > 255:
+		return report.Usagef("ttl %d out of range: use 1 to 255", o.TTL)
+	case o.TOS < 0 || o.TOS > 255:
+		return report.Usagef("the decimal value of TOS bits must be in range 0-255: %d", o.TOS)
+	case o.MinReachable < 0:
+		return report.Usagef("--min-reachable %d is negative", o.MinReachable)
+	}
+	switch o.PMTU {
+	case "", "do", "dont", "want", "probe":
+	default:
+		return report.Usagef("invalid -M option %q: use do, dont, want or probe", o.PMTU)
+	}
+	if o.Interval == 0 {
+		o.Interval = defaultInterval
+		if o.Flood {
+			o.Interval = floodInterval
+		}
+	}
+	switch o.Size {
+	case 0:
+		o.Size = defaultSize
+	case NoPayload:
+		o.Size = 0
+	}
+	return nil
+}
+
+func (p *pinger) open() error {
+	families := map[int]bool{}
+	for _, t := range p.targets {
+		families[t.family] = true
+	}
+	listen := p.opts.Listen
+	if listen == nil {
+		listen = func(cfg rawsock.ICMPConfig) (Conn, error) { return rawsock.ListenICMP(cfg) }
+	}
+	var idBytes [2]byte
+	randomBytes(idBytes[:])
+	for _, fam := range []int{4, 6} {
+		if !families[fam] {
+			continue
+		}
+		src := p.opts.Source
+		if src.IsValid() && (src.Is4() != (fam == 4)) {
+			if len(families) == 1 {
+				return report.Usagef("source address %v is not IPv%d like the target", src, fam)
+			}
+			src = netip.Addr{}
+		}
+		c, err := listen(rawsock.ICMPConfig{
+			Family: fam, Mode: p.opts.Mode, ID: int(binary.BigEndian.Uint16(idBytes[:])),
+			TTL: p.opts.TTL, TOS: p.opts.TOS, PMTU: p.opts.PMTU, Mark: p.opts.Mark,
+			Iface: p.opts.Iface, Source: src,
+			// Room for a sweep's replies arriving together.
+			RecvBuffer: min(max(len(p.targets), 64)*2048, 32<<20),
+		})
+		if err != nil {
+			return err
+		}
+		p.conns[fam] = c
+		p.ids[fam] = c.ID()
+	}
+	// Sockets are open: nothing later needs a capability.
+	if err := rawsock.DropPrivileges(); err != nil {
+		return fmt.Errorf("dropping capabilities: %w", err)
+	}
+	p.payload = makePayload(p.opts.Size, p.opts.Pattern)
+	p.buf = make([]byte, 0, 8+len(p.payload))
+	return nil
+}
+
+// makePayload fills size bytes with pattern repeated, or with iputils'
+// counting bytes when there is no pattern.
+func makePayload(size int, pattern []byte) []byte {
+	b := make([]byte, size)
+	for i := range b {
+		if len(pattern) > 0 {
+			b[i] = pattern[i%len(pattern)]
+		} else {
+			b[i] = byte(i)
+		}
+	}
+	return b
+}
+
+// read passes every packet of c that may be an answer to one of our
+// probes to arrivals, until c is closed.
+func (p *pinger) read(ctx context.Context, family int, c Conn, arrivals chan<- arrival, done chan<- error) {
+	buf := make([]byte, 65536)
+	id := c.ID()
+	for {
+		n, meta, err := c.ReadMsg(buf)
+		at := time.Now()
+		if err != nil {
+			if ctx.Err() != nil {
+				done <- nil
+			} else {
+				done <- err
+			}
+			return
+		}
+		m, err := icmp.Parse(family, buf[:n])
+		if err != nil {
+			continue // malformed: not ours to report
+		}
+		switch {
+		case m.Kind == icmp.KindEchoReply:
+			if c.Raw() && m.ID != id {
+				continue
+			}
+		case m.IsError():
+			qid, _, ok := m.Quote.QuotedEcho()
+			if !ok || qid != id {
+				continue
+			}
+		default:
+			continue
+		}
+		select {
+		case arrivals <- arrival{family: family, msg: m, meta: meta, bytes: n, at: at}:
+		case <-ctx.Done():
+			done <- nil
+			return
+		}
+	}
+}
+
+func (p *pinger) loop(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	arrivals := make(chan arrival, 1024)
+	readErr := make(chan error, len(p.conns))
+	for fam, c := range p.conns {
+		go p.read(ctx, fam, c, arrivals, readErr)
+	}
+	p.start = time.Now()
+	var deadline <-chan time.Time
+	if p.opts.Deadline > 0 {
+		t := time.NewTimer(p.opts.Deadline)
+		defer t.Stop()
+		deadline = t.C
+	}
+	p.out.start(p.targets, len(p.payload))
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	nextRound := p.start
+	round := 0
+	var runErr error
+	for {
+		now := time.Now()
+		// Send the rounds that are due.
+		for p.wantsRound(round) && !now.Before(nextRound) {
+			for _, t := range p.targets {
+				if p.targetWants(t) {
+					if err := p.send(t); err != nil {
+						runErr = err
+						goto finish
+					}
+				}
+			}
+			round++
+			nextRound = nextRound.Add(p.opts.Interval)
+			if nextRound.Before(now) && p.opts.Flood {
+				nextRound = now.Add(p.opts.Interval)
+			}
+		}
+		p.expire(now)
+		if p.finished(round) {
+			break
+		}
+		wake := p.nextWake(now, round, nextRound)
+		timer.Reset(wake)
+		select {
+		case a := <-arrivals:
+			timer.Stop()
+			p.handle(a)
+			// Drain what else is queued before deciding what to send.
+			for more := true; more; {
+				select {
+				case a := <-arrivals:
+					p.handle(a)
+				default:
+					more = false
+				}
+			}
+			if p.opts.Flood && p.wantsRound(round) && p.allAnswered() {
+				nextRound = time.Now()
+			}
+		case <-timer.C:
+		case <-deadline:
+			goto finish
+		case <-ctx.Done():
+			goto finish
+		case err := <-readErr:
+			if err != nil {
+				runErr = err
+				goto finish
+			}
+		}
+	}
+finish:
+	cancel()
+	if runErr != nil {
+		return runErr
+	}
+	return p.summarize()
+}
+
+// wantsRound reports whether another round of probes is to be sent.
+func (p *pinger) wantsRound(round int) bool {
+	if p.opts.Count == 0 {
+		return true
+	}
+	if p.opts.Deadline > 0 {
+		// iputils: with a deadline, -c counts replies, not probes.
+		for _, t := range p.targets {
+			if t.received < p.opts.Count {
+				return true
+			}
+		}
+		return false
+	}
+	return round < p.opts.Count
+}
+
+func (p *pinger) targetWants(t *target) bool {
+	if p.opts.Count == 0 {
+		return true
+	}
+	if p.opts.Deadline > 0 {
+		return t.received < p.opts.Count
+	}
+	return t.sent < p.opts.Count
+}
+
+func (p *pinger) send(t *target) error {
+	fam := t.family
+	wire := p.nextSeq[fam]
+	p.nextSeq[fam]++
+	t.sent++
+	pr := &probe{t: t, seq: t.sent, sentAt: time.Now()}
+	p.pending[pendingKey{fam, wire}] = pr // before sending: a reply can beat us
+	p.fifo = append(p.fifo, pr)
+	// iputils puts the send time in the first 8 bytes of data; tcpdump
+	// users expect it, and it makes every probe's payload unique.
+	payload := p.payload
+	if len(payload) >= 8 {
+		binary.BigEndian.PutUint32(payload[0:4], uint32(pr.sentAt.Unix()))
+		binary.BigEndian.PutUint32(payload[4:8], uint32(pr.sentAt.Nanosecond()/1000))
+	}
+	b, err := icmp.AppendEcho(p.buf[:0], fam, p.ids[fam], int(wire), payload)
+	if err != nil {
+		return err
+	}
+	p.lastSend = pr.sentAt
+	p.out.sent(t, pr.seq)
+	if err := p.conns[fam].WriteToAddr(b, t.addr); err != nil {
+		// iputils reports a send error and goes on (a host route may
+		// come back); permission and bad-address errors are fatal.
+		if errors.Is(err, os.ErrPermission) {
+			return err
+		}
+		fmt.Fprintf(p.stderr, "ping: sendto %s: %v\n", t.addr, unwrapSyscall(err))
+	}
+	return nil
+}
+
+func unwrapSyscall(err error) error {
+	var se *os.SyscallError
+	if errors.As(err, &se) {
+		return se.Err
+	}
+	return err
+}
+
+func (p *pinger) handle(a arrival) {
+	m := a.msg
+	if m.IsError() {
+		_, wire, _ := m.Quote.QuotedEcho()
+		pr := p.pending[pendingKey{a.family, uint16(wire)}]
+		if pr == nil || m.Quote.Dst != pr.t.addr {
+			return
+		}
+		pr.t.errors++
+		pr.answered = true
+		p.out.icmpError(pr.t, pr.seq, a.meta.Src, m)
+		return
+	}
+	pr := p.pending[pendingKey{a.family, uint16(m.Seq)}]
+	if pr == nil || a.meta.Src != pr.t.addr {
+		return // a reply to a probe we no longer know, or from elsewhere
+	}
+	t := pr.t
+	rtt := rttOf(pr.sentAt, a)
+	dup := t.replied.has(pr.seq)
+	if dup {
+		t.dups++
+	} else {
+		t.replied.set(pr.seq)
+		t.received++
+		t.stats.Add(rtt)
+		t.maxRTT = max(t.maxRTT, report.Millis(rtt))
+	}
+	pr.answered = true
+	p.out.reply(t, pr.seq, a.meta, a.bytes, rtt, dup)
+}
+
+// rttOf measures a round trip on the monotonic clock and takes off the
+// time the reply spent between the kernel's timestamp and our read of it.
+func rttOf(sentAt time.Time, a arrival) time.Duration {
+	rtt := a.at.Sub(sentAt)
+	if !a.meta.KernelTime.IsZero() {
+		queued := a.at.Round(0).Sub(a.meta.KernelTime) // wall clock on both sides
+		if queued > 0 && queued < rtt {
+			rtt -= queued
+		}
+	}
+	return rtt
+}
+
+// waitFor is how long a probe to t is waited for.
+func (p *pinger) waitFor(t *target) time.Duration {
+	if p.opts.Wait > 0 {
+		return p.opts.Wait
+	}
+	if t.received > 0 {
+		return max(time.Duration(2*t.maxRTT*float64(time.Millisecond)), time.Millisecond)
+	}
+	return defaultLinger
+}
+
+// expire reports probes whose wait is over, oldest first.
+func (p *pinger) expire(now time.Time) {
+	i := 0
+	for ; i < len(p.fifo); i++ {
+		pr := p.fifo[i]
+		if pr.answered {
+			continue
+		}
+		if now.Sub(pr.sentAt) < p.waitFor(pr.t) {
+			break
+		}
+		pr.expired = true
+		p.out.timeout(pr.t, pr.seq)
+	}
+	p.fifo = p.fifo[i:]
+	if len(p.fifo) == 0 {
+		p.fifo = nil // let the backing array go
+	}
+}
+
+func (p *pinger) allAnswered() bool {
+	for _, pr := range p.fifo {
+		if !pr.answered {
+			return false
+		}
+	}
+	return true
+}
+
+func (p *pinger) finished(round int) bool {
+	if p.wantsRound(round) {
+		return false
+	}
+	return p.allAnswered()
+}
+
+func (p *pinger) nextWake(now time.Time, round int, nextRound time.Time) time.Duration {
+	wake := time.Hour
+	if p.wantsRound(round) {
+		wake = nextRound.Sub(now)
+	}
+	for _, pr := range p.fifo {
+		if !pr.answered {
+			wake = min(wake, pr.sentAt.Add(p.waitFor(pr.t)).Sub(now))
+			break
+		}
+	}
+	return max(wake, 0)
+}
+
+func (p *pinger) summarize() error {
+	elapsed := p.lastSend.Sub(p.start)
+	reachable := 0
+	var failed []string
+	for _, t := range p.targets {
+		if t.received > 0 {
+			reachable++
+		}
+		p.out.summary(t, elapsed)
+		if p.opts.Count > 0 && p.opts.Deadline > 0 && t.received < p.opts.Count && p.opts.MinReachable == 0 {
+			failed = append(failed, fmt.Sprintf("%s: %d of %d replies before the deadline", t.name, t.received, p.opts.Count))
+		}
+		for _, e := range p.opts.Expects {
+			if e.Metric.Name == "reachable" {
+				continue
+			}
+			if v := targetMetric(t, e.Metric.Name); !e.Check(v) {
+				failed = append(failed, t.name+": "+e.Failure(v))
+			}
+		}
+	}
+	for _, e := range p.opts.Expects {
+		if e.Metric.Name == "reachable" && !e.Check(float64(reachable)) {
+			failed = append(failed, e.Failure(float64(reachable)))
+		}
+	}
+	quorum := len(p.targets)
+	if p.opts.MinReachable > 0 {
+		quorum = p.opts.MinReachable
+		if reachable < quorum {
+			failed = append(failed, fmt.Sprintf("%d of %d targets reachable, fewer than --min-reachable %d", reachable, len(p.targets), quorum))
+		}
+	}
+	p.out.end(reachable, len(p.targets), failed)
+	for _, f := range failed {
+		fmt.Fprintln(p.stderr, "ping:", f)
+	}
+	if reachable < quorum || len(failed) > 0 {
+		return report.ErrNetwork
+	}
+	return nil
+}
+
+func targetMetric(t *target, name string) float64 {
+	s := t.stats.Summary()
+	switch name {
+	case "loss":
+		return lossPct(t)
+	case "sent":
+		return float64(t.sent)
+	case "received":
+		return float64(t.received)
+	case "min":
+		return s.Min
+	case "avg":
+		return s.Avg
+	case "max":
+		return s.Max
+	case "mdev":
+		return s.Mdev
+	case "p50":
+		return s.P50
+	case "p90":
+		return s.P90
+	case "p99":
+		return s.P99
+	case "jitter":
+		return s.Jitter
+	}
+	return 0
+}
+
+func lossPct(t *target) float64 {
+	if t.sent == 0 {
+		return 0
+	}
+	return 100 * float64(t.sent-t.received) / float64(t.sent)
+}

@@ -1,0 +1,95 @@
+package ping
+
+import (
+	"context"
+	"net/netip"
+	"time"
+
+	"github.com/rawkit/rawkit/rawsock"
+	"github.com/rawkit/rawkit/report"
+)
+
+// Options configures a run. The zero value of each field means the
+// iputils default noted beside it.
+type Options struct {
+	Targets []string // addresses, host names, CIDR blocks; at least one
+	Family  int      // 4 or 6 to force one; 0 picks per target
+
+	Count    int           // probes per target; 0 sends until stopped or Deadline
+	Interval time.Duration // between probes to a target; 0 is 1s (10ms when Flood)
+	// Wait is how long to wait for each reply (-W). Zero means iputils'
+	// linger: twice the largest RTT seen from the target, or 10s when
+	// it has not answered.
+	Wait     time.Duration
+	Deadline time.Duration // -w: stop after this long whatever was sent; 0 is none
+
+	Size     int    // payload bytes (-s); 0 is 56. Use NoPayload for none.
+	Pattern  []byte // fill for the payload (-p); nil is iputils' counting pattern
+	TTL      int    // -t; 0 keeps the kernel default
+	TOS      int    // -Q
+	PMTU     string // -M do|dont|want|probe; "" keeps the kernel default
+	Iface    string // -I with an interface name
+	Source   netip.Addr
+	Mark     int // -m
+	Mode     rawsock.Mode
+	Flood    bool // -f: a probe as soon as the last is answered, at least 100/s
+	Quiet    bool // -q: summary only
+	Stamp    bool // -D: print a Unix timestamp before each line
+	Outstand bool // -O: report a missing reply before the next probe
+
+	JSON bool // NDJSON records instead of text
+
+	// MinReachable is the quorum of targets that must answer for
+	// success; 0 means all of them.
+	MinReachable int
+	Expects      []report.Expect
+
+	// Listen opens a socket; nil opens real ones with rawsock.ListenICMP.
+	// Tests substitute a fake.
+	Listen func(rawsock.ICMPConfig) (Conn, error)
+	// Resolve looks a host name up; nil uses the system resolver.
+	Resolve func(ctx context.Context, network, host string) ([]netip.Addr, error)
+}
+
+// NoPayload as Size sends echo requests with no data.
+const NoPayload = -1
+
+// Conn is what the engine needs of a socket: rawsock.ICMPConn, or a fake.
+type Conn interface {
+	ReadMsg(b []byte) (int, rawsock.Meta, error)
+	WriteToAddr(b []byte, dst netip.Addr) error
+	SetReadDeadline(t time.Time) error
+	Close() error
+	// ID is the echo identifier replies carry.
+	ID() int
+	// Raw reports a raw socket, which sees every echo reply and ICMP error
+	// and so must match the identifier itself.
+	Raw() bool
+}
+
+var _ Conn = (*rawsock.ICMPConn)(nil)
+
+// Metrics are what --expect can assert about a ping run. Every one but
+// reachable applies to each target.
+var Metrics = []report.Metric{
+	{Name: "loss", Kind: report.Percent, Help: "packet loss, percent"},
+	{Name: "sent", Kind: report.Count},
+	{Name: "received", Kind: report.Count},
+	{Name: "min", Kind: report.Duration},
+	{Name: "avg", Kind: report.Duration},
+	{Name: "max", Kind: report.Duration},
+	{Name: "mdev", Kind: report.Duration},
+	{Name: "p50", Kind: report.Duration},
+	{Name: "p90", Kind: report.Duration},
+	{Name: "p99", Kind: report.Duration},
+	{Name: "jitter", Kind: report.Duration},
+	{Name: "reachable", Kind: report.Count, Help: "targets that answered"},
+}
+
+const (
+	defaultInterval = time.Second
+	floodInterval   = 10 * time.Millisecond
+	defaultLinger   = 10 * time.Second
+	defaultSize     = 56
+	maxTargets      = 1 << 16
+)

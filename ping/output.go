@@ -1,0 +1,213 @@
+package ping
+
+import (
+	"fmt"
+	"io"
+	"net/netip"
+	"strconv"
+	"time"
+
+	"github.com/rawkit/rawkit/icmp"
+	"github.com/rawkit/rawkit/rawsock"
+	"github.com/rawkit/rawkit/report"
+)
+
+// printer receives every event of a run, in order, from the loop.
+type printer interface {
+	start(targets []*target, payload int)
+	sent(t *target, seq int)
+	reply(t *target, seq int, meta rawsock.Meta, bytes int, rtt time.Duration, dup bool)
+	icmpError(t *target, seq int, from netip.Addr, m *icmp.Message)
+	timeout(t *target, seq int)
+	summary(t *target, elapsed time.Duration)
+	end(reachable, total int, failed []string)
+}
+
+// textPrinter writes what iputils ping writes; with several targets, a
+// line per target at the end as fping -c does.
+type textPrinter struct {
+	w     io.Writer
+	opts  *Options
+	multi bool
+}
+
+func (p *textPrinter) start(targets []*target, payload int) {
+	p.multi = len(targets) > 1
+	if p.multi {
+		fmt.Fprintf(p.w, "PING %d targets, %d data bytes each\n", len(targets), payload)
+		return
+	}
+	t := targets[0]
+	if t.family == 4 {
+		fmt.Fprintf(p.w, "PING %s (%s) %d(%d) bytes of data.\n", t.name, t.addr, payload, payload+28)
+	} else {
+		fmt.Fprintf(p.w, "PING %s (%s) %d data bytes\n", t.name, t.addr, payload)
+	}
+}
+
+func (p *textPrinter) stamp() string {
+	if !p.opts.Stamp {
+		return ""
+	}
+	now := time.Now()
+	return fmt.Sprintf("[%d.%06d] ", now.Unix(), now.Nanosecond()/1000)
+}
+
+func (p *textPrinter) sent(t *target, seq int) {
+	if p.opts.Flood && !p.opts.Quiet {
+		io.WriteString(p.w, ".")
+	}
+}
+
+func (p *textPrinter) reply(t *target, seq int, meta rawsock.Meta, bytes int, rtt time.Duration, dup bool) {
+	if p.opts.Quiet {
+		return
+	}
+	if p.opts.Flood {
+		if !dup {
+			io.WriteString(p.w, "\b \b")
+		}
+		return
+	}
+	d := ""
+	if dup {
+		d = " (DUP!)"
+	}
+	fmt.Fprintf(p.w, "%s%d bytes from %s: icmp_seq=%d ttl=%d time=%s ms%s\n",
+		p.stamp(), bytes, meta.Src, seq, meta.TTL, FormatRTT(rtt), d)
+}
+
+func (p *textPrinter) icmpError(t *target, seq int, from netip.Addr, m *icmp.Message) {
+	if p.opts.Quiet {
+		return
+	}
+	if p.opts.Flood {
+		io.WriteString(p.w, "\bE")
+		return
+	}
+	fmt.Fprintf(p.w, "%sFrom %s icmp_seq=%d %s\n", p.stamp(), from, seq, m.Describe())
+}
+
+func (p *textPrinter) timeout(t *target, seq int) {
+	if p.opts.Outstand && !p.opts.Quiet && !p.opts.Flood {
+		fmt.Fprintf(p.w, "%sno answer yet for icmp_seq=%d\n", p.stamp(), seq)
+	}
+}
+
+func (p *textPrinter) summary(t *target, elapsed time.Duration) {
+	s := t.stats.Summary()
+	if p.multi {
+		fmt.Fprintf(p.w, "%-15s : xmt/rcv/%%loss = %d/%d/%s%%", t.name, t.sent, t.received, formatLoss(lossPct(t)))
+		if t.received > 0 {
+			fmt.Fprintf(p.w, ", min/avg/max = %.3f/%.3f/%.3f", s.Min, s.Avg, s.Max)
+		}
+		fmt.Fprintln(p.w)
+		return
+	}
+	fmt.Fprintf(p.w, "\n--- %s ping statistics ---\n", t.name)
+	fmt.Fprintf(p.w, "%d packets transmitted, %d received, ", t.sent, t.received)
+	if t.dups > 0 {
+		fmt.Fprintf(p.w, "+%d duplicates, ", t.dups)
+	}
+	if t.errors > 0 {
+		fmt.Fprintf(p.w, "+%d errors, ", t.errors)
+	}
+	fmt.Fprintf(p.w, "%s%% packet loss, time %dms\n", formatLoss(lossPct(t)), elapsed.Milliseconds())
+	if t.received > 0 {
+		fmt.Fprintf(p.w, "rtt min/avg/max/mdev = %.3f/%.3f/%.3f/%.3f ms\n", s.Min, s.Avg, s.Max, s.Mdev)
+		fmt.Fprintf(p.w, "rtt p50/p90/p99 = %.3f/%.3f/%.3f ms, jitter %.3f ms\n", s.P50, s.P90, s.P99, s.Jitter)
+	}
+}
+
+func (p *textPrinter) end(reachable, total int, failed []string) {
+	if p.multi {
+		fmt.Fprintf(p.w, "--- %d of %d targets reachable ---\n", reachable, total)
+	}
+}
+
+// formatLoss prints a loss percentage as iputils does, with C's %g.
+func formatLoss(pct float64) string { return strconv.FormatFloat(pct, 'g', 6, 64) }
+
+// FormatRTT prints a round-trip time as iputils does: three significant
+// decimals below 1 ms, fewer above.
+func FormatRTT(d time.Duration) string {
+	us := d.Microseconds()
+	switch {
+	case us >= 100000:
+		return strconv.FormatInt(us/1000, 10)
+	case us >= 10000:
+		return fmt.Sprintf("%d.%01d", us/1000, us%1000/100)
+	case us >= 1000:
+		return fmt.Sprintf("%d.%02d", us/1000, us%1000/10)
+	}
+	return fmt.Sprintf("%d.%03d", us/1000, us%1000)
+}
+
+// jsonPrinter writes the NDJSON records of docs/json.md.
+type jsonPrinter struct {
+	w    *report.JSONWriter
+	opts *Options
+}
+
+type jsonReply struct {
+	Target string  `json:"target"`
+	Seq    int     `json:"seq"`
+	Src    string  `json:"src"`
+	RTT    float64 `json:"rtt_ms"`
+	TTL    int     `json:"ttl"`
+	Bytes  int     `json:"bytes"`
+	Dup    bool    `json:"dup"`
+}
+
+type jsonTimeout struct {
+	Target string `json:"target"`
+	Seq    int    `json:"seq"`
+}
+
+type jsonError struct {
+	Target  string `json:"target"`
+	Seq     int    `json:"seq"`
+	Src     string `json:"src"`
+	Type    int    `json:"icmp_type"`
+	Code    int    `json:"icmp_code"`
+	Message string `json:"message"`
+}
+
+type jsonSummary struct {
+	Target   string          `json:"target"`
+	Addr     string          `json:"addr"`
+	Sent     int             `json:"sent"`
+	Received int             `json:"received"`
+	Dups     int             `json:"dups"`
+	Errors   int             `json:"errors"`
+	Loss     float64         `json:"loss_pct"`
+	Time     float64         `json:"time_ms"`
+	RTT      *report.Summary `json:"rtt_ms"`
+}
+
+func (p *jsonPrinter) start([]*target, int) {}
+func (p *jsonPrinter) sent(*target, int)    {}
+
+func (p *jsonPrinter) reply(t *target, seq int, meta rawsock.Meta, bytes int, rtt time.Duration, dup bool) {
+	p.w.Write("reply", jsonReply{Target: t.name, Seq: seq, Src: meta.Src.String(), RTT: report.Millis(rtt), TTL: meta.TTL, Bytes: bytes, Dup: dup})
+}
+
+func (p *jsonPrinter) icmpError(t *target, seq int, from netip.Addr, m *icmp.Message) {
+	p.w.Write("error", jsonError{Target: t.name, Seq: seq, Src: from.String(), Type: m.Type, Code: m.Code, Message: m.Describe()})
+}
+
+func (p *jsonPrinter) timeout(t *target, seq int) {
+	p.w.Write("timeout", jsonTimeout{Target: t.name, Seq: seq})
+}
+
+func (p *jsonPrinter) summary(t *target, elapsed time.Duration) {
+	rec := jsonSummary{Target: t.name, Addr: t.addr.String(), Sent: t.sent, Received: t.received,
+		Dups: t.dups, Errors: t.errors, Loss: lossPct(t), Time: report.Millis(elapsed)}
+	if t.received > 0 {
+		s := t.stats.Summary()
+		rec.RTT = &s
+	}
+	p.w.Write("summary", rec)
+}
+
+func (p *jsonPrinter) end(int, int, []string) {}

@@ -1,0 +1,5 @@
+package ping
+
+import "crypto/rand"
+
+func randomBytes(b []byte) { rand.Read(b) }

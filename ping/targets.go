@@ -1,0 +1,123 @@
+package ping
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
+	"strings"
+
+	"github.com/rawkit/rawkit/report"
+)
+
+// target is one address being pinged and everything counted for it.
+type target struct {
+	name   string // as the user wrote it, or the address for a CIDR member
+	addr   netip.Addr
+	family int
+
+	sent, received, dups, errors int
+	stats                        report.RTTStats
+	maxRTT                       float64 // ms
+	replied                      bitset  // target sequence numbers answered
+}
+
+// resolveTargets turns the user's arguments into addresses: literals,
+// CIDR blocks (every host address; for IPv4 blocks larger than /31 the
+// network and broadcast addresses are left out, as fping -g does) and
+// host names (the first address of the wanted family).
+func resolveTargets(ctx context.Context, opts *Options) ([]*target, error) {
+	var out []*target
+	seen := map[netip.Addr]bool{}
+	add := func(name string, a netip.Addr) error {
+		a = a.Unmap()
+		if opts.Family == 4 && !a.Is4() || opts.Family == 6 && !a.Is6() {
+			return report.Usagef("%s: not an IPv%d address", name, opts.Family)
+		}
+		if seen[a] {
+			return nil
+		}
+		seen[a] = true
+		if len(out) >= maxTargets {
+			return report.Usagef("more than %d targets", maxTargets)
+		}
+		fam := 4
+		if a.Is6() {
+			fam = 6
+		}
+		out = append(out, &target{name: name, addr: a, family: fam})
+		return nil
+	}
+	for _, arg := range opts.Targets {
+		if strings.Contains(arg, "/") {
+			p, err := netip.ParsePrefix(arg)
+			if err != nil {
+				return nil, report.Usagef("bad CIDR block %q: %v", arg, err)
+			}
+			p = p.Masked()
+			hostBits := p.Addr().BitLen() - p.Bits()
+			if hostBits > 16 {
+				return nil, report.Usagef("%s has more than %d addresses", arg, maxTargets)
+			}
+			first, last := p.Addr(), lastAddr(p)
+			if p.Addr().Is4() && hostBits > 1 {
+				first, last = first.Next(), last.Prev()
+			}
+			for a := first; a.IsValid() && a.Compare(last) <= 0; a = a.Next() {
+				if err := add(a.String(), a); err != nil {
+					return nil, err
+				}
+			}
+			continue
+		}
+		if a, err := netip.ParseAddr(arg); err == nil {
+			if a.Zone() != "" {
+				return nil, report.Usagef("%s: zoned addresses are not supported; use -I", arg)
+			}
+			if err := add(arg, a); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		network := "ip"
+		if opts.Family != 0 {
+			network = fmt.Sprintf("ip%d", opts.Family)
+		}
+		resolve := opts.Resolve
+		if resolve == nil {
+			resolve = net.DefaultResolver.LookupNetIP
+		}
+		addrs, err := resolve(ctx, network, arg)
+		if err != nil || len(addrs) == 0 {
+			return nil, report.Usagef("%s: cannot resolve: %v", arg, err)
+		}
+		if err := add(arg, addrs[0]); err != nil {
+			return nil, err
+		}
+	}
+	if len(out) == 0 {
+		return nil, report.Usagef("no target given")
+	}
+	return out, nil
+}
+
+func lastAddr(p netip.Prefix) netip.Addr {
+	b := p.Addr().AsSlice()
+	for i := p.Bits(); i < len(b)*8; i++ {
+		b[i/8] |= 0x80 >> (i % 8)
+	}
+	a, _ := netip.AddrFromSlice(b)
+	return a
+}
+
+// bitset is a growable set of small non-negative integers.
+type bitset []uint64
+
+func (b *bitset) set(i int) {
+	for i/64 >= len(*b) {
+		*b = append(*b, 0)
+	}
+	(*b)[i/64] |= 1 << (i % 64)
+}
+
+func (b bitset) has(i int) bool { return i/64 < len(b) && b[i/64]&(1<<(i%64)) != 0 }
