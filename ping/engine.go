@@ -346,25 +346,29 @@ func (p *pinger) send(t *target) error {
 	wire := p.nextSeq[fam]
 	p.nextSeq[fam]++
 	t.sent++
-	pr := &probe{t: t, seq: t.sent, sentAt: time.Now()}
-	p.pending[pendingKey{fam, wire}] = pr // before sending: a reply can beat us
-	p.fifo = append(p.fifo, pr)
 	// iputils puts the send time in the first 8 bytes of data; tcpdump
 	// users expect it, and it makes every probe's payload unique.
 	payload := p.payload
 	if len(payload) >= 8 {
-		binary.BigEndian.PutUint32(payload[0:4], uint32(pr.sentAt.Unix()))
-		binary.BigEndian.PutUint32(payload[4:8], uint32(pr.sentAt.Nanosecond()/1000))
+		now := time.Now()
+		binary.BigEndian.PutUint32(payload[0:4], uint32(now.Unix()))
+		binary.BigEndian.PutUint32(payload[4:8], uint32(now.Nanosecond()/1000))
 	}
 	b, err := icmp.AppendEcho(p.buf[:0], fam, p.ids[fam], int(wire), payload)
 	if err != nil {
 		return err
 	}
+	p.out.sent(t, t.sent)
+	// Registered before sending, since a reply can beat the send's
+	// return; stamped last, so building the packet is not in the RTT.
+	pr := &probe{t: t, seq: t.sent}
+	p.pending[pendingKey{fam, wire}] = pr
+	p.fifo = append(p.fifo, pr)
+	pr.sentAt = time.Now()
 	p.lastSend = pr.sentAt
-	p.out.sent(t, pr.seq)
 	if err := p.conns[fam].WriteToAddr(b, t.addr); err != nil {
 		// iputils reports a send error and goes on (a host route may
-		// come back); permission and bad-address errors are fatal.
+		// come back); a permission error is fatal.
 		if errors.Is(err, os.ErrPermission) {
 			return err
 		}

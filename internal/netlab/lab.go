@@ -245,6 +245,16 @@ func (l *Lab) applyOptions() error {
 func (l *Lab) SetLoss(p float64) error {
 	for _, ipt := range []string{"iptables", "ip6tables"} {
 		_ = l.Run(l.Server, ipt, "-F", "INPUT")
+		if p > 0 && ipt == "ip6tables" {
+			// Neighbour discovery is exempt: losing it would delay and
+			// drop far more than p of the traffic (ARP is not IP, so
+			// iptables never sees it).
+			for _, typ := range []string{"neighbour-solicitation", "neighbour-advertisement"} {
+				if err := l.Run(l.Server, ipt, "-A", "INPUT", "-p", "icmpv6", "--icmpv6-type", typ, "-j", "ACCEPT"); err != nil {
+					return err
+				}
+			}
+		}
 		if p > 0 {
 			if err := l.Run(l.Server, ipt, "-A", "INPUT", "-m", "statistic", "--mode", "random",
 				"--probability", fmt.Sprintf("%.4f", p), "-j", "DROP"); err != nil {

@@ -1,0 +1,72 @@
+// Package labtest runs a rawkit binary inside a netlab namespace for
+// integration tests: it builds the tool once per test binary, runs it with
+// a bounded wait, and returns what it printed and its exit status.
+package labtest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/rawkit/rawkit/internal/netlab"
+)
+
+// Result is one finished run of a tool.
+type Result struct {
+	Stdout, Stderr string
+	Code           int
+	Elapsed        time.Duration
+}
+
+// Build compiles ./cmd/<tool> as a static binary into a fresh directory
+// that every user may read (tests run it as nobody too) and returns its
+// path. The caller removes the directory.
+func Build(tool string) (string, error) {
+	dir, err := os.MkdirTemp("", "rawkit-"+tool+"-")
+	if err != nil {
+		return "", err
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		return "", err
+	}
+	_, file, _, _ := runtime.Caller(0)
+	root := filepath.Join(filepath.Dir(file), "..", "..")
+	bin := filepath.Join(dir, tool)
+	cmd := exec.Command("go", "build", "-o", bin, "./cmd/"+tool)
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", errors.New(string(out))
+	}
+	return bin, nil
+}
+
+// Run runs argv in node's namespace, killing it after limit.
+func Run(t testing.TB, lab *netlab.Lab, node *netlab.Node, limit time.Duration, argv ...string) Result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
+	defer cancel()
+	cmd := lab.Command(ctx, node, argv[0], argv[1:]...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	start := time.Now()
+	err := cmd.Run()
+	r := Result{Stdout: stdout.String(), Stderr: stderr.String(), Elapsed: time.Since(start)}
+	if ctx.Err() != nil {
+		t.Fatalf("%q did not end within %v\nstdout:\n%s\nstderr:\n%s", argv, limit, r.Stdout, r.Stderr)
+	}
+	var exit *exec.ExitError
+	switch {
+	case errors.As(err, &exit):
+		r.Code = exit.ExitCode()
+	case err != nil:
+		t.Fatalf("%q: %v", argv, err)
+	}
+	return r
+}
