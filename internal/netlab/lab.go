@@ -176,7 +176,40 @@ func (l *Lab) link(k int) error {
 			end.n.Addr4, end.n.Addr6 = a4, a6
 		}
 	}
+	return l.pinNeighbours(k, left, lname, right, rname)
+}
+
+// pinNeighbours makes each end of link k know the other's MAC address
+// for good. Without it the first packet across a fresh IPv6 link waits
+// about a second for neighbour discovery, which tests would read as loss.
+func (l *Lab) pinNeighbours(k int, left *Node, lname string, right *Node, rname string) error {
+	lmac, err := l.mac(left, lname)
+	if err != nil {
+		return err
+	}
+	rmac, err := l.mac(right, rname)
+	if err != nil {
+		return err
+	}
+	pins := []struct {
+		n         *Node
+		dev, peer string
+		mac       string
+		host      int
+	}{{left, lname, rname, rmac, 2}, {right, rname, lname, lmac, 1}}
+	for _, p := range pins {
+		for _, a := range []netip.Addr{linkAddr4(k, p.host), linkAddr6(k, p.host)} {
+			if err := l.Run(p.n, "ip", "neigh", "replace", a.String(), "lladdr", p.mac, "dev", p.dev, "nud", "permanent"); err != nil {
+				return err
+			}
+		}
+	}
 	return nil
+}
+
+func (l *Lab) mac(n *Node, dev string) (string, error) {
+	out, err := output("ip", "netns", "exec", n.NS, "cat", "/sys/class/net/"+dev+"/address")
+	return strings.TrimSpace(out), err
 }
 
 // route gives every node a route for the lab blocks toward the server,
@@ -309,13 +342,18 @@ func (l *Lab) Close() error {
 func (l *Lab) Nodes() []*Node { return l.nodes }
 
 func run(name string, args ...string) error {
+	_, err := output(name, args...)
+	return err
+}
+
+func output(name string, args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	var out bytes.Buffer
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("netlab: %s %s: %v: %s", name, strings.Join(args, " "), err, strings.TrimSpace(out.String()))
+		return "", fmt.Errorf("netlab: %s %s: %v: %s", name, strings.Join(args, " "), err, strings.TrimSpace(out.String()))
 	}
-	return nil
+	return out.String(), nil
 }
