@@ -1,0 +1,269 @@
+package ping
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"net/netip"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	xicmp "golang.org/x/net/icmp"
+	"golang.org/x/net/ipv4"
+
+	"github.com/rawkit/rawkit/icmp"
+	"github.com/rawkit/rawkit/rawsock"
+	"github.com/rawkit/rawkit/report"
+)
+
+// fakeNet answers echo requests in memory, per destination: "up" replies,
+// "dup" replies twice, "down" drops, "ttl" answers time exceeded from
+// 198.18.9.1, "foreign" replies with another identifier and from
+// another address (both must be ignored).
+type fakeNet map[netip.Addr]string
+
+type fakeConn struct {
+	net     fakeNet
+	id      int
+	raw     bool
+	mu      sync.Mutex
+	queue   chan []byte
+	srcs    chan netip.Addr
+	closed  chan struct{}
+	once    sync.Once
+	timeout time.Time
+}
+
+func (n fakeNet) listen(cfg rawsock.ICMPConfig) (Conn, error) {
+	return &fakeConn{net: n, id: cfg.ID, raw: true, queue: make(chan []byte, 1024), srcs: make(chan netip.Addr, 1024), closed: make(chan struct{})}, nil
+}
+
+func (c *fakeConn) ID() int   { return c.id }
+func (c *fakeConn) Raw() bool { return c.raw }
+func (c *fakeConn) Close() error {
+	c.once.Do(func() { close(c.closed) })
+	return nil
+}
+func (c *fakeConn) SetReadDeadline(t time.Time) error { return nil }
+
+func (c *fakeConn) deliver(from netip.Addr, m xicmp.Message) {
+	b, _ := m.Marshal(nil)
+	c.queue <- b
+	c.srcs <- from
+}
+
+func (c *fakeConn) WriteToAddr(b []byte, dst netip.Addr) error {
+	req, err := icmp.Parse(4, b)
+	if err != nil {
+		return err
+	}
+	reply := xicmp.Message{Type: ipv4.ICMPTypeEchoReply, Body: &xicmp.Echo{ID: req.ID, Seq: req.Seq, Data: req.Data}}
+	switch c.net[dst] {
+	case "up":
+		c.deliver(dst, reply)
+	case "dup":
+		c.deliver(dst, reply)
+		c.deliver(dst, reply)
+	case "ttl":
+		quote := make([]byte, 20, 20+len(b))
+		quote[0], quote[8], quote[9] = 0x45, 1, 1
+		d := dst.As4()
+		copy(quote[16:20], d[:])
+		quote = append(quote, b...)
+		c.deliver(netip.MustParseAddr("198.18.9.1"), xicmp.Message{Type: ipv4.ICMPTypeTimeExceeded, Body: &xicmp.TimeExceeded{Data: quote}})
+	case "foreign":
+		other := reply
+		other.Body = &xicmp.Echo{ID: req.ID + 1, Seq: req.Seq, Data: req.Data}
+		c.deliver(dst, other)
+		c.deliver(netip.MustParseAddr("198.18.9.9"), reply)
+	}
+	return nil
+}
+
+func (c *fakeConn) ReadMsg(b []byte) (int, rawsock.Meta, error) {
+	select {
+	case p := <-c.queue:
+		src := <-c.srcs
+		return copy(b, p), rawsock.Meta{Src: src, TTL: 64, KernelTime: time.Now()}, nil
+	case <-c.closed:
+		return 0, rawsock.Meta{}, os.ErrClosed
+	}
+}
+
+func runFake(t *testing.T, n fakeNet, opts Options) ([]map[string]any, string, error) {
+	t.Helper()
+	opts.Listen = n.listen
+	opts.JSON = true
+	var out, errOut bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err := Run(ctx, opts, &out, &errOut)
+	if ctx.Err() != nil {
+		t.Fatal("run did not end by itself")
+	}
+	var recs []map[string]any
+	for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("bad record %q", line)
+		}
+		recs = append(recs, m)
+	}
+	return recs, errOut.String(), err
+}
+
+func count(recs []map[string]any, typ string) int {
+	n := 0
+	for _, r := range recs {
+		if r["type"] == typ {
+			n++
+		}
+	}
+	return n
+}
+
+var (
+	up      = netip.MustParseAddr("198.18.0.1")
+	down    = netip.MustParseAddr("198.18.0.2")
+	dupHost = netip.MustParseAddr("198.18.0.3")
+	ttlHost = netip.MustParseAddr("198.18.0.4")
+	foreign = netip.MustParseAddr("198.18.0.5")
+)
+
+func TestEngine(t *testing.T) {
+	n := fakeNet{up: "up", down: "down", dupHost: "dup", ttlHost: "ttl", foreign: "foreign"}
+	fast := Options{Count: 3, Interval: 5 * time.Millisecond, Wait: 50 * time.Millisecond}
+	tests := []struct {
+		name                            string
+		targets                         []string
+		replies, dups, timeouts, errors int
+		wantErr                         error
+	}{
+		{name: "answering host", targets: []string{up.String()}, replies: 3},
+		{name: "silent host", targets: []string{down.String()}, timeouts: 3, wantErr: report.ErrNetwork},
+		{name: "duplicates", targets: []string{dupHost.String()}, replies: 6, dups: 3},
+		{name: "time exceeded", targets: []string{ttlHost.String()}, errors: 3, wantErr: report.ErrNetwork},
+		{name: "foreign replies ignored", targets: []string{foreign.String()}, timeouts: 3, wantErr: report.ErrNetwork},
+		{name: "two targets one down", targets: []string{up.String(), down.String()}, replies: 3, timeouts: 3, wantErr: report.ErrNetwork},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			opts := fast
+			opts.Targets = tt.targets
+			recs, _, err := runFake(t, n, opts)
+			if !errors.Is(err, tt.wantErr) && err != tt.wantErr {
+				t.Errorf("error %v, want %v", err, tt.wantErr)
+			}
+			if got := count(recs, "reply"); got != tt.replies {
+				t.Errorf("%d replies, want %d", got, tt.replies)
+			}
+			dups := 0
+			for _, r := range recs {
+				if r["type"] == "reply" && r["dup"] == true {
+					dups++
+				}
+			}
+			if dups != tt.dups {
+				t.Errorf("%d dups, want %d", dups, tt.dups)
+			}
+			if got := count(recs, "timeout"); got != tt.timeouts {
+				t.Errorf("%d timeouts, want %d", got, tt.timeouts)
+			}
+			if got := count(recs, "error"); got != tt.errors {
+				t.Errorf("%d errors, want %d", got, tt.errors)
+			}
+			if got := count(recs, "summary"); got != len(tt.targets) || recs[len(recs)-1]["type"] != "summary" {
+				t.Errorf("%d summaries, last record %v", got, recs[len(recs)-1]["type"])
+			}
+		})
+	}
+}
+
+func TestEngineQuorumAndExpect(t *testing.T) {
+	n := fakeNet{up: "up", down: "down"}
+	opts := Options{Count: 2, Interval: 5 * time.Millisecond, Wait: 30 * time.Millisecond,
+		Targets: []string{up.String(), down.String()}, MinReachable: 1}
+	if _, _, err := runFake(t, n, opts); err != nil {
+		t.Errorf("quorum of 1 with one host up: %v", err)
+	}
+	e, _ := report.ParseExpect("reachable>=2", Metrics)
+	opts.Expects = []report.Expect{e}
+	_, stderr, err := runFake(t, n, opts)
+	if err != report.ErrNetwork || !strings.Contains(stderr, "reachable>=2 failed") {
+		t.Errorf("reachable>=2 with one up: %v, stderr %q", err, stderr)
+	}
+}
+
+func TestDeadlineStopsEndlessRun(t *testing.T) {
+	n := fakeNet{up: "up"}
+	start := time.Now()
+	recs, _, err := runFake(t, n, Options{Targets: []string{up.String()}, Interval: 10 * time.Millisecond, Deadline: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if el := time.Since(start); el < 190*time.Millisecond || el > 2*time.Second {
+		t.Errorf("ran %v with a 200ms deadline", el)
+	}
+	if got := count(recs, "reply"); got < 5 {
+		t.Errorf("%d replies in 200 ms at 10 ms intervals", got)
+	}
+}
+
+func TestCancelPrintsSummary(t *testing.T) {
+	n := fakeNet{up: "up"}
+	var out bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	err := Run(ctx, Options{Targets: []string{up.String()}, Interval: 10 * time.Millisecond, Listen: n.listen}, &out, &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "--- 198.18.0.1 ping statistics ---") {
+		t.Errorf("no summary after cancel:\n%s", out.String())
+	}
+}
+
+func TestResolveTargets(t *testing.T) {
+	tests := []struct {
+		arg     string
+		family  int
+		want    int
+		wantErr bool
+	}{
+		{arg: "198.18.0.0/30", want: 2},
+		{arg: "198.18.0.0/31", want: 2},
+		{arg: "198.18.0.7/32", want: 1},
+		{arg: "2001:db8::/126", want: 4},
+		{arg: "198.18.0.0/15", wantErr: true},
+		{arg: "198.18.0.1", family: 6, wantErr: true},
+		{arg: "bad/prefix", wantErr: true},
+	}
+	for _, tt := range tests {
+		opts := Options{Targets: []string{tt.arg}, Family: tt.family,
+			Resolve: func(context.Context, string, string) ([]netip.Addr, error) { return nil, errors.New("no DNS in tests") }}
+		got, err := resolveTargets(context.Background(), &opts)
+		if (err != nil) != tt.wantErr || len(got) != tt.want {
+			t.Errorf("%s: %d targets, err %v; want %d, error %v", tt.arg, len(got), err, tt.want, tt.wantErr)
+		}
+		if err != nil && report.ExitCode(err) != report.ExitUsage {
+			t.Errorf("%s: exit code %d, want usage", tt.arg, report.ExitCode(err))
+		}
+	}
+}
+
+func TestFormatRTT(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		61 * time.Microsecond:     "0.061",
+		1234 * time.Microsecond:   "1.23",
+		12345 * time.Microsecond:  "12.3",
+		123456 * time.Microsecond: "123",
+	} {
+		if got := FormatRTT(d); got != want {
+			t.Errorf("FormatRTT(%v) = %s, want %s", d, got, want)
+		}
+	}
+}
