@@ -49,7 +49,7 @@ bench: deps build ## side-by-side benchmarks against the reference tools (root)
 	$(GO) run ./bench
 
 demo: deps build ## build, create a private namespace lab, run every tool in it, tear it down (root)
-	$(GO) run ./internal/netlab/demo
+	$(GO) run ./internal/demo
 
 install: build ## install into $(PREFIX)/bin with cap_net_raw+ep (root)
 	install -d $(DESTDIR)$(PREFIX)/bin

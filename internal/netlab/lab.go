@@ -60,6 +60,14 @@ var (
 	Block6 = netip.MustParsePrefix("2001:db8::/32")
 )
 
+// Nobody answers for SilentPrefix4 and SilentPrefix6: the server
+// routes them to a blackhole, dropping without an ICMP error, like a host
+// that is down or firewalled.
+var (
+	SilentPrefix4 = netip.MustParsePrefix("198.18.255.0/24")
+	SilentPrefix6 = netip.MustParsePrefix("2001:db8:ff::/64")
+)
+
 // ErrNotPermitted says the caller may not create namespaces (not root).
 var ErrNotPermitted = errors.New("netlab: creating network namespaces needs root (CAP_SYS_ADMIN and CAP_NET_ADMIN)")
 
@@ -258,6 +266,11 @@ func (l *Lab) applyOptions() error {
 	}
 	if p := l.spec.Loss; p > 0 {
 		if err := l.SetLoss(p); err != nil {
+			return err
+		}
+	}
+	for _, p := range []netip.Prefix{SilentPrefix4, SilentPrefix6} {
+		if err := l.Run(l.Server, "ip", "route", "add", "blackhole", p.String()); err != nil {
 			return err
 		}
 	}
