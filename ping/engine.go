@@ -46,7 +46,6 @@ type pinger struct {
 	buf      []byte
 	start    time.Time
 	lastSend time.Time
-	interval time.Duration
 	stderr   io.Writer
 }
 

@@ -27,15 +27,13 @@ import (
 type fakeNet map[netip.Addr]string
 
 type fakeConn struct {
-	net     fakeNet
-	id      int
-	raw     bool
-	mu      sync.Mutex
-	queue   chan []byte
-	srcs    chan netip.Addr
-	closed  chan struct{}
-	once    sync.Once
-	timeout time.Time
+	net    fakeNet
+	id     int
+	raw    bool
+	queue  chan []byte
+	srcs   chan netip.Addr
+	closed chan struct{}
+	once   sync.Once
 }
 
 func (n fakeNet) listen(cfg rawsock.ICMPConfig) (Conn, error) {

@@ -2,7 +2,6 @@ package rawsock
 
 import (
 	"encoding/binary"
-	"errors"
 	"net"
 	"net/netip"
 	"os"
@@ -87,9 +86,6 @@ func addrOf(sa unix.Sockaddr) (netip.Addr, int) {
 	}
 	return netip.Addr{}, 0
 }
-
-// isTimeout reports whether err is a passed read deadline.
-func isTimeout(err error) bool { return errors.Is(err, os.ErrDeadlineExceeded) }
 
 // netAddr is a net.Addr for an address of a raw protocol.
 type netAddr struct {

@@ -160,9 +160,15 @@ func FuzzParseExpect(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		e, err := ParseExpect(s, testMetrics)
-		if err == nil {
-			e.Check(1)
-			_ = e.Failure(1)
+		if err != nil {
+			if ExitCode(err) != ExitUsage {
+				t.Fatalf("%q: error %v is not a usage error", s, err)
+			}
+			return
 		}
+		if e.Metric.Name == "" || e.Op == "" {
+			t.Fatalf("%q parsed without metric or operator: %+v", s, e)
+		}
+		_ = e.Failure(1)
 	})
 }

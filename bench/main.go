@@ -1,0 +1,174 @@
+// Command bench is `make bench`: it runs rawkit's tools and the reference
+// tools side by side in one namespace lab, alternating runs so both see
+// the same machine, and prints medians and ratios as Markdown. Absolute
+// times on shared machines are noise; the ratios are the result.
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/rawkit/rawkit/internal/netlab"
+)
+
+var runs = flag.Int("runs", 5, "runs of each tool per benchmark")
+
+func main() {
+	flag.Parse()
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+// sample is one run of one tool.
+type sample struct {
+	wall   time.Duration
+	rssKiB int64
+	out    string
+}
+
+type benchLab struct {
+	*netlab.Lab
+	bin string
+}
+
+func (l *benchLab) exec(argv ...string) (sample, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := l.Command(ctx, l.Client, argv[0], argv[1:]...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	start := time.Now()
+	err := cmd.Run()
+	s := sample{wall: time.Since(start), out: out.String()}
+	var exit *exec.ExitError
+	if err != nil && !errors.As(err, &exit) {
+		return s, fmt.Errorf("%q: %v", argv, err)
+	}
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		s.rssKiB = ru.Maxrss // ip netns exec execs the tool: same process
+	}
+	return s, nil
+}
+
+// pair runs ours and theirs alternately *runs times each.
+func (l *benchLab) pair(ours, theirs []string) (o, t []sample, err error) {
+	for range *runs {
+		a, err := l.exec(append([]string{filepath.Join(l.bin, ours[0])}, ours[1:]...)...)
+		if err != nil {
+			return nil, nil, err
+		}
+		b, err := l.exec(theirs...)
+		if err != nil {
+			return nil, nil, err
+		}
+		o, t = append(o, a), append(t, b)
+	}
+	return o, t, nil
+}
+
+func median(v []float64) float64 {
+	s := slices.Clone(v)
+	slices.Sort(s)
+	if len(s) == 0 {
+		return 0
+	}
+	return s[len(s)/2]
+}
+
+func each(ss []sample, f func(sample) float64) []float64 {
+	out := make([]float64, len(ss))
+	for i, s := range ss {
+		out[i] = f(s)
+	}
+	return out
+}
+
+func wallMs(s sample) float64 { return float64(s.wall) / 1e6 }
+func rssMiB(s sample) float64 { return float64(s.rssKiB) / 1024 }
+
+var avgRE = regexp.MustCompile(`min/avg/max/mdev = [0-9.]+/([0-9.]+)/`)
+
+func avgRTT(s sample) float64 {
+	m := avgRE.FindStringSubmatch(s.out)
+	if m == nil {
+		return -1
+	}
+	v, _ := strconv.ParseFloat(m[1], 64)
+	return v
+}
+
+func run() error {
+	bin, err := filepath.Abs("bin")
+	if err != nil {
+		return err
+	}
+	sweep := netip.MustParsePrefix("198.19.0.0/20")
+	lab, err := netlab.New(netlab.Spec{Routers: 1, ServerPrefixes: []netip.Prefix{sweep}})
+	if err != nil {
+		return err
+	}
+	defer lab.Close()
+	l := &benchLab{Lab: lab, bin: bin}
+	srv := lab.Server.Addr4.String()
+	fmt.Printf("Lab: client - r1 - server; %d runs of each tool, alternating; medians.\n\n", *runs)
+	fmt.Println("| benchmark | rawkit | reference | ratio (rawkit/reference) |")
+	fmt.Println("|---|---|---|---|")
+
+	// RTT bias: the same path, the lower average carries less bias.
+	o, t, err := l.pair([]string{"ping", "-q", "-c", "200", "-i", "0.005", srv}, []string{"ping", "-q", "-c", "200", "-i", "0.005", srv})
+	if err != nil {
+		return err
+	}
+	ro, rt := median(each(o, avgRTT)), median(each(t, avgRTT))
+	fmt.Printf("| avg RTT, 200 probes at 5 ms, 1 router (`ping -q -c 200 -i 0.005`) vs iputils | %.3f ms | %.3f ms | %.2f (difference %+.1f µs) |\n", ro, rt, ro/rt, (ro-rt)*1000)
+
+	// Sweep of a /20 answered by the server.
+	o, t, err = l.pair([]string{"ping", "-q", "-c", "1", "-W", "1", sweep.String()},
+		[]string{"fping", "-a", "-q", "-g", sweep.String(), "-i", "0", "-r", "0"})
+	if err != nil {
+		return err
+	}
+	hosts := 1<<(32-sweep.Bits()) - 2
+	foundO, foundT := 0, 0
+	for _, s := range o {
+		if strings.Contains(s.out, fmt.Sprintf("--- %d of %d targets reachable ---", hosts, hosts)) {
+			foundO++
+		}
+	}
+	for _, s := range t {
+		if strings.Count(s.out, "\n") >= hosts {
+			foundT++
+		}
+	}
+	wo, wt := median(each(o, wallMs)), median(each(t, wallMs))
+	fmt.Printf("| sweep of %d live addresses (`ping -q -c 1 -W 1 %s`) vs `fping -g ... -i 0 -r 0`: wall time | %.0f ms | %.0f ms | %.2f |\n", hosts, sweep, wo, wt, wo/wt)
+	fmt.Printf("| same sweep: runs that found every address | %d/%d | %d/%d | |\n", foundO, *runs, foundT, *runs)
+	mo, mt := median(each(o, rssMiB)), median(each(t, rssMiB))
+	fmt.Printf("| same sweep: peak RSS | %.1f MiB | %.1f MiB | %.2f |\n", mo, mt, mo/mt)
+
+	// Flood: packets per second.
+	const n = 20000
+	o, t, err = l.pair([]string{"ping", "-q", "-f", "-c", strconv.Itoa(n), srv}, []string{"ping", "-q", "-f", "-c", strconv.Itoa(n), srv})
+	if err != nil {
+		return err
+	}
+	pps := func(s sample) float64 { return n / s.wall.Seconds() }
+	po, pt := median(each(o, pps)), median(each(t, pps))
+	fmt.Printf("| flood, %d probes (`ping -q -f -c %d`) vs iputils: probes per second | %.0f | %.0f | %.2f |\n", n, n, po, pt, po/pt)
+	return nil
+}
