@@ -36,9 +36,6 @@ func TestMain(m *testing.M) {
 
 func labOrSkip(t *testing.T, spec netlab.Spec) *netlab.Lab {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("lab tests are not short")
-	}
 	return netlab.ForTest(t, spec)
 }
 

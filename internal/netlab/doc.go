@@ -11,8 +11,11 @@
 //
 // Options add what the tools must cope with: a silent router that drops
 // its ICMP time-exceeded, a lossy link into the server (iptables
-// statistic match), a narrow MTU on the server's link, and a prefix the
-// server answers for as a whole (a local route on lo), for sweeps.
+// statistic match), a narrow MTU on the server's link, a prefix the
+// server answers for as a whole (a local route on lo) for sweeps, a
+// blackholed prefix nobody answers for, and TCP and UDP ports that are
+// open, closed, filtered (dropped) or rejected (ICMP administratively
+// prohibited).
 //
 // Close removes every namespace of the lab; ForTest arranges that with
 // t.Cleanup so a lab is removed when its test ends, also on failure.

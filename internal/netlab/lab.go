@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -32,6 +33,8 @@ type Spec struct {
 	// every address in them local to it. They must lie inside
 	// 198.18.0.0/15 or 2001:db8::/32 and outside the link prefixes.
 	ServerPrefixes []netip.Prefix
+	// Services are the server's TCP and UDP ports in each state.
+	Services Services
 }
 
 // Node is one namespace of a lab.
@@ -52,6 +55,7 @@ type Lab struct {
 	nodes   []*Node
 	spec    Spec
 	procs   []*exec.Cmd
+	closers []io.Closer
 }
 
 // The lab's address blocks; nothing outside them is routed.
@@ -274,6 +278,9 @@ func (l *Lab) applyOptions() error {
 			return err
 		}
 	}
+	if err := l.startServices(); err != nil {
+		return err
+	}
 	for _, p := range l.spec.ServerPrefixes {
 		args := []string{"route", "add", "local", p.String(), "dev", "lo"}
 		if p.Addr().Is6() {
@@ -341,6 +348,10 @@ func (l *Lab) Close() error {
 		}
 	}
 	l.procs = nil
+	for _, c := range l.closers {
+		c.Close()
+	}
+	l.closers = nil
 	var errs []error
 	for _, n := range l.nodes {
 		if err := run("ip", "netns", "del", n.NS); err != nil {

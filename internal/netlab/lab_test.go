@@ -44,3 +44,45 @@ func TestCloseRemovesNamespaces(t *testing.T) {
 		t.Errorf("namespace %s still there after Close: %s", ns, out)
 	}
 }
+
+func TestServicesAndMTU(t *testing.T) {
+	lab := ForTest(t, Spec{Routers: 1, MTU: 1280, Services: Services{
+		TCP: map[int]PortState{22: Open, 23: Filtered, 24: Rejected},
+		UDP: map[int]PortState{53: Open},
+	}})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for _, srv := range []netip.Addr{lab.Server.Addr4, lab.Server.Addr6} {
+		dial := func(port string) error {
+			// bash's /dev/tcp connects from inside the client namespace.
+			return lab.Command(ctx, lab.Client, "timeout", "2", "bash", "-c",
+				"exec 3<>/dev/tcp/"+srv.String()+"/"+port).Run()
+		}
+		if err := dial("22"); err != nil {
+			t.Errorf("%v: open port 22 refused: %v", srv, err)
+		}
+		for _, port := range []string{"23", "24", "25"} {
+			if err := dial(port); err == nil {
+				t.Errorf("%v: port %s accepted a connection", srv, port)
+			}
+		}
+	}
+	// A 1300-byte datagram with DF does not fit the server's 1280 link.
+	out, err := lab.Command(ctx, lab.Client, "ping", "-c", "1", "-W", "2", "-M", "do", "-s", "1272", lab.Server.Addr4.String()).CombinedOutput()
+	if err == nil {
+		t.Errorf("1300-byte DF ping crossed a 1280 MTU link:\n%s", out)
+	}
+	if !strings.Contains(string(out), "mtu = 1280") && !strings.Contains(string(out), "mtu=1280") {
+		t.Errorf("no fragmentation-needed with mtu 1280:\n%s", out)
+	}
+}
+
+func TestSilentPrefixAnswersNothing(t *testing.T) {
+	lab := ForTest(t, Spec{})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	out, err := lab.Command(ctx, lab.Client, "ping", "-n", "-c", "1", "-W", "1", SilentPrefix4.Addr().Next().String()).CombinedOutput()
+	if err == nil || strings.Contains(string(out), "From ") {
+		t.Errorf("the silent prefix answered:\n%s", out)
+	}
+}
