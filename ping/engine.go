@@ -19,7 +19,8 @@ import (
 type probe struct {
 	t        *target
 	seq      int // the target's sequence number, 1-based as iputils prints
-	sentAt   time.Time
+	sentAt   time.Time // our clock, with a monotonic reading
+	txAt     time.Time // the kernel's transmit timestamp, when it gave one
 	expired  bool
 	answered bool
 }
@@ -365,7 +366,9 @@ func (p *pinger) send(t *target) error {
 	p.fifo = append(p.fifo, pr)
 	pr.sentAt = time.Now()
 	p.lastSend = pr.sentAt
-	if err := p.conns[fam].WriteToAddr(b, t.addr); err != nil {
+	tx, err := p.conns[fam].WriteToAddr(b, t.addr)
+	pr.txAt = tx
+	if err != nil {
 		// iputils reports a send error and goes on (a host route may
 		// come back); a permission error is fatal.
 		if errors.Is(err, os.ErrPermission) {
@@ -402,7 +405,7 @@ func (p *pinger) handle(a arrival) {
 		return // a reply to a probe we no longer know, or from elsewhere
 	}
 	t := pr.t
-	rtt := rttOf(pr.sentAt, a)
+	rtt := rttOf(pr, a)
 	dup := t.replied.has(pr.seq)
 	if dup {
 		t.dups++
@@ -416,15 +419,26 @@ func (p *pinger) handle(a arrival) {
 	p.out.reply(t, pr.seq, a.meta, a.bytes, rtt, dup)
 }
 
-// rttOf measures a round trip on the monotonic clock and takes off the
-// time the reply spent between the kernel's timestamp and our read of it.
-func rttOf(sentAt time.Time, a arrival) time.Duration {
-	rtt := a.at.Sub(sentAt)
-	if !a.meta.KernelTime.IsZero() {
-		queued := a.at.Round(0).Sub(a.meta.KernelTime) // wall clock on both sides
-		if queued > 0 && queued < rtt {
-			rtt -= queued
+// rttOf measures a round trip from the kernel's transmit timestamp to
+// its receive timestamp when it gave both: the time on the network, free
+// of our process's own send and wake-up delays. Otherwise it measures on
+// the monotonic clock from before the send, less the time the reply
+// waited between the receive timestamp and our read of it.
+func rttOf(pr *probe, a arrival) time.Duration {
+	rtt := a.at.Sub(pr.sentAt)
+	if a.meta.KernelTime.IsZero() {
+		return rtt
+	}
+	if !pr.txAt.IsZero() {
+		// Both are the kernel's wall clock; a step of it between them
+		// would show as a result outside the monotonic bound.
+		if k := a.meta.KernelTime.Sub(pr.txAt); k > 0 && k <= rtt {
+			return k
 		}
+	}
+	queued := a.at.Round(0).Sub(a.meta.KernelTime)
+	if queued > 0 && queued < rtt {
+		rtt -= queued
 	}
 	return rtt
 }

@@ -54,10 +54,10 @@ func (c *fakeConn) deliver(from netip.Addr, m xicmp.Message) {
 	c.srcs <- from
 }
 
-func (c *fakeConn) WriteToAddr(b []byte, dst netip.Addr) error {
+func (c *fakeConn) WriteToAddr(b []byte, dst netip.Addr) (time.Time, error) {
 	req, err := icmp.Parse(4, b)
 	if err != nil {
-		return err
+		return time.Time{}, err
 	}
 	reply := xicmp.Message{Type: ipv4.ICMPTypeEchoReply, Body: &xicmp.Echo{ID: req.ID, Seq: req.Seq, Data: req.Data}}
 	switch c.net[dst] {
@@ -79,7 +79,7 @@ func (c *fakeConn) WriteToAddr(b []byte, dst netip.Addr) error {
 		c.deliver(dst, other)
 		c.deliver(netip.MustParseAddr("198.18.9.9"), reply)
 	}
-	return nil
+	return time.Time{}, nil
 }
 
 func (c *fakeConn) ReadMsg(b []byte) (int, rawsock.Meta, error) {

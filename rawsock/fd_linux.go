@@ -70,6 +70,46 @@ func (s *sock) sendto(b []byte, to unix.Sockaddr) error {
 	return nil
 }
 
+// txTimestamp drains the error queue of transmit timestamps without
+// waiting and returns the one numbered key, or the zero Time. Older ones,
+// which came too late for their send, are dropped.
+func (s *sock) txTimestamp(key uint32) time.Time {
+	var oob [256]byte
+	var found time.Time
+	for {
+		var oobn int
+		var err error
+		// Control, not Read: a reader goroutine may hold the read lock
+		// while it waits, and this must not wait at all.
+		cerr := s.rc.Control(func(fd uintptr) {
+			_, oobn, _, _, err = unix.Recvmsg(int(fd), nil, oob[:], unix.MSG_ERRQUEUE|unix.MSG_DONTWAIT)
+		})
+		if cerr != nil || err != nil {
+			return found
+		}
+		if ts, k, ok := parseTxTimestamp(oob[:oobn]); ok && k == key {
+			found = ts
+		}
+	}
+}
+
+// parseTxTimestamp reads a transmit timestamp from error-queue control
+// messages: SCM_TIMESTAMPING's software time and, in the extended error
+// that comes with it, the OPT_ID key (see the kernel's timestamping.rst).
+func parseTxTimestamp(oob []byte) (ts time.Time, key uint32, ok bool) {
+	var haveTS, haveKey bool
+	eachControl(oob, func(level, typ int32, data []byte) {
+		switch {
+		case level == unix.SOL_SOCKET && typ == unix.SCM_TIMESTAMPING && len(data) >= 16:
+			ts, haveTS = readTimespec(data), true
+		case (level == unix.IPPROTO_IP && typ == unix.IP_RECVERR || level == unix.IPPROTO_IPV6 && typ == unix.IPV6_RECVERR) &&
+			len(data) >= 16 && data[4] == unix.SO_EE_ORIGIN_TIMESTAMPING:
+			key, haveKey = binary.NativeEndian.Uint32(data[12:16]), true
+		}
+	})
+	return ts, key, haveTS && haveKey && !ts.IsZero()
+}
+
 func sockaddr(a netip.Addr, port int) unix.Sockaddr {
 	if a.Is4() || a.Is4In6() {
 		return &unix.SockaddrInet4{Addr: a.Unmap().As4(), Port: port}
@@ -101,6 +141,24 @@ var _ net.Addr = (*netAddr)(nil)
 // parseControl reads the receive timestamp, TTL or hop limit and TOS
 // from the control messages of a recvmsg.
 func parseControl(oob []byte, m *Meta) {
+	eachControl(oob, func(level, typ int32, data []byte) {
+		ne := binary.NativeEndian
+		switch {
+		case level == unix.SOL_SOCKET && typ == unix.SCM_TIMESTAMPNS && len(data) >= 2*unix.SizeofPtr:
+			m.KernelTime = readTimespec(data)
+		case level == unix.IPPROTO_IP && typ == unix.IP_TTL && len(data) >= 4,
+			level == unix.IPPROTO_IPV6 && typ == unix.IPV6_HOPLIMIT && len(data) >= 4:
+			m.TTL = int(int32(ne.Uint32(data[0:4])))
+		case level == unix.IPPROTO_IP && typ == unix.IP_TOS && len(data) >= 1:
+			m.TOS = int(data[0])
+		case level == unix.IPPROTO_IPV6 && typ == unix.IPV6_TCLASS && len(data) >= 4:
+			m.TOS = int(int32(ne.Uint32(data[0:4])))
+		}
+	})
+}
+
+// eachControl calls f for each control message in oob.
+func eachControl(oob []byte, f func(level, typ int32, data []byte)) {
 	ne := binary.NativeEndian
 	for len(oob) >= unix.SizeofCmsghdr {
 		// struct cmsghdr: a size_t length, then int level and int type.
@@ -110,29 +168,23 @@ func parseControl(oob []byte, m *Meta) {
 		} else {
 			hlen = int(ne.Uint32(oob[0:4]))
 		}
-		level := int32(ne.Uint32(oob[unix.SizeofPtr:]))
-		typ := int32(ne.Uint32(oob[unix.SizeofPtr+4:]))
 		if hlen < unix.SizeofCmsghdr || hlen > len(oob) {
 			return
 		}
-		data := oob[unix.SizeofCmsghdr:hlen]
-		switch {
-		case level == unix.SOL_SOCKET && typ == unix.SCM_TIMESTAMPNS && len(data) >= 2*unix.SizeofPtr:
-			if unix.SizeofPtr == 8 {
-				m.KernelTime = time.Unix(int64(ne.Uint64(data[0:8])), int64(ne.Uint64(data[8:16])))
-			} else {
-				m.KernelTime = time.Unix(int64(int32(ne.Uint32(data[0:4]))), int64(ne.Uint32(data[4:8])))
-			}
-		case level == unix.IPPROTO_IP && typ == unix.IP_TTL && len(data) >= 4,
-			level == unix.IPPROTO_IPV6 && typ == unix.IPV6_HOPLIMIT && len(data) >= 4:
-			m.TTL = int(int32(ne.Uint32(data[0:4])))
-		case level == unix.IPPROTO_IP && typ == unix.IP_TOS && len(data) >= 1:
-			m.TOS = int(data[0])
-		case level == unix.IPPROTO_IPV6 && typ == unix.IPV6_TCLASS && len(data) >= 4:
-			m.TOS = int(int32(ne.Uint32(data[0:4])))
-		}
+		level := int32(ne.Uint32(oob[unix.SizeofPtr:]))
+		typ := int32(ne.Uint32(oob[unix.SizeofPtr+4:]))
+		f(level, typ, oob[unix.SizeofCmsghdr:hlen])
 		oob = oob[min(cmsgAlign(hlen), len(oob)):]
 	}
+}
+
+// readTimespec reads a struct timespec of this platform.
+func readTimespec(data []byte) time.Time {
+	ne := binary.NativeEndian
+	if unix.SizeofPtr == 8 {
+		return time.Unix(int64(ne.Uint64(data[0:8])), int64(ne.Uint64(data[8:16])))
+	}
+	return time.Unix(int64(int32(ne.Uint32(data[0:4]))), int64(ne.Uint32(data[4:8])))
 }
 
 func cmsgAlign(n int) int { return (n + unix.SizeofPtr - 1) &^ (unix.SizeofPtr - 1) }

@@ -20,6 +20,10 @@ type ICMPConn struct {
 	family int
 	raw    bool
 	id     int
+	// txKey counts sends: the kernel numbers transmit timestamps the same
+	// way (SOF_TIMESTAMPING_OPT_ID), so a late one is not taken for ours.
+	txKey    uint32
+	txStamps bool
 }
 
 var _ net.PacketConn = (*ICMPConn)(nil)
@@ -82,6 +86,12 @@ func (c *ICMPConn) configure(cfg ICMPConfig) error {
 	if err := s.setInt(unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1, "SO_TIMESTAMPNS"); err != nil {
 		return err
 	}
+	// Software transmit timestamps, so an RTT starts when the packet
+	// leaves for the wire rather than when we asked the kernel to send
+	// it. Optional: without them the caller's clock is used.
+	tx := unix.SOF_TIMESTAMPING_TX_SOFTWARE | unix.SOF_TIMESTAMPING_SOFTWARE |
+		unix.SOF_TIMESTAMPING_OPT_TSONLY | unix.SOF_TIMESTAMPING_OPT_ID
+	c.txStamps = unix.SetsockoptInt(s.fd, unix.SOL_SOCKET, unix.SO_TIMESTAMPING, tx) == nil
 	if c.family == 4 {
 		if err := s.setInt(unix.IPPROTO_IP, unix.IP_RECVTTL, 1, "IP_RECVTTL"); err != nil {
 			return err
@@ -268,9 +278,19 @@ func (c *ICMPConn) opError(op string, err error) error {
 	return &net.OpError{Op: op, Net: c.network(), Err: err}
 }
 
-// WriteToAddr sends one ICMP message to dst.
-func (c *ICMPConn) WriteToAddr(b []byte, dst netip.Addr) error {
-	return c.opError("write", c.s.sendto(b, sockaddr(dst, 0)))
+// WriteToAddr sends one ICMP message to dst and returns the kernel's
+// software transmit timestamp of it, or the zero Time when the kernel
+// gave none by the time the send returned.
+func (c *ICMPConn) WriteToAddr(b []byte, dst netip.Addr) (time.Time, error) {
+	if err := c.s.sendto(b, sockaddr(dst, 0)); err != nil {
+		return time.Time{}, c.opError("write", err)
+	}
+	key := c.txKey
+	c.txKey++
+	if !c.txStamps {
+		return time.Time{}, nil
+	}
+	return c.s.txTimestamp(key), nil
 }
 
 // ReadMsg reads one ICMP message into b and returns its length and what
@@ -324,7 +344,7 @@ func (c *ICMPConn) WriteTo(b []byte, addr net.Addr) (int, error) {
 	if !ip.IsValid() {
 		return 0, c.opError("write", fmt.Errorf("bad address %v", addr))
 	}
-	if err := c.WriteToAddr(b, ip.Unmap()); err != nil {
+	if _, err := c.WriteToAddr(b, ip.Unmap()); err != nil {
 		return 0, err
 	}
 	return len(b), nil

@@ -77,7 +77,8 @@ func TestRawEchoOnLoopback(t *testing.T) {
 			other := listenOrSkip(t, ICMPConfig{Family: family, Mode: Privileged, ID: 0x4343})
 			b, _ := icmp.AppendEcho(nil, family, mine.ID(), 9, []byte("rawkit"))
 			sent := time.Now()
-			if err := mine.WriteToAddr(b, loopback(family)); err != nil {
+			tx, err := mine.WriteToAddr(b, loopback(family))
+			if err != nil {
 				t.Fatal(err)
 			}
 			m, meta, err := readEcho(t, mine, 2*time.Second)
@@ -96,6 +97,11 @@ func TestRawEchoOnLoopback(t *testing.T) {
 			}
 			if meta.KernelTime.IsZero() || meta.KernelTime.Before(sent.Add(-time.Second)) || meta.KernelTime.After(time.Now()) {
 				t.Errorf("kernel timestamp %v not between send %v and now", meta.KernelTime, sent)
+			}
+			// The transmit timestamp comes back with the send, before the
+			// reply's receive timestamp.
+			if tx.IsZero() || tx.After(meta.KernelTime) || tx.Before(sent.Add(-time.Second)) {
+				t.Errorf("transmit timestamp %v, receive %v, send called at %v", tx, meta.KernelTime, sent)
 			}
 			// The other socket's filter drops a reply with a foreign id.
 			if m, _, err := readEcho(t, other, 200*time.Millisecond); !errors.Is(err, os.ErrDeadlineExceeded) {
@@ -137,7 +143,7 @@ func TestDatagramEchoOnLoopback(t *testing.T) {
 		t.Fatalf("raw %v id %d", c.Raw(), c.ID())
 	}
 	b, _ := icmp.AppendEcho(nil, 4, 1, 3, nil)
-	if err := c.WriteToAddr(b, loopback(4)); err != nil {
+	if _, err := c.WriteToAddr(b, loopback(4)); err != nil {
 		t.Fatal(err)
 	}
 	m, meta, err := readEcho(t, c, 2*time.Second)
