@@ -18,7 +18,7 @@ import (
 // probe is one echo request in flight, registered before it is sent.
 type probe struct {
 	t        *target
-	seq      int // the target's sequence number, 1-based as iputils prints
+	seq      int       // the target's sequence number, 1-based as iputils prints
 	sentAt   time.Time // our clock, with a monotonic reading
 	txAt     time.Time // the kernel's transmit timestamp, when it gave one
 	expired  bool
