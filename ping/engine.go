@@ -1,6 +1,7 @@
 package ping
 
 import (
+	"bufio"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -43,8 +44,10 @@ type pinger struct {
 	nextSeq  map[int]uint16
 	pending  map[pendingKey]*probe
 	fifo     []*probe // in send order, for expiry
+	waiting  int      // probes neither answered nor expired
 	payload  []byte
-	buf      []byte
+	buf      []byte // the probe being built
+	rbuf     []byte // packets read by drain
 	start    time.Time
 	lastSend time.Time
 	stderr   io.Writer
@@ -79,7 +82,7 @@ func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 	if opts.JSON {
 		p.out = &jsonPrinter{w: report.NewJSONWriter(stdout, "ping"), opts: &p.opts}
 	} else {
-		p.out = &textPrinter{w: stdout, opts: &p.opts}
+		p.out = &textPrinter{w: bufio.NewWriterSize(stdout, 64<<10), opts: &p.opts}
 	}
 	if err := p.open(); err != nil {
 		return err
@@ -174,6 +177,7 @@ func (p *pinger) open() error {
 	}
 	p.payload = makePayload(p.opts.Size, p.opts.Pattern)
 	p.buf = make([]byte, 0, 8+len(p.payload))
+	p.rbuf = make([]byte, 65536)
 	return nil
 }
 
@@ -191,11 +195,34 @@ func makePayload(size int, pattern []byte) []byte {
 	return b
 }
 
+// accept decodes a packet of the socket of family and keeps it when it
+// may answer one of our probes: an echo reply with our identifier, or an
+// ICMP error quoting an echo request with it.
+func accept(family int, c Conn, b []byte, meta rawsock.Meta, at time.Time) (arrival, bool) {
+	m, err := icmp.Parse(family, b)
+	if err != nil {
+		return arrival{}, false // malformed: not ours to report
+	}
+	switch {
+	case m.Kind == icmp.KindEchoReply:
+		if c.Raw() && m.ID != c.ID() {
+			return arrival{}, false
+		}
+	case m.IsError():
+		qid, _, ok := m.Quote.QuotedEcho()
+		if !ok || qid != c.ID() {
+			return arrival{}, false
+		}
+	default:
+		return arrival{}, false
+	}
+	return arrival{family: family, msg: m, meta: meta, bytes: len(b), at: at}, true
+}
+
 // read passes every packet of c that may be an answer to one of our
 // probes to arrivals, until c is closed.
 func (p *pinger) read(ctx context.Context, family int, c Conn, arrivals chan<- arrival, done chan<- error) {
 	buf := make([]byte, 65536)
-	id := c.ID()
 	for {
 		n, meta, err := c.ReadMsg(buf)
 		at := time.Now()
@@ -207,28 +234,47 @@ func (p *pinger) read(ctx context.Context, family int, c Conn, arrivals chan<- a
 			}
 			return
 		}
-		m, err := icmp.Parse(family, buf[:n])
-		if err != nil {
-			continue // malformed: not ours to report
-		}
-		switch {
-		case m.Kind == icmp.KindEchoReply:
-			if c.Raw() && m.ID != id {
-				continue
-			}
-		case m.IsError():
-			qid, _, ok := m.Quote.QuotedEcho()
-			if !ok || qid != id {
-				continue
-			}
-		default:
+		a, ok := accept(family, c, buf[:n], meta, at)
+		if !ok {
 			continue
 		}
 		select {
-		case arrivals <- arrival{family: family, msg: m, meta: meta, bytes: n, at: at}:
+		case arrivals <- a:
 		case <-ctx.Done():
 			done <- nil
 			return
+		}
+	}
+}
+
+// takeArrivals handles what the readers have queued, without waiting.
+func (p *pinger) takeArrivals(arrivals <-chan arrival) {
+	for {
+		select {
+		case a := <-arrivals:
+			p.handle(a)
+		default:
+			return
+		}
+	}
+}
+
+// drain handles, without waiting, every packet already queued on the
+// sockets. After a send on a fast path the reply is often among them,
+// and handling it here spares the hand-off from the reader goroutine.
+func (p *pinger) drain() {
+	for fam, c := range p.conns {
+		for {
+			if p.waiting == 0 {
+				break // nothing is owed; the reader takes any stragglers
+			}
+			n, meta, err := c.TryReadMsg(p.rbuf)
+			if err != nil {
+				break
+			}
+			if a, ok := accept(fam, c, p.rbuf[:n], meta, time.Now()); ok {
+				p.handle(a)
+			}
 		}
 	}
 }
@@ -271,26 +317,32 @@ func (p *pinger) loop(ctx context.Context) error {
 			if nextRound.Before(now) && p.opts.Flood {
 				nextRound = now.Add(p.opts.Interval)
 			}
+			p.drain()
+			if p.opts.Flood && p.wantsRound(round) && p.allAnswered() {
+				nextRound = now // answered already: flood on
+			}
 		}
 		p.expire(now)
 		if p.finished(round) {
+			// What has arrived already counts: duplicates, mostly.
+			p.takeArrivals(arrivals)
+			p.drain()
 			break
 		}
 		wake := p.nextWake(now, round, nextRound)
+		// Output is buffered while the loop is busy and written out
+		// before it waits, so a reader of a pipe sees it promptly.
+		if err := p.out.flush(); err != nil {
+			runErr = err
+			goto finish
+		}
 		timer.Reset(wake)
 		select {
 		case a := <-arrivals:
 			timer.Stop()
 			p.handle(a)
-			// Drain what else is queued before deciding what to send.
-			for more := true; more; {
-				select {
-				case a := <-arrivals:
-					p.handle(a)
-				default:
-					more = false
-				}
-			}
+			// Take what else is queued before deciding what to send.
+			p.takeArrivals(arrivals)
 			if p.opts.Flood && p.wantsRound(round) && p.allAnswered() {
 				nextRound = time.Now()
 			}
@@ -364,6 +416,7 @@ func (p *pinger) send(t *target) error {
 	pr := &probe{t: t, seq: t.sent}
 	p.pending[pendingKey{fam, wire}] = pr
 	p.fifo = append(p.fifo, pr)
+	p.waiting++
 	pr.sentAt = time.Now()
 	p.lastSend = pr.sentAt
 	tx, err := p.conns[fam].WriteToAddr(b, t.addr)
@@ -396,7 +449,7 @@ func (p *pinger) handle(a arrival) {
 			return
 		}
 		pr.t.errors++
-		pr.answered = true
+		p.answer(pr)
 		p.out.icmpError(pr.t, pr.seq, a.meta.Src, m)
 		return
 	}
@@ -415,7 +468,7 @@ func (p *pinger) handle(a arrival) {
 		t.stats.Add(rtt)
 		t.maxRTT = max(t.maxRTT, report.Millis(rtt))
 	}
-	pr.answered = true
+	p.answer(pr)
 	p.out.reply(t, pr.seq, a.meta, a.bytes, rtt, dup)
 }
 
@@ -466,6 +519,7 @@ func (p *pinger) expire(now time.Time) {
 			break
 		}
 		pr.expired = true
+		p.waiting--
 		p.out.timeout(pr.t, pr.seq)
 	}
 	p.fifo = p.fifo[i:]
@@ -474,14 +528,16 @@ func (p *pinger) expire(now time.Time) {
 	}
 }
 
-func (p *pinger) allAnswered() bool {
-	for _, pr := range p.fifo {
-		if !pr.answered {
-			return false
-		}
+// answer marks pr answered; a late answer, after its wait ended, was
+// already counted out of waiting.
+func (p *pinger) answer(pr *probe) {
+	if !pr.answered && !pr.expired {
+		p.waiting--
 	}
-	return true
+	pr.answered = true
 }
+
+func (p *pinger) allAnswered() bool { return p.waiting == 0 }
 
 func (p *pinger) finished(round int) bool {
 	if p.wantsRound(round) {
@@ -538,6 +594,9 @@ func (p *pinger) summarize() error {
 		}
 	}
 	p.out.end(reachable, len(p.targets), failed)
+	if err := p.out.flush(); err != nil {
+		return err
+	}
 	for _, f := range failed {
 		fmt.Fprintln(p.stderr, "ping:", f)
 	}

@@ -26,18 +26,22 @@ import (
 // another address (both must be ignored).
 type fakeNet map[netip.Addr]string
 
+type fakePacket struct {
+	b   []byte
+	src netip.Addr
+}
+
 type fakeConn struct {
 	net    fakeNet
 	id     int
 	raw    bool
-	queue  chan []byte
-	srcs   chan netip.Addr
+	queue  chan fakePacket
 	closed chan struct{}
 	once   sync.Once
 }
 
 func (n fakeNet) listen(cfg rawsock.ICMPConfig) (Conn, error) {
-	return &fakeConn{net: n, id: cfg.ID, raw: true, queue: make(chan []byte, 1024), srcs: make(chan netip.Addr, 1024), closed: make(chan struct{})}, nil
+	return &fakeConn{net: n, id: cfg.ID, raw: true, queue: make(chan fakePacket, 1024), closed: make(chan struct{})}, nil
 }
 
 func (c *fakeConn) ID() int   { return c.id }
@@ -50,8 +54,7 @@ func (c *fakeConn) SetReadDeadline(t time.Time) error { return nil }
 
 func (c *fakeConn) deliver(from netip.Addr, m xicmp.Message) {
 	b, _ := m.Marshal(nil)
-	c.queue <- b
-	c.srcs <- from
+	c.queue <- fakePacket{b, from}
 }
 
 func (c *fakeConn) WriteToAddr(b []byte, dst netip.Addr) (time.Time, error) {
@@ -82,11 +85,19 @@ func (c *fakeConn) WriteToAddr(b []byte, dst netip.Addr) (time.Time, error) {
 	return time.Time{}, nil
 }
 
+func (c *fakeConn) TryReadMsg(b []byte) (int, rawsock.Meta, error) {
+	select {
+	case p := <-c.queue:
+		return copy(b, p.b), rawsock.Meta{Src: p.src, TTL: 64, KernelTime: time.Now()}, nil
+	default:
+		return 0, rawsock.Meta{}, rawsock.ErrNoPacket
+	}
+}
+
 func (c *fakeConn) ReadMsg(b []byte) (int, rawsock.Meta, error) {
 	select {
 	case p := <-c.queue:
-		src := <-c.srcs
-		return copy(b, p), rawsock.Meta{Src: src, TTL: 64, KernelTime: time.Now()}, nil
+		return copy(b, p.b), rawsock.Meta{Src: p.src, TTL: 64, KernelTime: time.Now()}, nil
 	case <-c.closed:
 		return 0, rawsock.Meta{}, os.ErrClosed
 	}
@@ -156,16 +167,22 @@ func TestEngine(t *testing.T) {
 			if !errors.Is(err, tt.wantErr) && err != tt.wantErr {
 				t.Errorf("error %v, want %v", err, tt.wantErr)
 			}
-			if got := count(recs, "reply"); got != tt.replies {
-				t.Errorf("%d replies, want %d", got, tt.replies)
-			}
 			dups := 0
 			for _, r := range recs {
 				if r["type"] == "reply" && r["dup"] == true {
 					dups++
 				}
 			}
-			if dups != tt.dups {
+			// The run ends with the last original reply; the duplicate
+			// of that one may still be on its way (as with iputils).
+			lateDup := 0
+			if tt.dups > 0 && dups == tt.dups-1 {
+				lateDup = 1
+			}
+			if got := count(recs, "reply"); got != tt.replies-lateDup {
+				t.Errorf("%d replies, want %d", got, tt.replies)
+			}
+			if dups != tt.dups-lateDup {
 				t.Errorf("%d dups, want %d", dups, tt.dups)
 			}
 			if got := count(recs, "timeout"); got != tt.timeouts {

@@ -57,6 +57,9 @@ const NoPayload = -1
 // Conn is what the engine needs of a socket: rawsock.ICMPConn, or a fake.
 type Conn interface {
 	ReadMsg(b []byte) (int, rawsock.Meta, error)
+	// TryReadMsg is ReadMsg that returns rawsock.ErrNoPacket at once when
+	// nothing is queued.
+	TryReadMsg(b []byte) (int, rawsock.Meta, error)
 	// WriteToAddr sends b and returns the kernel's transmit timestamp,
 	// or the zero Time when there is none.
 	WriteToAddr(b []byte, dst netip.Addr) (time.Time, error)

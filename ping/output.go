@@ -1,6 +1,7 @@
 package ping
 
 import (
+	"bufio"
 	"fmt"
 	"io"
 	"net/netip"
@@ -21,12 +22,14 @@ type printer interface {
 	timeout(t *target, seq int)
 	summary(t *target, elapsed time.Duration)
 	end(reachable, total int, failed []string)
+	// flush writes out what is buffered.
+	flush() error
 }
 
 // textPrinter writes what iputils ping writes; with several targets, a
 // line per target at the end as fping -c does.
 type textPrinter struct {
-	w     io.Writer
+	w     *bufio.Writer
 	opts  *Options
 	multi bool
 }
@@ -118,6 +121,8 @@ func (p *textPrinter) summary(t *target, elapsed time.Duration) {
 		fmt.Fprintf(p.w, "rtt p50/p90/p99 = %.3f/%.3f/%.3f ms, jitter %.3f ms\n", s.P50, s.P90, s.P99, s.Jitter)
 	}
 }
+
+func (p *textPrinter) flush() error { return p.w.Flush() }
 
 func (p *textPrinter) end(reachable, total int, failed []string) {
 	if p.multi {
@@ -211,3 +216,5 @@ func (p *jsonPrinter) summary(t *target, elapsed time.Duration) {
 }
 
 func (p *jsonPrinter) end(int, int, []string) {}
+
+func (p *jsonPrinter) flush() error { return p.w.Flush() }

@@ -55,6 +55,23 @@ func (s *sock) recvmsg(b, oob []byte) (n, oobn int, from unix.Sockaddr, err erro
 	return min(n, len(b)), oobn, from, nil
 }
 
+// recvmsgNow reads one queued datagram, or returns unix.EAGAIN at once.
+func (s *sock) recvmsgNow(b, oob []byte) (n, oobn int, from unix.Sockaddr, err error) {
+	cerr := s.rc.Control(func(fd uintptr) {
+		n, oobn, _, from, err = unix.Recvmsg(int(fd), b, oob, unix.MSG_TRUNC|unix.MSG_DONTWAIT)
+	})
+	if cerr != nil {
+		return 0, 0, nil, cerr
+	}
+	if err == unix.EAGAIN {
+		return 0, 0, nil, err
+	}
+	if err != nil {
+		return 0, 0, nil, os.NewSyscallError("recvmsg", err)
+	}
+	return min(n, len(b)), oobn, from, nil
+}
+
 func (s *sock) sendto(b []byte, to unix.Sockaddr) error {
 	var err error
 	cerr := s.rc.Write(func(fd uintptr) bool {
@@ -75,20 +92,26 @@ func (s *sock) sendto(b []byte, to unix.Sockaddr) error {
 // which came too late for their send, are dropped.
 func (s *sock) txTimestamp(key uint32) time.Time {
 	var oob [256]byte
-	var found time.Time
+	// With OPT_TSONLY the message has no data, but a non-empty buffer
+	// spares x/sys a getsockopt on every call.
+	var data [1]byte
 	for {
 		var oobn int
 		var err error
 		// Control, not Read: a reader goroutine may hold the read lock
 		// while it waits, and this must not wait at all.
 		cerr := s.rc.Control(func(fd uintptr) {
-			_, oobn, _, _, err = unix.Recvmsg(int(fd), nil, oob[:], unix.MSG_ERRQUEUE|unix.MSG_DONTWAIT)
+			_, oobn, _, _, err = unix.Recvmsg(int(fd), data[:], oob[:], unix.MSG_ERRQUEUE|unix.MSG_DONTWAIT)
 		})
 		if cerr != nil || err != nil {
-			return found
+			return time.Time{}
 		}
+		// Stamps come in send order: one with an older key came too late
+		// for its send and is dropped; ours ends the search.
 		if ts, k, ok := parseTxTimestamp(oob[:oobn]); ok && k == key {
-			found = ts
+			return ts
+		} else if ok && int32(k-key) > 0 {
+			return time.Time{}
 		}
 	}
 }

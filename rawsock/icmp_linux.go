@@ -297,9 +297,35 @@ func (c *ICMPConn) WriteToAddr(b []byte, dst netip.Addr) (time.Time, error) {
 // the kernel says about it. On a raw IPv4 socket the IP header is removed
 // and the TTL read from it.
 func (c *ICMPConn) ReadMsg(b []byte) (int, Meta, error) {
+	return c.readMsg(b, false)
+}
+
+// ErrNoPacket is TryReadMsg's answer when no packet is queued.
+var ErrNoPacket = errors.New("rawsock: no packet queued")
+
+// TryReadMsg is ReadMsg without waiting: when no packet is queued it
+// returns ErrNoPacket at once. It may run while another goroutine waits
+// in ReadMsg; each packet goes to one of them. A sender that expects its
+// answer to be queued already (on a fast path the kernel delivers the
+// reply within the send call) saves a goroutine hand-off with it.
+func (c *ICMPConn) TryReadMsg(b []byte) (int, Meta, error) {
+	return c.readMsg(b, true)
+}
+
+func (c *ICMPConn) readMsg(b []byte, now bool) (int, Meta, error) {
 	var oob [128]byte
 	m := Meta{TTL: -1}
-	n, oobn, from, err := c.s.recvmsg(b, oob[:])
+	var n, oobn int
+	var from unix.Sockaddr
+	var err error
+	if now {
+		n, oobn, from, err = c.s.recvmsgNow(b, oob[:])
+		if err == unix.EAGAIN {
+			return 0, m, ErrNoPacket
+		}
+	} else {
+		n, oobn, from, err = c.s.recvmsg(b, oob[:])
+	}
 	if err != nil {
 		return 0, m, c.opError("read", err)
 	}

@@ -30,8 +30,8 @@ func NewJSONWriter(w io.Writer, tool string) *JSONWriter {
 }
 
 // Write emits one record of the given type. rec must marshal to a JSON
-// object; its fields follow the common ones. Records are flushed at once
-// so a reader of a pipe sees each as it happens.
+// object; its fields follow the common ones. Records are buffered: call
+// Flush before waiting, so a reader of a pipe sees them promptly.
 func (j *JSONWriter) Write(typ string, rec any) error {
 	body, err := json.Marshal(rec)
 	if err != nil {
@@ -57,9 +57,14 @@ func (j *JSONWriter) Write(typ string, rec any) error {
 	}
 	b = append(b, '\n')
 	j.buf = b
-	if _, err := j.w.Write(b); err != nil {
-		return err
-	}
+	_, err = j.w.Write(b)
+	return err
+}
+
+// Flush writes out buffered records.
+func (j *JSONWriter) Flush() error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
 	return j.w.Flush()
 }
 

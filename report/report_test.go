@@ -119,6 +119,12 @@ func TestJSONWriter(t *testing.T) {
 	if err := w.Write("summary", struct{}{}); err != nil {
 		t.Fatal(err)
 	}
+	if buf.Len() != 0 {
+		t.Errorf("records written before Flush: %q", buf.String())
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
 	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
 	if len(lines) != 2 {
 		t.Fatalf("got %d lines: %q", len(lines), buf.String())
