@@ -219,46 +219,6 @@ func accept(family int, c Conn, b []byte, meta rawsock.Meta, at time.Time) (arri
 	return arrival{family: family, msg: m, meta: meta, bytes: len(b), at: at}, true
 }
 
-// read passes every packet of c that may be an answer to one of our
-// probes to arrivals, until c is closed.
-func (p *pinger) read(ctx context.Context, family int, c Conn, arrivals chan<- arrival, done chan<- error) {
-	buf := make([]byte, 65536)
-	for {
-		n, meta, err := c.ReadMsg(buf)
-		at := time.Now()
-		if err != nil {
-			if ctx.Err() != nil {
-				done <- nil
-			} else {
-				done <- err
-			}
-			return
-		}
-		a, ok := accept(family, c, buf[:n], meta, at)
-		if !ok {
-			continue
-		}
-		select {
-		case arrivals <- a:
-		case <-ctx.Done():
-			done <- nil
-			return
-		}
-	}
-}
-
-// takeArrivals handles what the readers have queued, without waiting.
-func (p *pinger) takeArrivals(arrivals <-chan arrival) {
-	for {
-		select {
-		case a := <-arrivals:
-			p.handle(a)
-		default:
-			return
-		}
-	}
-}
-
 // drain handles, without waiting, every packet already queued on the
 // sockets. After a send on a fast path the reply is often among them,
 // and handling it here spares the hand-off from the reader goroutine.
@@ -280,35 +240,27 @@ func (p *pinger) drain() {
 }
 
 func (p *pinger) loop(ctx context.Context) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	arrivals := make(chan arrival, 1024)
-	readErr := make(chan error, len(p.conns))
-	for fam, c := range p.conns {
-		go p.read(ctx, fam, c, arrivals, readErr)
-	}
+	w := p.newWaiter(ctx)
+	defer w.close()
 	p.start = time.Now()
-	var deadline <-chan time.Time
+	var deadlineAt time.Time
 	if p.opts.Deadline > 0 {
-		t := time.NewTimer(p.opts.Deadline)
-		defer t.Stop()
-		deadline = t.C
+		deadlineAt = p.start.Add(p.opts.Deadline)
 	}
 	p.out.start(p.targets, len(p.payload))
-	timer := time.NewTimer(0)
-	defer timer.Stop()
 	nextRound := p.start
 	round := 0
-	var runErr error
 	for {
 		now := time.Now()
+		if !deadlineAt.IsZero() && !now.Before(deadlineAt) {
+			break
+		}
 		// Send the rounds that are due.
 		for p.wantsRound(round) && !now.Before(nextRound) {
 			for _, t := range p.targets {
 				if p.targetWants(t) {
 					if err := p.send(t); err != nil {
-						runErr = err
-						goto finish
+						return err
 					}
 				}
 			}
@@ -325,43 +277,33 @@ func (p *pinger) loop(ctx context.Context) error {
 		p.expire(now)
 		if p.finished(round) {
 			// What has arrived already counts: duplicates, mostly.
-			p.takeArrivals(arrivals)
+			w.takeQueued()
 			p.drain()
 			break
 		}
 		wake := p.nextWake(now, round, nextRound)
+		if !deadlineAt.IsZero() {
+			wake = min(wake, deadlineAt.Sub(now))
+		}
 		// Output is buffered while the loop is busy and written out
 		// before it waits, so a reader of a pipe sees it promptly.
 		if err := p.out.flush(); err != nil {
-			runErr = err
-			goto finish
+			return err
 		}
-		timer.Reset(wake)
-		select {
-		case a := <-arrivals:
-			timer.Stop()
-			p.handle(a)
-			// Take what else is queued before deciding what to send.
-			p.takeArrivals(arrivals)
+		got, err := w.wait(wake)
+		if errors.Is(err, errStopped) {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		if got {
+			w.takeQueued()
+			p.drain()
 			if p.opts.Flood && p.wantsRound(round) && p.allAnswered() {
 				nextRound = time.Now()
 			}
-		case <-timer.C:
-		case <-deadline:
-			goto finish
-		case <-ctx.Done():
-			goto finish
-		case err := <-readErr:
-			if err != nil {
-				runErr = err
-				goto finish
-			}
 		}
-	}
-finish:
-	cancel()
-	if runErr != nil {
-		return runErr
 	}
 	return p.summarize()
 }

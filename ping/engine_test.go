@@ -14,6 +14,7 @@ import (
 
 	xicmp "golang.org/x/net/icmp"
 	"golang.org/x/net/ipv4"
+	"golang.org/x/net/ipv6"
 
 	"github.com/rawkit/rawkit/icmp"
 	"github.com/rawkit/rawkit/rawsock"
@@ -32,16 +33,21 @@ type fakePacket struct {
 }
 
 type fakeConn struct {
+	family int
 	net    fakeNet
 	id     int
 	raw    bool
 	queue  chan fakePacket
 	closed chan struct{}
 	once   sync.Once
+
+	mu       sync.Mutex
+	deadline time.Time
+	poke     chan struct{} // a new deadline was set
 }
 
 func (n fakeNet) listen(cfg rawsock.ICMPConfig) (Conn, error) {
-	return &fakeConn{net: n, id: cfg.ID, raw: true, queue: make(chan fakePacket, 1024), closed: make(chan struct{})}, nil
+	return &fakeConn{family: cfg.Family, net: n, id: cfg.ID, raw: true, queue: make(chan fakePacket, 1024), closed: make(chan struct{}), poke: make(chan struct{}, 1)}, nil
 }
 
 func (c *fakeConn) ID() int   { return c.id }
@@ -50,7 +56,16 @@ func (c *fakeConn) Close() error {
 	c.once.Do(func() { close(c.closed) })
 	return nil
 }
-func (c *fakeConn) SetReadDeadline(t time.Time) error { return nil }
+func (c *fakeConn) SetReadDeadline(t time.Time) error {
+	c.mu.Lock()
+	c.deadline = t
+	c.mu.Unlock()
+	select {
+	case c.poke <- struct{}{}:
+	default:
+	}
+	return nil
+}
 
 func (c *fakeConn) deliver(from netip.Addr, m xicmp.Message) {
 	b, _ := m.Marshal(nil)
@@ -58,11 +73,15 @@ func (c *fakeConn) deliver(from netip.Addr, m xicmp.Message) {
 }
 
 func (c *fakeConn) WriteToAddr(b []byte, dst netip.Addr) (time.Time, error) {
-	req, err := icmp.Parse(4, b)
+	req, err := icmp.Parse(c.family, b)
 	if err != nil {
 		return time.Time{}, err
 	}
-	reply := xicmp.Message{Type: ipv4.ICMPTypeEchoReply, Body: &xicmp.Echo{ID: req.ID, Seq: req.Seq, Data: req.Data}}
+	var replyType xicmp.Type = ipv4.ICMPTypeEchoReply
+	if c.family == 6 {
+		replyType = ipv6.ICMPTypeEchoReply
+	}
+	reply := xicmp.Message{Type: replyType, Body: &xicmp.Echo{ID: req.ID, Seq: req.Seq, Data: req.Data}}
 	switch c.net[dst] {
 	case "up":
 		c.deliver(dst, reply)
@@ -95,13 +114,28 @@ func (c *fakeConn) TryReadMsg(b []byte) (int, rawsock.Meta, error) {
 }
 
 func (c *fakeConn) ReadMsg(b []byte) (int, rawsock.Meta, error) {
-	select {
-	case p := <-c.queue:
-		return copy(b, p.b), rawsock.Meta{Src: p.src, TTL: 64, KernelTime: time.Now()}, nil
-	case <-c.closed:
-		return 0, rawsock.Meta{}, os.ErrClosed
+	for {
+		c.mu.Lock()
+		d := c.deadline
+		c.mu.Unlock()
+		var expire <-chan time.Time
+		if !d.IsZero() {
+			t := time.NewTimer(time.Until(d))
+			defer t.Stop()
+			expire = t.C
+		}
+		select {
+		case p := <-c.queue:
+			return copy(b, p.b), rawsock.Meta{Src: p.src, TTL: 64, KernelTime: time.Now()}, nil
+		case <-c.closed:
+			return 0, rawsock.Meta{}, os.ErrClosed
+		case <-expire:
+			return 0, rawsock.Meta{}, os.ErrDeadlineExceeded
+		case <-c.poke:
+		}
 	}
 }
+
 
 func runFake(t *testing.T, n fakeNet, opts Options) ([]map[string]any, string, error) {
 	t.Helper()
@@ -141,10 +175,12 @@ var (
 	dupHost = netip.MustParseAddr("198.18.0.3")
 	ttlHost = netip.MustParseAddr("198.18.0.4")
 	foreign = netip.MustParseAddr("198.18.0.5")
+	up6     = netip.MustParseAddr("2001:db8::1")
+	down6   = netip.MustParseAddr("2001:db8::2")
 )
 
 func TestEngine(t *testing.T) {
-	n := fakeNet{up: "up", down: "down", dupHost: "dup", ttlHost: "ttl", foreign: "foreign"}
+	n := fakeNet{up: "up", down: "down", dupHost: "dup", ttlHost: "ttl", foreign: "foreign", up6: "up", down6: "down"}
 	fast := Options{Count: 3, Interval: 5 * time.Millisecond, Wait: 50 * time.Millisecond}
 	tests := []struct {
 		name                            string
@@ -158,6 +194,9 @@ func TestEngine(t *testing.T) {
 		{name: "time exceeded", targets: []string{ttlHost.String()}, errors: 3, wantErr: report.ErrNetwork},
 		{name: "foreign replies ignored", targets: []string{foreign.String()}, timeouts: 3, wantErr: report.ErrNetwork},
 		{name: "two targets one down", targets: []string{up.String(), down.String()}, replies: 3, timeouts: 3, wantErr: report.ErrNetwork},
+		{name: "ipv6", targets: []string{up6.String()}, replies: 3},
+		// Two families: a reader goroutine per socket instead of one loop.
+		{name: "both families", targets: []string{up.String(), up6.String(), down6.String()}, replies: 6, timeouts: 3, wantErr: report.ErrNetwork},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -41,41 +41,41 @@ func (s *sock) setInt(level, opt, v int, name string) error {
 
 // recvmsg reads one datagram, waiting in the poller until one arrives or
 // the read deadline passes.
-func (s *sock) recvmsg(b, oob []byte) (n, oobn int, from unix.Sockaddr, err error) {
+func (s *sock) recvmsg(b, oob []byte) (n, oobn int, from netip.Addr, err error) {
 	cerr := s.rc.Read(func(fd uintptr) bool {
-		n, oobn, _, from, err = unix.Recvmsg(int(fd), b, oob, unix.MSG_TRUNC)
+		n, oobn, from, err = sysRecvmsg(int(fd), b, oob, unix.MSG_TRUNC)
 		return err != unix.EAGAIN
 	})
 	if cerr != nil {
-		return 0, 0, nil, cerr
+		return 0, 0, from, cerr
 	}
 	if err != nil {
-		return 0, 0, nil, os.NewSyscallError("recvmsg", err)
+		return 0, 0, from, os.NewSyscallError("recvmsg", err)
 	}
 	return min(n, len(b)), oobn, from, nil
 }
 
 // recvmsgNow reads one queued datagram, or returns unix.EAGAIN at once.
-func (s *sock) recvmsgNow(b, oob []byte) (n, oobn int, from unix.Sockaddr, err error) {
+func (s *sock) recvmsgNow(b, oob []byte) (n, oobn int, from netip.Addr, err error) {
 	cerr := s.rc.Control(func(fd uintptr) {
-		n, oobn, _, from, err = unix.Recvmsg(int(fd), b, oob, unix.MSG_TRUNC|unix.MSG_DONTWAIT)
+		n, oobn, from, err = sysRecvmsg(int(fd), b, oob, unix.MSG_TRUNC|unix.MSG_DONTWAIT)
 	})
 	if cerr != nil {
-		return 0, 0, nil, cerr
+		return 0, 0, from, cerr
 	}
 	if err == unix.EAGAIN {
-		return 0, 0, nil, err
+		return 0, 0, from, err
 	}
 	if err != nil {
-		return 0, 0, nil, os.NewSyscallError("recvmsg", err)
+		return 0, 0, from, os.NewSyscallError("recvmsg", err)
 	}
 	return min(n, len(b)), oobn, from, nil
 }
 
-func (s *sock) sendto(b []byte, to unix.Sockaddr) error {
+func (s *sock) sendto(b []byte, to netip.Addr, port int) error {
 	var err error
 	cerr := s.rc.Write(func(fd uintptr) bool {
-		err = unix.Sendto(int(fd), b, 0, to)
+		err = sysSendto(int(fd), b, to, port)
 		return err != unix.EAGAIN
 	})
 	if cerr != nil {
@@ -101,7 +101,7 @@ func (s *sock) txTimestamp(key uint32) time.Time {
 		// Control, not Read: a reader goroutine may hold the read lock
 		// while it waits, and this must not wait at all.
 		cerr := s.rc.Control(func(fd uintptr) {
-			_, oobn, _, _, err = unix.Recvmsg(int(fd), data[:], oob[:], unix.MSG_ERRQUEUE|unix.MSG_DONTWAIT)
+			_, oobn, _, err = sysRecvmsg(int(fd), data[:], oob[:], unix.MSG_ERRQUEUE|unix.MSG_DONTWAIT)
 		})
 		if cerr != nil || err != nil {
 			return time.Time{}

@@ -282,7 +282,7 @@ func (c *ICMPConn) opError(op string, err error) error {
 // software transmit timestamp of it, or the zero Time when the kernel
 // gave none by the time the send returned.
 func (c *ICMPConn) WriteToAddr(b []byte, dst netip.Addr) (time.Time, error) {
-	if err := c.s.sendto(b, sockaddr(dst, 0)); err != nil {
+	if err := c.s.sendto(b, dst, 0); err != nil {
 		return time.Time{}, c.opError("write", err)
 	}
 	key := c.txKey
@@ -316,7 +316,7 @@ func (c *ICMPConn) readMsg(b []byte, now bool) (int, Meta, error) {
 	var oob [128]byte
 	m := Meta{TTL: -1}
 	var n, oobn int
-	var from unix.Sockaddr
+	var from netip.Addr
 	var err error
 	if now {
 		n, oobn, from, err = c.s.recvmsgNow(b, oob[:])
@@ -330,8 +330,7 @@ func (c *ICMPConn) readMsg(b []byte, now bool) (int, Meta, error) {
 		return 0, m, c.opError("read", err)
 	}
 	parseControl(oob[:oobn], &m)
-	m.Src, _ = addrOf(from)
-	m.Src = m.Src.Unmap()
+	m.Src = from.Unmap()
 	if c.raw && c.family == 4 {
 		if n < 20 {
 			return 0, m, c.opError("read", errors.New("short IPv4 header"))

@@ -1,0 +1,161 @@
+package ping
+
+import (
+	"context"
+	"errors"
+	"os"
+	"time"
+)
+
+// errStopped ends a wait when the run's context is done (Ctrl-C).
+var errStopped = errors.New("ping: stopped")
+
+// A waiter blocks the loop until a packet arrives, a duration passes, or
+// the run is stopped; it hands arriving packets to the loop's handle.
+type waiter interface {
+	// wait waits at most d; got reports that a packet was handled.
+	wait(d time.Duration) (got bool, err error)
+	// takeQueued handles what has arrived without waiting.
+	takeQueued()
+	close()
+}
+
+// newWaiter picks how the loop waits. With one socket the loop reads it
+// itself, with a read deadline: no goroutine hand-off on the hot path.
+// With an IPv4 and an IPv6 socket a reader goroutine per socket feeds a
+// channel the loop selects on.
+func (p *pinger) newWaiter(ctx context.Context) waiter {
+	if len(p.conns) == 1 {
+		for fam, c := range p.conns {
+			return newSocketWaiter(ctx, p, fam, c)
+		}
+	}
+	return newChannelWaiter(ctx, p)
+}
+
+// socketWaiter reads the one socket from the loop's goroutine.
+type socketWaiter struct {
+	ctx    context.Context
+	p      *pinger
+	family int
+	c      Conn
+	buf    []byte
+	stop   func() bool
+}
+
+func newSocketWaiter(ctx context.Context, p *pinger, family int, c Conn) *socketWaiter {
+	w := &socketWaiter{ctx: ctx, p: p, family: family, c: c, buf: make([]byte, 65536)}
+	// Cancellation unblocks the read by moving its deadline to the past.
+	w.stop = context.AfterFunc(ctx, func() { c.SetReadDeadline(time.Unix(1, 0)) })
+	return w
+}
+
+func (w *socketWaiter) wait(d time.Duration) (bool, error) {
+	if w.ctx.Err() != nil {
+		return false, errStopped
+	}
+	if err := w.c.SetReadDeadline(time.Now().Add(d)); err != nil {
+		return false, err
+	}
+	for {
+		n, meta, err := w.c.ReadMsg(w.buf)
+		at := time.Now()
+		if err != nil {
+			if w.ctx.Err() != nil {
+				return false, errStopped
+			}
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				return false, nil
+			}
+			return false, err
+		}
+		if a, ok := accept(w.family, w.c, w.buf[:n], meta, at); ok {
+			w.p.handle(a)
+			return true, nil
+		}
+	}
+}
+
+func (w *socketWaiter) takeQueued() {}
+func (w *socketWaiter) close()      { w.stop() }
+
+// channelWaiter gets packets from a reader goroutine per socket.
+type channelWaiter struct {
+	ctx      context.Context
+	cancel   context.CancelFunc
+	p        *pinger
+	arrivals chan arrival
+	readErr  chan error
+	timer    *time.Timer
+}
+
+func newChannelWaiter(ctx context.Context, p *pinger) *channelWaiter {
+	ctx, cancel := context.WithCancel(ctx)
+	w := &channelWaiter{ctx: ctx, cancel: cancel, p: p,
+		arrivals: make(chan arrival, 1024), readErr: make(chan error, len(p.conns)),
+		timer: time.NewTimer(time.Hour)}
+	for fam, c := range p.conns {
+		go w.read(fam, c)
+	}
+	return w
+}
+
+// read passes every packet of c that may answer one of our probes to the
+// loop, until c is closed or the run stops.
+func (w *channelWaiter) read(family int, c Conn) {
+	buf := make([]byte, 65536)
+	for {
+		n, meta, err := c.ReadMsg(buf)
+		at := time.Now()
+		if err != nil {
+			if w.ctx.Err() != nil {
+				err = nil
+			}
+			w.readErr <- err
+			return
+		}
+		a, ok := accept(family, c, buf[:n], meta, at)
+		if !ok {
+			continue
+		}
+		select {
+		case w.arrivals <- a:
+		case <-w.ctx.Done():
+			w.readErr <- nil
+			return
+		}
+	}
+}
+
+func (w *channelWaiter) wait(d time.Duration) (bool, error) {
+	w.timer.Reset(d)
+	defer w.timer.Stop()
+	select {
+	case a := <-w.arrivals:
+		w.p.handle(a)
+		return true, nil
+	case <-w.timer.C:
+		return false, nil
+	case <-w.ctx.Done():
+		return false, errStopped
+	case err := <-w.readErr:
+		if err == nil {
+			return false, errStopped
+		}
+		return false, err
+	}
+}
+
+func (w *channelWaiter) takeQueued() {
+	for {
+		select {
+		case a := <-w.arrivals:
+			w.p.handle(a)
+		default:
+			return
+		}
+	}
+}
+
+// close stops the readers; the sockets' Close unblocks their reads.
+func (w *channelWaiter) close() { w.cancel() }

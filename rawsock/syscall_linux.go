@@ -1,0 +1,72 @@
+package rawsock
+
+import (
+	"net/netip"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// The hot-path system calls, made directly. x/sys's Recvmsg asks the
+// kernel for the socket's protocol (a getsockopt) on every call on a raw
+// socket, and Syscall tells the scheduler the thread may block, so a send
+// that carries a whole round trip through the kernel (as on veth) hands
+// the P to another thread. Every socket here is non-blocking: these calls
+// never sleep, so RawSyscall is right for them.
+
+// sysRecvmsg is recvmsg(2); from is the sender's address, if any.
+func sysRecvmsg(fd int, b, oob []byte, flags int) (n, oobn int, from netip.Addr, err error) {
+	var rsa unix.RawSockaddrAny
+	var iov unix.Iovec
+	if len(b) > 0 {
+		iov.Base = &b[0]
+		iov.SetLen(len(b))
+	}
+	msg := unix.Msghdr{Name: (*byte)(unsafe.Pointer(&rsa)), Namelen: unix.SizeofSockaddrAny, Iov: &iov}
+	msg.SetIovlen(1)
+	if len(oob) > 0 {
+		msg.Control = &oob[0]
+		msg.SetControllen(len(oob))
+	}
+	r, _, errno := unix.RawSyscall(unix.SYS_RECVMSG, uintptr(fd), uintptr(unsafe.Pointer(&msg)), uintptr(flags))
+	if errno != 0 {
+		return 0, 0, netip.Addr{}, errno
+	}
+	switch rsa.Addr.Family {
+	case unix.AF_INET:
+		from = netip.AddrFrom4((*unix.RawSockaddrInet4)(unsafe.Pointer(&rsa)).Addr)
+	case unix.AF_INET6:
+		from = netip.AddrFrom16((*unix.RawSockaddrInet6)(unsafe.Pointer(&rsa)).Addr)
+	}
+	return int(r), int(msg.Controllen), from, nil
+}
+
+// sysSendto is sendto(2) to an IPv4 or IPv6 address and port.
+func sysSendto(fd int, b []byte, to netip.Addr, port int) error {
+	var p unsafe.Pointer
+	if len(b) > 0 {
+		p = unsafe.Pointer(&b[0])
+	}
+	var errno unix.Errno
+	if to.Is4() || to.Is4In6() {
+		sa := unix.RawSockaddrInet4{Family: unix.AF_INET, Addr: to.Unmap().As4()}
+		setPort(&sa.Port, port)
+		_, _, errno = unix.RawSyscall6(unix.SYS_SENDTO, uintptr(fd), uintptr(p), uintptr(len(b)), 0,
+			uintptr(unsafe.Pointer(&sa)), unix.SizeofSockaddrInet4)
+	} else {
+		sa := unix.RawSockaddrInet6{Family: unix.AF_INET6, Addr: to.As16()}
+		setPort(&sa.Port, port)
+		_, _, errno = unix.RawSyscall6(unix.SYS_SENDTO, uintptr(fd), uintptr(p), uintptr(len(b)), 0,
+			uintptr(unsafe.Pointer(&sa)), unix.SizeofSockaddrInet6)
+	}
+	if errno != 0 {
+		return errno
+	}
+	return nil
+}
+
+// setPort stores a port in network byte order.
+func setPort(field *uint16, port int) {
+	b := (*[2]byte)(unsafe.Pointer(field))
+	b[0], b[1] = byte(port>>8), byte(port)
+}
