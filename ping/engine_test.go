@@ -136,7 +136,6 @@ func (c *fakeConn) ReadMsg(b []byte) (int, rawsock.Meta, error) {
 	}
 }
 
-
 func runFake(t *testing.T, n fakeNet, opts Options) ([]map[string]any, string, error) {
 	t.Helper()
 	opts.Listen = n.listen
