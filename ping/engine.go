@@ -357,6 +357,11 @@ func (p *pinger) send(t *target) error {
 	// return; stamped last, so building the packet is not in the RTT.
 	pr := &probe{t: t, seq: t.sent}
 	p.pending[pendingKey{fam, wire}] = pr
+	// Answered probes leave the head of the queue here too, not only in
+	// expire: a flood may send for minutes without the loop waiting.
+	for len(p.fifo) > 0 && p.fifo[0].answered {
+		p.fifo = p.fifo[1:]
+	}
 	p.fifo = append(p.fifo, pr)
 	p.waiting++
 	pr.sentAt = time.Now()

@@ -43,6 +43,33 @@ func TestPercentileNearestRank(t *testing.T) {
 	}
 }
 
+func TestSummaryBeyondExactSamples(t *testing.T) {
+	var s RTTStats
+	// Twice the exact capacity, uniformly 1..10 ms.
+	n := 2 * MaxExactSamples
+	var total float64
+	for i := 0; i < n; i++ {
+		d := time.Millisecond + time.Duration(i%1000)*9*time.Microsecond
+		s.Add(d)
+		total += Millis(d)
+	}
+	if len(s.samples) != 0 || !s.overflowed {
+		t.Fatalf("still %d exact samples after %d", len(s.samples), n)
+	}
+	sum := s.Summary()
+	if sum.Min != 1 || math.Abs(sum.Max-9.991) > 1e-9 {
+		t.Errorf("min %v max %v not exact", sum.Min, sum.Max)
+	}
+	for _, c := range []struct{ got, want float64 }{{sum.P50, 5.491}, {sum.P90, 9.1}, {sum.P99, 9.91}} {
+		if math.Abs(c.got-c.want)/c.want > 0.015 {
+			t.Errorf("percentile %v, want %v within 1.5%%", c.got, c.want)
+		}
+	}
+	if want := total / float64(n); math.Abs(sum.Avg-want) > 1e-9 {
+		t.Errorf("avg %v, want exact %v", sum.Avg, want)
+	}
+}
+
 var testMetrics = []Metric{
 	{Name: "loss", Kind: Percent},
 	{Name: "p99", Kind: Duration},

@@ -7,16 +7,79 @@ import (
 )
 
 // RTTStats accumulates round-trip times. The zero value is empty and
-// ready to use.
+// ready to use. Min, max, mean, mdev and jitter are exact for any number
+// of samples; percentiles are exact for the first MaxExactSamples and,
+// beyond, read from a log-scale histogram with buckets 1/64 of an octave
+// wide (about 1% error), so a flood running for hours uses bounded memory.
 type RTTStats struct {
-	samples []time.Duration
+	samples    []time.Duration
+	n          int
+	sum, sum2  float64 // ms, ms²
+	jit        float64 // sum of |consecutive differences|, ms
+	last       time.Duration
+	lo, hi     time.Duration
+	histogram  []uint32
+	overflowed bool
 }
 
+// MaxExactSamples is how many samples RTTStats keeps for exact percentiles.
+const MaxExactSamples = 1 << 17
+
+const bucketsPerOctave = 64
+
 // Add records one round-trip time.
-func (s *RTTStats) Add(d time.Duration) { s.samples = append(s.samples, d) }
+func (s *RTTStats) Add(d time.Duration) {
+	d = max(d, 0)
+	v := Millis(d)
+	if s.n > 0 {
+		s.jit += math.Abs(v - Millis(s.last))
+		s.lo, s.hi = min(s.lo, d), max(s.hi, d)
+	} else {
+		s.lo, s.hi = d, d
+	}
+	s.n++
+	s.sum += v
+	s.sum2 += v * v
+	s.last = d
+	if !s.overflowed && len(s.samples) < MaxExactSamples {
+		s.samples = append(s.samples, d)
+		return
+	}
+	if !s.overflowed {
+		s.overflowed = true
+		for _, x := range s.samples {
+			s.bucket(x)
+		}
+		s.samples = nil
+	}
+	s.bucket(d)
+}
+
+func bucketOf(d time.Duration) int {
+	if d < 1 {
+		return 0
+	}
+	return 1 + int(math.Log2(float64(d))*bucketsPerOctave)
+}
+
+func bucketValue(i int) time.Duration {
+	if i == 0 {
+		return 0
+	}
+	// The geometric middle of the bucket.
+	return time.Duration(math.Exp2((float64(i-1) + 0.5) / bucketsPerOctave))
+}
+
+func (s *RTTStats) bucket(d time.Duration) {
+	i := bucketOf(d)
+	if i >= len(s.histogram) {
+		s.histogram = append(s.histogram, make([]uint32, i+1-len(s.histogram))...)
+	}
+	s.histogram[i]++
+}
 
 // Count returns the number of samples.
-func (s *RTTStats) Count() int { return len(s.samples) }
+func (s *RTTStats) Count() int { return s.n }
 
 // Summary is the statistics of a set of round-trip times, in milliseconds.
 type Summary struct {
@@ -37,35 +100,44 @@ type Summary struct {
 // Jitter is the mean absolute difference between consecutive samples in
 // arrival order (the smoothing-free form of RFC 3550's interarrival jitter).
 func (s *RTTStats) Summary() Summary {
-	n := len(s.samples)
+	n := s.n
 	if n == 0 {
 		return Summary{}
 	}
-	var sum, sum2, jit float64
-	for i, d := range s.samples {
-		v := Millis(d)
-		sum += v
-		sum2 += v * v
-		if i > 0 {
-			jit += math.Abs(v - Millis(s.samples[i-1]))
-		}
-	}
-	avg := sum / float64(n)
-	sorted := slices.Clone(s.samples)
-	slices.Sort(sorted)
+	avg := s.sum / float64(n)
 	out := Summary{
-		Min:  Millis(sorted[0]),
+		Min:  Millis(s.lo),
 		Avg:  avg,
-		Max:  Millis(sorted[n-1]),
-		Mdev: math.Sqrt(math.Max(0, sum2/float64(n)-avg*avg)),
-		P50:  Millis(percentile(sorted, 50)),
-		P90:  Millis(percentile(sorted, 90)),
-		P99:  Millis(percentile(sorted, 99)),
+		Max:  Millis(s.hi),
+		Mdev: math.Sqrt(math.Max(0, s.sum2/float64(n)-avg*avg)),
+	}
+	if s.overflowed {
+		out.P50, out.P90, out.P99 = s.histPercentile(50), s.histPercentile(90), s.histPercentile(99)
+	} else {
+		sorted := slices.Clone(s.samples)
+		slices.Sort(sorted)
+		out.P50 = Millis(percentile(sorted, 50))
+		out.P90 = Millis(percentile(sorted, 90))
+		out.P99 = Millis(percentile(sorted, 99))
 	}
 	if n > 1 {
-		out.Jitter = jit / float64(n-1)
+		out.Jitter = s.jit / float64(n-1)
 	}
 	return out
+}
+
+// histPercentile is the nearest-rank percentile read from the histogram,
+// kept within the exact minimum and maximum.
+func (s *RTTStats) histPercentile(p float64) float64 {
+	rank := max(int(math.Ceil(p/100*float64(s.n))), 1)
+	seen := 0
+	for i, c := range s.histogram {
+		seen += int(c)
+		if seen >= rank {
+			return Millis(min(max(bucketValue(i), s.lo), s.hi))
+		}
+	}
+	return Millis(s.hi)
 }
 
 // percentile returns the nearest-rank p-th percentile of sorted samples.
