@@ -40,19 +40,27 @@ func (s *sock) setInt(level, opt, v int, name string) error {
 }
 
 // recvmsg reads one datagram, waiting in the poller until one arrives or
-// the read deadline passes.
-func (s *sock) recvmsg(b, oob []byte) (n, oobn int, from netip.Addr, err error) {
+// the read deadline passes. When the queue is empty it calls idle, if not
+// nil, and when idle returns true stops waiting and reports idled.
+func (s *sock) recvmsg(b, oob []byte, idle func() bool) (n, oobn int, from netip.Addr, idled bool, err error) {
 	cerr := s.rc.Read(func(fd uintptr) bool {
 		n, oobn, from, err = sysRecvmsg(int(fd), b, oob, unix.MSG_TRUNC)
+		if err == unix.EAGAIN && idle != nil && idle() {
+			idled, err = true, nil
+			return true
+		}
 		return err != unix.EAGAIN
 	})
 	if cerr != nil {
-		return 0, 0, from, cerr
+		return 0, 0, from, false, cerr
 	}
 	if err != nil {
-		return 0, 0, from, os.NewSyscallError("recvmsg", err)
+		return 0, 0, from, false, os.NewSyscallError("recvmsg", err)
 	}
-	return min(n, len(b)), oobn, from, nil
+	if idled {
+		return 0, 0, from, true, nil
+	}
+	return min(n, len(b)), oobn, from, false, nil
 }
 
 // recvmsgNow reads one queued datagram, or returns unix.EAGAIN at once.
@@ -85,52 +93,6 @@ func (s *sock) sendto(b []byte, to netip.Addr, port int) error {
 		return os.NewSyscallError("sendto", err)
 	}
 	return nil
-}
-
-// txTimestamp drains the error queue of transmit timestamps without
-// waiting and returns the one numbered key, or the zero Time. Older ones,
-// which came too late for their send, are dropped.
-func (s *sock) txTimestamp(key uint32) time.Time {
-	var oob [256]byte
-	// With OPT_TSONLY the message has no data, but a non-empty buffer
-	// spares x/sys a getsockopt on every call.
-	var data [1]byte
-	for {
-		var oobn int
-		var err error
-		// Control, not Read: a reader goroutine may hold the read lock
-		// while it waits, and this must not wait at all.
-		cerr := s.rc.Control(func(fd uintptr) {
-			_, oobn, _, err = sysRecvmsg(int(fd), data[:], oob[:], unix.MSG_ERRQUEUE|unix.MSG_DONTWAIT)
-		})
-		if cerr != nil || err != nil {
-			return time.Time{}
-		}
-		// Stamps come in send order: one with an older key came too late
-		// for its send and is dropped; ours ends the search.
-		if ts, k, ok := parseTxTimestamp(oob[:oobn]); ok && k == key {
-			return ts
-		} else if ok && int32(k-key) > 0 {
-			return time.Time{}
-		}
-	}
-}
-
-// parseTxTimestamp reads a transmit timestamp from error-queue control
-// messages: SCM_TIMESTAMPING's software time and, in the extended error
-// that comes with it, the OPT_ID key (see the kernel's timestamping.rst).
-func parseTxTimestamp(oob []byte) (ts time.Time, key uint32, ok bool) {
-	var haveTS, haveKey bool
-	eachControl(oob, func(level, typ int32, data []byte) {
-		switch {
-		case level == unix.SOL_SOCKET && typ == unix.SCM_TIMESTAMPING && len(data) >= 16:
-			ts, haveTS = readTimespec(data), true
-		case (level == unix.IPPROTO_IP && typ == unix.IP_RECVERR || level == unix.IPPROTO_IPV6 && typ == unix.IPV6_RECVERR) &&
-			len(data) >= 16 && data[4] == unix.SO_EE_ORIGIN_TIMESTAMPING:
-			key, haveKey = binary.NativeEndian.Uint32(data[12:16]), true
-		}
-	})
-	return ts, key, haveTS && haveKey && !ts.IsZero()
 }
 
 func sockaddr(a netip.Addr, port int) unix.Sockaddr {

@@ -6,6 +6,8 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/net/bpf"
@@ -24,6 +26,11 @@ type ICMPConn struct {
 	// way (SOF_TIMESTAMPING_OPT_ID), so a late one is not taken for ours.
 	txKey    uint32
 	txStamps bool
+
+	mu           sync.Mutex
+	errs         []queued     // ICMP errors from a ping socket's error queue
+	readDeadline atomic.Value // time.Time, for the poll(2) fallback
+	closed       atomic.Bool
 }
 
 var _ net.PacketConn = (*ICMPConn)(nil)
@@ -152,6 +159,18 @@ func (c *ICMPConn) configure(cfg ICMPConfig) error {
 		}
 	}
 	if !c.raw {
+		// A ping socket sees no ICMP error packets, only their report in
+		// the error queue (ip(7), IP_RECVERR), which ReadMsg turns back
+		// into messages.
+		var err error
+		if c.family == 4 {
+			err = s.setInt(unix.IPPROTO_IP, unix.IP_RECVERR, 1, "IP_RECVERR")
+		} else {
+			err = s.setInt(unix.IPPROTO_IPV6, unix.IPV6_RECVERR, 1, "IPV6_RECVERR")
+		}
+		if err != nil {
+			return err
+		}
 		sa, err := unix.Getsockname(s.fd)
 		if err != nil {
 			return os.NewSyscallError("getsockname", err)
@@ -290,7 +309,7 @@ func (c *ICMPConn) WriteToAddr(b []byte, dst netip.Addr) (time.Time, error) {
 	if !c.txStamps {
 		return time.Time{}, nil
 	}
-	return c.s.txTimestamp(key), nil
+	return c.drainErrQueue(key, true), nil
 }
 
 // ReadMsg reads one ICMP message into b and returns its length and what
@@ -313,7 +332,10 @@ func (c *ICMPConn) TryReadMsg(b []byte) (int, Meta, error) {
 }
 
 func (c *ICMPConn) readMsg(b []byte, now bool) (int, Meta, error) {
-	var oob [128]byte
+	if n, m, ok := c.popError(b); ok {
+		return n, m, nil
+	}
+	var oob [256]byte
 	m := Meta{TTL: -1}
 	var n, oobn int
 	var from netip.Addr
@@ -321,10 +343,41 @@ func (c *ICMPConn) readMsg(b []byte, now bool) (int, Meta, error) {
 	if now {
 		n, oobn, from, err = c.s.recvmsgNow(b, oob[:])
 		if err == unix.EAGAIN {
+			if !c.raw {
+				c.drainErrQueue(0, false)
+				if n, m, ok := c.popError(b); ok {
+					return n, m, nil
+				}
+			}
 			return 0, m, ErrNoPacket
 		}
 	} else {
-		n, oobn, from, err = c.s.recvmsg(b, oob[:])
+		var idle func() bool
+		if !c.raw {
+			// A ping socket's ICMP errors arrive in its error queue, which
+			// the poller reports as readable: look there when the
+			// ordinary queue is empty.
+			idle = func() bool {
+				c.drainErrQueue(0, false)
+				c.mu.Lock()
+				defer c.mu.Unlock()
+				return len(c.errs) > 0
+			}
+		}
+		var idled bool
+		n, oobn, from, idled, err = c.s.recvmsg(b, oob[:], idle)
+		if idled {
+			if n, m, ok := c.popError(b); ok {
+				return n, m, nil
+			}
+		}
+		if err != nil && !errors.Is(err, os.ErrDeadlineExceeded) && !c.closed.Load() {
+			var se *os.SyscallError
+			if !errors.As(err, &se) {
+				// The runtime's poller refused (see waitByPoll).
+				return c.waitByPoll(b)
+			}
+		}
 	}
 	if err != nil {
 		return 0, m, c.opError("read", err)
@@ -376,7 +429,10 @@ func (c *ICMPConn) WriteTo(b []byte, addr net.Addr) (int, error) {
 }
 
 // Close closes the socket, unblocking any pending read.
-func (c *ICMPConn) Close() error { return c.s.file.Close() }
+func (c *ICMPConn) Close() error {
+	c.closed.Store(true)
+	return c.s.file.Close()
+}
 
 // LocalAddr implements net.PacketConn.
 func (c *ICMPConn) LocalAddr() net.Addr {
@@ -389,11 +445,17 @@ func (c *ICMPConn) LocalAddr() net.Addr {
 }
 
 // SetDeadline implements net.PacketConn.
-func (c *ICMPConn) SetDeadline(t time.Time) error { return c.s.file.SetDeadline(t) }
+func (c *ICMPConn) SetDeadline(t time.Time) error {
+	c.readDeadline.Store(t)
+	return c.s.file.SetDeadline(t)
+}
 
 // SetReadDeadline implements net.PacketConn; a past time unblocks a
 // pending read with os.ErrDeadlineExceeded.
-func (c *ICMPConn) SetReadDeadline(t time.Time) error { return c.s.file.SetReadDeadline(t) }
+func (c *ICMPConn) SetReadDeadline(t time.Time) error {
+	c.readDeadline.Store(t)
+	return c.s.file.SetReadDeadline(t)
+}
 
 // SetWriteDeadline implements net.PacketConn.
 func (c *ICMPConn) SetWriteDeadline(t time.Time) error { return c.s.file.SetWriteDeadline(t) }

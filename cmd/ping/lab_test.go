@@ -190,7 +190,7 @@ func TestTimeExceededReported(t *testing.T) {
 }
 
 func TestPrivilege(t *testing.T) {
-	lab := labOrSkip(t, netlab.Spec{})
+	lab := labOrSkip(t, netlab.Spec{Routers: 1})
 	dst := lab.Server.Addr4.String()
 	// A copy of the binary that nobody may run, without capabilities.
 	asNobody := []string{"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", pingBin}
@@ -217,6 +217,14 @@ func TestPrivilege(t *testing.T) {
 	r = run(dst, "-c", "2", "-i", "0.1")
 	if r.Code != 0 || !strings.Contains(r.Stdout, "2 received") {
 		t.Errorf("with ping_group_range: exit %d\n%s%s", r.Code, r.Stdout, r.Stderr)
+	}
+	// A ping socket sees ICMP errors only in its error queue; they are
+	// reported all the same.
+	for _, target := range []string{dst, lab.Server.Addr6.String()} {
+		r = run(target, "-c", "2", "-i", "0.1", "-W", "1", "-t", "1")
+		if r.Code != 1 || strings.Count(r.Stdout, "From ") != 2 || !strings.Contains(r.Stdout, "+2 errors") {
+			t.Errorf("unprivileged -t 1 to %s: exit %d\n%s%s", target, r.Code, r.Stdout, r.Stderr)
+		}
 	}
 	r = run(dst, "-c", "1", "--privileged")
 	if r.Code != 3 {

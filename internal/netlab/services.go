@@ -121,8 +121,11 @@ func (l *Lab) listen(proto string, port int) error {
 	return nil
 }
 
-// inNamespace runs f on an OS thread moved into the named network
-// namespace. Sockets f creates stay in that namespace for their life.
+// InNamespace runs f on an OS thread moved into node's network
+// namespace. Sockets f opens stay in that namespace for their life, so a
+// test can open them there and use them from anywhere.
+func (l *Lab) InNamespace(n *Node, f func() error) error { return inNamespace(n.NS, f) }
+
 func inNamespace(ns string, f func() error) error {
 	runtime.LockOSThread()
 	self, err := os.Open("/proc/thread-self/ns/net")
