@@ -35,6 +35,14 @@ type Spec struct {
 	ServerPrefixes []netip.Prefix
 	// Services are the server's TCP and UDP ports in each state.
 	Services Services
+	// ECMP, when non-zero, doubles router ECMP (1 is the client's
+	// neighbour) into an equal-cost diamond: a twin router, Lab.Twin,
+	// joins the same two neighbours, and the left neighbour balances flows
+	// over both by a hash of addresses and ports
+	// (fib_multipath_hash_policy=1). Its links are 198.18.100+ECMP.0/24
+	// (left) and 198.18.150+ECMP.0/24 (right), 2001:db8:64+ECMP:: and
+	// 2001:db8:96+ECMP:: in hex for IPv6.
+	ECMP int
 }
 
 // Node is one namespace of a lab.
@@ -52,6 +60,8 @@ type Lab struct {
 	Client  *Node
 	Routers []*Node
 	Server  *Node
+	// Twin is the second router of an ECMP diamond, nil without one.
+	Twin    *Node
 	nodes   []*Node
 	spec    Spec
 	procs   []*exec.Cmd
@@ -80,6 +90,9 @@ func New(spec Spec) (lab *Lab, err error) {
 	if os.Geteuid() != 0 {
 		return nil, ErrNotPermitted
 	}
+	if spec.ECMP < 0 || spec.ECMP > spec.Routers {
+		return nil, fmt.Errorf("netlab: ECMP router %d does not exist (routers 1 to %d)", spec.ECMP, spec.Routers)
+	}
 	for _, p := range spec.ServerPrefixes {
 		if !Block4.Contains(p.Addr()) && !Block6.Contains(p.Addr()) {
 			return nil, fmt.Errorf("netlab: server prefix %v is outside the lab's blocks", p)
@@ -100,6 +113,9 @@ func New(spec Spec) (lab *Lab, err error) {
 		names = append(names, fmt.Sprintf("r%d", i))
 	}
 	names = append(names, "server")
+	if spec.ECMP > 0 {
+		names = append(names, fmt.Sprintf("r%db", spec.ECMP))
+	}
 	for _, name := range names {
 		n := &Node{Name: name, NS: prefix + name}
 		if err := run("ip", "netns", "add", n.NS); err != nil {
@@ -107,20 +123,41 @@ func New(spec Spec) (lab *Lab, err error) {
 		}
 		lab.nodes = append(lab.nodes, n)
 	}
+	all := lab.nodes
+	if spec.ECMP > 0 {
+		lab.Twin = all[len(all)-1]
+		lab.nodes = all[:len(all)-1] // the chain; the twin stands beside it
+	}
 	lab.Client, lab.Server = lab.nodes[0], lab.nodes[len(lab.nodes)-1]
 	lab.Routers = lab.nodes[1 : len(lab.nodes)-1]
-	for _, n := range lab.nodes {
+	for _, n := range all {
 		if err := lab.setupNode(n); err != nil {
 			return lab, err
 		}
 	}
 	for k := 0; k < len(lab.nodes)-1; k++ {
-		if err := lab.link(k); err != nil {
+		mtu := 1500
+		if spec.MTU > 0 && k == len(lab.nodes)-2 {
+			mtu = spec.MTU
+		}
+		if err := lab.connect(lab.nodes[k], lab.nodes[k+1], k, mtu); err != nil {
 			return lab, err
 		}
 	}
 	if err := lab.route(); err != nil {
 		return lab, err
+	}
+	if lab.Twin != nil {
+		k := spec.ECMP
+		if err := lab.connect(lab.nodes[k-1], lab.Twin, 100+k, 1500); err != nil {
+			return lab, err
+		}
+		if err := lab.connect(lab.Twin, lab.nodes[k+1], 150+k, 1500); err != nil {
+			return lab, err
+		}
+		if err := lab.routeDiamond(k); err != nil {
+			return lab, err
+		}
 	}
 	return lab, lab.applyOptions()
 }
@@ -156,18 +193,15 @@ func (l *Lab) setupNode(n *Node) error {
 	return l.Run(n, "ip", "link", "set", "lo", "up")
 }
 
-// link creates the veth pair of link k between node k and node k+1.
-func (l *Lab) link(k int) error {
-	left, right := l.nodes[k], l.nodes[k+1]
+// connect joins left and right with a veth pair numbered as link k:
+// 198.18.k.0/24 and 2001:db8:k::/64, left .1, right .2.
+func (l *Lab) connect(left, right *Node, k, mtuBytes int) error {
 	// Each end is named for the node it leads to.
 	lname, rname := "to-"+right.Name, "to-"+left.Name
 	if err := run("ip", "link", "add", lname, "netns", left.NS, "type", "veth", "peer", "name", rname, "netns", right.NS); err != nil {
 		return err
 	}
-	mtu := "1500"
-	if l.spec.MTU > 0 && k == len(l.nodes)-2 {
-		mtu = fmt.Sprint(l.spec.MTU)
-	}
+	mtu := fmt.Sprint(mtuBytes)
 	for i, end := range []struct {
 		n    *Node
 		name string
@@ -184,7 +218,7 @@ func (l *Lab) link(k int) error {
 				return err
 			}
 		}
-		if i == 1 || end.n == l.Client { // the side facing the client
+		if (i == 1 || end.n == l.Client) && !end.n.Addr4.IsValid() { // the side facing the client
 			end.n.Addr4, end.n.Addr6 = a4, a6
 		}
 	}
@@ -250,6 +284,51 @@ func (l *Lab) route() error {
 			if err := l.Run(n, c[0], c[1:]...); err != nil {
 				return err
 			}
+		}
+	}
+	return nil
+}
+
+// routeDiamond routes around the twin of router k: its left neighbour
+// balances over router k and the twin; the twin routes like router k; and
+// every node right of the diamond reaches the twin's links leftwards.
+func (l *Lab) routeDiamond(k int) error {
+	left, twin := l.nodes[k-1], l.Twin
+	v4, v6 := func(k int) string { return fmt.Sprintf("198.18.%d.0/24", k) }, func(k int) string { return fmt.Sprintf("2001:db8:%x::/64", k) }
+	type cmd struct {
+		n    *Node
+		args []string
+	}
+	cmds := []cmd{
+		{left, []string{"sysctl", "-q", "-w", "net.ipv4.fib_multipath_hash_policy=1"}},
+		{left, []string{"sysctl", "-q", "-w", "net.ipv6.fib_multipath_hash_policy=1"}},
+		{left, []string{"ip", "route", "replace", Block4.String(),
+			"nexthop", "via", linkAddr4(k-1, 2).String(), "nexthop", "via", linkAddr4(100+k, 2).String()}},
+		{left, []string{"ip", "-6", "route", "replace", Block6.String(),
+			"nexthop", "via", linkAddr6(k-1, 2).String(), "nexthop", "via", linkAddr6(100+k, 2).String()}},
+		{twin, []string{"ip", "route", "add", Block4.String(), "via", linkAddr4(150+k, 2).String()}},
+		{twin, []string{"ip", "-6", "route", "add", Block6.String(), "via", linkAddr6(150+k, 2).String()}},
+	}
+	for j := 0; j <= k-1; j++ { // the twin's way back: every link left of it
+		cmds = append(cmds,
+			cmd{twin, []string{"ip", "route", "add", v4(j), "via", linkAddr4(100+k, 1).String()}},
+			cmd{twin, []string{"ip", "-6", "route", "add", v6(j), "via", linkAddr6(100+k, 1).String()}})
+	}
+	for i := k; i < len(l.nodes)-1; i++ { // router k and every router right of it
+		n := l.nodes[i]
+		back4, back6 := linkAddr4(i-1, 1).String(), linkAddr6(i-1, 1).String()
+		cmds = append(cmds,
+			cmd{n, []string{"ip", "route", "add", v4(100 + k), "via", back4}},
+			cmd{n, []string{"ip", "-6", "route", "add", v6(100 + k), "via", back6}})
+		if i > k+1 {
+			cmds = append(cmds,
+				cmd{n, []string{"ip", "route", "add", v4(150 + k), "via", back4}},
+				cmd{n, []string{"ip", "-6", "route", "add", v6(150 + k), "via", back6}})
+		}
+	}
+	for _, c := range cmds {
+		if err := l.Run(c.n, c.args[0], c.args[1:]...); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -353,17 +432,23 @@ func (l *Lab) Close() error {
 	}
 	l.closers = nil
 	var errs []error
-	for _, n := range l.nodes {
+	for _, n := range l.Nodes() {
 		if err := run("ip", "netns", "del", n.NS); err != nil {
 			errs = append(errs, err)
 		}
 	}
-	l.nodes = nil
+	l.nodes, l.Twin = nil, nil
 	return errors.Join(errs...)
 }
 
-// Nodes returns client, routers and server in path order.
-func (l *Lab) Nodes() []*Node { return l.nodes }
+// Nodes returns client, routers and server in path order, then the twin
+// of an ECMP diamond.
+func (l *Lab) Nodes() []*Node {
+	if l.Twin != nil {
+		return append(append([]*Node(nil), l.nodes...), l.Twin)
+	}
+	return l.nodes
+}
 
 func run(name string, args ...string) error {
 	_, err := output(name, args...)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/netip"
 	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -84,5 +85,45 @@ func TestSilentPrefixAnswersNothing(t *testing.T) {
 	out, err := lab.Command(ctx, lab.Client, "ping", "-n", "-c", "1", "-W", "1", SilentPrefix4.Addr().Next().String()).CombinedOutput()
 	if err == nil || strings.Contains(string(out), "From ") {
 		t.Errorf("the silent prefix answered:\n%s", out)
+	}
+}
+
+func TestECMPDiamond(t *testing.T) {
+	lab := ForTest(t, Spec{Routers: 3, ECMP: 2})
+	if lab.Twin == nil || lab.Twin.Addr4.String() != "198.18.102.2" {
+		t.Fatalf("twin %+v", lab.Twin)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	// Everything is reachable from the client, the twin included.
+	for _, dst := range []netip.Addr{lab.Server.Addr4, lab.Server.Addr6, lab.Twin.Addr4, lab.Twin.Addr6} {
+		if out, err := lab.Command(ctx, lab.Client, "ping", "-n", "-c", "1", "-W", "2", dst.String()).CombinedOutput(); err != nil {
+			t.Errorf("ping %v: %v\n%s", dst, err, out)
+		}
+	}
+	// r1 spreads UDP flows, told apart by source port, over both branches.
+	for _, v := range []struct{ flag, dst string }{{"-4", lab.Server.Addr4.String()}, {"-6", lab.Server.Addr6.String()}} {
+		seen := map[string]bool{}
+		for sport := 33000; sport < 33064; sport++ {
+			out, err := lab.Command(ctx, lab.Routers[0], "ip", v.flag, "route", "get", v.dst,
+				"ipproto", "udp", "sport", strconv.Itoa(sport), "dport", "33434").CombinedOutput()
+			if err != nil {
+				t.Fatalf("ip route get: %v: %s", err, out)
+			}
+			f := strings.Fields(string(out))
+			for i := range f {
+				if f[i] == "via" && i+1 < len(f) {
+					seen[f[i+1]] = true
+				}
+			}
+		}
+		if len(seen) != 2 {
+			t.Errorf("%s: 64 flows took next hops %v, want both branches", v.flag, seen)
+		}
+	}
+	ns := lab.Twin.NS
+	lab.Close()
+	if out, _ := exec.Command("ip", "netns", "list").CombinedOutput(); strings.Contains(string(out), ns) {
+		t.Errorf("twin namespace %s left behind", ns)
 	}
 }
