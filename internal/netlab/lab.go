@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"regexp"
 	"strings"
 	"time"
 )
@@ -98,9 +99,13 @@ func New(spec Spec) (lab *Lab, err error) {
 			return nil, fmt.Errorf("netlab: server prefix %v is outside the lab's blocks", p)
 		}
 	}
+	removeOrphans()
 	var tag [3]byte
 	rand.Read(tag[:])
-	prefix := "rk" + hex.EncodeToString(tag[:]) + "-"
+	// The creator's pid in the name lets a later lab remove this one if
+	// its process dies without closing it (a test binary killed by its
+	// -timeout, say).
+	prefix := fmt.Sprintf("rk%d-%s-", os.Getpid(), hex.EncodeToString(tag[:]))
 	lab = &Lab{spec: spec}
 	defer func() {
 		if err != nil {
@@ -160,6 +165,26 @@ func New(spec Spec) (lab *Lab, err error) {
 		}
 	}
 	return lab, lab.applyOptions()
+}
+
+var orphanName = regexp.MustCompile(`^rk(\d+)-[0-9a-f]+-`)
+
+// removeOrphans deletes lab namespaces whose creating process is gone.
+func removeOrphans() {
+	entries, err := os.ReadDir("/run/netns")
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		m := orphanName.FindStringSubmatch(e.Name())
+		if m == nil {
+			continue
+		}
+		if _, err := os.Stat("/proc/" + m[1]); err == nil {
+			continue // its creator still runs
+		}
+		_ = run("ip", "netns", "del", e.Name())
+	}
 }
 
 // Addr4 and Addr6 of link k, host 1 (left) or 2 (right).

@@ -3,6 +3,7 @@ package netlab
 import (
 	"context"
 	"net/netip"
+	"os"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -125,5 +126,25 @@ func TestECMPDiamond(t *testing.T) {
 	lab.Close()
 	if out, _ := exec.Command("ip", "netns", "list").CombinedOutput(); strings.Contains(string(out), ns) {
 		t.Errorf("twin namespace %s left behind", ns)
+	}
+}
+
+func TestOrphanedLabIsRemoved(t *testing.T) {
+	if os.Geteuid() != 0 && os.Getenv("CI") != "true" {
+		t.Skip(ErrNotPermitted)
+	}
+	// A lab namespace named for a process that no longer exists.
+	dead := exec.Command("true")
+	if err := dead.Run(); err != nil {
+		t.Fatal(err)
+	}
+	name := "rk" + strconv.Itoa(dead.Process.Pid) + "-abcdef-client"
+	if err := exec.Command("ip", "netns", "add", name).Run(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { exec.Command("ip", "netns", "del", name).Run() })
+	ForTest(t, Spec{})
+	if out, _ := exec.Command("ip", "netns", "list").CombinedOutput(); strings.Contains(string(out), name) {
+		t.Errorf("orphaned %s survived a new lab", name)
 	}
 }
