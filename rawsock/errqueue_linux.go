@@ -96,9 +96,13 @@ type queued struct {
 // other timestamps came too late for their send and are dropped.
 func (c *ICMPConn) drainErrQueue(key uint32, wantKey bool) time.Time {
 	var found time.Time
-	buf := make([]byte, 1500)
+	c.errMu.Lock()
+	defer c.errMu.Unlock()
+	if c.errBuf == nil {
+		c.errBuf = make([]byte, 1500)
+	}
 	for {
-		e, ok := c.s.readErrQueue(buf)
+		e, ok := c.s.readErrQueue(c.errBuf)
 		if !ok {
 			return found
 		}

@@ -27,6 +27,8 @@ type ICMPConn struct {
 	txKey    uint32
 	txStamps bool
 
+	errMu        sync.Mutex // serializes error-queue reads, guards errBuf
+	errBuf       []byte
 	mu           sync.Mutex
 	errs         []queued     // ICMP errors from a ping socket's error queue
 	readDeadline atomic.Value // time.Time, for the poll(2) fallback
