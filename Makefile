@@ -7,7 +7,7 @@ BIN         := bin
 TOOLS       := $(notdir $(wildcard cmd/*))
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # Debian packages the lab, the tests (as oracles) and the benchmarks use.
-DEB_PACKAGES := iproute2 iptables iputils-ping fping tcpdump libcap2-bin procps util-linux
+DEB_PACKAGES := iproute2 iptables iputils-ping fping traceroute mtr-tiny tcpdump libcap2-bin procps util-linux
 
 export CGO_ENABLED := 0
 

@@ -160,10 +160,12 @@ func (p *pinger) open() error {
 		}
 		c, err := listen(rawsock.ICMPConfig{
 			Family: fam, Mode: p.opts.Mode, ID: int(binary.BigEndian.Uint16(idBytes[:])),
-			TTL: p.opts.TTL, TOS: p.opts.TOS, PMTU: p.opts.PMTU, Mark: p.opts.Mark,
-			Iface: p.opts.Iface, Source: src,
-			// Room for a sweep's replies arriving together.
-			RecvBuffer: min(max(len(p.targets), 64)*2048, 32<<20),
+			Options: rawsock.Options{
+				TTL: p.opts.TTL, TOS: p.opts.TOS, PMTU: p.opts.PMTU, Mark: p.opts.Mark,
+				Iface: p.opts.Iface, Source: src,
+				// Room for a sweep's replies arriving together.
+				RecvBuffer: min(max(len(p.targets), 64)*2048, 32<<20),
+			},
 		})
 		if err != nil {
 			return err

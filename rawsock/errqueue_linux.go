@@ -94,7 +94,7 @@ type queued struct {
 // drainErrQueue reads the error queue empty. ICMP errors are queued for
 // ReadMsg; the transmit timestamp numbered key, if met, is returned;
 // other timestamps came too late for their send and are dropped.
-func (c *ICMPConn) drainErrQueue(key uint32, wantKey bool) time.Time {
+func (c *conn) drainErrQueue(key uint32, wantKey bool) time.Time {
 	var found time.Time
 	c.errMu.Lock()
 	defer c.errMu.Unlock()
@@ -123,7 +123,7 @@ func (c *ICMPConn) drainErrQueue(key uint32, wantKey bool) time.Time {
 // message it came from: its header, and a quote of the original datagram
 // whose IP header is rebuilt from what the kernel kept (the protocol and
 // the destination), so that package icmp matches it as any other.
-func (c *ICMPConn) rebuildError(e errEntry) []byte {
+func (c *conn) rebuildError(e errEntry) []byte {
 	b := []byte{e.typ, e.code, 0, 0, 0, 0, 0, 0}
 	if e.origin == originICMP && e.typ == 3 && e.code == 4 {
 		binary.BigEndian.PutUint16(b[6:8], uint16(e.info)) // next-hop MTU
@@ -152,7 +152,7 @@ func (c *ICMPConn) rebuildError(e errEntry) []byte {
 }
 
 // popError returns a queued ICMP error, if any.
-func (c *ICMPConn) popError(b []byte) (int, Meta, bool) {
+func (c *conn) popError(b []byte) (int, Meta, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if len(c.errs) == 0 {
@@ -172,7 +172,7 @@ const pollFallbackSlice = 50 * time.Millisecond
 // socket's ICMP error — for a broken descriptor and fails reads with
 // "not pollable" until another kind of event comes. poll(2) has no such
 // notion, so reads go on through it meanwhile.
-func (c *ICMPConn) waitByPoll(b []byte) (int, Meta, error) {
+func (c *conn) waitByPoll(b []byte) (int, Meta, error) {
 	for {
 		if c.closed.Load() {
 			return 0, Meta{}, os.ErrClosed

@@ -51,7 +51,7 @@ func TestReadSurvivesErrorOnlyEvents(t *testing.T) {
 	for seq := range 5 {
 		b, _ := icmp.AppendEcho(nil, 4, c.ID(), seq, nil)
 		// The bare send leaves each transmit timestamp in the queue.
-		if err := c.s.sendto(b, silent, 0); err != nil {
+		if err := c.s.sendto(b, silent, 0, 0); err != nil {
 			t.Fatal(err)
 		}
 		time.Sleep(20 * time.Millisecond)

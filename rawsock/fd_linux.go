@@ -80,10 +80,16 @@ func (s *sock) recvmsgNow(b, oob []byte) (n, oobn int, from netip.Addr, err erro
 	return min(n, len(b)), oobn, from, nil
 }
 
-func (s *sock) sendto(b []byte, to netip.Addr, port int) error {
+// sendto sends b to an address and port; a ttl above 0 sets the time to
+// live or hop limit of this packet alone.
+func (s *sock) sendto(b []byte, to netip.Addr, port, ttl int) error {
 	var err error
 	cerr := s.rc.Write(func(fd uintptr) bool {
-		err = sysSendto(int(fd), b, to, port)
+		if ttl > 0 {
+			err = sysSendmsgTTL(int(fd), b, to, port, ttl)
+		} else {
+			err = sysSendto(int(fd), b, to, port)
+		}
 		return err != unix.EAGAIN
 	})
 	if cerr != nil {

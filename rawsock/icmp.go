@@ -28,9 +28,15 @@ type ICMPConfig struct {
 	// Datagram sockets ignore it: the kernel assigns their identifier.
 	ID int
 
+	Options
+}
+
+// Options are the socket options every socket of this package takes.
+// The zero value of each keeps the kernel's default.
+type Options struct {
 	TTL   int    // time to live or hop limit; 0 keeps the kernel default
 	TOS   int    // IPv4 TOS or IPv6 traffic class; 0 keeps the default
-	PMTU  string // path MTU discovery: "do" (set DF), "dont", "want"; "" keeps the default
+	PMTU  string // path MTU discovery: "do" (set DF), "dont", "want", "probe"; "" keeps the default
 	Mark  int    // SO_MARK for policy routing; 0 sets none
 	Iface string // SO_BINDTODEVICE; "" binds to no interface
 	// Source is the local address to send from; the zero Addr lets the

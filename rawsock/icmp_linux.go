@@ -6,8 +6,6 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"golang.org/x/net/bpf"
@@ -18,21 +16,8 @@ import (
 // net.PacketConn; ReadMsg adds what the kernel says about each packet.
 // Reads return the ICMP message without its IP header.
 type ICMPConn struct {
-	s      *sock
-	family int
-	raw    bool
-	id     int
-	// txKey counts sends: the kernel numbers transmit timestamps the same
-	// way (SOF_TIMESTAMPING_OPT_ID), so a late one is not taken for ours.
-	txKey    uint32
-	txStamps bool
-
-	errMu        sync.Mutex // serializes error-queue reads, guards errBuf
-	errBuf       []byte
-	mu           sync.Mutex
-	errs         []queued     // ICMP errors from a ping socket's error queue
-	readDeadline atomic.Value // time.Time, for the poll(2) fallback
-	closed       atomic.Bool
+	conn
+	id int
 }
 
 var _ net.PacketConn = (*ICMPConn)(nil)
@@ -82,7 +67,7 @@ func openICMP(cfg ICMPConfig, raw bool) (*ICMPConn, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &ICMPConn{s: s, family: cfg.Family, raw: raw, id: cfg.ID & 0xffff}
+	c := &ICMPConn{conn: conn{s: s, family: cfg.Family, raw: raw, proto: proto}, id: cfg.ID & 0xffff}
 	if err := c.configure(cfg); err != nil {
 		s.file.Close()
 		return nil, err
@@ -91,99 +76,35 @@ func openICMP(cfg ICMPConfig, raw bool) (*ICMPConn, error) {
 }
 
 func (c *ICMPConn) configure(cfg ICMPConfig) error {
-	s := c.s
-	if err := s.setInt(unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1, "SO_TIMESTAMPNS"); err != nil {
+	// A datagram socket is bound even without a source, so that the
+	// kernel assigns its identifier now and ID can report it.
+	if err := c.configureCommon(cfg.Options, !c.raw); err != nil {
 		return err
 	}
-	// Software transmit timestamps, so an RTT starts when the packet
-	// leaves for the wire rather than when we asked the kernel to send
-	// it. Optional: without them the caller's clock is used.
-	tx := unix.SOF_TIMESTAMPING_TX_SOFTWARE | unix.SOF_TIMESTAMPING_SOFTWARE |
-		unix.SOF_TIMESTAMPING_OPT_TSONLY | unix.SOF_TIMESTAMPING_OPT_ID
-	c.txStamps = unix.SetsockoptInt(s.fd, unix.SOL_SOCKET, unix.SO_TIMESTAMPING, tx) == nil
+	if c.raw {
+		return c.attachFilter()
+	}
+	// A ping socket sees no ICMP error packets, only their report in the
+	// error queue (ip(7), IP_RECVERR), which ReadMsg turns back into
+	// messages.
+	var err error
 	if c.family == 4 {
-		if err := s.setInt(unix.IPPROTO_IP, unix.IP_RECVTTL, 1, "IP_RECVTTL"); err != nil {
-			return err
-		}
-	} else if err := s.setInt(unix.IPPROTO_IPV6, unix.IPV6_RECVHOPLIMIT, 1, "IPV6_RECVHOPLIMIT"); err != nil {
+		err = c.s.setInt(unix.IPPROTO_IP, unix.IP_RECVERR, 1, "IP_RECVERR")
+	} else {
+		err = c.s.setInt(unix.IPPROTO_IPV6, unix.IPV6_RECVERR, 1, "IPV6_RECVERR")
+	}
+	if err != nil {
 		return err
 	}
-	if cfg.RecvBuffer > 0 {
-		// SO_RCVBUFFORCE passes rmem_max with CAP_NET_ADMIN; without it
-		// the plain option is capped by the sysctl, which is still better.
-		if unix.SetsockoptInt(s.fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, cfg.RecvBuffer) != nil {
-			_ = unix.SetsockoptInt(s.fd, unix.SOL_SOCKET, unix.SO_RCVBUF, cfg.RecvBuffer)
-		}
+	sa, err := unix.Getsockname(c.s.fd)
+	if err != nil {
+		return os.NewSyscallError("getsockname", err)
 	}
-	if cfg.Iface != "" {
-		if err := unix.SetsockoptString(s.fd, unix.SOL_SOCKET, unix.SO_BINDTODEVICE, cfg.Iface); err != nil {
-			return os.NewSyscallError("setsockopt SO_BINDTODEVICE "+cfg.Iface, err)
-		}
-	}
-	if cfg.Mark != 0 {
-		if err := s.setInt(unix.SOL_SOCKET, unix.SO_MARK, cfg.Mark, "SO_MARK"); err != nil {
-			return err
-		}
-	}
-	if cfg.TTL > 0 {
-		if err := c.SetTTL(cfg.TTL); err != nil {
-			return err
-		}
-	}
-	if cfg.TOS != 0 {
-		var err error
-		if c.family == 4 {
-			err = s.setInt(unix.IPPROTO_IP, unix.IP_TOS, cfg.TOS, "IP_TOS")
-		} else {
-			err = s.setInt(unix.IPPROTO_IPV6, unix.IPV6_TCLASS, cfg.TOS, "IPV6_TCLASS")
-		}
-		if err != nil {
-			return err
-		}
-	}
-	if cfg.PMTU != "" {
-		if err := c.setPMTU(cfg.PMTU); err != nil {
-			return err
-		}
-	}
-	if cfg.Source.IsValid() || !c.raw {
-		// A datagram socket is bound even without a source so that the
-		// kernel assigns its identifier now and ID can report it.
-		src := cfg.Source
-		if !src.IsValid() {
-			src = netip.IPv4Unspecified()
-			if c.family == 6 {
-				src = netip.IPv6Unspecified()
-			}
-		}
-		if err := unix.Bind(s.fd, sockaddr(src, 0)); err != nil {
-			return os.NewSyscallError("bind "+src.String(), err)
-		}
-	}
-	if !c.raw {
-		// A ping socket sees no ICMP error packets, only their report in
-		// the error queue (ip(7), IP_RECVERR), which ReadMsg turns back
-		// into messages.
-		var err error
-		if c.family == 4 {
-			err = s.setInt(unix.IPPROTO_IP, unix.IP_RECVERR, 1, "IP_RECVERR")
-		} else {
-			err = s.setInt(unix.IPPROTO_IPV6, unix.IPV6_RECVERR, 1, "IPV6_RECVERR")
-		}
-		if err != nil {
-			return err
-		}
-		sa, err := unix.Getsockname(s.fd)
-		if err != nil {
-			return os.NewSyscallError("getsockname", err)
-		}
-		_, c.id = addrOf(sa)
-		return nil
-	}
-	return c.attachFilter()
+	_, c.id = addrOf(sa)
+	return nil
 }
 
-func (c *ICMPConn) setPMTU(mode string) error {
+func (c *conn) setPMTU(mode string) error {
 	v4 := map[string]int{"do": unix.IP_PMTUDISC_DO, "dont": unix.IP_PMTUDISC_DONT, "want": unix.IP_PMTUDISC_WANT, "probe": unix.IP_PMTUDISC_PROBE}
 	v6 := map[string]int{"do": unix.IPV6_PMTUDISC_DO, "dont": unix.IPV6_PMTUDISC_DONT, "want": unix.IPV6_PMTUDISC_WANT, "probe": unix.IPV6_PMTUDISC_PROBE}
 	if c.family == 4 {
@@ -201,7 +122,7 @@ func (c *ICMPConn) setPMTU(mode string) error {
 }
 
 // SetTTL sets the time to live or hop limit of later sends.
-func (c *ICMPConn) SetTTL(ttl int) error {
+func (c *conn) SetTTL(ttl int) error {
 	if c.family == 4 {
 		return c.s.setInt(unix.IPPROTO_IP, unix.IP_TTL, ttl, "IP_TTL")
 	}
@@ -275,7 +196,7 @@ func AttachFilter(fd int, prog []bpf.Instruction) error {
 }
 
 // Family returns 4 or 6.
-func (c *ICMPConn) Family() int { return c.family }
+func (c *conn) Family() int { return c.family }
 
 // Raw reports whether this is a raw socket (as opposed to a datagram one).
 func (c *ICMPConn) Raw() bool { return c.raw }
@@ -285,14 +206,11 @@ func (c *ICMPConn) Raw() bool { return c.raw }
 // rewrites the identifier of every request it sends).
 func (c *ICMPConn) ID() int { return c.id }
 
-func (c *ICMPConn) network() string {
-	if c.family == 4 {
-		return "ip4:icmp"
-	}
-	return "ip6:ipv6-icmp"
+func (c *conn) network() string {
+	return fmt.Sprintf("ip%d:%d", c.family, c.proto)
 }
 
-func (c *ICMPConn) opError(op string, err error) error {
+func (c *conn) opError(op string, err error) error {
 	if err == nil {
 		return nil
 	}
@@ -303,7 +221,13 @@ func (c *ICMPConn) opError(op string, err error) error {
 // software transmit timestamp of it, or the zero Time when the kernel
 // gave none by the time the send returned.
 func (c *ICMPConn) WriteToAddr(b []byte, dst netip.Addr) (time.Time, error) {
-	if err := c.s.sendto(b, dst, 0); err != nil {
+	return c.WriteToTTL(b, dst, 0)
+}
+
+// WriteToTTL is WriteToAddr with the time to live or hop limit of this
+// one packet; 0 keeps the socket's.
+func (c *conn) WriteToTTL(b []byte, dst netip.Addr, ttl int) (time.Time, error) {
+	if err := c.s.sendto(b, dst, 0, ttl); err != nil {
 		return time.Time{}, c.opError("write", err)
 	}
 	key := c.txKey
@@ -317,7 +241,7 @@ func (c *ICMPConn) WriteToAddr(b []byte, dst netip.Addr) (time.Time, error) {
 // ReadMsg reads one ICMP message into b and returns its length and what
 // the kernel says about it. On a raw IPv4 socket the IP header is removed
 // and the TTL read from it.
-func (c *ICMPConn) ReadMsg(b []byte) (int, Meta, error) {
+func (c *conn) ReadMsg(b []byte) (int, Meta, error) {
 	return c.readMsg(b, false)
 }
 
@@ -329,11 +253,11 @@ var ErrNoPacket = errors.New("rawsock: no packet queued")
 // in ReadMsg; each packet goes to one of them. A sender that expects its
 // answer to be queued already (on a fast path the kernel delivers the
 // reply within the send call) saves a goroutine hand-off with it.
-func (c *ICMPConn) TryReadMsg(b []byte) (int, Meta, error) {
+func (c *conn) TryReadMsg(b []byte) (int, Meta, error) {
 	return c.readMsg(b, true)
 }
 
-func (c *ICMPConn) readMsg(b []byte, now bool) (int, Meta, error) {
+func (c *conn) readMsg(b []byte, now bool) (int, Meta, error) {
 	if n, m, ok := c.popError(b); ok {
 		return n, m, nil
 	}
@@ -431,7 +355,7 @@ func (c *ICMPConn) WriteTo(b []byte, addr net.Addr) (int, error) {
 }
 
 // Close closes the socket, unblocking any pending read.
-func (c *ICMPConn) Close() error {
+func (c *conn) Close() error {
 	c.closed.Store(true)
 	return c.s.file.Close()
 }
@@ -447,17 +371,17 @@ func (c *ICMPConn) LocalAddr() net.Addr {
 }
 
 // SetDeadline implements net.PacketConn.
-func (c *ICMPConn) SetDeadline(t time.Time) error {
+func (c *conn) SetDeadline(t time.Time) error {
 	c.readDeadline.Store(t)
 	return c.s.file.SetDeadline(t)
 }
 
 // SetReadDeadline implements net.PacketConn; a past time unblocks a
 // pending read with os.ErrDeadlineExceeded.
-func (c *ICMPConn) SetReadDeadline(t time.Time) error {
+func (c *conn) SetReadDeadline(t time.Time) error {
 	c.readDeadline.Store(t)
 	return c.s.file.SetReadDeadline(t)
 }
 
 // SetWriteDeadline implements net.PacketConn.
-func (c *ICMPConn) SetWriteDeadline(t time.Time) error { return c.s.file.SetWriteDeadline(t) }
+func (c *conn) SetWriteDeadline(t time.Time) error { return c.s.file.SetWriteDeadline(t) }

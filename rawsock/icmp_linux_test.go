@@ -73,7 +73,7 @@ func defaultTTL(t *testing.T, family int) int {
 func TestRawEchoOnLoopback(t *testing.T) {
 	for _, family := range []int{4, 6} {
 		t.Run(map[int]string{4: "ipv4", 6: "ipv6"}[family], func(t *testing.T) {
-			mine := listenOrSkip(t, ICMPConfig{Family: family, Mode: Privileged, ID: 0x4242, TTL: 33})
+			mine := listenOrSkip(t, ICMPConfig{Family: family, Mode: Privileged, ID: 0x4242, Options: Options{TTL: 33}})
 			other := listenOrSkip(t, ICMPConfig{Family: family, Mode: Privileged, ID: 0x4343})
 			b, _ := icmp.AppendEcho(nil, family, mine.ID(), 9, []byte("rawkit"))
 			sent := time.Now()
@@ -178,7 +178,7 @@ func TestBadConfig(t *testing.T) {
 	if _, err := ListenICMP(ICMPConfig{Family: 5}); err == nil {
 		t.Error("family 5 accepted")
 	}
-	c, err := ListenICMP(ICMPConfig{Family: 4, PMTU: "sometimes"})
+	c, err := ListenICMP(ICMPConfig{Family: 4, Options: Options{PMTU: "sometimes"}})
 	if err == nil {
 		c.Close()
 		t.Error("bad PMTU mode accepted")

@@ -70,3 +70,40 @@ func setPort(field *uint16, port int) {
 	b := (*[2]byte)(unsafe.Pointer(field))
 	b[0], b[1] = byte(port>>8), byte(port)
 }
+
+// sysSendmsgTTL is sendmsg(2) to an address and port with the time to
+// live (IP_TTL) or hop limit (IPV6_HOPLIMIT) of this one packet given as
+// a control message, so probes of many TTLs can leave one socket without a
+// setsockopt between them.
+func sysSendmsgTTL(fd int, b []byte, to netip.Addr, port, ttl int) error {
+	var iov unix.Iovec
+	if len(b) > 0 {
+		iov.Base = &b[0]
+		iov.SetLen(len(b))
+	}
+	var oob [32]byte // a cmsghdr and an int, aligned
+	h := (*unix.Cmsghdr)(unsafe.Pointer(&oob[0]))
+	h.SetLen(unix.CmsgLen(4))
+	*(*int32)(unsafe.Pointer(&oob[unix.CmsgLen(0)])) = int32(ttl)
+	msg := unix.Msghdr{Iov: &iov, Control: &oob[0]}
+	msg.SetIovlen(1)
+	msg.SetControllen(unix.CmsgSpace(4))
+	var sa4 unix.RawSockaddrInet4
+	var sa6 unix.RawSockaddrInet6
+	if to.Is4() || to.Is4In6() {
+		h.Level, h.Type = unix.IPPROTO_IP, unix.IP_TTL
+		sa4 = unix.RawSockaddrInet4{Family: unix.AF_INET, Addr: to.Unmap().As4()}
+		setPort(&sa4.Port, port)
+		msg.Name, msg.Namelen = (*byte)(unsafe.Pointer(&sa4)), unix.SizeofSockaddrInet4
+	} else {
+		h.Level, h.Type = unix.IPPROTO_IPV6, unix.IPV6_HOPLIMIT
+		sa6 = unix.RawSockaddrInet6{Family: unix.AF_INET6, Addr: to.As16()}
+		setPort(&sa6.Port, port)
+		msg.Name, msg.Namelen = (*byte)(unsafe.Pointer(&sa6)), unix.SizeofSockaddrInet6
+	}
+	_, _, errno := unix.RawSyscall(unix.SYS_SENDMSG, uintptr(fd), uintptr(unsafe.Pointer(&msg)), 0)
+	if errno != 0 {
+		return errno
+	}
+	return nil
+}
