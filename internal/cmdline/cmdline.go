@@ -71,7 +71,7 @@ func Reorder(flags []cli.Flag, args []string) []string {
 			operands = append(operands, rest[i+1:]...)
 			break
 		}
-		if len(a) < 2 || a[0] != '-' || isNumber(a) {
+		if _, isFlag := takesValue[strings.TrimLeft(a, "-")]; len(a) < 2 || a[0] != '-' || isNumber(a) && !isFlag {
 			operands = append(operands, a)
 			continue
 		}

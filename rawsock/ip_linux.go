@@ -1,0 +1,96 @@
+package rawsock
+
+import (
+	"fmt"
+	"net/netip"
+	"os"
+
+	"golang.org/x/net/bpf"
+	"golang.org/x/sys/unix"
+)
+
+// IPConfig describes a raw socket of one IP protocol (raw(7)), such as
+// UDP or TCP, on which the caller writes the transport header and the
+// kernel adds the IP header.
+type IPConfig struct {
+	Family   int // 4 or 6
+	Protocol int // IP protocol number, e.g. 6 for TCP, 17 for UDP
+	// Filter is the classic BPF program that picks which received packets
+	// the socket keeps; it sees them as ReadMsg returns them but with the
+	// IPv4 header in front on IPv4. Nil keeps none: a socket only to
+	// send from, which must not queue a copy of every packet of its
+	// protocol the host receives.
+	Filter []bpf.Instruction
+	Options
+}
+
+// IPConn is a raw socket of one IP protocol.
+type IPConn struct {
+	conn
+}
+
+// ListenIP opens a raw socket as cfg describes. Without CAP_NET_RAW it
+// returns a *PrivilegeError.
+func ListenIP(cfg IPConfig) (*IPConn, error) {
+	domain := unix.AF_INET
+	switch cfg.Family {
+	case 4:
+	case 6:
+		domain = unix.AF_INET6
+	default:
+		return nil, fmt.Errorf("rawsock: family %d is neither 4 nor 6", cfg.Family)
+	}
+	s, err := openSock(domain, unix.SOCK_RAW, cfg.Protocol)
+	if isPermission(err) {
+		return nil, &PrivilegeError{Op: fmt.Sprintf("open a raw IPv%d socket", cfg.Family), Fix: FixRaw(), Err: err}
+	}
+	if err != nil {
+		return nil, err
+	}
+	c := &IPConn{conn{s: s, family: cfg.Family, raw: true, proto: cfg.Protocol}}
+	filter := cfg.Filter
+	if filter == nil {
+		filter = []bpf.Instruction{bpf.RetConstant{Val: 0}}
+	}
+	if err := AttachFilter(s.fd, filter); err != nil {
+		s.file.Close()
+		return nil, err
+	}
+	if err := c.configureCommon(cfg.Options, false); err != nil {
+		s.file.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// SourceFor returns the local address the kernel would send from toward
+// dst, given an interface or source address to bind to (either may be
+// zero). It sends nothing: connecting a UDP socket only picks a route.
+func SourceFor(dst netip.Addr, iface string, src netip.Addr) (netip.Addr, error) {
+	if src.IsValid() {
+		return src, nil
+	}
+	domain := unix.AF_INET
+	if dst.Is6() && !dst.Is4In6() {
+		domain = unix.AF_INET6
+	}
+	fd, err := unix.Socket(domain, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return netip.Addr{}, os.NewSyscallError("socket", err)
+	}
+	defer unix.Close(fd)
+	if iface != "" {
+		if err := unix.SetsockoptString(fd, unix.SOL_SOCKET, unix.SO_BINDTODEVICE, iface); err != nil {
+			return netip.Addr{}, os.NewSyscallError("setsockopt SO_BINDTODEVICE "+iface, err)
+		}
+	}
+	if err := unix.Connect(fd, sockaddr(dst.Unmap(), 9)); err != nil {
+		return netip.Addr{}, fmt.Errorf("no route to %v: %w", dst, os.NewSyscallError("connect", err))
+	}
+	sa, err := unix.Getsockname(fd)
+	if err != nil {
+		return netip.Addr{}, os.NewSyscallError("getsockname", err)
+	}
+	a, _ := addrOf(sa)
+	return a.Unmap(), nil
+}

@@ -1,0 +1,495 @@
+package trace
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"time"
+
+	"golang.org/x/net/bpf"
+
+	"github.com/rawkit/rawkit/icmp"
+	"github.com/rawkit/rawkit/probe"
+	"github.com/rawkit/rawkit/rawsock"
+	"github.com/rawkit/rawkit/report"
+)
+
+// A probe is one packet sent at one TTL, registered before it is sent.
+type probeRec struct {
+	id                uint16
+	ttl, flow, query  int
+	size              int
+	sentAt, txAt      time.Time
+	sent, done, stale bool
+	reply             *reply
+}
+
+// reply is what answered a probe.
+type reply struct {
+	addr       netip.Addr
+	rtt        time.Duration
+	annotation string // traceroute's !H, !N, ... ; "" for none
+	mpls       []icmp.MPLSLabel
+	mtu        int  // the MTU a packet-too-big reported
+	reached    bool // the destination itself answered
+	final      bool // nothing beyond this hop will answer (reached, or unreachable)
+}
+
+type tracer struct {
+	opts    Options
+	dst     netip.Addr
+	src     netip.Addr
+	family  int
+	icmpC   *rawsock.ICMPConn
+	sendC   *rawsock.IPConn // UDP or TCP probes
+	tcpC    *rawsock.IPConn // SYN-ACK and RST answers
+	icmpID  uint16
+	cookie  uint16 // high half of TCP sequence numbers
+	sport   uint16 // first source port; flow f uses sport+f
+	flowSum uint16 // ICMP checksum of flow 0; flow f uses flowSum+f
+
+	probes   []*probeRec
+	byID     map[uint16]*probeRec
+	nextID   uint16
+	next     int
+	inflight int
+	limit    int // the last TTL worth probing: the destination's, or MaxTTL
+	reached  bool
+	maxRTT   time.Duration
+	pmtu     int
+	mtuSeen  map[int]int // TTL -> MTU first in force there
+	buf      []byte
+
+	arrivals    chan arrival
+	stopReaders func()
+}
+
+// Run traces the route to opts.Target, writing hops to stdout as they
+// complete. Its error maps to the exit code with report.ExitCode: nil
+// when the destination was reached and every --expect held,
+// report.ErrNetwork when not.
+func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
+	if err := opts.validate(); err != nil {
+		return err
+	}
+	t, err := newTracer(ctx, opts)
+	if err != nil {
+		return err
+	}
+	defer t.close()
+	var out printer
+	names := newNamer(opts, t.dst)
+	switch {
+	case opts.JSON:
+		out = &jsonPrinter{w: report.NewJSONWriter(stdout, "traceroute"), t: t, names: names}
+	case opts.Report:
+		out = &reportPrinter{w: stdout, t: t, names: names}
+	default:
+		out = &textPrinter{w: stdout, t: t, names: names}
+	}
+	out.start()
+	var res result
+	if opts.Report {
+		res, err = t.runReport(ctx, out)
+	} else {
+		res, err = t.runOnce(ctx, out)
+	}
+	if err != nil {
+		return err
+	}
+	out.summary(res)
+	if err := out.flush(); err != nil {
+		return err
+	}
+	failed := false
+	for _, e := range opts.Expects {
+		if v := res.metric(e.Metric.Name); !e.Check(v) {
+			fmt.Fprintln(stderr, "traceroute:", e.Failure(v))
+			failed = true
+		}
+	}
+	if !res.reached || failed {
+		return report.ErrNetwork
+	}
+	return nil
+}
+
+func (o *Options) validate() error {
+	switch {
+	case o.Family != 0 && o.Family != 4 && o.Family != 6:
+		return report.Usagef("family %d: use -4 or -6", o.Family)
+	case o.FirstTTL < 0 || o.FirstTTL > 255:
+		return report.Usagef("first hop %d out of range", o.FirstTTL)
+	case o.MaxTTL < 0 || o.MaxTTL > 255:
+		return report.Usagef("max hops %d out of range (1 to 255)", o.MaxTTL)
+	case o.Queries < 0 || o.Queries > 10:
+		return report.Usagef("no more than 10 probes per hop")
+	case o.Parallel < 0 || o.Parallel > 1024:
+		return report.Usagef("simultaneous probes %d out of range (1 to 1024)", o.Parallel)
+	case o.Paths < 0 || o.Paths > 256:
+		return report.Usagef("paths %d out of range (1 to 256)", o.Paths)
+	case o.Port < 0 || o.Port > 65535:
+		return report.Usagef("port %d out of range", o.Port)
+	case o.Wait < 0 || o.Interval < 0 || o.Cycles < 0:
+		return report.Usagef("negative wait, interval or cycles")
+	case o.PacketLen < 0 || o.PacketLen > 65000:
+		return report.Usagef("packet length %d out of range", o.PacketLen)
+	}
+	def := func(v *int, d int) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	def(&o.FirstTTL, 1)
+	def(&o.MaxTTL, 30)
+	def(&o.Queries, 3)
+	def(&o.Parallel, 16)
+	def(&o.Paths, 1)
+	def(&o.Cycles, 10)
+	if o.FirstTTL > o.MaxTTL {
+		return report.Usagef("first hop %d is beyond max hops %d", o.FirstTTL, o.MaxTTL)
+	}
+	if o.Port == 0 {
+		o.Port = map[Method]int{UDP: 33434, UDPFixed: 53, TCP: 80}[o.Method]
+	}
+	if o.Interval == 0 {
+		o.Interval = 250 * time.Millisecond
+	}
+	if o.DNSBudget == 0 {
+		o.DNSBudget = 2 * time.Second
+	}
+	if o.Report {
+		o.Queries, o.Paths = 1, 1
+	}
+	return nil
+}
+
+func random16() uint16 {
+	var b [2]byte
+	rand.Read(b[:])
+	return binary.BigEndian.Uint16(b[:])
+}
+
+func newTracer(ctx context.Context, opts Options) (*tracer, error) {
+	dst, err := resolve(ctx, &opts)
+	if err != nil {
+		return nil, err
+	}
+	family := 4
+	if dst.Is6() {
+		family = 6
+	}
+	if opts.PacketLen == 0 {
+		opts.PacketLen = 60
+		if family == 6 {
+			opts.PacketLen = 80
+		}
+	}
+	src, err := rawsock.SourceFor(dst, opts.Iface, opts.Source)
+	if err != nil {
+		return nil, report.Usagef("%v", err)
+	}
+	t := &tracer{opts: opts, dst: dst, src: src, family: family, byID: map[uint16]*probeRec{},
+		icmpID: random16(), cookie: random16(), sport: 32768 + random16()%16384, flowSum: random16(),
+		limit: opts.MaxTTL, pmtu: opts.PacketLen, mtuSeen: map[int]int{}}
+	if opts.MTU {
+		t.pmtu = 1500
+	}
+	sockOpts := rawsock.Options{Iface: opts.Iface, Source: opts.Source}
+	if opts.MTU {
+		sockOpts.PMTU = "probe" // DF set, the kernel's own path MTU ignored
+	}
+	t.icmpC, err = rawsock.ListenICMP(rawsock.ICMPConfig{Family: family, Mode: rawsock.Privileged, ID: int(t.icmpID), Options: sockOpts})
+	if err != nil {
+		return nil, err
+	}
+	switch opts.Method {
+	case UDP, UDPFixed:
+		t.sendC, err = rawsock.ListenIP(rawsock.IPConfig{Family: family, Protocol: probe.ProtoUDP, Options: sockOpts})
+	case TCP:
+		t.sendC, err = rawsock.ListenIP(rawsock.IPConfig{Family: family, Protocol: probe.ProtoTCP, Options: sockOpts,
+			Filter: tcpAnswerFilter(family, uint16(opts.Port))})
+		t.tcpC = t.sendC
+	}
+	if err != nil {
+		t.close()
+		return nil, err
+	}
+	if err := rawsock.DropPrivileges(); err != nil {
+		t.close()
+		return nil, fmt.Errorf("dropping capabilities: %w", err)
+	}
+	t.startReaders()
+	return t, nil
+}
+
+// tcpAnswerFilter keeps TCP segments from the probed port.
+func tcpAnswerFilter(family int, port uint16) []bpf.Instruction {
+	if family == 4 {
+		return []bpf.Instruction{
+			bpf.LoadMemShift{Off: 0},
+			bpf.LoadIndirect{Off: 0, Size: 2},
+			bpf.JumpIf{Cond: bpf.JumpEqual, Val: uint32(port), SkipFalse: 1},
+			bpf.RetConstant{Val: 0xffff},
+			bpf.RetConstant{Val: 0},
+		}
+	}
+	return []bpf.Instruction{
+		bpf.LoadAbsolute{Off: 0, Size: 2},
+		bpf.JumpIf{Cond: bpf.JumpEqual, Val: uint32(port), SkipFalse: 1},
+		bpf.RetConstant{Val: 0xffff},
+		bpf.RetConstant{Val: 0},
+	}
+}
+
+func resolve(ctx context.Context, opts *Options) (netip.Addr, error) {
+	if a, err := netip.ParseAddr(opts.Target); err == nil {
+		a = a.Unmap()
+		if opts.Family == 4 && !a.Is4() || opts.Family == 6 && !a.Is6() {
+			return a, report.Usagef("%s is not an IPv%d address", opts.Target, opts.Family)
+		}
+		if a.Zone() != "" {
+			return a, report.Usagef("%s: zoned addresses are not supported; use -i", opts.Target)
+		}
+		return a, nil
+	}
+	network := "ip"
+	if opts.Family != 0 {
+		network = fmt.Sprintf("ip%d", opts.Family)
+	}
+	lookup := opts.Resolve
+	if lookup == nil {
+		lookup = net.DefaultResolver.LookupNetIP
+	}
+	addrs, err := lookup(ctx, network, opts.Target)
+	if err != nil || len(addrs) == 0 {
+		return netip.Addr{}, report.Usagef("%s: cannot resolve: %v", opts.Target, err)
+	}
+	return addrs[0].Unmap(), nil
+}
+
+func (t *tracer) close() {
+	if t.stopReaders != nil {
+		t.stopReaders()
+	}
+	if t.icmpC != nil {
+		t.icmpC.Close()
+	}
+	if t.sendC != nil {
+		t.sendC.Close()
+	}
+}
+
+// schedule appends the probes of TTLs first..last: queries × paths each.
+func (t *tracer) schedule(first, last int) {
+	for ttl := first; ttl <= last; ttl++ {
+		for q := 0; q < t.opts.Queries; q++ {
+			for f := 0; f < t.opts.Paths; f++ {
+				t.probes = append(t.probes, &probeRec{ttl: ttl, flow: f, query: q})
+			}
+		}
+	}
+}
+
+// wait is how long a probe is waited for now.
+func (t *tracer) wait() time.Duration {
+	if t.opts.Wait > 0 {
+		return t.opts.Wait
+	}
+	if t.maxRTT == 0 {
+		return MaxWait
+	}
+	return min(max(10*t.maxRTT, MinWait), MaxWait)
+}
+
+// send sends the probe.
+func (t *tracer) send(p *probeRec) error {
+	t.nextID++
+	if t.nextID == 0 {
+		t.nextID = 1
+	}
+	if old := t.byID[t.nextID]; old != nil {
+		old.stale = true
+	}
+	p.id = t.nextID
+	p.size = t.pmtu
+	t.byID[p.id] = p
+	var ipHeader int = 20
+	if t.family == 6 {
+		ipHeader = 40
+	}
+	n := max(p.size-ipHeader, 0)
+	var err error
+	b := t.buf[:0]
+	switch t.opts.Method {
+	case UDP, UDPFixed:
+		dport := uint16(t.opts.Port)
+		if t.opts.Classic && t.opts.Method == UDP {
+			dport += p.id - 1 // a new port per probe, as traceroute
+		}
+		b, err = probe.UDP(b, t.src, t.dst, t.sport+uint16(p.flow), dport, p.id, n)
+	case ICMP:
+		b = probe.ICMPEcho(b, t.family, t.src, t.dst, t.icmpID, p.id, t.flowSum+uint16(p.flow), n)
+	case TCP:
+		b = probe.TCPSyn(b, t.src, t.dst, t.sport+uint16(p.flow), uint16(t.opts.Port), uint32(t.cookie)<<16|uint32(p.id))
+	}
+	if err != nil {
+		return err
+	}
+	t.buf = b
+	p.sent = true
+	t.inflight++
+	p.sentAt = time.Now()
+	if t.opts.Method == ICMP {
+		p.txAt, err = t.icmpC.WriteToTTL(b, t.dst, p.ttl)
+	} else {
+		p.txAt, err = t.sendC.WriteToTTL(b, t.dst, p.ttl)
+	}
+	if err != nil {
+		if errors.Is(err, os.ErrPermission) {
+			return err
+		}
+		// A local refusal (no route, message too long) answers the probe
+		// at once, as traceroute shows it.
+		t.answer(p, &reply{annotation: "!" + shortErr(err), final: true}, time.Now(), rawsock.Meta{})
+	}
+	return nil
+}
+
+func shortErr(err error) string {
+	var se *os.SyscallError
+	if errors.As(err, &se) {
+		return se.Err.Error()
+	}
+	return err.Error()
+}
+
+// answer records r as p's reply, if p is still waiting.
+func (t *tracer) answer(p *probeRec, r *reply, at time.Time, meta rawsock.Meta) {
+	if p.done || p.stale {
+		return
+	}
+	p.done = true
+	t.inflight--
+	if r.addr.IsValid() {
+		r.rtt = rtt(p, at, meta)
+		t.maxRTT = max(t.maxRTT, r.rtt)
+	}
+	p.reply = r
+	if r.final && p.ttl < t.limit {
+		t.limit = p.ttl
+	}
+	if r.reached {
+		t.reached = true
+	}
+	if r.mtu > 0 && t.opts.MTU && r.mtu < p.size {
+		// Too big for the path: the same probe again, smaller.
+		t.pmtu = r.mtu
+		if _, seen := t.mtuSeen[p.ttl]; !seen {
+			t.mtuSeen[p.ttl] = r.mtu
+		}
+		p.reply = nil
+		p.done, p.sent = false, false
+		t.requeue(p)
+	}
+}
+
+// requeue puts an unsent probe back before the next one to send.
+func (t *tracer) requeue(p *probeRec) {
+	i := t.next
+	t.probes = append(t.probes, nil)
+	copy(t.probes[i+1:], t.probes[i:])
+	t.probes[i] = p
+}
+
+// rtt is the kernel's receive time less its transmit time when it gave
+// both, else the monotonic time since the send.
+func rtt(p *probeRec, at time.Time, meta rawsock.Meta) time.Duration {
+	d := at.Sub(p.sentAt)
+	if !meta.KernelTime.IsZero() && !p.txAt.IsZero() {
+		if k := meta.KernelTime.Sub(p.txAt); k > 0 && k <= d {
+			return k
+		}
+	}
+	if !meta.KernelTime.IsZero() {
+		if q := at.Round(0).Sub(meta.KernelTime); q > 0 && q < d {
+			d -= q
+		}
+	}
+	return d
+}
+
+// match finds the probe an ICMP message answers, and what it says.
+func (t *tracer) match(m *icmp.Message, from netip.Addr) (*probeRec, *reply) {
+	if m.Kind == icmp.KindEchoReply {
+		if t.opts.Method != ICMP || uint16(m.ID) != t.icmpID || from != t.dst {
+			return nil, nil
+		}
+		return t.byID[uint16(m.Seq)], &reply{addr: from, reached: true, final: true}
+	}
+	if !m.IsError() || m.Quote == nil || m.Quote.Dst != t.dst {
+		return nil, nil
+	}
+	q := m.Quote
+	var id uint16
+	switch t.opts.Method {
+	case UDP, UDPFixed:
+		h, ok := probe.ParseUDP(q.Transport)
+		if !ok || q.Protocol != probe.ProtoUDP || h.SrcPort-t.sport >= uint16(t.opts.Paths) {
+			return nil, nil
+		}
+		id = h.Checksum
+	case ICMP:
+		qid, seq, ok := q.QuotedEcho()
+		if !ok || uint16(qid) != t.icmpID {
+			return nil, nil
+		}
+		id = uint16(seq)
+	case TCP:
+		h, ok := probe.ParseTCP(append(q.Transport, make([]byte, 14)...))
+		if len(q.Transport) < 8 || !ok || q.Protocol != probe.ProtoTCP || uint16(h.Seq>>16) != t.cookie {
+			return nil, nil
+		}
+		id = uint16(h.Seq)
+	}
+	p := t.byID[id]
+	if p == nil {
+		return nil, nil
+	}
+	r := &reply{addr: from, annotation: m.Annotation(), mpls: m.MPLS}
+	if m.Kind == icmp.KindPacketTooBig {
+		r.mtu = m.MTU
+		if t.opts.MTU {
+			r.annotation = ""
+		}
+	}
+	if m.Kind == icmp.KindDestUnreachable {
+		r.final = true
+		if from == t.dst {
+			r.reached = true
+		}
+	}
+	return p, r
+}
+
+// matchTCP finds the probe a SYN-ACK or RST from the destination answers.
+func (t *tracer) matchTCP(b []byte, from netip.Addr) (*probeRec, *reply) {
+	h, ok := probe.ParseTCP(b)
+	if !ok || from != t.dst || h.SrcPort != uint16(t.opts.Port) || h.DstPort-t.sport >= uint16(t.opts.Paths) {
+		return nil, nil
+	}
+	if h.Flags&probe.FlagRST == 0 && h.Flags&(probe.FlagSYN|probe.FlagACK) != probe.FlagSYN|probe.FlagACK {
+		return nil, nil
+	}
+	seq := h.Ack - 1
+	if uint16(seq>>16) != t.cookie {
+		return nil, nil
+	}
+	return t.byID[uint16(seq)], &reply{addr: from, reached: true, final: true}
+}
