@@ -65,6 +65,7 @@ type tracer struct {
 	pmtu     int
 	mtuSeen  map[int]int // TTL -> MTU first in force there
 	buf      []byte
+	retry    []*probeRec // probes to send again, smaller (--mtu)
 
 	arrivals    chan arrival
 	stopReaders func()
@@ -396,16 +397,8 @@ func (t *tracer) answer(p *probeRec, r *reply, at time.Time, meta rawsock.Meta) 
 		}
 		p.reply = nil
 		p.done, p.sent = false, false
-		t.requeue(p)
+		t.retry = append(t.retry, p)
 	}
-}
-
-// requeue puts an unsent probe back before the next one to send.
-func (t *tracer) requeue(p *probeRec) {
-	i := t.next
-	t.probes = append(t.probes, nil)
-	copy(t.probes[i+1:], t.probes[i:])
-	t.probes[i] = p
 }
 
 // rtt is the kernel's receive time less its transmit time when it gave

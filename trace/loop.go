@@ -105,6 +105,13 @@ func (t *tracer) cycle(ctx context.Context, first int, flush func() error, done 
 	defer timer.Stop()
 	printed := first - 1
 	for {
+		for t.inflight < t.opts.Parallel && len(t.retry) > 0 {
+			p := t.retry[0]
+			t.retry = t.retry[1:]
+			if err := t.send(p); err != nil {
+				return err
+			}
+		}
 		for t.inflight < t.opts.Parallel && t.next < len(t.probes) && t.probes[t.next].ttl <= t.limit {
 			p := t.probes[t.next]
 			t.next++
@@ -137,7 +144,7 @@ func (t *tracer) cycle(ctx context.Context, first int, flush func() error, done 
 			return err
 		}
 		if t.inflight == 0 {
-			if t.next < len(t.probes) && t.probes[t.next].ttl <= t.limit {
+			if len(t.retry) > 0 || t.next < len(t.probes) && t.probes[t.next].ttl <= t.limit {
 				continue // answered at once (a local error): send on
 			}
 			// Nothing in flight and nothing to send: only a hop that can

@@ -123,7 +123,7 @@ func (p *textPrinter) start() {
 	if o.Paths > 1 {
 		paths = fmt.Sprintf(", %d paths", o.Paths)
 	}
-	fmt.Fprintf(p.bw, "traceroute to %s (%s), %d hops max, %d byte packets%s\n", o.Target, p.t.dst, o.MaxTTL, o.PacketLen, paths)
+	fmt.Fprintf(p.bw, "traceroute to %s (%s), %d hops max, %d byte packets%s\n", o.Target, p.t.dst, o.MaxTTL, p.t.pmtu, paths)
 }
 
 func (p *textPrinter) hop(ttl int, probes []*probeRec) {
