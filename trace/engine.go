@@ -202,7 +202,10 @@ func newTracer(ctx context.Context, opts Options) (*tracer, error) {
 	if opts.MTU {
 		t.pmtu = 1500
 	}
-	sockOpts := rawsock.Options{Iface: opts.Iface, Source: opts.Source}
+	// Bound to the source the checksums were computed over: on a host
+	// with equal-cost routes the kernel could otherwise pick another
+	// source per packet, and the probe would arrive with a bad checksum.
+	sockOpts := rawsock.Options{Iface: opts.Iface, Source: src}
 	if opts.MTU {
 		sockOpts.PMTU = "probe" // DF set, the kernel's own path MTU ignored
 	}

@@ -161,6 +161,22 @@ func TestECMP(t *testing.T) {
 	}
 }
 
+// With equal-cost routes at the client itself, the kernel may pick a
+// different source address for a raw socket than a route lookup did; the
+// probes' checksums must still be right, or the destination drops them.
+func TestECMPAtTheClient(t *testing.T) {
+	lab := netlab.ForTest(t, netlab.Spec{Routers: 2, ECMP: 1, Services: netlab.Services{TCP: map[int]netlab.PortState{80: netlab.Open}}})
+	for range 3 {
+		for _, method := range []string{"-U", "-T", "-I", "--classic"} {
+			for _, dst := range []string{lab.Server.Addr4.String(), lab.Server.Addr6.String()} {
+				if r := runTrace(t, lab, "-n", method, dst); r.Code != 0 {
+					t.Errorf("%s %s: exit %d\n%s", method, dst, r.Code, r.Stdout)
+				}
+			}
+		}
+	}
+}
+
 func TestPathMTU(t *testing.T) {
 	lab := netlab.ForTest(t, netlab.Spec{Routers: 2, MTU: 1280})
 	for _, dst := range []string{lab.Server.Addr4.String(), lab.Server.Addr6.String()} {

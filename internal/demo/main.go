@@ -39,8 +39,11 @@ func run() error {
 	defer stop()
 
 	lab, err := netlab.New(netlab.Spec{
-		Routers:        2,
+		Routers:        3,
+		Silent:         []int{3},
+		ECMP:           2,
 		ServerPrefixes: []netip.Prefix{netip.MustParsePrefix("198.19.0.0/24")},
+		Services:       netlab.Services{TCP: map[int]netlab.PortState{80: netlab.Open}},
 	})
 	if err != nil {
 		return err
@@ -50,7 +53,8 @@ func run() error {
 	for _, n := range lab.Nodes() {
 		fmt.Printf("   %-7s %-15s %s\n", n.Name, n.Addr4, n.Addr6)
 	}
-	fmt.Println("   The server also answers for every address of 198.19.0.0/24.")
+	fmt.Println("   r2b is r2's twin (an ECMP diamond); r3 drops the time-exceeded it would send;")
+	fmt.Println("   the server answers for all of 198.19.0.0/24 and listens on TCP port 80.")
 
 	srv4, srv6 := lab.Server.Addr4.String(), lab.Server.Addr6.String()
 	steps := []struct {
@@ -63,7 +67,14 @@ func run() error {
 		{"Machine-readable: NDJSON, one record per line", []string{"ping", "-c", "2", "-i", "0.1", "--json", srv6}},
 		{"A sweep: every host of 198.19.0.0/28 at once, like fping", []string{"ping", "-c", "1", "-W", "1", "198.19.0.0/28"}},
 		{"TTL 1: the first router answers time exceeded; exit 1", []string{"ping", "-c", "1", "-W", "1", "-t", "1", srv4}},
+		{"TTL 3: r3 is silent, so only the wait ends it; exit 1", []string{"ping", "-c", "1", "-W", "1", "-t", "3", srv4}},
 		{"A target nobody answers for (the lab blackholes 198.18.255.0/24): exit 1 after -W", []string{"ping", "-c", "2", "-i", "0.2", "-W", "1", "198.18.255.1"}},
+		{"Where does the path go? r3 drops its time-exceeded: *", []string{"traceroute", "-n", srv4}},
+		{"The same with TCP SYN probes to port 80, over IPv6", []string{"traceroute", "-n", "-T", srv6}},
+		{"The ECMP diamond at hop 2: 8 flows find both branches", []string{"traceroute", "-n", "--paths", "8", "-q", "1", srv4}},
+		{"mtr-style report: r3's 100% loss does not persist, so it only rate-limits ICMP", []string{"traceroute", "-n", "--report", "-c", "5", srv4}},
+		{"A destination that never answers: the trace ends quickly and exits 1", []string{"traceroute", "-n", "-m", "8", "198.18.255.1"}},
+		{"A runbook check: reached within 4 hops?", []string{"traceroute", "-n", "-q", "1", srv4, "--expect", "reached", "--expect", "hops<=4"}},
 	}
 	for _, s := range steps {
 		if ctx.Err() != nil {
