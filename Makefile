@@ -9,6 +9,10 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # Debian packages the lab, the tests (as oracles) and the benchmarks use.
 DEB_PACKAGES := iproute2 iptables iputils-ping fping traceroute mtr-tiny tcpdump libcap2-bin procps util-linux
 
+# urfave_cli_no_docs leaves out urfave/cli's man-page generator (and its
+# markdown library): a smaller binary that starts about 2 ms sooner.
+TAGS        := urfave_cli_no_docs
+
 export CGO_ENABLED := 0
 
 .PHONY: help build test lint bench demo install deps fuzz clean
@@ -18,7 +22,7 @@ help: ## list the targets
 
 build: ## static binaries of every tool into ./bin
 	@mkdir -p $(BIN)
-	$(GO) build -trimpath -ldflags='-s -w' -o $(BIN)/ ./cmd/...
+	$(GO) build -tags $(TAGS) -trimpath -ldflags='-s -w' -o $(BIN)/ ./cmd/...
 
 deps: ## install the Debian packages the lab and tests need (root, apt-get)
 	@missing=""; for p in $(DEB_PACKAGES); do \

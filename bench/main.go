@@ -170,5 +170,79 @@ func run() error {
 	pps := func(s sample) float64 { return n / s.wall.Seconds() }
 	po, pt := median(each(o, pps)), median(each(t, pps))
 	fmt.Printf("| flood, %d probes (`ping -q -f -c %d`) vs iputils: probes per second | %.0f | %.0f | %.2f |\n", n, n, po, pt, po/pt)
+	return traceBench(bin)
+}
+
+var hopRE = regexp.MustCompile(`(?m)^\s*(\d+)\s+(\S+)`)
+
+// hopList is the first field after each hop number: an address or "*".
+func hopList(out string) string {
+	var hops []string
+	for _, m := range hopRE.FindAllStringSubmatch(out, -1) {
+		hops = append(hops, m[2])
+	}
+	return strings.Join(hops, " ")
+}
+
+var mtrRE = regexp.MustCompile(`(?m)^\s*\d+\.\|-- (\S+)\s+([\d.]+)%`)
+
+// reportRows is each hop's host and loss, as mtr -r and our --report print them.
+func reportRows(out string) string {
+	var rows []string
+	for _, m := range mtrRE.FindAllStringSubmatch(out, -1) {
+		loss, _ := strconv.ParseFloat(m[2], 64)
+		rows = append(rows, fmt.Sprintf("%s/%.0f%%", m[1], loss))
+	}
+	return strings.Join(rows, " ")
+}
+
+func traceBench(bin string) error {
+	lab, err := netlab.New(netlab.Spec{Routers: 4})
+	if err != nil {
+		return err
+	}
+	defer lab.Close()
+	l := &benchLab{Lab: lab, bin: bin}
+	srv := lab.Server.Addr4.String()
+	silent := netlab.SilentPrefix4.Addr().Next().String()
+	fmt.Printf("\nLab: client - r1 - r2 - r3 - r4 - server; %d runs of each tool, alternating; medians.\n\n", *runs)
+	fmt.Println("| benchmark | rawkit | reference | ratio (rawkit/reference) |")
+	fmt.Println("|---|---|---|---|")
+
+	o, t, err := l.pair([]string{"traceroute", "-n", srv}, []string{"traceroute", "-n", srv})
+	if err != nil {
+		return err
+	}
+	same := 0
+	for i := range o {
+		if hopList(o[i].out) == hopList(t[i].out) && hopList(o[i].out) != "" {
+			same++
+		}
+	}
+	wo, wt := median(each(o, wallMs)), median(each(t, wallMs))
+	fmt.Printf("| `traceroute -n` to a host 5 hops away: wall time | %.0f ms | %.0f ms | %.2f |\n", wo, wt, wo/wt)
+	fmt.Printf("| same: runs with the same hop list | %d/%d | | |\n", same, *runs)
+
+	o, t, err = l.pair([]string{"traceroute", "-n", silent}, []string{"traceroute", "-n", silent})
+	if err != nil {
+		return err
+	}
+	wo, wt = median(each(o, wallMs)), median(each(t, wallMs))
+	fmt.Printf("| `traceroute -n` toward a silent destination, 30 hops: wall time | %.0f ms | %.0f ms | %.2f |\n", wo, wt, wo/wt)
+
+	o, t, err = l.pair([]string{"traceroute", "-n", "--report", "-c", "10", srv}, []string{"mtr", "-n", "-r", "-c", "10", srv})
+	if err != nil {
+		return err
+	}
+	same = 0
+	for i := range o {
+		if reportRows(o[i].out) == reportRows(t[i].out) && reportRows(o[i].out) != "" {
+			same++
+		}
+	}
+	wo, wt = median(each(o, wallMs)), median(each(t, wallMs))
+	fmt.Printf("| `--report -c 10` vs `mtr -n -r -c 10`: wall time | %.0f ms | %.0f ms | %.2f |\n", wo, wt, wo/wt)
+	fmt.Printf("| same: runs with the same hosts and loss per hop | %d/%d | | |\n", same, *runs)
+	fmt.Printf("\nLast report of each:\n\n```\n%s```\n\n```\n%s```\n", o[len(o)-1].out, t[len(t)-1].out)
 	return nil
 }
