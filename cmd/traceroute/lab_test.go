@@ -250,6 +250,21 @@ func TestReport(t *testing.T) {
 	}
 }
 
+// Without -n every address is looked up; the lab has no DNS, so each
+// comes back as "address (address)", within the lookup budget.
+func TestReverseDNSWithinBudget(t *testing.T) {
+	lab := netlab.ForTest(t, netlab.Spec{Routers: 1})
+	r := runTrace(t, lab, "--dns-budget", "1", lab.Server.Addr4.String())
+	if r.Code != 0 || r.Elapsed > 5*time.Second {
+		t.Fatalf("exit %d after %v\n%s%s", r.Code, r.Elapsed, r.Stdout, r.Stderr)
+	}
+	for _, a := range []netip.Addr{lab.Routers[0].Addr4, lab.Server.Addr4} {
+		if want := fmt.Sprintf("%s (%s)", a, a); !strings.Contains(r.Stdout, want) {
+			t.Errorf("no %q in:\n%s", want, r.Stdout)
+		}
+	}
+}
+
 func TestUsageAndPrivilege(t *testing.T) {
 	lab := netlab.ForTest(t, netlab.Spec{})
 	dst := lab.Server.Addr4.String()
