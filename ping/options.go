@@ -1,10 +1,10 @@
 package ping
 
 import (
-	"context"
 	"net/netip"
 	"time"
 
+	"github.com/rawkit/rawkit/internal/hosts"
 	"github.com/rawkit/rawkit/rawsock"
 	"github.com/rawkit/rawkit/report"
 )
@@ -48,7 +48,7 @@ type Options struct {
 	// Tests substitute a fake.
 	Listen func(rawsock.ICMPConfig) (Conn, error)
 	// Resolve looks a host name up; nil uses the system resolver.
-	Resolve func(ctx context.Context, network, host string) ([]netip.Addr, error)
+	Resolve hosts.Resolver
 }
 
 // NoPayload as Size sends echo requests with no data.

@@ -2,11 +2,10 @@ package ping
 
 import (
 	"context"
-	"fmt"
-	"net"
 	"net/netip"
 	"strings"
 
+	"github.com/rawkit/rawkit/internal/hosts"
 	"github.com/rawkit/rawkit/report"
 )
 
@@ -70,28 +69,11 @@ func resolveTargets(ctx context.Context, opts *Options) ([]*target, error) {
 			}
 			continue
 		}
-		if a, err := netip.ParseAddr(arg); err == nil {
-			if a.Zone() != "" {
-				return nil, report.Usagef("%s: zoned addresses are not supported; use -I", arg)
-			}
-			if err := add(arg, a); err != nil {
-				return nil, err
-			}
-			continue
+		a, err := hosts.Lookup(ctx, arg, opts.Family, opts.Resolve)
+		if err != nil {
+			return nil, err
 		}
-		network := "ip"
-		if opts.Family != 0 {
-			network = fmt.Sprintf("ip%d", opts.Family)
-		}
-		resolve := opts.Resolve
-		if resolve == nil {
-			resolve = net.DefaultResolver.LookupNetIP
-		}
-		addrs, err := resolve(ctx, network, arg)
-		if err != nil || len(addrs) == 0 {
-			return nil, report.Usagef("%s: cannot resolve: %v", arg, err)
-		}
-		if err := add(arg, addrs[0]); err != nil {
+		if err := add(arg, a); err != nil {
 			return nil, err
 		}
 	}

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/netip"
 	"os"
 	"time"
@@ -15,6 +14,7 @@ import (
 	"golang.org/x/net/bpf"
 
 	"github.com/rawkit/rawkit/icmp"
+	"github.com/rawkit/rawkit/internal/hosts"
 	"github.com/rawkit/rawkit/probe"
 	"github.com/rawkit/rawkit/rawsock"
 	"github.com/rawkit/rawkit/report"
@@ -178,7 +178,7 @@ func random16() uint16 {
 }
 
 func newTracer(ctx context.Context, opts Options) (*tracer, error) {
-	dst, err := resolve(ctx, &opts)
+	dst, err := hosts.Lookup(ctx, opts.Target, opts.Family, opts.Resolve)
 	if err != nil {
 		return nil, err
 	}
@@ -252,31 +252,6 @@ func tcpAnswerFilter(family int, port uint16) []bpf.Instruction {
 	}
 }
 
-func resolve(ctx context.Context, opts *Options) (netip.Addr, error) {
-	if a, err := netip.ParseAddr(opts.Target); err == nil {
-		a = a.Unmap()
-		if opts.Family == 4 && !a.Is4() || opts.Family == 6 && !a.Is6() {
-			return a, report.Usagef("%s is not an IPv%d address", opts.Target, opts.Family)
-		}
-		if a.Zone() != "" {
-			return a, report.Usagef("%s: zoned addresses are not supported; use -i", opts.Target)
-		}
-		return a, nil
-	}
-	network := "ip"
-	if opts.Family != 0 {
-		network = fmt.Sprintf("ip%d", opts.Family)
-	}
-	lookup := opts.Resolve
-	if lookup == nil {
-		lookup = net.DefaultResolver.LookupNetIP
-	}
-	addrs, err := lookup(ctx, network, opts.Target)
-	if err != nil || len(addrs) == 0 {
-		return netip.Addr{}, report.Usagef("%s: cannot resolve: %v", opts.Target, err)
-	}
-	return addrs[0].Unmap(), nil
-}
 
 func (t *tracer) close() {
 	if t.stopReaders != nil {

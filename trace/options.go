@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/rawkit/rawkit/internal/hosts"
 	"github.com/rawkit/rawkit/report"
 )
 
@@ -62,7 +63,7 @@ type Options struct {
 	Expects []report.Expect
 
 	// Resolve looks a host name up; nil uses the system resolver.
-	Resolve func(ctx context.Context, network, host string) ([]netip.Addr, error)
+	Resolve hosts.Resolver
 	// Reverse looks an address up; nil uses the system resolver.
 	Reverse func(ctx context.Context, addr string) ([]string, error)
 }

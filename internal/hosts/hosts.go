@@ -1,0 +1,45 @@
+// Package hosts turns what a user types as a target — an IP address
+// literal or a host name — into one address of the wanted family, with
+// the usage errors (exit 2) every rawkit tool gives for bad input.
+package hosts
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
+
+	"github.com/rawkit/rawkit/report"
+)
+
+// Resolver looks a host name up, as net.Resolver.LookupNetIP does.
+type Resolver func(ctx context.Context, network, host string) ([]netip.Addr, error)
+
+// Lookup returns the address host names: itself when it is a literal,
+// else the first address the resolver (nil: the system's) gives. family
+// 4 or 6 demands that family; 0 takes either. Zoned literals are refused:
+// an interface flag says where to send instead.
+func Lookup(ctx context.Context, host string, family int, resolve Resolver) (netip.Addr, error) {
+	if a, err := netip.ParseAddr(host); err == nil {
+		a = a.Unmap()
+		if family == 4 && !a.Is4() || family == 6 && !a.Is6() {
+			return a, report.Usagef("%s is not an IPv%d address", host, family)
+		}
+		if a.Zone() != "" {
+			return a, report.Usagef("%s: zoned addresses are not supported; name the interface instead", host)
+		}
+		return a, nil
+	}
+	network := "ip"
+	if family != 0 {
+		network = fmt.Sprintf("ip%d", family)
+	}
+	if resolve == nil {
+		resolve = net.DefaultResolver.LookupNetIP
+	}
+	addrs, err := resolve(ctx, network, host)
+	if err != nil || len(addrs) == 0 {
+		return netip.Addr{}, report.Usagef("%s: cannot resolve: %v", host, err)
+	}
+	return addrs[0].Unmap(), nil
+}
