@@ -252,7 +252,6 @@ func tcpAnswerFilter(family int, port uint16) []bpf.Instruction {
 	}
 }
 
-
 func (t *tracer) close() {
 	if t.stopReaders != nil {
 		t.stopReaders()
