@@ -117,6 +117,20 @@ func parseValue(s string, kind MetricKind) (float64, error) {
 	return v, nil
 }
 
+// ParseExpects parses each of texts, as ParseExpect does; the first bad
+// one is the error.
+func ParseExpects(texts []string, metrics []Metric) ([]Expect, error) {
+	var out []Expect
+	for _, text := range texts {
+		e, err := ParseExpect(text, metrics)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
+
 // Check evaluates the assertion against the measured value.
 func (e Expect) Check(got float64) bool {
 	switch e.Op {

@@ -162,14 +162,8 @@ func options(c *cli.Context) (ping.Options, error) {
 		}
 		o.Pattern = b
 	}
-	for _, text := range c.StringSlice("expect") {
-		e, err := report.ParseExpect(text, ping.Metrics)
-		if err != nil {
-			return o, err
-		}
-		o.Expects = append(o.Expects, e)
-	}
-	return o, nil
+	o.Expects, err = report.ParseExpects(c.StringSlice("expect"), ping.Metrics)
+	return o, err
 }
 
 // seconds reads a flag given in (fractional) seconds, as iputils takes them.

@@ -166,12 +166,7 @@ func options(c *cli.Context) (trace.Options, error) {
 		}
 		o.Source = a
 	}
-	for _, text := range c.StringSlice("expect") {
-		e, err := report.ParseExpect(text, trace.Metrics)
-		if err != nil {
-			return o, err
-		}
-		o.Expects = append(o.Expects, e)
-	}
-	return o, nil
+	var err error
+	o.Expects, err = report.ParseExpects(c.StringSlice("expect"), trace.Metrics)
+	return o, err
 }
