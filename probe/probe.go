@@ -132,3 +132,19 @@ func ParseUDP(b []byte) (UDPHeader, bool) {
 		Checksum: binary.BigEndian.Uint16(b[6:8]),
 	}, true
 }
+
+// UDPWithPayload builds a UDP header and payload with its real checksum.
+func UDPWithPayload(dst []byte, src, to netip.Addr, sport, dport uint16, payload []byte) []byte {
+	n := 8 + len(payload)
+	b := make([]byte, n)
+	binary.BigEndian.PutUint16(b[0:2], sport)
+	binary.BigEndian.PutUint16(b[2:4], dport)
+	binary.BigEndian.PutUint16(b[4:6], uint16(n))
+	copy(b[8:], payload)
+	sum := PseudoHeader(src, to, ProtoUDP, n).Add(b).Checksum()
+	if sum == 0 {
+		sum = 0xffff // RFC 768: a computed zero is sent as all ones
+	}
+	binary.BigEndian.PutUint16(b[6:8], sum)
+	return append(dst, b...)
+}

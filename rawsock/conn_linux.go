@@ -43,7 +43,7 @@ func (c *conn) configureCommon(cfg Options, bind bool) error {
 	// it. Optional: without them the caller's clock is used.
 	tx := unix.SOF_TIMESTAMPING_TX_SOFTWARE | unix.SOF_TIMESTAMPING_SOFTWARE |
 		unix.SOF_TIMESTAMPING_OPT_TSONLY | unix.SOF_TIMESTAMPING_OPT_ID
-	c.txStamps = unix.SetsockoptInt(s.fd, unix.SOL_SOCKET, unix.SO_TIMESTAMPING, tx) == nil
+	c.txStamps = !cfg.NoTxTimestamps && unix.SetsockoptInt(s.fd, unix.SOL_SOCKET, unix.SO_TIMESTAMPING, tx) == nil
 	if c.family == 4 {
 		if err := s.setInt(unix.IPPROTO_IP, unix.IP_RECVTTL, 1, "IP_RECVTTL"); err != nil {
 			return err

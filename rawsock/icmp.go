@@ -46,6 +46,9 @@ type Options struct {
 	// Sweeps of many targets need a large one so replies arriving
 	// together are not dropped.
 	RecvBuffer int
+	// NoTxTimestamps turns transmit timestamps off: a sender that needs
+	// no RTT precision (a port scan) saves a system call per packet.
+	NoTxTimestamps bool
 }
 
 // Meta is what the kernel says about a received packet besides its bytes.

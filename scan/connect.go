@@ -1,0 +1,103 @@
+package scan
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// runConnect scans with the kernel's connect(): no privilege needed, a
+// full handshake per open port (closed at once), Concurrency at a time.
+func (s *scanner) runConnect(ctx context.Context, resume *resumeState, stderr io.Writer) error {
+	timeout := s.opts.Wait
+	if timeout == 0 {
+		timeout = time.Second
+	}
+	progress := newProgress(s, stderr)
+	defer progress.stop()
+	work := make(chan uint64)
+	var wg sync.WaitGroup
+	for range s.opts.Concurrency {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			d := net.Dialer{Timeout: timeout}
+			if s.opts.Source.IsValid() {
+				d.LocalAddr = &net.TCPAddr{IP: s.opts.Source.AsSlice()}
+			}
+			for idx := range work {
+				dst, port := s.probeOf(idx)
+				s.sent.Add(1)
+				start := time.Now()
+				c, err := d.DialContext(ctx, "tcp", net.JoinHostPort(dst.String(), strconv.Itoa(int(port))))
+				r := connectResult(err)
+				if c != nil {
+					c.Close()
+				}
+				if r.State == Unknown {
+					continue // interrupted: unknown, not filtered
+				}
+				s.mu.Lock()
+				if s.sentAt != nil {
+					s.sentAt[idx] = uint32(start.Sub(s.start) / time.Microsecond)
+				}
+				s.mu.Unlock()
+				s.record(idx, r, time.Now())
+			}
+		}()
+	}
+	paced := newPacer(s.rate)
+	j0 := s.opts.Shard.I
+	if resume != nil {
+		j0 = resume.Next
+	}
+	for j := j0; j < s.n && ctx.Err() == nil; j += s.opts.Shard.N {
+		idx := s.perm.At(j)
+		if s.answered(idx) {
+			continue
+		}
+		paced.wait()
+		select {
+		case work <- idx:
+		case <-ctx.Done():
+		}
+	}
+	close(work)
+	wg.Wait()
+	return nil
+}
+
+// connectResult maps a connect() outcome to nmap's state and reason.
+func connectResult(err error) Result {
+	var errno syscall.Errno
+	switch {
+	case err == nil:
+		return Result{State: Open, Reason: "syn-ack"}
+	case errors.Is(err, context.Canceled):
+		return Result{}
+	case errors.As(err, &errno):
+		switch errno {
+		case syscall.ECONNREFUSED:
+			return Result{State: Closed, Reason: "conn-refused"}
+		case syscall.EHOSTUNREACH:
+			return Result{State: Filtered, Reason: "host-unreach"}
+		case syscall.ENETUNREACH:
+			return Result{State: Filtered, Reason: "net-unreach"}
+		case syscall.EACCES, syscall.EPERM:
+			return Result{State: Filtered, Reason: "admin-prohibited"}
+		case syscall.ETIMEDOUT:
+			return Result{State: Filtered, Reason: "no-response"}
+		}
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return Result{State: Filtered, Reason: "no-response"}
+	}
+	return Result{State: Filtered, Reason: "error"}
+}
+

@@ -1,0 +1,188 @@
+package scan
+
+import (
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/rawkit/rawkit/report"
+)
+
+// Type is the kind of scan.
+type Type int
+
+// Scan types.
+const (
+	SYN     Type = iota // TCP SYN, half-open, from a raw socket (nmap -sS)
+	Connect             // TCP connect() through the kernel (nmap -sT)
+	UDP                 // UDP with protocol payloads (nmap -sU)
+)
+
+func (t Type) String() string { return [...]string{"syn", "connect", "udp"}[t] }
+
+// Proto is the transport protocol scanned.
+func (t Type) Proto() string {
+	if t == UDP {
+		return "udp"
+	}
+	return "tcp"
+}
+
+// Options configure a scan. Zero values mean the defaults noted.
+type Options struct {
+	Targets TargetSpec
+	Ports   []uint16
+	Type    Type
+	// Rate is the probes per second to start at (10000); the rate halves
+	// when a retry pass shows that probes were lost, and never exceeds
+	// MaxRate (0: no ceiling).
+	Rate, MaxRate int
+	// Retries is how many times an unanswered probe is sent again (2).
+	Retries int
+	// Wait, when set, is how long the scan waits for late answers after
+	// each pass; zero derives it from the round-trip times seen.
+	Wait    time.Duration
+	Seed    uint64 // fixes the probe order; 0 picks one at random
+	Shard   Shard  // {0, 1}: the whole scan
+	Source  netip.Addr
+	Iface   string
+	All     bool // list every port, not only open ones
+	JSON    bool
+	XMLFile string // -oX: nmap XML to this file
+	// ResumeFile, when set, records progress there so an interrupted scan
+	// can go on where it stopped (--resume).
+	ResumeFile string
+	// Concurrency is the most connect() calls at once (512).
+	Concurrency int
+	Expects     []Expectation
+	Progress    bool // a progress line on stderr
+}
+
+// State is a port's state, as nmap names them.
+type State uint8
+
+// States.
+const (
+	Unknown State = iota
+	Open
+	Closed
+	Filtered
+	OpenFiltered // UDP without an answer: open, or dropped
+	Unfiltered
+)
+
+func (s State) String() string {
+	return [...]string{"unknown", "open", "closed", "filtered", "open|filtered", "unfiltered"}[s]
+}
+
+// Expectation is an --expect such as "open:22,443" (each target has those
+// ports in that state) or a count such as "open>=1".
+type Expectation struct {
+	Text   string
+	State  State
+	Ports  []uint16
+	Metric *report.Expect
+}
+
+// Metrics are the counts --expect can compare.
+var Metrics = []report.Metric{
+	{Name: "open", Kind: report.Count}, {Name: "closed", Kind: report.Count}, {Name: "filtered", Kind: report.Count},
+}
+
+// ParseExpectation reads one --expect.
+func ParseExpectation(text string) (Expectation, error) {
+	name, ports, found := strings.Cut(text, ":")
+	if !found {
+		e, err := report.ParseExpect(text, Metrics)
+		if err != nil {
+			return Expectation{}, err
+		}
+		return Expectation{Text: text, Metric: &e}, nil
+	}
+	var st State
+	for s := Open; s <= Unfiltered; s++ {
+		if s.String() == name {
+			st = s
+		}
+	}
+	if st == Unknown {
+		return Expectation{}, report.Usagef("--expect %q: unknown state %q (open, closed, filtered, open|filtered)", text, name)
+	}
+	ps, err := ParsePorts(ports)
+	if err != nil {
+		return Expectation{}, report.Usagef("--expect %q: %v", text, err)
+	}
+	return Expectation{Text: text, State: st, Ports: ps}, nil
+}
+
+// ParseShard reads "i/n" with 0 <= i < n.
+func ParseShard(s string) (Shard, error) {
+	a, b, ok := strings.Cut(s, "/")
+	i, err1 := strconv.ParseUint(a, 10, 32)
+	n, err2 := strconv.ParseUint(b, 10, 32)
+	if !ok || err1 != nil || err2 != nil || n == 0 || i >= n {
+		return Shard{}, report.Usagef("bad --shard %q: use i/n with 0 <= i < n, such as 0/4", s)
+	}
+	return Shard{I: i, N: n}, nil
+}
+
+func (o *Options) validate() error {
+	if o.Rate < 0 || o.MaxRate < 0 || o.Retries < 0 || o.Wait < 0 || o.Concurrency < 0 {
+		return report.Usagef("negative rate, retries, wait or concurrency")
+	}
+	if o.Rate == 0 {
+		o.Rate = 10000
+	}
+	if o.MaxRate > 0 {
+		o.Rate = min(o.Rate, o.MaxRate)
+	}
+	if o.Retries == 0 {
+		o.Retries = 2
+	}
+	if o.Shard.N == 0 {
+		o.Shard = Shard{0, 1}
+	}
+	if o.Concurrency == 0 {
+		o.Concurrency = 512
+	}
+	if len(o.Ports) == 0 {
+		return report.Usagef("no ports to scan")
+	}
+	return nil
+}
+
+// reasonText is nmap's name for an ICMP unreachable code.
+func reasonText(family, typ, code int) string {
+	if family == 6 {
+		switch {
+		case typ == 1 && code == 4:
+			return "port-unreach"
+		case typ == 1 && (code == 1 || code == 5 || code == 6):
+			return "admin-prohibited"
+		case typ == 1 && code == 3:
+			return "host-unreach"
+		case typ == 1:
+			return "net-unreach"
+		case typ == 3:
+			return "time-exceeded"
+		}
+		return fmt.Sprintf("icmpv6-%d-%d", typ, code)
+	}
+	switch {
+	case typ == 3 && code == 3:
+		return "port-unreach"
+	case typ == 3 && code == 2:
+		return "proto-unreach"
+	case typ == 3 && (code == 1 || code == 7 || code == 8 || code == 12):
+		return "host-unreach"
+	case typ == 3 && (code == 0 || code == 6 || code == 11):
+		return "net-unreach"
+	case typ == 3 && (code == 9 || code == 10 || code == 13):
+		return "admin-prohibited"
+	case typ == 11:
+		return "time-exceeded"
+	}
+	return fmt.Sprintf("icmp-%d-%d", typ, code)
+}
