@@ -100,4 +100,3 @@ func connectResult(err error) Result {
 	}
 	return Result{State: Filtered, Reason: "error"}
 }
-
