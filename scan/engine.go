@@ -397,37 +397,40 @@ func (s *scanner) readTransport(fam int) {
 		if err != nil {
 			return
 		}
-		at := time.Now()
-		b := buf[:n]
-		if s.opts.Type == UDP {
-			h, ok := probe.ParseUDP(b)
-			if !ok || h.DstPort != s.sport {
-				continue
-			}
-			if idx, ok := s.indexOf(meta.Src, h.SrcPort); ok {
-				s.record(idx, Result{State: Open, Reason: "udp-response", TTL: meta.TTL}, at)
-			}
-			continue
-		}
-		h, ok := probe.ParseTCP(b)
-		if !ok || h.DstPort != s.sport {
-			continue
-		}
-		idx, ok := s.indexOf(meta.Src, h.SrcPort)
-		if !ok || h.Ack-1 != s.cookie(meta.Src.Unmap(), h.SrcPort) {
-			continue // not an answer to our SYN: stray or forged
-		}
-		switch {
-		case h.Flags&probe.FlagRST != 0:
-			s.record(idx, Result{State: Closed, Reason: "rst", TTL: meta.TTL}, at)
-		case h.Flags&(probe.FlagSYN|probe.FlagACK) == probe.FlagSYN|probe.FlagACK:
-			s.record(idx, Result{State: Open, Reason: "syn-ack", TTL: meta.TTL}, at)
-		}
+		s.handleTransport(buf[:n], meta, time.Now())
 	}
 }
 
-// readICMP records ICMP errors about our probes, with nmap's mapping of
-// unreachable codes to states.
+// handleTransport records a TCP or UDP segment from a target, if it
+// answers one of our probes.
+func (s *scanner) handleTransport(b []byte, meta rawsock.Meta, at time.Time) {
+	if s.opts.Type == UDP {
+		h, ok := probe.ParseUDP(b)
+		if !ok || h.DstPort != s.sport {
+			return
+		}
+		if idx, ok := s.indexOf(meta.Src, h.SrcPort); ok {
+			s.record(idx, Result{State: Open, Reason: "udp-response", TTL: meta.TTL}, at)
+		}
+		return
+	}
+	h, ok := probe.ParseTCP(b)
+	if !ok || h.DstPort != s.sport {
+		return
+	}
+	idx, ok := s.indexOf(meta.Src, h.SrcPort)
+	if !ok || h.Ack-1 != s.cookie(meta.Src.Unmap(), h.SrcPort) {
+		return // not an answer to our SYN: stray or forged
+	}
+	switch {
+	case h.Flags&probe.FlagRST != 0:
+		s.record(idx, Result{State: Closed, Reason: "rst", TTL: meta.TTL}, at)
+	case h.Flags&(probe.FlagSYN|probe.FlagACK) == probe.FlagSYN|probe.FlagACK:
+		s.record(idx, Result{State: Open, Reason: "syn-ack", TTL: meta.TTL}, at)
+	}
+}
+
+// readICMP records ICMP errors about our probes.
 func (s *scanner) readICMP(fam int) {
 	c := s.icmp[fam]
 	buf := make([]byte, 1500)
@@ -436,35 +439,40 @@ func (s *scanner) readICMP(fam int) {
 		if err != nil {
 			return
 		}
-		at := time.Now()
-		m, err := icmp.Parse(fam, buf[:n])
-		if err != nil || !m.IsError() || m.Quote == nil {
-			continue
-		}
-		q := m.Quote
-		sport, dport, ok := q.Ports()
-		if !ok || sport != s.sport {
-			continue
-		}
-		idx, ok := s.indexOf(q.Dst, dport)
-		if !ok {
-			continue
-		}
-		if s.opts.Type == UDP {
-			if q.Protocol != probe.ProtoUDP {
-				continue
-			}
-		} else if q.Protocol != probe.ProtoTCP || len(q.Transport) < 8 ||
-			binary.BigEndian.Uint32(q.Transport[4:8]) != s.cookie(q.Dst, dport) {
-			continue
-		}
-		reason := reasonText(fam, m.Type, m.Code)
-		state := Filtered
-		if s.opts.Type == UDP && reason == "port-unreach" {
-			state = Closed
-		}
-		s.record(idx, Result{State: state, Reason: reason, From: meta.Src, TTL: meta.TTL}, at)
+		s.handleICMP(fam, buf[:n], meta, time.Now())
 	}
+}
+
+// handleICMP records an ICMP error quoting one of our probes, with nmap's
+// mapping of unreachable codes to states.
+func (s *scanner) handleICMP(fam int, b []byte, meta rawsock.Meta, at time.Time) {
+	m, err := icmp.Parse(fam, b)
+	if err != nil || !m.IsError() || m.Quote == nil {
+		return
+	}
+	q := m.Quote
+	sport, dport, ok := q.Ports()
+	if !ok || sport != s.sport {
+		return
+	}
+	idx, ok := s.indexOf(q.Dst, dport)
+	if !ok {
+		return
+	}
+	if s.opts.Type == UDP {
+		if q.Protocol != probe.ProtoUDP {
+			return
+		}
+	} else if q.Protocol != probe.ProtoTCP || len(q.Transport) < 8 ||
+		binary.BigEndian.Uint32(q.Transport[4:8]) != s.cookie(q.Dst, dport) {
+		return
+	}
+	reason := reasonText(fam, m.Type, m.Code)
+	state := Filtered
+	if s.opts.Type == UDP && reason == "port-unreach" {
+		state = Closed
+	}
+	s.record(idx, Result{State: state, Reason: reason, From: meta.Src, TTL: meta.TTL}, at)
 }
 
 // results lists every probe of the shard in target and port order, the

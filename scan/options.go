@@ -39,7 +39,7 @@ type Options struct {
 	// when a retry pass shows that probes were lost, and never exceeds
 	// MaxRate (0: no ceiling).
 	Rate, MaxRate int
-	// Retries is how many times an unanswered probe is sent again (2).
+	// Retries is how many times an unanswered probe is sent again (4).
 	Retries int
 	// Wait, when set, is how long the scan waits for late answers after
 	// each pass; zero derives it from the round-trip times seen.
@@ -139,7 +139,7 @@ func (o *Options) validate() error {
 		o.Rate = min(o.Rate, o.MaxRate)
 	}
 	if o.Retries == 0 {
-		o.Retries = 2
+		o.Retries = 4
 	}
 	if o.Shard.N == 0 {
 		o.Shard = Shard{0, 1}

@@ -84,7 +84,7 @@ func newApp() *cli.App {
 			&cli.BoolFlag{Name: "allow-large", Usage: "scan more than 65536 targets"},
 			&cli.IntFlag{Name: "rate", Usage: "probes per `second` to start at (10000)"},
 			&cli.IntFlag{Name: "max-rate", Usage: "never more than `N` probes per second"},
-			&cli.IntFlag{Name: "max-retries", Usage: "resend an unanswered probe up to `N` times (2)"},
+			&cli.IntFlag{Name: "max-retries", Usage: "resend an unanswered probe up to `N` times (4)"},
 			&cli.Float64Flag{Name: "wait", Usage: "`seconds` to wait for late answers after each pass (default: from RTTs)"},
 			&cli.Uint64Flag{Name: "seed", Usage: "`seed` of the probe order (default: random)"},
 			&cli.StringFlag{Name: "shard", Value: "0/1", Usage: "run shard `i/n` of the scan"},

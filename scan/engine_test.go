@@ -1,0 +1,96 @@
+package scan
+
+import (
+	"encoding/binary"
+	"net/netip"
+	"testing"
+	"time"
+
+	xicmp "golang.org/x/net/icmp"
+	"golang.org/x/net/ipv4"
+
+	"github.com/rawkit/rawkit/probe"
+	"github.com/rawkit/rawkit/rawsock"
+)
+
+var (
+	me     = netip.MustParseAddr("198.18.0.1")
+	target = netip.MustParseAddr("198.18.1.2")
+	router = netip.MustParseAddr("198.18.0.2")
+)
+
+func testScanner(t Type) *scanner {
+	s := &scanner{opts: Options{Type: t, Shard: Shard{0, 1}}, targets: []netip.Addr{target}, ports: []uint16{22, 23},
+		index: map[netip.Addr]uint32{target: 0}, portIdx: make([]int32, 65536), key: 99, sport: 45000,
+		details: map[uint64]*Result{}, start: time.Now()}
+	for i := range s.portIdx {
+		s.portIdx[i] = -1
+	}
+	s.portIdx[22], s.portIdx[23] = 0, 1
+	s.n = 2
+	s.states = make([]State, 2)
+	return s
+}
+
+func segment(sport, dport uint16, flags uint8, ack uint32) []byte {
+	b := make([]byte, 20)
+	binary.BigEndian.PutUint16(b[0:2], sport)
+	binary.BigEndian.PutUint16(b[2:4], dport)
+	binary.BigEndian.PutUint32(b[8:12], ack)
+	b[12], b[13] = 5<<4, flags
+	return b
+}
+
+// Answers a SYN scan must ignore, and ones it must take.
+func TestHandleTransport(t *testing.T) {
+	synack := uint8(probe.FlagSYN | probe.FlagACK)
+	tests := []struct {
+		name  string
+		from  netip.Addr
+		b     func(s *scanner) []byte
+		state State
+	}{
+		{"syn-ack", target, func(s *scanner) []byte { return segment(22, 45000, synack, s.cookie(target, 22)+1) }, Open},
+		{"rst", target, func(s *scanner) []byte { return segment(22, 45000, probe.FlagRST|probe.FlagACK, s.cookie(target, 22)+1) }, Closed},
+		{"wrong cookie", target, func(s *scanner) []byte { return segment(22, 45000, synack, s.cookie(target, 22)+2) }, Unknown},
+		{"cookie of another port", target, func(s *scanner) []byte { return segment(22, 45000, synack, s.cookie(target, 23)+1) }, Unknown},
+		{"to another source port", target, func(s *scanner) []byte { return segment(22, 45001, synack, s.cookie(target, 22)+1) }, Unknown},
+		{"from another host", router, func(s *scanner) []byte { return segment(22, 45000, synack, s.cookie(target, 22)+1) }, Unknown},
+		{"port not scanned", target, func(s *scanner) []byte { return segment(24, 45000, synack, s.cookie(target, 24)+1) }, Unknown},
+		{"bare ack", target, func(s *scanner) []byte { return segment(22, 45000, probe.FlagACK, s.cookie(target, 22)+1) }, Unknown},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := testScanner(SYN)
+			s.handleTransport(tt.b(s), rawsock.Meta{Src: tt.from, TTL: 63}, time.Now())
+			if s.states[0] != tt.state {
+				t.Errorf("state %v, want %v", s.states[0], tt.state)
+			}
+		})
+	}
+}
+
+func TestHandleICMP(t *testing.T) {
+	s := testScanner(SYN)
+	syn := probe.TCPSyn(nil, me, target, 45000, 23, s.cookie(target, 23))
+	quote := make([]byte, 20)
+	quote[0], quote[9] = 0x45, 6
+	src, dst := me.As4(), target.As4()
+	copy(quote[12:16], src[:])
+	copy(quote[16:20], dst[:])
+	quote = append(quote, syn...)
+	b, _ := (&xicmp.Message{Type: ipv4.ICMPTypeDestinationUnreachable, Code: 13, Body: &xicmp.DstUnreach{Data: quote}}).Marshal(nil)
+	s.handleICMP(4, b, rawsock.Meta{Src: router, TTL: 64}, time.Now())
+	r := s.details[1]
+	if s.states[1] != Filtered || r == nil || r.Reason != "admin-prohibited" || r.From != router {
+		t.Fatalf("state %v details %+v", s.states[1], r)
+	}
+	// The same error quoting a SYN with another sequence number is not ours.
+	s = testScanner(SYN)
+	binary.BigEndian.PutUint32(quote[24:28], 7)
+	b, _ = (&xicmp.Message{Type: ipv4.ICMPTypeDestinationUnreachable, Code: 13, Body: &xicmp.DstUnreach{Data: quote}}).Marshal(nil)
+	s.handleICMP(4, b, rawsock.Meta{Src: router}, time.Now())
+	if s.states[1] != Unknown {
+		t.Errorf("forged quote taken: %v", s.states[1])
+	}
+}
