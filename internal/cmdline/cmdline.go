@@ -34,6 +34,9 @@ func Run(app *cli.App, args []string, stderr io.Writer) int {
 		return report.Usagef("%v", err)
 	}
 	app.HideHelpCommand = true
+	// A repeated flag gives a list; commas stay in the value, where
+	// --expect 'open:22,443' needs them.
+	app.DisableSliceFlagSeparator = true
 	app.ErrWriter = stderr
 	// urfave/cli would os.Exit on an ExitCoder; ours are plain errors.
 	app.ExitErrHandler = func(*cli.Context, error) {}

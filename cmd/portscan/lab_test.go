@@ -1,0 +1,275 @@
+package main
+
+import (
+	"encoding/json"
+	"encoding/xml"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rawkit/rawkit/internal/labtest"
+	"github.com/rawkit/rawkit/internal/netlab"
+)
+
+var bin string
+
+func TestMain(m *testing.M) {
+	b, err := labtest.Build("portscan")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "building portscan:", err)
+		os.Exit(1)
+	}
+	bin = b
+	code := m.Run()
+	os.RemoveAll(filepath.Dir(b))
+	os.Exit(code)
+}
+
+func runScan(t *testing.T, lab *netlab.Lab, args ...string) labtest.Result {
+	t.Helper()
+	return labtest.Run(t, lab, lab.Client, 3*time.Minute, append([]string{bin}, args...)...)
+}
+
+type port struct {
+	IP, Proto, State, Reason, From string
+	Port                           int
+}
+
+// ports parses --json output: the port records, and checks the summary.
+func ports(t *testing.T, out string) []port {
+	t.Helper()
+	var ps []port
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	for i, l := range lines {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(l), &m); err != nil {
+			t.Fatalf("not JSON: %q", l)
+		}
+		if i == len(lines)-1 {
+			if m["type"] != "summary" {
+				t.Fatalf("last record %v", m)
+			}
+			continue
+		}
+		p := port{IP: m["ip"].(string), Proto: m["proto"].(string), State: m["state"].(string), Reason: m["reason"].(string), Port: int(m["port"].(float64))}
+		if f, ok := m["from"].(string); ok {
+			p.From = f
+		}
+		ps = append(ps, p)
+	}
+	return ps
+}
+
+func byPort(ps []port) map[int]port {
+	m := map[int]port{}
+	for _, p := range ps {
+		m[p.Port] = p
+	}
+	return m
+}
+
+func TestStatesAndReasons(t *testing.T) {
+	lab := netlab.ForTest(t, netlab.Spec{Routers: 1, Services: netlab.Services{
+		TCP: map[int]netlab.PortState{22: netlab.Open, 23: netlab.Filtered, 24: netlab.Rejected},
+		UDP: map[int]netlab.PortState{53: netlab.Open, 54: netlab.Filtered, 55: netlab.Rejected},
+	}})
+	// A router that rejects port 25 on the way.
+	r1 := lab.Routers[0]
+	if err := lab.Run(r1, "iptables", "-A", "FORWARD", "-p", "tcp", "--dport", "25", "-j", "REJECT", "--reject-with", "icmp-admin-prohibited"); err != nil {
+		t.Fatal(err)
+	}
+	if err := lab.Run(r1, "ip6tables", "-A", "FORWARD", "-p", "tcp", "--dport", "25", "-j", "REJECT", "--reject-with", "icmp6-adm-prohibited"); err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range []struct {
+		srv, router string
+	}{{lab.Server.Addr4.String(), r1.Addr4.String()}, {lab.Server.Addr6.String(), r1.Addr6.String()}} {
+		for _, kind := range []string{"-sS", "--connect"} {
+			got := byPort(ports(t, runScan(t, lab, kind, "-p", "22-26", "--all", "--json", v.srv).Stdout))
+			want := map[int][2]string{22: {"open", "syn-ack"}, 23: {"filtered", "no-response"}, 24: {"filtered", "admin-prohibited"},
+				25: {"filtered", "admin-prohibited"}, 26: {"closed", "rst"}}
+			if kind == "--connect" {
+				// connect() reports an ICMP unreachable as EHOSTUNREACH
+				// for IPv4; for IPv6 the kernel may just let it time out.
+				want[24], want[25], want[26] = [2]string{"filtered", "host-unreach"}, [2]string{"filtered", "host-unreach"}, [2]string{"closed", "conn-refused"}
+			}
+			for p, w := range want {
+				g := got[p]
+				if kind == "--connect" && strings.Contains(v.srv, ":") && (p == 24 || p == 25) && g.State == "filtered" {
+					continue
+				}
+				if g.State != w[0] || g.Reason != w[1] {
+					t.Errorf("%s %s port %d: %s (%s), want %s (%s)", kind, v.srv, p, g.State, g.Reason, w[0], w[1])
+				}
+			}
+			if kind == "-sS" && (got[25].From != v.router || got[24].From != v.srv) {
+				t.Errorf("%s: port 25 rejected by %q, port 24 by %q; want %s and the target itself", v.srv, got[25].From, got[24].From, v.router)
+			}
+		}
+		got := byPort(ports(t, runScan(t, lab, "-U", "-p", "53-56", "--all", "--json", v.srv).Stdout))
+		for p, w := range map[int][2]string{53: {"open", "udp-response"}, 54: {"open|filtered", "no-response"},
+			55: {"filtered", "admin-prohibited"}, 56: {"closed", "port-unreach"}} {
+			if g := got[p]; g.State != w[0] || g.Reason != w[1] || g.Proto != "udp" {
+				t.Errorf("-U %s port %d: %+v, want %s (%s)", v.srv, p, g, w[0], w[1])
+			}
+		}
+	}
+}
+
+// nmapStates reads nmap's XML: the listed ports' states, and the state
+// of the rest ("extraports").
+func nmapStates(t *testing.T, x []byte) (map[int]string, string) {
+	t.Helper()
+	var run struct {
+		Hosts []struct {
+			Extra []struct {
+				State string `xml:"state,attr"`
+			} `xml:"ports>extraports"`
+			Ports []struct {
+				ID    int `xml:"portid,attr"`
+				State struct {
+					State string `xml:"state,attr"`
+				} `xml:"state"`
+			} `xml:"ports>port"`
+		} `xml:"host"`
+	}
+	if err := xml.Unmarshal(x, &run); err != nil || len(run.Hosts) != 1 {
+		t.Fatalf("nmap XML: %v\n%s", err, x)
+	}
+	listed := map[int]string{}
+	for _, p := range run.Hosts[0].Ports {
+		listed[p.ID] = p.State.State
+	}
+	rest := ""
+	if len(run.Hosts[0].Extra) > 0 {
+		rest = run.Hosts[0].Extra[0].State
+	}
+	return listed, rest
+}
+
+func TestAllPortsEqualNmap(t *testing.T) {
+	if _, err := exec.LookPath("nmap"); err != nil {
+		t.Fatal("nmap is not installed (make deps installs it)")
+	}
+	lab := netlab.ForTest(t, netlab.Spec{Routers: 1, Services: netlab.Services{
+		TCP: map[int]netlab.PortState{22: netlab.Open, 80: netlab.Open, 443: netlab.Open, 8080: netlab.Filtered, 9000: netlab.Rejected, 65535: netlab.Open, 1: netlab.Open},
+	}})
+	srv := lab.Server.Addr4.String()
+	ref := runScan(t, lab, "-p-", "--json", "--rate", "50000", srv) // warm-up free: just ours
+	_ = ref
+	theirs := labtest.Run(t, lab, lab.Client, 3*time.Minute, "nmap", "-sS", "-p-", "-n", "-Pn", "-oX", "-", srv)
+	if theirs.Code != 0 {
+		t.Fatalf("nmap: exit %d %s", theirs.Code, theirs.Stderr)
+	}
+	listed, rest := nmapStates(t, []byte(theirs.Stdout))
+	ours := runScan(t, lab, "-p-", "--all", "--json", "--rate", "50000", srv)
+	got := ports(t, ours.Stdout)
+	if len(got) != 65535 {
+		t.Fatalf("%d ports in our output, want 65535", len(got))
+	}
+	diff := 0
+	for _, p := range got {
+		want, ok := listed[p.Port]
+		if !ok {
+			want = rest
+		}
+		if p.State != want {
+			diff++
+			if diff < 10 {
+				t.Errorf("port %d: ours %s, nmap %s", p.Port, p.State, want)
+			}
+		}
+	}
+	if diff > 0 {
+		t.Errorf("%d of 65535 ports differ from nmap", diff)
+	}
+}
+
+func TestLossyLinkMissesNoOpenPort(t *testing.T) {
+	open := []int{22, 80, 443, 1000, 1999, 2000}
+	svc := map[int]netlab.PortState{}
+	for _, p := range open {
+		svc[p] = netlab.Open
+	}
+	lab := netlab.ForTest(t, netlab.Spec{Routers: 1, Loss: 0.2, Services: netlab.Services{TCP: svc}})
+	for _, srv := range []string{lab.Server.Addr4.String(), lab.Server.Addr6.String()} {
+		r := runScan(t, lab, "-p", "1-2000", "--json", "--expect", "open:22,80,443,1000,1999,2000", srv)
+		var found []int
+		for _, p := range ports(t, r.Stdout) {
+			found = append(found, p.Port)
+		}
+		slices.Sort(found)
+		if !slices.Equal(found, open) || r.Code != 0 {
+			t.Errorf("%s through 20%% loss: open %v, want %v (exit %d, %s)", srv, found, open, r.Code, r.Stderr)
+		}
+	}
+}
+
+func TestShardsAreDisjointAndWhole(t *testing.T) {
+	lab := netlab.ForTest(t, netlab.Spec{Routers: 1, ServerPrefixes: nil, Services: netlab.Services{TCP: map[int]netlab.PortState{22: netlab.Open}}})
+	targets := []string{lab.Server.Addr4.String(), lab.Routers[0].Addr4.String()}
+	seen := map[string]int{}
+	for i := 0; i < 3; i++ {
+		r := runScan(t, lab, append([]string{"-p", "1-300", "--all", "--json", "--seed", "7", "--shard", fmt.Sprintf("%d/3", i)}, targets...)...)
+		for _, p := range ports(t, r.Stdout) {
+			seen[fmt.Sprintf("%s:%d", p.IP, p.Port)]++
+		}
+	}
+	if len(seen) != 600 {
+		t.Errorf("shards covered %d probes, want 600", len(seen))
+	}
+	for k, n := range seen {
+		if n != 1 {
+			t.Errorf("%s scanned by %d shards", k, n)
+		}
+	}
+}
+
+func TestXMLAndExpect(t *testing.T) {
+	lab := netlab.ForTest(t, netlab.Spec{Services: netlab.Services{TCP: map[int]netlab.PortState{22: netlab.Open}}})
+	srv := lab.Server.Addr4.String()
+	file := filepath.Join(t.TempDir(), "scan.xml")
+	r := runScan(t, lab, "-p", "20-25", "-oX", file, "--expect", "open:22", "--expect", "closed:23", "--expect", "open>=1", srv)
+	if r.Code != 0 || !regexp.MustCompile(`(?m)^22/tcp\s+open\s+ssh\s+syn-ack`).MatchString(r.Stdout) {
+		t.Errorf("exit %d\n%s%s", r.Code, r.Stdout, r.Stderr)
+	}
+	x, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	listed, rest := nmapStates(t, x)
+	if listed[22] != "open" || rest != "closed" {
+		t.Errorf("XML: listed %v, rest %q", listed, rest)
+	}
+	r = runScan(t, lab, "-p", "20-25", "--expect", "open:23", srv)
+	if r.Code != 1 || !strings.Contains(r.Stderr, "open:23 failed") {
+		t.Errorf("failing expect: exit %d, %q", r.Code, r.Stderr)
+	}
+}
+
+func TestPrivilegeAndUsage(t *testing.T) {
+	lab := netlab.ForTest(t, netlab.Spec{Services: netlab.Services{TCP: map[int]netlab.PortState{22: netlab.Open}}})
+	srv := lab.Server.Addr4.String()
+	nobody := []string{"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", bin}
+	r := labtest.Run(t, lab, lab.Client, time.Minute, append(nobody, "-p", "22", srv)...)
+	if r.Code != 0 || !strings.Contains(r.Stderr, "falling back to a connect scan") || !strings.Contains(r.Stdout, "22/tcp") {
+		t.Errorf("unprivileged SYN scan: exit %d\n%s%s", r.Code, r.Stdout, r.Stderr)
+	}
+	r = labtest.Run(t, lab, lab.Client, time.Minute, append(nobody, "-U", "-p", "53", srv)...)
+	if r.Code != 3 || !strings.Contains(r.Stderr, "setcap") {
+		t.Errorf("unprivileged UDP scan: exit %d, %q", r.Code, r.Stderr)
+	}
+	for _, args := range [][]string{{}, {srv, "-p", "0"}, {srv, "-p", "x"}, {"255.255.255.255", "-p", "1"}, {"224.0.0.1"},
+		{"198.18.0.0/8"}, {srv, "--shard", "2/2"}, {srv, "--expect", "shut:22"}, {srv, "-sS", "-U"}, {srv, "-p", "1", "--top-ports", "5"}} {
+		r := runScan(t, lab, args...)
+		if r.Code != 2 || r.Stderr == "" || strings.Contains(r.Stderr, "panic") {
+			t.Errorf("%q: exit %d, %q; want 2", args, r.Code, r.Stderr)
+		}
+	}
+}
