@@ -51,7 +51,9 @@ func TestHandleTransport(t *testing.T) {
 		state State
 	}{
 		{"syn-ack", target, func(s *scanner) []byte { return segment(22, 45000, synack, s.cookie(target, 22)+1) }, Open},
-		{"rst", target, func(s *scanner) []byte { return segment(22, 45000, probe.FlagRST|probe.FlagACK, s.cookie(target, 22)+1) }, Closed},
+		{"rst", target, func(s *scanner) []byte {
+			return segment(22, 45000, probe.FlagRST|probe.FlagACK, s.cookie(target, 22)+1)
+		}, Closed},
 		{"wrong cookie", target, func(s *scanner) []byte { return segment(22, 45000, synack, s.cookie(target, 22)+2) }, Unknown},
 		{"cookie of another port", target, func(s *scanner) []byte { return segment(22, 45000, synack, s.cookie(target, 23)+1) }, Unknown},
 		{"to another source port", target, func(s *scanner) []byte { return segment(22, 45001, synack, s.cookie(target, 22)+1) }, Unknown},
