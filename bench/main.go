@@ -25,6 +25,7 @@ import (
 )
 
 var runs = flag.Int("runs", 5, "runs of each tool per benchmark")
+var only = flag.String("only", "", "run only this benchmark group: ping, traceroute or portscan")
 
 func main() {
 	flag.Parse()
@@ -117,6 +118,12 @@ func run() error {
 	if err != nil {
 		return err
 	}
+	switch *only {
+	case "traceroute":
+		return traceBench(bin)
+	case "portscan":
+		return scanBench(bin)
+	}
 	sweep := netip.MustParsePrefix("198.19.0.0/20")
 	lab, err := netlab.New(netlab.Spec{Routers: 1, ServerPrefixes: []netip.Prefix{sweep}})
 	if err != nil {
@@ -170,7 +177,13 @@ func run() error {
 	pps := func(s sample) float64 { return n / s.wall.Seconds() }
 	po, pt := median(each(o, pps)), median(each(t, pps))
 	fmt.Printf("| flood, %d probes (`ping -q -f -c %d`) vs iputils: probes per second | %.0f | %.0f | %.2f |\n", n, n, po, pt, po/pt)
-	return traceBench(bin)
+	if *only == "ping" {
+		return nil
+	}
+	if err := traceBench(bin); err != nil {
+		return err
+	}
+	return scanBench(bin)
 }
 
 var hopRE = regexp.MustCompile(`(?m)^\s*(\d+)\s+(\S+)`)
@@ -245,4 +258,95 @@ func traceBench(bin string) error {
 	fmt.Printf("| same: runs with the same hosts and loss per hop | %d/%d | | |\n", same, *runs)
 	fmt.Printf("\nLast report of each:\n\n```\n%s```\n\n```\n%s```\n", o[len(o)-1].out, t[len(t)-1].out)
 	return nil
+}
+
+var openRE = regexp.MustCompile(`(?m)^\d+/tcp\s+open`)
+
+// openCount counts open ports in nmap-style text (ours and nmap's).
+func openCount(out string) int { return len(openRE.FindAllString(out, -1)) }
+
+var masscanRE = regexp.MustCompile(`(?m)^Discovered open port`)
+
+func scanBench(bin string) error {
+	prefix := netip.MustParsePrefix("198.19.0.0/16")
+	open := map[int]netlab.PortState{22: netlab.Open, 80: netlab.Open, 443: netlab.Open, 8080: netlab.Open, 50000: netlab.Open}
+	lab, err := netlab.New(netlab.Spec{Routers: 1, ServerPrefixes: []netip.Prefix{prefix}, Services: netlab.Services{TCP: open}})
+	if err != nil {
+		return err
+	}
+	defer lab.Close()
+	l := &benchLab{Lab: lab, bin: bin}
+	srv := lab.Server.Addr4.String()
+	fmt.Printf("\nLab: client - r1 - server (answering for %v, TCP 22, 80, 443, 8080, 50000 open); %d runs each, alternating; medians.\n\n", prefix, *runs)
+	fmt.Println("| benchmark | rawkit | reference | ratio (rawkit/reference) |")
+	fmt.Println("|---|---|---|---|")
+
+	o, t, err := l.pair([]string{"portscan", "-p-", "--rate", "200000", srv}, []string{"nmap", "-sS", "-p-", "-n", "-Pn", srv})
+	if err != nil {
+		return err
+	}
+	okO, okT := 0, 0
+	for i := range o {
+		if openCount(o[i].out) == len(open) {
+			okO++
+		}
+		if openCount(t[i].out) == len(open) {
+			okT++
+		}
+	}
+	wo, wt := median(each(o, wallMs)), median(each(t, wallMs))
+	fmt.Printf("| all 65535 TCP ports of one host (`portscan -p- --rate 200000`) vs `nmap -sS -p- -n -Pn`: wall time | %.0f ms | %.0f ms | %.2f |\n", wo, wt, wo/wt)
+	fmt.Printf("| same: runs with all %d open ports found | %d/%d | %d/%d | |\n", len(open), okO, *runs, okT, *runs)
+	mo, mt := median(each(o, rssMiB)), median(each(t, rssMiB))
+	fmt.Printf("| same: peak RSS | %.1f MiB | %.1f MiB | %.2f |\n", mo, mt, mo/mt)
+
+	hosts := 1<<(32-prefix.Bits()) - 2
+	o, t, err = l.pair([]string{"portscan", "-p", "80", "--rate", "200000", prefix.String()},
+		[]string{"nmap", "-sS", "-Pn", "-n", "--min-rate", "100000", "-p", "80", prefix.String()})
+	if err != nil {
+		return err
+	}
+	okO, okT = 0, 0
+	for i := range o {
+		if openCount(o[i].out) >= hosts {
+			okO++
+		}
+		if openCount(t[i].out) >= hosts {
+			okT++
+		}
+	}
+	wo, wt = median(each(o, wallMs)), median(each(t, wallMs))
+	fmt.Printf("| port 80 on %d addresses (`portscan -p 80 --rate 200000 %v`) vs `nmap -sS -Pn -n --min-rate 100000`: wall time | %.0f ms | %.0f ms | %.2f |\n", hosts, prefix, wo, wt, wo/wt)
+	fmt.Printf("| same: runs that found every address | %d/%d | %d/%d | |\n", okO, *runs, okT, *runs)
+	mo, mt = median(each(o, rssMiB)), median(each(t, rssMiB))
+	fmt.Printf("| same: peak RSS | %.1f MiB | %.1f MiB | %.2f |\n", mo, mt, mo/mt)
+
+	// masscan speaks Ethernet itself: it needs the next hop's MAC.
+	mac, err := output("ip", "netns", "exec", lab.Routers[0].NS, "cat", "/sys/class/net/to-client/address")
+	if err != nil {
+		return err
+	}
+	ms := []string{"masscan", "-p80", prefix.String(), "--rate", "50000", "--adapter", "to-r1",
+		"--adapter-ip", lab.Client.Addr4.String(), "--router-mac", strings.TrimSpace(mac), "--wait", "1"}
+	o, t, err = l.pair([]string{"portscan", "-p", "80", "--rate", "50000", prefix.String()}, ms)
+	if err != nil {
+		return err
+	}
+	okT = 0
+	for i := range t {
+		if len(masscanRE.FindAllString(t[i].out, -1)) >= hosts {
+			okT++
+		}
+	}
+	wo, wt = median(each(o, wallMs)), median(each(t, wallMs))
+	fmt.Printf("| same scan at 50000/s each (`portscan -p 80 --rate 50000`) vs `masscan -p80 --rate 50000 --wait 1`: wall time | %.0f ms | %.0f ms | %.2f |\n", wo, wt, wo/wt)
+	fmt.Printf("| same: runs that found every address (masscan) | | %d/%d | |\n", okT, *runs)
+	mo, mt = median(each(o, rssMiB)), median(each(t, rssMiB))
+	fmt.Printf("| same: peak RSS | %.1f MiB | %.1f MiB | %.2f |\n", mo, mt, mo/mt)
+	return nil
+}
+
+func output(name string, args ...string) (string, error) {
+	out, err := exec.Command(name, args...).Output()
+	return string(out), err
 }
