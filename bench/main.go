@@ -321,28 +321,32 @@ func scanBench(bin string) error {
 	mo, mt = median(each(o, rssMiB)), median(each(t, rssMiB))
 	fmt.Printf("| same: peak RSS | %.1f MiB | %.1f MiB | %.2f |\n", mo, mt, mo/mt)
 
-	// masscan speaks Ethernet itself: it needs the next hop's MAC.
+	// masscan speaks Ethernet itself: it needs the next hop's MAC. On a
+	// /16 in this lab it overruns its --wait for minutes, so the
+	// comparison with it is on a /20.
 	mac, err := output("ip", "netns", "exec", lab.Routers[0].NS, "cat", "/sys/class/net/to-client/address")
 	if err != nil {
 		return err
 	}
-	ms := []string{"masscan", "-p80", prefix.String(), "--rate", "50000", "--adapter", "to-r1",
+	small := netip.MustParsePrefix("198.19.0.0/20")
+	ms := []string{"masscan", "-p80", small.String(), "--rate", "50000", "--adapter", "to-r1",
 		"--adapter-ip", lab.Client.Addr4.String(), "--router-mac", strings.TrimSpace(mac), "--wait", "1"}
-	o, t, err = l.pair([]string{"portscan", "-p", "80", "--rate", "50000", prefix.String()}, ms)
+	o, t, err = l.pair([]string{"portscan", "-p", "80", "--rate", "50000", "--allow-broadcast", small.String()}, ms)
 	if err != nil {
 		return err
 	}
-	okT = 0
+	okO, okT = 0, 0
 	for i := range t {
-		if len(masscanRE.FindAllString(t[i].out, -1)) >= hosts {
+		if openCount(o[i].out) == 1<<(32-small.Bits()) {
+			okO++
+		}
+		if len(masscanRE.FindAllString(t[i].out, -1)) == 1<<(32-small.Bits()) {
 			okT++
 		}
 	}
 	wo, wt = median(each(o, wallMs)), median(each(t, wallMs))
-	fmt.Printf("| same scan at 50000/s each (`portscan -p 80 --rate 50000`) vs `masscan -p80 --rate 50000 --wait 1`: wall time | %.0f ms | %.0f ms | %.2f |\n", wo, wt, wo/wt)
-	fmt.Printf("| same: runs that found every address (masscan) | | %d/%d | |\n", okT, *runs)
-	mo, mt = median(each(o, rssMiB)), median(each(t, rssMiB))
-	fmt.Printf("| same: peak RSS | %.1f MiB | %.1f MiB | %.2f |\n", mo, mt, mo/mt)
+	fmt.Printf("| port 80 on the %d addresses of %v at 50000/s each vs `masscan -p80 --rate 50000 --wait 1`: wall time | %.0f ms | %.0f ms | %.2f |\n", 1<<(32-small.Bits()), small, wo, wt, wo/wt)
+	fmt.Printf("| same: runs that found every address | %d/%d | %d/%d | |\n", okO, *runs, okT, *runs)
 	return nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/netip"
 	"os"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -58,6 +59,7 @@ type scanner struct {
 	rate int
 
 	shardSet map[uint64]bool
+	extra    []map[int]*rawsock.IPConn // send-only sockets of the other senders
 }
 
 // Run scans, writing results to stdout (and opts.XMLFile). Its error maps
@@ -230,6 +232,17 @@ func (s *scanner) openRaw() error {
 			return err
 		}
 		s.icmp[fam] = ic
+		for i := 1; i < runtime.NumCPU(); i++ {
+			if len(s.extra) < i {
+				s.extra = append(s.extra, map[int]*rawsock.IPConn{})
+			}
+			// Send only: a nil filter keeps no received packet.
+			x, err := rawsock.ListenIP(rawsock.IPConfig{Family: fam, Protocol: proto, Options: o})
+			if err != nil {
+				return err
+			}
+			s.extra[i-1][fam] = x
+		}
 	}
 	return rawsock.DropPrivileges()
 }
@@ -257,6 +270,11 @@ func (s *scanner) closeRaw() {
 	for _, c := range s.send {
 		c.Close()
 	}
+	for _, m := range s.extra {
+		for _, c := range m {
+			c.Close()
+		}
+	}
 	for _, c := range s.icmp {
 		c.Close()
 	}
@@ -281,7 +299,6 @@ func (s *scanner) runRaw(ctx context.Context, resume *resumeState, stderr io.Wri
 	}
 	progress := newProgress(s, stderr)
 	defer progress.stop()
-	buf := make([]byte, 0, 1500)
 	firstPass, firstJ := 0, s.opts.Shard.I
 	if resume != nil {
 		firstPass, firstJ = resume.Pass, resume.Next
@@ -295,8 +312,10 @@ func (s *scanner) runRaw(ctx context.Context, resume *resumeState, stderr io.Wri
 		if pass == firstPass {
 			j0 = firstJ
 		}
+		senders := newSenders(s)
 		for j := j0; j < s.n; j += s.opts.Shard.N {
 			if ctx.Err() != nil {
+				senders.stop()
 				saver.save(pass, j)
 				return nil
 			}
@@ -305,10 +324,13 @@ func (s *scanner) runRaw(ctx context.Context, resume *resumeState, stderr io.Wri
 				continue
 			}
 			paced.wait()
-			if err := s.sendProbe(idx, &buf); err != nil {
+			if err := senders.send(idx); err != nil {
 				return err
 			}
 			saver.maybeSave(pass, j)
+		}
+		if err := senders.stop(); err != nil {
+			return err
 		}
 		s.settle(ctx)
 		if pass > 0 {
@@ -359,7 +381,65 @@ func (s *scanner) settle(ctx context.Context) {
 	}
 }
 
-func (s *scanner) sendProbe(idx uint64, buf *[]byte) error {
+// senders spread a pass's sends over one goroutine and socket per CPU:
+// on a fast path each send carries the probe's whole round trip through
+// the kernel, so one thread cannot keep up. Each has its own socket,
+// since a socket's writes are serialized by its lock.
+type senders struct {
+	work chan uint64
+	errs chan error
+	wg   sync.WaitGroup
+	err  error
+}
+
+func newSenders(s *scanner) *senders {
+	k := len(s.extra) + 1
+	ss := &senders{work: make(chan uint64, 4096), errs: make(chan error, k)}
+	for i := 0; i < k; i++ {
+		ss.wg.Add(1)
+		go func() {
+			defer ss.wg.Done()
+			buf := make([]byte, 0, 1500)
+			for idx := range ss.work {
+				if err := s.sendProbe(idx, &buf, i); err != nil {
+					ss.errs <- err
+					for range ss.work {
+					}
+					return
+				}
+			}
+		}()
+	}
+	return ss
+}
+
+func (ss *senders) send(idx uint64) error {
+	select {
+	case err := <-ss.errs:
+		ss.err = err
+		return err
+	default:
+	}
+	ss.work <- idx
+	return nil
+}
+
+// stop waits for the queued sends and returns the first error.
+func (ss *senders) stop() error {
+	if ss.work != nil {
+		close(ss.work)
+		ss.work = nil
+	}
+	ss.wg.Wait()
+	select {
+	case err := <-ss.errs:
+		return err
+	default:
+		return ss.err
+	}
+}
+
+func (s *scanner) sendProbe(idx uint64, buf *[]byte, sender int) error {
 	dst, port := s.probeOf(idx)
 	fam := 4
 	if dst.Is6() {
@@ -379,7 +459,11 @@ func (s *scanner) sendProbe(idx uint64, buf *[]byte) error {
 		s.mu.Unlock()
 	}
 	s.sent.Add(1)
-	if _, err := s.send[fam].WriteToTTL(b, dst, 0); err != nil {
+	c := s.send[fam]
+	if sender > 0 {
+		c = s.extra[sender-1][fam]
+	}
+	if _, err := c.WriteToTTL(b, dst, 0); err != nil {
 		if errors.Is(err, os.ErrPermission) {
 			return err
 		}
@@ -410,7 +494,7 @@ func (s *scanner) handleTransport(b []byte, meta rawsock.Meta, at time.Time) {
 			return
 		}
 		if idx, ok := s.indexOf(meta.Src, h.SrcPort); ok {
-			s.record(idx, Result{State: Open, Reason: "udp-response", TTL: meta.TTL}, at)
+			s.record(idx, Result{State: Open, Reason: "udp-response", From: meta.Src, TTL: meta.TTL}, at)
 		}
 		return
 	}
@@ -424,9 +508,9 @@ func (s *scanner) handleTransport(b []byte, meta rawsock.Meta, at time.Time) {
 	}
 	switch {
 	case h.Flags&probe.FlagRST != 0:
-		s.record(idx, Result{State: Closed, Reason: "rst", TTL: meta.TTL}, at)
+		s.record(idx, Result{State: Closed, Reason: "rst", From: meta.Src, TTL: meta.TTL}, at)
 	case h.Flags&(probe.FlagSYN|probe.FlagACK) == probe.FlagSYN|probe.FlagACK:
-		s.record(idx, Result{State: Open, Reason: "syn-ack", TTL: meta.TTL}, at)
+		s.record(idx, Result{State: Open, Reason: "syn-ack", From: meta.Src, TTL: meta.TTL}, at)
 	}
 }
 

@@ -43,7 +43,10 @@ func run() error {
 		Silent:         []int{3},
 		ECMP:           2,
 		ServerPrefixes: []netip.Prefix{netip.MustParsePrefix("198.19.0.0/24")},
-		Services:       netlab.Services{TCP: map[int]netlab.PortState{80: netlab.Open}},
+		Services: netlab.Services{
+			TCP: map[int]netlab.PortState{22: netlab.Open, 80: netlab.Open, 23: netlab.Filtered, 24: netlab.Rejected},
+			UDP: map[int]netlab.PortState{53: netlab.Open, 54: netlab.Filtered},
+		},
 	})
 	if err != nil {
 		return err
@@ -54,7 +57,8 @@ func run() error {
 		fmt.Printf("   %-7s %-15s %s\n", n.Name, n.Addr4, n.Addr6)
 	}
 	fmt.Println("   r2b is r2's twin (an ECMP diamond); r3 drops the time-exceeded it would send;")
-	fmt.Println("   the server answers for all of 198.19.0.0/24 and listens on TCP port 80.")
+	fmt.Println("   the server answers for all of 198.19.0.0/24; TCP 22 and 80 and UDP 53 are open,")
+	fmt.Println("   TCP 23 and UDP 54 dropped, TCP 24 rejected (ICMP admin-prohibited).")
 
 	srv4, srv6 := lab.Server.Addr4.String(), lab.Server.Addr6.String()
 	steps := []struct {
@@ -75,6 +79,11 @@ func run() error {
 		{"mtr-style report: r3's 100% loss does not persist, so it only rate-limits ICMP", []string{"traceroute", "-n", "--report", "-c", "5", srv4}},
 		{"A destination that never answers: the trace ends quickly and exits 1", []string{"traceroute", "-n", "-m", "8", "198.18.255.1"}},
 		{"A runbook check: reached within 4 hops?", []string{"traceroute", "-n", "-q", "1", srv4, "--expect", "reached", "--expect", "hops<=4"}},
+		{"Which ports answer? A SYN scan, every state with nmap's reasons", []string{"portscan", "-p", "20-25,80", "--all", srv4}},
+		{"The same over IPv6, as NDJSON, open ports only", []string{"portscan", "-p", "20-25,80", "--json", srv6}},
+		{"UDP with real payloads (a DNS query to 53)", []string{"portscan", "-U", "-p", "53-55", "--all", srv4}},
+		{"Port 80 across 198.19.0.0/24 (254 hosts), in a random order", []string{"portscan", "-p", "80", "198.19.0.0/24"}},
+		{"A runbook check: SSH open and telnet closed? (telnet is dropped: exit 1)", []string{"portscan", "-p", "22,23", srv4, "--expect", "open:22", "--expect", "closed:23"}},
 	}
 	for _, s := range steps {
 		if ctx.Err() != nil {
