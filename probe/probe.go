@@ -79,9 +79,12 @@ const (
 	FlagACK = 0x10
 )
 
-// TCPSyn builds a 20-byte TCP SYN header with sequence number seq.
+// TCPSyn appends a 20-byte TCP SYN header with sequence number seq to dst.
+// It allocates nothing when dst has room: a scan calls it per probe.
 func TCPSyn(dst []byte, src, to netip.Addr, sport, dport uint16, seq uint32) []byte {
-	b := make([]byte, 20)
+	start := len(dst)
+	dst = append(dst, make([]byte, 20)...)
+	b := dst[start:]
 	binary.BigEndian.PutUint16(b[0:2], sport)
 	binary.BigEndian.PutUint16(b[2:4], dport)
 	binary.BigEndian.PutUint32(b[4:8], seq)
@@ -90,7 +93,7 @@ func TCPSyn(dst []byte, src, to netip.Addr, sport, dport uint16, seq uint32) []b
 	binary.BigEndian.PutUint16(b[14:16], 64240)
 	sum := PseudoHeader(src, to, ProtoTCP, len(b)).Add(b).Checksum()
 	binary.BigEndian.PutUint16(b[16:18], sum)
-	return append(dst, b...)
+	return dst
 }
 
 // TCPHeader is what a prober reads from a TCP segment.
@@ -133,18 +136,21 @@ func ParseUDP(b []byte) (UDPHeader, bool) {
 	}, true
 }
 
-// UDPWithPayload builds a UDP header and payload with its real checksum.
+// UDPWithPayload appends a UDP header and payload with its real checksum
+// to dst, allocating nothing when dst has room.
 func UDPWithPayload(dst []byte, src, to netip.Addr, sport, dport uint16, payload []byte) []byte {
+	start := len(dst)
 	n := 8 + len(payload)
-	b := make([]byte, n)
+	dst = append(dst, make([]byte, 8)...)
+	dst = append(dst, payload...)
+	b := dst[start:]
 	binary.BigEndian.PutUint16(b[0:2], sport)
 	binary.BigEndian.PutUint16(b[2:4], dport)
 	binary.BigEndian.PutUint16(b[4:6], uint16(n))
-	copy(b[8:], payload)
 	sum := PseudoHeader(src, to, ProtoUDP, n).Add(b).Checksum()
 	if sum == 0 {
 		sum = 0xffff // RFC 768: a computed zero is sent as all ones
 	}
 	binary.BigEndian.PutUint16(b[6:8], sum)
-	return append(dst, b...)
+	return dst
 }

@@ -77,6 +77,21 @@ func TestTCPSyn(t *testing.T) {
 	}
 }
 
+func TestProbesAllocateNothing(t *testing.T) {
+	buf := make([]byte, 0, 1500)
+	payload := []byte("query")
+	if n := testing.AllocsPerRun(100, func() {
+		buf = TCPSyn(buf[:0], src4, dst4, 1, 2, 3)
+		buf = UDPWithPayload(buf[:0], src6, dst6, 1, 53, payload)
+	}); n != 0 {
+		t.Errorf("%v allocations per probe", n)
+	}
+	b := UDPWithPayload(nil, src4, dst4, 40000, 53, payload)
+	if !UDPChecksumOK(src4, dst4, b) || string(b[8:]) != "query" {
+		t.Errorf("UDP probe with payload: %x", b)
+	}
+}
+
 func FuzzParse(f *testing.F) {
 	f.Add(TCPSyn(nil, src4, dst4, 1, 2, 3))
 	f.Fuzz(func(t *testing.T, b []byte) {
