@@ -386,24 +386,26 @@ func (s *scanner) settle(ctx context.Context) {
 // the kernel, so one thread cannot keep up. Each has its own socket,
 // since a socket's writes are serialized by its lock.
 type senders struct {
-	work chan uint64
-	errs chan error
-	wg   sync.WaitGroup
-	err  error
+	work    chan uint64
+	errs    chan error
+	wg      sync.WaitGroup
+	err     error
+	stopped bool
 }
 
 func newSenders(s *scanner) *senders {
 	k := len(s.extra) + 1
-	ss := &senders{work: make(chan uint64, 4096), errs: make(chan error, k)}
+	work := make(chan uint64, 4096)
+	ss := &senders{work: work, errs: make(chan error, k)}
 	for i := 0; i < k; i++ {
 		ss.wg.Add(1)
 		go func() {
 			defer ss.wg.Done()
 			buf := make([]byte, 0, 1500)
-			for idx := range ss.work {
+			for idx := range work {
 				if err := s.sendProbe(idx, &buf, i); err != nil {
 					ss.errs <- err
-					for range ss.work {
+					for range work {
 					}
 					return
 				}
@@ -426,9 +428,9 @@ func (ss *senders) send(idx uint64) error {
 
 // stop waits for the queued sends and returns the first error.
 func (ss *senders) stop() error {
-	if ss.work != nil {
+	if !ss.stopped {
 		close(ss.work)
-		ss.work = nil
+		ss.stopped = true
 	}
 	ss.wg.Wait()
 	select {

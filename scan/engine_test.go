@@ -96,3 +96,20 @@ func TestHandleICMP(t *testing.T) {
 		t.Errorf("forged quote taken: %v", s.states[1])
 	}
 }
+
+// A pass with nothing left to send stops at once (a sender that started
+// after stop once waited forever).
+func TestSendersStopWithoutWork(t *testing.T) {
+	s := testScanner(SYN)
+	s.extra = make([]map[int]*rawsock.IPConn, 3)
+	done := make(chan error, 1)
+	go func() { done <- newSenders(s).stop() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("stop did not return")
+	}
+}

@@ -273,3 +273,47 @@ func TestPrivilegeAndUsage(t *testing.T) {
 		}
 	}
 }
+
+// An interrupted scan with --resume goes on where it stopped: the two
+// runs together find what one whole scan finds, and the second sends only
+// what the first had not.
+func TestResume(t *testing.T) {
+	lab := netlab.ForTest(t, netlab.Spec{Services: netlab.Services{TCP: map[int]netlab.PortState{22: netlab.Open, 60000: netlab.Open}}})
+	srv := lab.Server.Addr4.String()
+	file := filepath.Join(t.TempDir(), "scan.resume")
+	args := []string{"-p-", "--rate", "20000", "--resume", file, "--json", srv}
+	cmd := lab.Command(t.Context(), lab.Client, bin, args...)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1500 * time.Millisecond) // about half of the 65535 probes
+	cmd.Process.Signal(os.Interrupt)
+	err := cmd.Wait()
+	if err == nil {
+		t.Fatal("the interrupted scan exited 0; it must say its results are partial")
+	}
+	if _, err := os.Stat(file); err != nil {
+		t.Fatalf("no resume file after the interruption: %v", err)
+	}
+	r := runScan(t, lab, args...)
+	if r.Code != 0 {
+		t.Fatalf("resumed scan: exit %d %s", r.Code, r.Stderr)
+	}
+	var found []int
+	for _, p := range ports(t, r.Stdout) {
+		found = append(found, p.Port)
+	}
+	slices.Sort(found)
+	if !slices.Equal(found, []int{22, 60000}) {
+		t.Errorf("resumed scan found %v open, want [22 60000]", found)
+	}
+	var sum map[string]any
+	lines := strings.Split(strings.TrimSpace(r.Stdout), "\n")
+	json.Unmarshal([]byte(lines[len(lines)-1]), &sum)
+	if probes := sum["probes"].(float64); probes < 1000 || probes > 60000 {
+		t.Errorf("the resumed scan sent %v probes; want only the rest of 65535", probes)
+	}
+	if _, err := os.Stat(file); !os.IsNotExist(err) {
+		t.Errorf("resume file left after a complete scan: %v", err)
+	}
+}
