@@ -82,7 +82,7 @@ func run() error {
 		{"Which ports answer? A SYN scan, every state with nmap's reasons", []string{"portscan", "-p", "20-25,80", "--all", srv4}},
 		{"The same over IPv6, as NDJSON, open ports only", []string{"portscan", "-p", "20-25,80", "--json", srv6}},
 		{"UDP with real payloads (a DNS query to 53)", []string{"portscan", "-U", "-p", "53-55", "--all", srv4}},
-		{"Port 80 across 198.19.0.0/24 (254 hosts), in a random order", []string{"portscan", "-p", "80", "198.19.0.0/24"}},
+		{"Port 80 across 198.19.0.0/28 (14 hosts), in a random order", []string{"portscan", "-p", "80", "198.19.0.0/28"}},
 		{"A runbook check: SSH open and telnet closed? (telnet is dropped: exit 1)", []string{"portscan", "-p", "22,23", srv4, "--expect", "open:22", "--expect", "closed:23"}},
 	}
 	for _, s := range steps {
