@@ -1,0 +1,187 @@
+package filter
+
+import (
+	"fmt"
+
+	"golang.org/x/net/bpf"
+)
+
+var relTests = map[string]bpf.JumpTest{
+	"==": bpf.JumpEqual, "!=": bpf.JumpNotEqual, "<": bpf.JumpLessThan, "<=": bpf.JumpLessOrEqual,
+	">": bpf.JumpGreaterThan, ">=": bpf.JumpGreaterOrEqual,
+}
+
+var aluOps = map[string]bpf.ALUOp{
+	"+": bpf.ALUOpAdd, "-": bpf.ALUOpSub, "*": bpf.ALUOpMul, "/": bpf.ALUOpDiv,
+	"&": bpf.ALUOpAnd, "|": bpf.ALUOpOr, "<<": bpf.ALUOpShiftLeft, ">>": bpf.ALUOpShiftRight,
+}
+
+// guard is a protocol a load in a relation needs the packet to carry; a
+// relation is false for a packet without it, as in libpcap.
+type guard struct {
+	proto string
+	vlans int
+}
+
+func guards(a arith, out map[guard]bool) {
+	switch a := a.(type) {
+	case loadArith:
+		out[guard{a.proto, a.vlans}] = true
+		guards(a.off, out)
+	case binArith:
+		guards(a.l, out)
+		guards(a.r, out)
+	}
+}
+
+func (c *compiler) rel(r rel, t, f label) error {
+	gs := map[guard]bool{}
+	guards(r.l, gs)
+	guards(r.r, gs)
+	for _, p := range []string{"ether", "ip", "ip6", "arp", "rarp", "tcp", "udp", "sctp", "icmp"} {
+		for g := range gs {
+			if g.proto != p {
+				continue
+			}
+			ok := c.newLabel()
+			if err := c.guard(g, ok, f); err != nil {
+				return err
+			}
+			c.place(ok)
+		}
+	}
+	c.mem = 0
+	test := relTests[r.op]
+	if k, ok := r.r.(numArith); ok {
+		if err := c.eval(r.l); err != nil {
+			return err
+		}
+		c.jump(test, k.v, t, f)
+		return nil
+	}
+	if err := c.eval(r.r); err != nil {
+		return err
+	}
+	slot, err := c.store()
+	if err != nil {
+		return err
+	}
+	if err := c.eval(r.l); err != nil {
+		return err
+	}
+	c.emit(bpf.LoadScratch{Dst: bpf.RegX, N: slot})
+	c.items = append(c.items, item{cond: true, x: true, test: test, t: t, f: f})
+	return nil
+}
+
+func (c *compiler) guard(g guard, t, f label) error {
+	switch g.proto {
+	case "ether":
+		// ether[] is the link-layer header, whatever it is.
+		c.goTo(t)
+		return nil
+	case "ip":
+		return c.etherType(0x800, g.vlans, t, f)
+	case "ip6":
+		return c.etherType(0x86dd, g.vlans, t, f)
+	case "arp":
+		return c.etherType(0x806, g.vlans, t, f)
+	case "rarp":
+		return c.etherType(0x8035, g.vlans, t, f)
+	}
+	// A transport load needs an IPv4 first fragment of that protocol.
+	l := c.newLabel()
+	if err := c.ipProto(transport[g.proto], g.vlans, l, f); err != nil {
+		return err
+	}
+	c.place(l)
+	c.emit(bpf.LoadAbsolute{Off: c.netOff(g.vlans) + 6, Size: 2})
+	c.jump(bpf.JumpBitsSet, 0x1fff, f, t)
+	return nil
+}
+
+// store saves A in a new scratch slot.
+func (c *compiler) store() (int, error) {
+	if c.mem >= 16 {
+		return 0, fmt.Errorf("filter: expression too complex")
+	}
+	c.mem++
+	c.emit(bpf.StoreScratch{Src: bpf.RegA, N: c.mem - 1})
+	return c.mem - 1, nil
+}
+
+// eval computes a into the A register.
+func (c *compiler) eval(a arith) error {
+	switch a := a.(type) {
+	case numArith:
+		c.emit(bpf.LoadConstant{Dst: bpf.RegA, Val: a.v})
+	case lenArith:
+		c.emit(bpf.LoadExtension{Num: bpf.ExtLen})
+	case binArith:
+		op := aluOps[a.op]
+		if k, ok := a.r.(numArith); ok {
+			if k.v == 0 && a.op == "/" {
+				return fmt.Errorf("filter: division by zero")
+			}
+			if err := c.eval(a.l); err != nil {
+				return err
+			}
+			c.emit(bpf.ALUOpConstant{Op: op, Val: k.v})
+			return nil
+		}
+		if err := c.eval(a.r); err != nil {
+			return err
+		}
+		slot, err := c.store()
+		if err != nil {
+			return err
+		}
+		if err := c.eval(a.l); err != nil {
+			return err
+		}
+		c.emit(bpf.LoadScratch{Dst: bpf.RegX, N: slot})
+		c.emit(bpf.ALUOpX{Op: op})
+	case loadArith:
+		return c.load(a)
+	default:
+		return fmt.Errorf("filter: internal error: arith %T", a)
+	}
+	return nil
+}
+
+func (c *compiler) load(a loadArith) error {
+	var base uint32
+	indexed := false
+	switch a.proto {
+	case "ether":
+		base = 0
+	case "ip", "ip6", "arp", "rarp":
+		base = c.netOff(a.vlans)
+	default: // tcp udp icmp sctp: after the IPv4 header, whose length varies
+		base, indexed = c.netOff(a.vlans), true
+	}
+	if k, ok := a.off.(numArith); ok {
+		if indexed {
+			c.emit(bpf.LoadMemShift{Off: base})
+			c.emit(bpf.LoadIndirect{Off: base + k.v, Size: a.size})
+		} else {
+			c.emit(bpf.LoadAbsolute{Off: base + k.v, Size: a.size})
+		}
+		return nil
+	}
+	if err := c.eval(a.off); err != nil {
+		return err
+	}
+	if indexed {
+		slot, err := c.store()
+		if err != nil {
+			return err
+		}
+		c.emit(bpf.LoadMemShift{Off: base})
+		c.emit(bpf.LoadScratch{Dst: bpf.RegA, N: slot})
+		c.emit(bpf.ALUOpX{Op: bpf.ALUOpAdd})
+	}
+	c.emit(bpf.TAX{})
+	c.emit(bpf.LoadIndirect{Off: base, Size: a.size})
+	return nil
+}

@@ -1,0 +1,522 @@
+package filter
+
+import (
+	"encoding/binary"
+	"fmt"
+
+	"golang.org/x/net/bpf"
+)
+
+// LinkType is the link-layer header a filter's packets start with.
+type LinkType int
+
+// Link types (the names are libpcap's DLT_ names).
+const (
+	Ethernet LinkType = iota // DLT_EN10MB
+	LinuxSLL                 // DLT_LINUX_SLL: the cooked header of "any"
+	RawIP                    // DLT_RAW: packets start at the IP header
+)
+
+func (l LinkType) String() string { return [...]string{"EN10MB", "LINUX_SLL", "RAW"}[l] }
+
+// DefaultSnaplen is what an accepting program returns, as tcpdump's.
+const DefaultSnaplen = 262144
+
+// Compile compiles expr for packets of link type lt into a classic BPF
+// program that returns snaplen for a packet it accepts and 0 for one it
+// rejects. The empty expression accepts everything.
+func Compile(expr string, lt LinkType, snaplen uint32) ([]bpf.Instruction, error) {
+	n, err := parse(expr)
+	if err != nil {
+		return nil, err
+	}
+	c := &compiler{lt: lt}
+	accept, reject := c.newLabel(), c.newLabel()
+	if n != nil {
+		if err := c.node(n, accept, reject); err != nil {
+			return nil, err
+		}
+	}
+	c.place(accept)
+	c.emit(bpf.RetConstant{Val: snaplen})
+	c.place(reject)
+	c.emit(bpf.RetConstant{Val: 0})
+	return c.assemble()
+}
+
+type label int
+
+// item is an instruction, or a conditional jump to labels, or a label.
+type item struct {
+	ins        bpf.Instruction
+	cond       bool
+	x          bool // compare with X, not val
+	test       bpf.JumpTest
+	val        uint32
+	t, f       label
+	isLabel    bool
+	label      label
+	jumpAlways bool
+}
+
+type compiler struct {
+	lt     LinkType
+	items  []item
+	labels int
+	mem    int // scratch memory slots in use
+}
+
+func (c *compiler) newLabel() label { c.labels++; return label(c.labels) }
+func (c *compiler) place(l label)   { c.items = append(c.items, item{isLabel: true, label: l}) }
+func (c *compiler) emit(i bpf.Instruction) {
+	c.items = append(c.items, item{ins: i})
+}
+func (c *compiler) jump(test bpf.JumpTest, v uint32, t, f label) {
+	c.items = append(c.items, item{cond: true, test: test, val: v, t: t, f: f})
+}
+func (c *compiler) goTo(l label) { c.items = append(c.items, item{jumpAlways: true, t: l}) }
+
+func (c *compiler) assemble() ([]bpf.Instruction, error) {
+	pos := map[label]int{}
+	n := 0
+	for _, it := range c.items {
+		if it.isLabel {
+			pos[it.label] = n
+		} else {
+			n++
+		}
+	}
+	var out []bpf.Instruction
+	for _, it := range c.items {
+		if it.isLabel {
+			continue
+		}
+		here := len(out)
+		switch {
+		case it.jumpAlways:
+			out = append(out, bpf.Jump{Skip: uint32(pos[it.t] - here - 1)})
+		case it.cond:
+			st, sf := pos[it.t]-here-1, pos[it.f]-here-1
+			if st > 255 || sf > 255 || st < 0 || sf < 0 {
+				return nil, fmt.Errorf("filter: expression too long for a classic BPF program")
+			}
+			if it.x {
+				out = append(out, bpf.JumpIfX{Cond: it.test, SkipTrue: uint8(st), SkipFalse: uint8(sf)})
+			} else {
+				out = append(out, bpf.JumpIf{Cond: it.test, Val: it.val, SkipTrue: uint8(st), SkipFalse: uint8(sf)})
+			}
+		default:
+			out = append(out, it.ins)
+		}
+	}
+	if len(out) > 4096 { // BPF_MAXINSNS
+		return nil, fmt.Errorf("filter: expression too long for a classic BPF program")
+	}
+	return out, nil
+}
+
+func (c *compiler) node(n node, t, f label) error {
+	switch n := n.(type) {
+	case andNode:
+		mid := c.newLabel()
+		if err := c.node(n.l, mid, f); err != nil {
+			return err
+		}
+		c.place(mid)
+		return c.node(n.r, t, f)
+	case orNode:
+		mid := c.newLabel()
+		if err := c.node(n.l, t, mid); err != nil {
+			return err
+		}
+		c.place(mid)
+		return c.node(n.r, t, f)
+	case notNode:
+		return c.node(n.x, f, t)
+	case prim:
+		return c.prim(n, t, f)
+	case rel:
+		return c.rel(n, t, f)
+	}
+	return fmt.Errorf("filter: internal error: node %T", n)
+}
+
+// linkOff is where the link header's protocol field is, and netOff where
+// the network header starts, after vlans VLAN tags.
+func (c *compiler) netOff(vlans int) uint32 {
+	switch c.lt {
+	case Ethernet:
+		return 14 + 4*uint32(vlans)
+	case LinuxSLL:
+		return 16
+	}
+	return 0
+}
+
+// etherType jumps to t when the packet's network protocol is typ.
+func (c *compiler) etherType(typ uint32, vlans int, t, f label) error {
+	switch c.lt {
+	case Ethernet:
+		c.emit(bpf.LoadAbsolute{Off: 12 + 4*uint32(vlans), Size: 2})
+	case LinuxSLL:
+		if vlans > 0 {
+			return fmt.Errorf("filter: vlan is not supported on the %s link type", c.lt)
+		}
+		c.emit(bpf.LoadAbsolute{Off: 14, Size: 2})
+	case RawIP:
+		switch typ {
+		case 0x800, 0x86dd:
+			c.emit(bpf.LoadAbsolute{Off: 0, Size: 1})
+			c.emit(bpf.ALUOpConstant{Op: bpf.ALUOpAnd, Val: 0xf0})
+			v := uint32(0x40)
+			if typ == 0x86dd {
+				v = 0x60
+			}
+			c.jump(bpf.JumpEqual, v, t, f)
+		default:
+			return fmt.Errorf("filter: only IPv4 and IPv6 can be matched on the %s link type", c.lt)
+		}
+		return nil
+	}
+	c.jump(bpf.JumpEqual, typ, t, f)
+	return nil
+}
+
+// ipProto: an IPv4 packet carrying protocol p.
+func (c *compiler) ipProto(p uint32, vlans int, t, f label) error {
+	l := c.newLabel()
+	if err := c.etherType(0x800, vlans, l, f); err != nil {
+		return err
+	}
+	c.place(l)
+	c.emit(bpf.LoadAbsolute{Off: c.netOff(vlans) + 9, Size: 1})
+	c.jump(bpf.JumpEqual, p, t, f)
+	return nil
+}
+
+// ip6Proto: an IPv6 packet whose next header is p, directly or after a
+// fragment header (as libpcap checks).
+func (c *compiler) ip6Proto(p uint32, vlans int, t, f label) error {
+	l, frag, after := c.newLabel(), c.newLabel(), c.newLabel()
+	if err := c.etherType(0x86dd, vlans, l, f); err != nil {
+		return err
+	}
+	c.place(l)
+	off := c.netOff(vlans)
+	c.emit(bpf.LoadAbsolute{Off: off + 6, Size: 1})
+	c.jump(bpf.JumpEqual, p, t, frag)
+	c.place(frag)
+	c.jump(bpf.JumpEqual, 44, after, f)
+	c.place(after)
+	c.emit(bpf.LoadAbsolute{Off: off + 40, Size: 1})
+	c.jump(bpf.JumpEqual, p, t, f)
+	return nil
+}
+
+// anyProto: IPv4 protocol p or IPv6 next header p.
+func (c *compiler) anyProto(p uint32, vlans int, t, f label) error {
+	six := c.newLabel()
+	if err := c.ipProto(p, vlans, t, six); err != nil {
+		return err
+	}
+	c.place(six)
+	return c.ip6Proto(p, vlans, t, f)
+}
+
+var transport = map[string]uint32{"tcp": 6, "udp": 17, "sctp": 132, "icmp": 1, "icmp6": 58}
+
+func (c *compiler) prim(q prim, t, f label) error {
+	switch q.kind {
+	case "":
+		return c.bareProto(q, t, f)
+	case "proto":
+		switch q.proto {
+		case "ether":
+			return c.etherType(q.lo, q.vlans, t, f)
+		case "ip":
+			return c.ipProto(q.lo, q.vlans, t, f)
+		case "ip6":
+			return c.ip6Proto(q.lo, q.vlans, t, f)
+		case "":
+			return c.anyProto(q.lo, q.vlans, t, f)
+		}
+		return fmt.Errorf("filter: %s proto is not supported", q.proto)
+	case "host", "net":
+		return c.hostNet(q, t, f)
+	case "port", "portrange":
+		return c.port(q, t, f)
+	case "broadcast", "multicast":
+		if c.lt != Ethernet {
+			return fmt.Errorf("filter: %s is not supported on the %s link type", q.kind, c.lt)
+		}
+		if q.kind == "multicast" {
+			c.emit(bpf.LoadAbsolute{Off: 0, Size: 1})
+			c.jump(bpf.JumpBitsSet, 1, t, f)
+			return nil
+		}
+		l := c.newLabel()
+		c.emit(bpf.LoadAbsolute{Off: 2, Size: 4})
+		c.jump(bpf.JumpEqual, 0xffffffff, l, f)
+		c.place(l)
+		c.emit(bpf.LoadAbsolute{Off: 0, Size: 2})
+		c.jump(bpf.JumpEqual, 0xffff, t, f)
+		return nil
+	case "less", "greater":
+		c.emit(bpf.LoadExtension{Num: bpf.ExtLen})
+		if q.kind == "less" {
+			c.jump(bpf.JumpGreaterThan, q.lo, f, t)
+		} else {
+			c.jump(bpf.JumpGreaterOrEqual, q.lo, t, f)
+		}
+		return nil
+	case "vlan":
+		if c.lt != Ethernet {
+			return fmt.Errorf("filter: vlan is not supported on the %s link type", c.lt)
+		}
+		tagged, tpid2, tpid3 := c.newLabel(), c.newLabel(), c.newLabel()
+		off := 12 + 4*uint32(q.vlans)
+		c.emit(bpf.LoadAbsolute{Off: off, Size: 2})
+		c.jump(bpf.JumpEqual, 0x8100, tagged, tpid2)
+		c.place(tpid2)
+		c.jump(bpf.JumpEqual, 0x88a8, tagged, tpid3)
+		c.place(tpid3)
+		c.jump(bpf.JumpEqual, 0x9100, tagged, f)
+		c.place(tagged)
+		if !q.hasID {
+			c.goTo(t)
+			return nil
+		}
+		c.emit(bpf.LoadAbsolute{Off: off + 2, Size: 2})
+		c.emit(bpf.ALUOpConstant{Op: bpf.ALUOpAnd, Val: 0x0fff})
+		c.jump(bpf.JumpEqual, q.lo, t, f)
+		return nil
+	}
+	return fmt.Errorf("filter: %s is not supported", q.kind)
+}
+
+func (c *compiler) bareProto(q prim, t, f label) error {
+	switch q.proto {
+	case "ip":
+		return c.etherType(0x800, q.vlans, t, f)
+	case "ip6":
+		return c.etherType(0x86dd, q.vlans, t, f)
+	case "arp":
+		return c.etherType(0x806, q.vlans, t, f)
+	case "rarp":
+		return c.etherType(0x8035, q.vlans, t, f)
+	case "tcp", "udp", "sctp":
+		return c.anyProto(transport[q.proto], q.vlans, t, f)
+	case "icmp":
+		return c.ipProto(1, q.vlans, t, f)
+	case "icmp6":
+		return c.ip6Proto(58, q.vlans, t, f)
+	}
+	return fmt.Errorf("filter: %q alone is not supported", q.proto)
+}
+
+// addrTest compares the bytes at off with want under mask (both as long
+// as want), jumping to t on a match. An all-zero mask matches anything.
+func (c *compiler) addrTest(off uint32, want, mask []byte, t, f label) {
+	zero := true
+	for _, b := range mask {
+		zero = zero && b == 0
+	}
+	if zero {
+		c.goTo(t)
+		return
+	}
+	for i := 0; i < len(want); i += 4 {
+		m := binary.BigEndian.Uint32(mask[i:])
+		if m == 0 {
+			continue
+		}
+		next := t
+		if i+4 < len(want) && binary.BigEndian.Uint32(mask[i+4:]) != 0 {
+			next = c.newLabel()
+		}
+		c.emit(bpf.LoadAbsolute{Off: off + uint32(i), Size: 4})
+		if m != 0xffffffff {
+			c.emit(bpf.ALUOpConstant{Op: bpf.ALUOpAnd, Val: m})
+		}
+		c.jump(bpf.JumpEqual, binary.BigEndian.Uint32(want[i:])&m, next, f)
+		if next != t {
+			c.place(next)
+		}
+	}
+}
+
+// dirTest applies test to the source and destination fields as dir says.
+func (c *compiler) dirTest(dir string, src, dst func(t, f label), t, f label) {
+	switch dir {
+	case "src":
+		src(t, f)
+	case "dst":
+		dst(t, f)
+	case "src and dst":
+		l := c.newLabel()
+		src(l, f)
+		c.place(l)
+		dst(t, f)
+	default: // "" or "src or dst"
+		l := c.newLabel()
+		src(t, l)
+		c.place(l)
+		dst(t, f)
+	}
+}
+
+func (c *compiler) hostNet(q prim, t, f label) error {
+	if q.proto == "ether" {
+		if c.lt != Ethernet {
+			return fmt.Errorf("filter: ether host is not supported on the %s link type", c.lt)
+		}
+		mac := q.mac[:]
+		test := func(off uint32) func(t, f label) {
+			return func(t, f label) {
+				l := c.newLabel()
+				c.emit(bpf.LoadAbsolute{Off: off + 2, Size: 4})
+				c.jump(bpf.JumpEqual, binary.BigEndian.Uint32(mac[2:]), l, f)
+				c.place(l)
+				c.emit(bpf.LoadAbsolute{Off: off, Size: 2})
+				c.jump(bpf.JumpEqual, uint32(binary.BigEndian.Uint16(mac[:2])), t, f)
+			}
+		}
+		c.dirTest(q.dir, test(6), test(0), t, f)
+		return nil
+	}
+	a := q.addr
+	bits := a.BitLen()
+	if q.kind == "net" {
+		a, bits = q.pfx.Addr(), q.pfx.Bits()
+	}
+	want := a.AsSlice()
+	mask := make([]byte, len(want))
+	for i := 0; i < bits; i++ {
+		mask[i/8] |= 0x80 >> (i % 8)
+	}
+	net := c.netOff(q.vlans)
+	if a.Is6() {
+		switch q.proto {
+		case "", "ip6":
+		default:
+			return fmt.Errorf("filter: %s %s with an IPv6 address", q.proto, q.kind)
+		}
+		l := c.newLabel()
+		if err := c.etherType(0x86dd, q.vlans, l, f); err != nil {
+			return err
+		}
+		c.place(l)
+		c.dirTest(q.dir,
+			func(t, f label) { c.addrTest(net+8, want, mask, t, f) },
+			func(t, f label) { c.addrTest(net+24, want, mask, t, f) }, t, f)
+		return nil
+	}
+	// IPv4: ip, and unless qualified arp and rarp too (as libpcap does).
+	protos := []string{"ip", "arp", "rarp"}
+	if c.lt == RawIP {
+		protos = protos[:1] // no ARP without a link layer
+	}
+	switch q.proto {
+	case "":
+	case "ip", "arp", "rarp":
+		protos = []string{q.proto}
+	default:
+		return fmt.Errorf("filter: %s %s is not supported", q.proto, q.kind)
+	}
+	for i, p := range protos {
+		next := f
+		if i+1 < len(protos) {
+			next = c.newLabel()
+		}
+		yes := c.newLabel()
+		typ := map[string]uint32{"ip": 0x800, "arp": 0x806, "rarp": 0x8035}[p]
+		if err := c.etherType(typ, q.vlans, yes, next); err != nil {
+			return err
+		}
+		c.place(yes)
+		srcOff, dstOff := net+12, net+16
+		if p != "ip" {
+			srcOff, dstOff = net+14, net+24
+		}
+		c.dirTest(q.dir,
+			func(t, ff label) { c.addrTest(srcOff, want, mask, t, ff) },
+			func(t, ff label) { c.addrTest(dstOff, want, mask, t, ff) }, t, next)
+		if next != f {
+			c.place(next)
+		}
+	}
+	return nil
+}
+
+// portTest tests the half-word at the loaded offset against a port or range.
+func (c *compiler) portTest(lo, hi uint32, t, f label) {
+	if lo == hi {
+		c.jump(bpf.JumpEqual, lo, t, f)
+		return
+	}
+	l := c.newLabel()
+	c.jump(bpf.JumpGreaterOrEqual, lo, l, f)
+	c.place(l)
+	c.jump(bpf.JumpGreaterThan, hi, f, t)
+}
+
+func (c *compiler) port(q prim, t, f label) error {
+	protos := []uint32{132, 6, 17}
+	switch q.proto {
+	case "":
+	case "tcp", "udp", "sctp":
+		protos = []uint32{transport[q.proto]}
+	default:
+		return fmt.Errorf("filter: %s port is not supported", q.proto)
+	}
+	net := c.netOff(q.vlans)
+	// IPv6: the next header must be one of the protocols.
+	six, four := c.newLabel(), c.newLabel()
+	if err := c.etherType(0x86dd, q.vlans, six, four); err != nil {
+		return err
+	}
+	c.place(six)
+	ports6 := c.newLabel()
+	c.emit(bpf.LoadAbsolute{Off: net + 6, Size: 1})
+	for i, p := range protos {
+		next := four
+		if i+1 < len(protos) {
+			next = c.newLabel()
+		}
+		c.jump(bpf.JumpEqual, p, ports6, next)
+		if next != four {
+			c.place(next)
+		}
+	}
+	c.place(ports6)
+	c.dirTest(q.dir,
+		func(t, f label) { c.emit(bpf.LoadAbsolute{Off: net + 40, Size: 2}); c.portTest(q.lo, q.hi, t, f) },
+		func(t, f label) { c.emit(bpf.LoadAbsolute{Off: net + 42, Size: 2}); c.portTest(q.lo, q.hi, t, f) }, t, four)
+	// IPv4: the protocol, not a later fragment, then the ports.
+	c.place(four)
+	is4, ports4, first := c.newLabel(), c.newLabel(), c.newLabel()
+	if err := c.etherType(0x800, q.vlans, is4, f); err != nil {
+		return err
+	}
+	c.place(is4)
+	c.emit(bpf.LoadAbsolute{Off: net + 9, Size: 1})
+	for i, p := range protos {
+		next := f
+		if i+1 < len(protos) {
+			next = c.newLabel()
+		}
+		c.jump(bpf.JumpEqual, p, ports4, next)
+		if next != f {
+			c.place(next)
+		}
+	}
+	c.place(ports4)
+	c.emit(bpf.LoadAbsolute{Off: net + 6, Size: 2})
+	c.jump(bpf.JumpBitsSet, 0x1fff, f, first)
+	c.place(first)
+	c.emit(bpf.LoadMemShift{Off: net})
+	c.dirTest(q.dir,
+		func(t, f label) { c.emit(bpf.LoadIndirect{Off: net, Size: 2}); c.portTest(q.lo, q.hi, t, f) },
+		func(t, f label) { c.emit(bpf.LoadIndirect{Off: net + 2, Size: 2}); c.portTest(q.lo, q.hi, t, f) }, t, f)
+	return nil
+}

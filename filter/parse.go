@@ -1,0 +1,496 @@
+package filter
+
+import (
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+)
+
+// node is a boolean expression.
+type node interface{}
+
+type andNode struct{ l, r node }
+type orNode struct{ l, r node }
+type notNode struct{ x node }
+
+// prim is a primitive such as "src host 198.18.0.1" or "tcp".
+type prim struct {
+	proto string // ether ip ip6 arp rarp tcp udp sctp icmp icmp6, or ""
+	dir   string // src dst "src or dst" "src and dst", or ""
+	kind  string // host net port portrange proto broadcast multicast less greater vlan, or "" for a bare protocol
+	addr  netip.Addr
+	pfx   netip.Prefix
+	mac   [6]byte
+	lo    uint32 // port, portrange start, protocol number, length, vlan id
+	hi    uint32
+	hasID bool // vlan with an id
+	vlans int  // vlan tags before this primitive (offsets shift 4 each)
+}
+
+// rel is a relation between two arithmetic expressions.
+type rel struct {
+	op   string
+	l, r arith
+}
+
+type arith interface{}
+
+type numArith struct{ v uint32 }
+type lenArith struct{}
+type loadArith struct {
+	proto string
+	off   arith
+	size  int
+	vlans int
+}
+type binArith struct {
+	op   string
+	l, r arith
+}
+
+type parser struct {
+	toks  []token
+	i     int
+	last  prim // the qualifiers a bare value inherits
+	vlans int
+}
+
+func (p *parser) peek() token { return p.toks[p.i] }
+func (p *parser) next() token {
+	t := p.toks[p.i]
+	if p.i < len(p.toks)-1 {
+		p.i++
+	}
+	return t
+}
+
+func (p *parser) errorf(format string, args ...any) error {
+	t := p.peek()
+	where := "at the end"
+	if t.kind != tEOF {
+		where = fmt.Sprintf("at %q (offset %d)", t.text, t.pos)
+	}
+	return fmt.Errorf("filter: %s %s", fmt.Sprintf(format, args...), where)
+}
+
+func parse(expr string) (node, error) {
+	toks, err := lex(expr)
+	if err != nil {
+		return nil, err
+	}
+	p := &parser{toks: toks}
+	if p.peek().kind == tEOF {
+		return nil, nil // the empty expression accepts everything
+	}
+	n, err := p.parseOr()
+	if err != nil {
+		return nil, err
+	}
+	if p.peek().kind != tEOF {
+		return nil, p.errorf("unexpected")
+	}
+	return n, nil
+}
+
+func (p *parser) isAnd() bool { t := p.peek(); return t.text == "and" || t.text == "&&" }
+func (p *parser) isOr() bool  { t := p.peek(); return t.text == "or" || t.text == "||" }
+
+// parseOr parses "a and b or c ...": and and or bind alike, left to
+// right, as in pcap-filter(7).
+func (p *parser) parseOr() (node, error) {
+	l, err := p.parseUnary()
+	if err != nil {
+		return nil, err
+	}
+	for p.isAnd() || p.isOr() {
+		and := p.isAnd()
+		p.next()
+		r, err := p.parseUnary()
+		if err != nil {
+			return nil, err
+		}
+		if and {
+			l = andNode{l, r}
+		} else {
+			l = orNode{l, r}
+		}
+	}
+	return l, nil
+}
+
+func (p *parser) parseUnary() (node, error) {
+	t := p.peek()
+	if t.text == "not" || t.text == "!" {
+		p.next()
+		x, err := p.parseUnary()
+		if err != nil {
+			return nil, err
+		}
+		return notNode{x}, nil
+	}
+	// A relation, if what follows parses as one.
+	save := p.i
+	if r, err := p.parseRel(); err == nil {
+		return r, nil
+	}
+	p.i = save
+	if t.text == "(" {
+		p.next()
+		n, err := p.parseOr()
+		if err != nil {
+			return nil, err
+		}
+		if p.next().text != ")" {
+			p.i--
+			return nil, p.errorf("missing )")
+		}
+		return n, nil
+	}
+	return p.parsePrim()
+}
+
+var relOps = map[string]string{"=": "==", "==": "==", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
+
+func (p *parser) parseRel() (node, error) {
+	l, err := p.parseArith(0)
+	if err != nil {
+		return nil, err
+	}
+	op, ok := relOps[p.peek().text]
+	if !ok {
+		return nil, p.errorf("expected a comparison")
+	}
+	p.next()
+	r, err := p.parseArith(0)
+	if err != nil {
+		return nil, err
+	}
+	return rel{op, l, r}, nil
+}
+
+// Arithmetic precedence, loosest first (C's, as libpcap's grammar).
+var arithLevels = [][]string{{"|"}, {"&"}, {"<<", ">>"}, {"+", "-"}, {"*", "/"}}
+
+func (p *parser) parseArith(level int) (arith, error) {
+	if level == len(arithLevels) {
+		return p.parseArithPrimary()
+	}
+	l, err := p.parseArith(level + 1)
+	if err != nil {
+		return nil, err
+	}
+	for {
+		op := p.peek().text
+		if p.peek().kind != tOp || !contains(arithLevels[level], op) {
+			return l, nil
+		}
+		p.next()
+		r, err := p.parseArith(level + 1)
+		if err != nil {
+			return nil, err
+		}
+		l = binArith{op, l, r}
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+var loadProtos = map[string]bool{"ether": true, "ip": true, "ip6": true, "tcp": true, "udp": true, "icmp": true, "sctp": true, "arp": true, "rarp": true}
+
+func (p *parser) parseArithPrimary() (arith, error) {
+	t := p.next()
+	switch {
+	case t.text == "(":
+		a, err := p.parseArith(0)
+		if err != nil {
+			return nil, err
+		}
+		if p.next().text != ")" {
+			return nil, p.errorf("missing )")
+		}
+		return a, nil
+	case t.text == "-":
+		x, err := p.parseArithPrimary()
+		if err != nil {
+			return nil, err
+		}
+		return binArith{"-", numArith{0}, x}, nil
+	case t.text == "len":
+		return lenArith{}, nil
+	case t.kind == tWord && loadProtos[t.text] && p.peek().text == "[":
+		p.next()
+		off, err := p.parseArith(0)
+		if err != nil {
+			return nil, err
+		}
+		size := 1
+		if p.peek().text == ":" {
+			p.next()
+			s := p.next()
+			switch s.text {
+			case "1", "2", "4":
+				size, _ = strconv.Atoi(s.text)
+			default:
+				return nil, p.errorf("the size of a load must be 1, 2 or 4")
+			}
+		}
+		if p.next().text != "]" {
+			return nil, p.errorf("missing ]")
+		}
+		return loadArith{proto: t.text, off: off, size: size, vlans: p.vlans}, nil
+	case t.kind == tWord:
+		if v, ok := constants[t.text]; ok {
+			return numArith{v}, nil
+		}
+		v, err := parseNum(t.text)
+		if err != nil {
+			return nil, fmt.Errorf("filter: %q is not a number", t.text)
+		}
+		return numArith{v}, nil
+	}
+	return nil, fmt.Errorf("filter: unexpected %q in an expression", t.text)
+}
+
+// constants are pcap-filter's named offsets and values.
+var constants = map[string]uint32{
+	"tcpflags": 13, "tcp-fin": 0x01, "tcp-syn": 0x02, "tcp-rst": 0x04, "tcp-push": 0x08,
+	"tcp-ack": 0x10, "tcp-urg": 0x20, "tcp-ece": 0x40, "tcp-cwr": 0x80,
+	"icmptype": 0, "icmpcode": 1, "icmp-echoreply": 0, "icmp-unreach": 3, "icmp-sourcequench": 4,
+	"icmp-redirect": 5, "icmp-echo": 8, "icmp-routeradvert": 9, "icmp-routersolicit": 10,
+	"icmp-timxceed": 11, "icmp-paramprob": 12, "icmp-tstamp": 13, "icmp-tstampreply": 14,
+	"icmp-ireq": 15, "icmp-ireqreply": 16, "icmp-maskreq": 17, "icmp-maskreply": 18,
+	"icmp6type": 0, "icmp6code": 1, "icmp6-destinationunreach": 1, "icmp6-packettoobig": 2,
+	"icmp6-timeexceeded": 3, "icmp6-parameterproblem": 4, "icmp6-echo": 128, "icmp6-echoreply": 129,
+}
+
+func parseNum(s string) (uint32, error) {
+	base := 10
+	switch {
+	case strings.HasPrefix(s, "0x") || strings.HasPrefix(s, "0X"):
+		base, s = 16, s[2:]
+	case len(s) > 1 && s[0] == '0':
+		base, s = 8, s[1:]
+	}
+	v, err := strconv.ParseUint(s, base, 32)
+	return uint32(v), err
+}
+
+var protoNames = map[string]bool{"ether": true, "ip": true, "ip6": true, "arp": true, "rarp": true, "tcp": true, "udp": true, "sctp": true, "icmp": true, "icmp6": true}
+
+var protoNumbers = map[string]uint32{"icmp": 1, "igmp": 2, "tcp": 6, "udp": 17, "ipv6": 41, "gre": 47, "esp": 50, "ah": 51, "icmp6": 58, "pim": 103, "vrrp": 112, "sctp": 132}
+
+// parsePrim parses a primitive: qualifiers and a value, or a keyword.
+func (p *parser) parsePrim() (node, error) {
+	var q prim
+	q.vlans = p.vlans
+	t := p.peek()
+	switch t.text {
+	case "broadcast", "multicast":
+		p.next()
+		return prim{kind: t.text, proto: "ether", vlans: p.vlans}, nil
+	case "less", "greater":
+		p.next()
+		n, err := parseNum(p.next().text)
+		if err != nil {
+			return nil, p.errorf("%s needs a length", t.text)
+		}
+		return prim{kind: t.text, lo: n}, nil
+	case "vlan":
+		p.next()
+		v := prim{kind: "vlan", vlans: p.vlans}
+		if n, err := parseNum(p.peek().text); err == nil && p.peek().kind == tWord {
+			p.next()
+			if n > 4095 {
+				return nil, p.errorf("VLAN id %d out of range", n)
+			}
+			v.lo, v.hasID = n, true
+		}
+		p.vlans++
+		return v, nil
+	}
+	if protoNames[t.text] {
+		q.proto = p.next().text
+		switch p.peek().text {
+		case "broadcast", "multicast":
+			if q.proto != "ether" {
+				return nil, p.errorf("%s %s is not supported", q.proto, p.peek().text)
+			}
+			p.next()
+			q.kind = p.toks[p.i-1].text
+			return q, nil
+		case "proto":
+			p.next()
+			return p.protoValue(q)
+		}
+	}
+	if p.peek().text == "src" || p.peek().text == "dst" {
+		q.dir = p.next().text
+		if (p.peek().text == "or" || p.peek().text == "and") && (p.toks[p.i+1].text == "src" || p.toks[p.i+1].text == "dst") {
+			q.dir = "src " + p.next().text + " dst"
+			p.next()
+		}
+	}
+	switch p.peek().text {
+	case "host", "net", "port", "portrange":
+		q.kind = p.next().text
+	case "proto":
+		if q.dir != "" {
+			return nil, p.errorf("proto takes no direction")
+		}
+		p.next()
+		return p.protoValue(q)
+	}
+	if q.kind == "" && q.dir == "" && q.proto != "" {
+		// A bare protocol ("tcp"), unless a value follows ("ip 198.18.0.1"
+		// is not pcap-filter).
+		return q, nil
+	}
+	if q.kind == "" && q.dir == "" && q.proto == "" {
+		// A bare value inherits the qualifiers before it: "host a or b".
+		if p.last.kind == "" {
+			return nil, p.errorf("unknown or unsupported keyword")
+		}
+		q.proto, q.dir, q.kind = p.last.proto, p.last.dir, p.last.kind
+	}
+	if q.kind == "" {
+		q.kind = "host"
+	}
+	if err := p.value(&q); err != nil {
+		return nil, err
+	}
+	p.last = q
+	return q, nil
+}
+
+func (p *parser) protoValue(q prim) (node, error) {
+	t := p.next()
+	q.kind = "proto"
+	// Protocol names after "proto" are written \tcp, \udp ...: bare, they
+	// are keywords (pcap-filter(7)).
+	if n, ok := protoNumbers[strings.TrimPrefix(t.text, "\\")]; ok && strings.HasPrefix(t.text, "\\") {
+		q.lo = n
+		return q, nil
+	}
+	n, err := parseNum(t.text)
+	if err != nil || q.proto != "ether" && n > 255 || n > 0xffff {
+		p.i--
+		return nil, p.errorf("bad protocol")
+	}
+	q.lo = n
+	return q, nil
+}
+
+// value reads the host, net or port of q.
+func (p *parser) value(q *prim) error {
+	t := p.next()
+	if t.kind != tWord {
+		p.i--
+		return p.errorf("expected a %s", q.kind)
+	}
+	switch q.kind {
+	case "host":
+		if q.proto == "ether" {
+			hw, err := parseMAC(t.text)
+			if err != nil {
+				return err
+			}
+			q.mac = hw
+			return nil
+		}
+		a, err := netip.ParseAddr(t.text)
+		if err != nil {
+			return fmt.Errorf("filter: %q is not an IP address (host names are not resolved)", t.text)
+		}
+		q.addr = a
+	case "net":
+		if strings.Contains(t.text, "/") {
+			pf, err := netip.ParsePrefix(t.text)
+			if err != nil {
+				return fmt.Errorf("filter: bad network %q", t.text)
+			}
+			if pf.Masked() != pf {
+				return fmt.Errorf("filter: non-network bits set in %q", t.text)
+			}
+			q.pfx = pf
+			return nil
+		}
+		a, err := netip.ParseAddr(t.text)
+		if err != nil {
+			return fmt.Errorf("filter: bad network %q", t.text)
+		}
+		bits := a.BitLen()
+		if p.peek().text == "mask" {
+			p.next()
+			m, err := netip.ParseAddr(p.next().text)
+			if err != nil || !m.Is4() || !a.Is4() {
+				return fmt.Errorf("filter: bad mask")
+			}
+			mb := m.As4()
+			v := uint32(mb[0])<<24 | uint32(mb[1])<<16 | uint32(mb[2])<<8 | uint32(mb[3])
+			bits = 0
+			for v&0x80000000 != 0 {
+				bits, v = bits+1, v<<1
+			}
+			if v != 0 {
+				return fmt.Errorf("filter: non-contiguous mask")
+			}
+		}
+		pf := netip.PrefixFrom(a, bits)
+		if pf.Masked() != pf {
+			return fmt.Errorf("filter: non-network bits set in %q", t.text)
+		}
+		q.pfx = pf
+	case "port":
+		n, ok := portNumber(t.text)
+		if !ok {
+			return fmt.Errorf("filter: bad port %q", t.text)
+		}
+		q.lo, q.hi = n, n
+	case "portrange":
+		a, b, found := strings.Cut(t.text, "-")
+		lo, ok1 := portNumber(a)
+		hi, ok2 := portNumber(b)
+		if !found || !ok1 || !ok2 {
+			return fmt.Errorf("filter: bad port range %q", t.text)
+		}
+		if lo > hi {
+			lo, hi = hi, lo
+		}
+		q.lo, q.hi = lo, hi
+	}
+	return nil
+}
+
+var portNames = map[string]uint32{"ftp": 21, "ssh": 22, "telnet": 23, "smtp": 25, "domain": 53, "http": 80, "pop3": 110, "ntp": 123, "imap": 143, "snmp": 161, "https": 443}
+
+func portNumber(s string) (uint32, bool) {
+	if n, ok := portNames[s]; ok {
+		return n, true
+	}
+	n, err := parseNum(s)
+	return n, err == nil && n <= 65535
+}
+
+func parseMAC(s string) ([6]byte, error) {
+	var hw [6]byte
+	parts := strings.FieldsFunc(s, func(r rune) bool { return r == ':' || r == '-' || r == '.' })
+	if len(parts) != 6 {
+		return hw, fmt.Errorf("filter: %q is not a MAC address", s)
+	}
+	for i, part := range parts {
+		v, err := strconv.ParseUint(part, 16, 8)
+		if err != nil {
+			return hw, fmt.Errorf("filter: %q is not a MAC address", s)
+		}
+		hw[i] = byte(v)
+	}
+	return hw, nil
+}
