@@ -1,0 +1,248 @@
+package capture
+
+import (
+	"encoding/binary"
+	"fmt"
+	"net/netip"
+	"strings"
+)
+
+// summary is what one line says of a packet, and the fields of its JSON
+// record.
+type summary struct {
+	src, dst     string
+	proto        string
+	sport, dport int
+	flags        string
+	text         string // tcpdump -n's description after the timestamp
+}
+
+// decode describes a packet starting at a header of the given ethertype
+// (data is the network header onward).
+func decode(ethertype uint16, data []byte) summary {
+	switch ethertype {
+	case 0x0800:
+		return decodeIPv4(data)
+	case 0x86dd:
+		return decodeIPv6(data)
+	case 0x0806:
+		return decodeARP(data)
+	}
+	return summary{proto: fmt.Sprintf("ethertype-%#04x", ethertype), text: fmt.Sprintf("ethertype Unknown (%#06x), length %d", ethertype, len(data))}
+}
+
+func decodeIPv4(b []byte) summary {
+	if len(b) < 20 || b[0]>>4 != 4 {
+		return summary{proto: "ip", text: "IP truncated-ip"}
+	}
+	ihl := int(b[0]&0xf) * 4
+	total := int(binary.BigEndian.Uint16(b[2:]))
+	src := netip.AddrFrom4([4]byte(b[12:16])).String()
+	dst := netip.AddrFrom4([4]byte(b[16:20])).String()
+	frag := binary.BigEndian.Uint16(b[6:]) & 0x1fff
+	if ihl < 20 || ihl > len(b) {
+		return summary{src: src, dst: dst, proto: "ip", text: fmt.Sprintf("IP %s > %s: bad header length", src, dst)}
+	}
+	payload := b[ihl:]
+	if total >= ihl && total-ihl < len(payload) {
+		payload = payload[:total-ihl]
+	}
+	if frag != 0 {
+		return summary{src: src, dst: dst, proto: "ip", text: fmt.Sprintf("IP %s > %s: ip-proto-%d fragment", src, dst, b[9])}
+	}
+	s := transport("IP", src, dst, int(b[9]), payload, max(total-ihl, 0))
+	return s
+}
+
+func decodeIPv6(b []byte) summary {
+	if len(b) < 40 || b[0]>>4 != 6 {
+		return summary{proto: "ip6", text: "IP6 truncated-ip6"}
+	}
+	src := netip.AddrFrom16([16]byte(b[8:24])).String()
+	dst := netip.AddrFrom16([16]byte(b[24:40])).String()
+	plen := int(binary.BigEndian.Uint16(b[4:]))
+	next, payload := int(b[6]), b[40:]
+	if next == 44 && len(payload) >= 8 { // fragment header
+		next, payload = int(payload[0]), payload[8:]
+	}
+	return transport("IP6", src, dst, next, payload, plen)
+}
+
+var tcpFlagNames = []struct {
+	bit  byte
+	name string
+}{{0x01, "F"}, {0x02, "S"}, {0x04, "R"}, {0x08, "P"}, {0x10, "."}, {0x20, "U"}, {0x40, "E"}, {0x80, "W"}}
+
+func transport(ipName, src, dst string, proto int, b []byte, length int) summary {
+	s := summary{src: src, dst: dst}
+	switch proto {
+	case 6:
+		s.proto = "tcp"
+		if len(b) < 20 {
+			s.text = fmt.Sprintf("%s %s > %s: tcp truncated", ipName, src, dst)
+			return s
+		}
+		s.sport, s.dport = int(binary.BigEndian.Uint16(b[0:])), int(binary.BigEndian.Uint16(b[2:]))
+		seq, ack := binary.BigEndian.Uint32(b[4:]), binary.BigEndian.Uint32(b[8:])
+		off := int(b[12]>>4) * 4
+		fl := b[13]
+		var flags strings.Builder
+		for _, f := range tcpFlagNames {
+			if fl&f.bit != 0 && f.bit != 0x10 {
+				flags.WriteString(f.name)
+			}
+		}
+		if fl&0x10 != 0 {
+			flags.WriteString(".")
+		}
+		s.flags = flags.String()
+		data := max(len(b)-off, 0)
+		if length > 0 {
+			data = max(length-off, 0)
+		}
+		var t strings.Builder
+		fmt.Fprintf(&t, "%s %s.%d > %s.%d: Flags [%s]", ipName, src, s.sport, dst, s.dport, s.flags)
+		if fl&0x02 != 0 || data > 0 || fl&0x01 != 0 || fl&0x04 != 0 {
+			if data > 0 {
+				fmt.Fprintf(&t, ", seq %d:%d", seq, seq+uint32(data))
+			} else {
+				fmt.Fprintf(&t, ", seq %d", seq)
+			}
+		}
+		if fl&0x10 != 0 {
+			fmt.Fprintf(&t, ", ack %d", ack)
+		}
+		fmt.Fprintf(&t, ", win %d, length %d", binary.BigEndian.Uint16(b[14:]), data)
+		s.text = t.String()
+	case 17:
+		s.proto = "udp"
+		if len(b) < 8 {
+			s.text = fmt.Sprintf("%s %s > %s: udp truncated", ipName, src, dst)
+			return s
+		}
+		s.sport, s.dport = int(binary.BigEndian.Uint16(b[0:])), int(binary.BigEndian.Uint16(b[2:]))
+		ulen := int(binary.BigEndian.Uint16(b[4:])) - 8
+		if s.sport == 53 || s.dport == 53 || s.sport == 5353 || s.dport == 5353 {
+			if d := dnsText(b[8:]); d != "" {
+				s.text = fmt.Sprintf("%s %s.%d > %s.%d: %s (%d)", ipName, src, s.sport, dst, s.dport, d, ulen)
+				return s
+			}
+		}
+		s.text = fmt.Sprintf("%s %s.%d > %s.%d: UDP, length %d", ipName, src, s.sport, dst, s.dport, ulen)
+	case 1, 58:
+		s.proto = "icmp"
+		if proto == 58 {
+			s.proto = "icmp6"
+		}
+		if len(b) < 4 {
+			s.text = fmt.Sprintf("%s %s > %s: %s truncated", ipName, src, dst, strings.ToUpper(s.proto))
+			return s
+		}
+		s.text = fmt.Sprintf("%s %s > %s: %s, length %d", ipName, src, dst, icmpText(proto, b), max(length, len(b)))
+	default:
+		s.proto = fmt.Sprintf("ip-proto-%d", proto)
+		s.text = fmt.Sprintf("%s %s > %s: ip-proto-%d %d", ipName, src, dst, proto, max(length, len(b)))
+	}
+	return s
+}
+
+func icmpText(proto int, b []byte) string {
+	typ, code := b[0], b[1]
+	idSeq := ""
+	if len(b) >= 8 {
+		idSeq = fmt.Sprintf(", id %d, seq %d", binary.BigEndian.Uint16(b[4:]), binary.BigEndian.Uint16(b[6:]))
+	}
+	if proto == 1 {
+		switch typ {
+		case 8:
+			return "ICMP echo request" + idSeq
+		case 0:
+			return "ICMP echo reply" + idSeq
+		case 11:
+			return "ICMP time exceeded in-transit"
+		case 3:
+			return fmt.Sprintf("ICMP unreachable, code %d", code)
+		}
+		return fmt.Sprintf("ICMP type-#%d", typ)
+	}
+	switch typ {
+	case 128:
+		return "ICMP6, echo request" + idSeq
+	case 129:
+		return "ICMP6, echo reply" + idSeq
+	case 135:
+		return "ICMP6, neighbor solicitation"
+	case 136:
+		return "ICMP6, neighbor advertisement"
+	case 3:
+		return "ICMP6, time exceeded in-transit"
+	case 1:
+		return fmt.Sprintf("ICMP6, destination unreachable, code %d", code)
+	}
+	return fmt.Sprintf("ICMP6, type %d", typ)
+}
+
+// dnsText is tcpdump's short form of a DNS message: "4660+ A? example.com."
+// for a query, "4660 1/0/0" for a response; "" when it does not parse.
+func dnsText(b []byte) string {
+	if len(b) < 12 {
+		return ""
+	}
+	id := binary.BigEndian.Uint16(b[0:])
+	flags := binary.BigEndian.Uint16(b[2:])
+	qd, an, ns, ar := binary.BigEndian.Uint16(b[4:]), binary.BigEndian.Uint16(b[6:]), binary.BigEndian.Uint16(b[8:]), binary.BigEndian.Uint16(b[10:])
+	name, off, ok := dnsName(b, 12)
+	if qd == 0 || !ok || off+4 > len(b) {
+		return fmt.Sprintf("%d %d/%d/%d", id, an, ns, ar)
+	}
+	qtype := binary.BigEndian.Uint16(b[off:])
+	tname := map[uint16]string{1: "A", 2: "NS", 5: "CNAME", 6: "SOA", 12: "PTR", 15: "MX", 16: "TXT", 28: "AAAA", 33: "SRV", 255: "ANY"}[qtype]
+	if tname == "" {
+		tname = fmt.Sprintf("Type%d", qtype)
+	}
+	if flags&0x8000 == 0 {
+		rd := ""
+		if flags&0x0100 != 0 {
+			rd = "+"
+		}
+		return fmt.Sprintf("%d%s %s? %s", id, rd, tname, name)
+	}
+	return fmt.Sprintf("%d %d/%d/%d %s? %s", id, an, ns, ar, tname, name)
+}
+
+func dnsName(b []byte, off int) (string, int, bool) {
+	var parts []string
+	for hops := 0; off < len(b) && hops < 64; hops++ {
+		n := int(b[off])
+		if n == 0 {
+			return strings.Join(parts, ".") + ".", off + 1, true
+		}
+		if n&0xc0 != 0 || off+1+n > len(b) {
+			return "", off, false // compression pointers are not followed in a question
+		}
+		parts = append(parts, string(b[off+1:off+1+n]))
+		off += 1 + n
+	}
+	return "", off, false
+}
+
+func decodeARP(b []byte) summary {
+	s := summary{proto: "arp"}
+	if len(b) < 28 {
+		s.text = "ARP, truncated"
+		return s
+	}
+	op := binary.BigEndian.Uint16(b[6:])
+	spa, tpa := netip.AddrFrom4([4]byte(b[14:18])).String(), netip.AddrFrom4([4]byte(b[24:28])).String()
+	s.src, s.dst = spa, tpa
+	switch op {
+	case 1:
+		s.text = fmt.Sprintf("ARP, Request who-has %s tell %s, length %d", tpa, spa, len(b))
+	case 2:
+		mac := b[8:14]
+		s.text = fmt.Sprintf("ARP, Reply %s is-at %02x:%02x:%02x:%02x:%02x:%02x, length %d", spa, mac[0], mac[1], mac[2], mac[3], mac[4], mac[5], len(b))
+	default:
+		s.text = fmt.Sprintf("ARP, op %d, length %d", op, len(b))
+	}
+	return s
+}

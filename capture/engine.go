@@ -1,0 +1,331 @@
+package capture
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strings"
+	"time"
+
+	"golang.org/x/net/bpf"
+
+	"github.com/rawkit/rawkit/filter"
+	"github.com/rawkit/rawkit/rawsock"
+	"github.com/rawkit/rawkit/report"
+)
+
+// Options configure a capture. Zero values mean the defaults noted.
+type Options struct {
+	Iface     string // -i: an interface name or "any" (the default)
+	Filter    string // the tcpdump expression; "" keeps everything
+	Count     int    // -c: stop after this many packets (0: no limit)
+	Snaplen   int    // -s: bytes kept of each packet (0: 262144)
+	NoPromisc bool   // -p
+	Direction string // -Q: in, out or inout (the default)
+	WriteFile string // -w: pcap to this file, "-" for stdout
+	ReadFile  string // -r: read this pcap file instead of capturing
+	Duration  time.Duration
+	JSON      bool
+	// PrintFilter prints the compiled program (-d) and captures nothing.
+	PrintFilter bool
+	// QueueLen bounds the packets waiting between the ring and the output
+	// (65536); a full queue drops and counts the packet.
+	QueueLen int
+	// Ready, if set, is told when the capture is listening.
+	Ready func()
+}
+
+type captured struct {
+	data     []byte
+	wire     int
+	ts       time.Time
+	ifname   string
+	outgoing bool
+	proto    uint16
+}
+
+// Stats are the tallies tcpdump prints at the end.
+type Stats struct {
+	Captured uint64 `json:"captured"`
+	Received uint64 `json:"received"` // by the filter
+	Dropped  uint64 `json:"dropped"`  // by the kernel's ring, or the queue
+}
+
+// Run captures (or reads) until Count packets, Duration, or ctx is done,
+// then prints tcpdump's summary to stderr. Its error is report.ErrNetwork
+// when any packet was dropped: the capture is incomplete.
+func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
+	if opts.Snaplen <= 0 {
+		opts.Snaplen = 262144
+	}
+	switch opts.Direction {
+	case "", "inout", "in", "out":
+	default:
+		return report.Usagef("-Q %q: use in, out or inout", opts.Direction)
+	}
+	if opts.QueueLen == 0 {
+		opts.QueueLen = 65536
+	}
+	if opts.ReadFile != "" {
+		return readFile(ctx, opts, stdout, stderr)
+	}
+	if opts.Iface == "" {
+		opts.Iface = "any"
+	}
+	cooked := opts.Iface == "any"
+	lt := filter.Ethernet
+	if cooked {
+		lt = filter.LinuxSLL
+	}
+	prog, err := filter.Compile(opts.Filter, lt, uint32(opts.Snaplen))
+	if err != nil {
+		return report.Usagef("%v", err)
+	}
+	if opts.PrintFilter {
+		return printProgram(stdout, prog)
+	}
+	cfg := rawsock.PacketConfig{Iface: opts.Iface, Promiscuous: !opts.NoPromisc, Snaplen: opts.Snaplen}
+	var userFilter *bpf.VM
+	if cooked {
+		// On "any" the kernel hands packets without a link header, so the
+		// SLL program runs here, on the cooked header this side builds.
+		if userFilter, err = bpf.NewVM(prog); err != nil {
+			return err
+		}
+	} else {
+		cfg.Filter = prog
+	}
+	conn, err := rawsock.ListenPacket(cfg)
+	if err != nil {
+		if strings.Contains(err.Error(), "no such network interface") {
+			return report.Usagef("-i %s: no such interface", opts.Iface)
+		}
+		return err
+	}
+	defer conn.Close()
+	if err := rawsock.DropPrivileges(); err != nil {
+		return err
+	}
+	out, err := newOutput(opts, stdout, lt)
+	if err != nil {
+		return err
+	}
+	names := ifnames()
+	queue := make(chan captured, opts.QueueLen)
+	var queueDrops, received uint64
+	stop := make(chan struct{})
+	done := make(chan error, 1)
+	// The ring's reader: copies each packet out and queues it, never
+	// waiting on the output.
+	go func() {
+		defer close(queue)
+		for {
+			select {
+			case <-stop:
+				done <- nil
+				return
+			default:
+			}
+			p, ok, err := conn.Next(100 * time.Millisecond)
+			if err != nil {
+				done <- err
+				return
+			}
+			if !ok {
+				continue
+			}
+			if p.Outgoing && p.HAType == 772 && cooked { // ARPHRD_LOOPBACK: the copy is seen twice
+				continue
+			}
+			if opts.Direction == "in" && p.Outgoing || opts.Direction == "out" && !p.Outgoing {
+				continue
+			}
+			c := captured{wire: p.Length, ts: p.Time, ifname: names[p.Ifindex], outgoing: p.Outgoing, proto: p.Protocol}
+			if cooked {
+				c.data = cookedHeader(p, len(p.Data))
+				c.data = append(c.data, p.Data...)
+				if v, _ := userFilter.Run(c.data); v == 0 {
+					continue
+				}
+				c.wire += 16
+			} else {
+				c.data = withVLAN(p)
+			}
+			received++
+			select {
+			case queue <- c:
+			default:
+				queueDrops++ // slow output: counted, not waited for
+			}
+		}
+	}()
+	if opts.Ready != nil {
+		opts.Ready()
+	}
+	var timeout <-chan time.Time
+	if opts.Duration > 0 {
+		timeout = time.After(opts.Duration)
+	}
+	var st Stats
+	var runErr error
+loop:
+	for {
+		select {
+		case c, ok := <-queue:
+			if !ok {
+				break loop
+			}
+			if err := out.packet(c); err != nil {
+				runErr = err
+				break loop
+			}
+			st.Captured++
+			if opts.Count > 0 && st.Captured >= uint64(opts.Count) {
+				break loop
+			}
+			if len(queue) == 0 {
+				// Caught up: show what is buffered before waiting.
+				if err := out.flush(); err != nil {
+					runErr = err
+					break loop
+				}
+			}
+		case <-timeout:
+			break loop
+		case <-ctx.Done():
+			break loop
+		}
+	}
+	close(stop)
+	if err := <-done; err != nil && runErr == nil && !errors.Is(err, os.ErrClosed) {
+		runErr = err
+	}
+	_, kernelDrops, _ := conn.Stats()
+	st.Received, st.Dropped = received, kernelDrops+queueDrops
+	return finish(out, st, stderr, runErr)
+}
+
+// finish flushes the output, prints tcpdump's tallies and picks the exit.
+func finish(out *output, st Stats, stderr io.Writer, runErr error) error {
+	if err := out.close(st); err != nil && runErr == nil {
+		runErr = err
+	}
+	fmt.Fprintf(stderr, "%d packets captured\n%d packets received by filter\n%d packets dropped by kernel\n", st.Captured, st.Received, st.Dropped)
+	if runErr != nil {
+		return runErr
+	}
+	if st.Dropped > 0 {
+		fmt.Fprintln(stderr, "sniff: packets were dropped: the capture is incomplete")
+		return report.ErrNetwork
+	}
+	return nil
+}
+
+// cookedHeader builds the 16-byte Linux SLL header libpcap gives "any".
+func cookedHeader(p rawsock.Packet, _ int) []byte {
+	h := make([]byte, 16, 16+len(p.Data))
+	pt := uint16(p.PktType)
+	binary.BigEndian.PutUint16(h[0:], pt)
+	binary.BigEndian.PutUint16(h[2:], p.HAType)
+	binary.BigEndian.PutUint16(h[14:], p.Protocol)
+	return h
+}
+
+// withVLAN copies an Ethernet frame, putting back the 802.1Q tag the
+// kernel took off.
+func withVLAN(p rawsock.Packet) []byte {
+	if p.VLAN < 0 || len(p.Data) < 12 {
+		return append([]byte(nil), p.Data...)
+	}
+	b := make([]byte, 0, len(p.Data)+4)
+	b = append(b, p.Data[:12]...)
+	b = append(b, 0x81, 0x00, byte(p.VLAN>>8), byte(p.VLAN))
+	return append(b, p.Data[12:]...)
+}
+
+func ifnames() map[int]string {
+	m := map[int]string{}
+	ifs, _ := net.Interfaces()
+	for _, i := range ifs {
+		m[i.Index] = i.Name
+	}
+	return m
+}
+
+func printProgram(w io.Writer, prog []bpf.Instruction) error {
+	bw := bufio.NewWriter(w)
+	for i, ins := range prog {
+		fmt.Fprintf(bw, "(%03d) %v\n", i, ins)
+	}
+	return bw.Flush()
+}
+
+// readFile prints or filters the packets of a pcap file.
+func readFile(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
+	f := os.Stdin
+	if opts.ReadFile != "-" {
+		var err error
+		if f, err = os.Open(opts.ReadFile); err != nil {
+			return report.Usagef("-r: %v", err)
+		}
+		defer f.Close()
+	}
+	r, err := newPcapReader(f)
+	if err != nil {
+		return report.Usagef("-r %s: %v", opts.ReadFile, err)
+	}
+	lt := map[uint32]filter.LinkType{linkEthernet: filter.Ethernet, linkLinuxSLL: filter.LinuxSLL, linkRaw: filter.RawIP}
+	ftype, ok := lt[r.linktype]
+	if !ok {
+		return report.Usagef("-r %s: link type %d is not supported", opts.ReadFile, r.linktype)
+	}
+	prog, err := filter.Compile(opts.Filter, ftype, uint32(opts.Snaplen))
+	if err != nil {
+		return report.Usagef("%v", err)
+	}
+	if opts.PrintFilter {
+		return printProgram(stdout, prog)
+	}
+	vm, err := bpf.NewVM(prog)
+	if err != nil {
+		return err
+	}
+	out, err := newOutput(opts, stdout, ftype)
+	if err != nil {
+		return err
+	}
+	var st Stats
+	var runErr error
+	for ctx.Err() == nil {
+		ts, data, wire, err := r.next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			runErr = fmt.Errorf("-r %s: %w", opts.ReadFile, err)
+			break
+		}
+		if v, _ := vm.Run(data); v == 0 {
+			continue
+		}
+		st.Received++
+		c := captured{data: append([]byte(nil), data...), wire: wire, ts: ts}
+		if ftype == filter.LinuxSLL && len(data) >= 16 {
+			c.outgoing = binary.BigEndian.Uint16(data) == 4
+		}
+		if err := out.packet(c); err != nil {
+			runErr = err
+			break
+		}
+		st.Captured++
+		if opts.Count > 0 && st.Captured >= uint64(opts.Count) {
+			break
+		}
+	}
+	return finish(out, st, io.Discard, runErr)
+}

@@ -1,0 +1,244 @@
+package rawsock
+
+import (
+	"encoding/binary"
+	"fmt"
+	"net"
+	"os"
+	"sync/atomic"
+	"time"
+	"unsafe"
+
+	"golang.org/x/net/bpf"
+	"golang.org/x/sys/unix"
+)
+
+// PacketConfig describes a capture socket (packet(7)) with a TPACKET_V3
+// receive ring.
+type PacketConfig struct {
+	// Iface is the interface to capture on; "" or "any" captures on all,
+	// in cooked mode (the kernel strips link headers, as libpcap's "any").
+	Iface string
+	// Filter runs in the kernel on each packet as the socket sees it: from
+	// the Ethernet header on an interface, from the network header on
+	// "any". Nil keeps everything.
+	Filter      []bpf.Instruction
+	Promiscuous bool
+	// BlockSize × Blocks is the ring's size; zero values give 1 MiB × 32.
+	BlockSize, Blocks int
+	// Snaplen bounds the bytes kept of each packet (0: 262144).
+	Snaplen int
+}
+
+// Packet is one captured packet; Data is valid until the next Next.
+type Packet struct {
+	Data     []byte // from the link-layer header (the network header on "any")
+	Length   int    // on the wire
+	Time     time.Time
+	Ifindex  int
+	Outgoing bool   // sent by this host
+	PktType  uint8  // PACKET_HOST, PACKET_BROADCAST, PACKET_OUTGOING, ...
+	Protocol uint16 // the link-layer protocol (ethertype)
+	VLAN     int    // the 802.1Q tag the kernel took off, -1 if none
+	HAType   uint16 // ARPHRD_ of the device
+}
+
+// PacketConn is a capture socket reading a TPACKET_V3 ring.
+type PacketConn struct {
+	fd        int
+	ring      []byte
+	blockSize int
+	blocks    int
+	cur       int // the block being read
+	pkt       int // packets of cur already read
+	off       int // offset of the next packet in cur
+	cooked    bool
+	drops     uint64
+	received  uint64
+	closed    atomic.Bool
+}
+
+const (
+	tpStatusUser    = 1
+	tpStatusKernel  = 0
+	tpacket3HdrLen  = 48 // TPACKET_ALIGN(sizeof(struct tpacket3_hdr))
+	blockStatusOff  = 8  // in struct tpacket_block_desc: version, offset_to_priv, then hdr.bh1
+	blockNumPktsOff = 12
+	blockFirstOff   = 16
+)
+
+// ListenPacket opens a capture socket as cfg describes. Without
+// CAP_NET_RAW it returns a *PrivilegeError.
+func ListenPacket(cfg PacketConfig) (*PacketConn, error) {
+	cooked := cfg.Iface == "" || cfg.Iface == "any"
+	typ := unix.SOCK_RAW
+	if cooked {
+		typ = unix.SOCK_DGRAM
+	}
+	proto := int(htons(unix.ETH_P_ALL))
+	fd, err := unix.Socket(unix.AF_PACKET, typ|unix.SOCK_CLOEXEC, proto)
+	if err != nil {
+		err = os.NewSyscallError("socket", err)
+		if isPermission(err) {
+			return nil, &PrivilegeError{Op: "open a packet capture socket", Fix: FixRaw(), Err: err}
+		}
+		return nil, err
+	}
+	c := &PacketConn{fd: fd, cooked: cooked}
+	if err := c.setup(cfg, proto); err != nil {
+		unix.Close(fd)
+		return nil, err
+	}
+	return c, nil
+}
+
+func htons(v uint16) uint16 { return v<<8 | v>>8 }
+
+func (c *PacketConn) setup(cfg PacketConfig, proto int) error {
+	ifindex := 0
+	if !c.cooked {
+		ifi, err := net.InterfaceByName(cfg.Iface)
+		if err != nil {
+			return fmt.Errorf("rawsock: %w", err)
+		}
+		ifindex = ifi.Index
+	}
+	if cfg.Filter != nil {
+		if err := AttachFilter(c.fd, cfg.Filter); err != nil {
+			return err
+		}
+	}
+	if err := unix.SetsockoptInt(c.fd, unix.SOL_PACKET, unix.PACKET_VERSION, unix.TPACKET_V3); err != nil {
+		return os.NewSyscallError("setsockopt PACKET_VERSION", err)
+	}
+	c.blockSize, c.blocks = cfg.BlockSize, cfg.Blocks
+	if c.blockSize == 0 {
+		c.blockSize = 1 << 20
+	}
+	if c.blocks == 0 {
+		c.blocks = 32
+	}
+	snap := cfg.Snaplen
+	if snap == 0 {
+		snap = 262144
+	}
+	frame := 2048
+	req := unix.TpacketReq3{
+		Block_size: uint32(c.blockSize), Block_nr: uint32(c.blocks),
+		Frame_size: uint32(frame), Frame_nr: uint32(c.blockSize / frame * c.blocks),
+		Retire_blk_tov: 20, // ms: a block is handed over at least this often
+	}
+	if err := unix.SetsockoptTpacketReq3(c.fd, unix.SOL_PACKET, unix.PACKET_RX_RING, &req); err != nil {
+		return os.NewSyscallError("setsockopt PACKET_RX_RING", err)
+	}
+	ring, err := unix.Mmap(c.fd, 0, c.blockSize*c.blocks, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+	if err != nil {
+		return os.NewSyscallError("mmap", err)
+	}
+	c.ring = ring
+	if err := unix.Bind(c.fd, &unix.SockaddrLinklayer{Protocol: uint16(proto), Ifindex: ifindex}); err != nil {
+		return os.NewSyscallError("bind", err)
+	}
+	if cfg.Promiscuous && ifindex != 0 {
+		mreq := unix.PacketMreq{Ifindex: int32(ifindex), Type: unix.PACKET_MR_PROMISC}
+		if err := unix.SetsockoptPacketMreq(c.fd, unix.SOL_PACKET, unix.PACKET_ADD_MEMBERSHIP, &mreq); err != nil {
+			return os.NewSyscallError("setsockopt PACKET_ADD_MEMBERSHIP", err)
+		}
+	}
+	return nil
+}
+
+// Cooked reports a capture on "any": packets start at the network header.
+func (c *PacketConn) Cooked() bool { return c.cooked }
+
+func (c *PacketConn) block(i int) []byte { return c.ring[i*c.blockSize : (i+1)*c.blockSize] }
+
+func (c *PacketConn) status(b []byte) *uint32 {
+	return (*uint32)(unsafe.Pointer(&b[blockStatusOff]))
+}
+
+// Next returns the next packet, waiting at most timeout; ok is false when
+// none came in time or the socket is closed.
+func (c *PacketConn) Next(timeout time.Duration) (p Packet, ok bool, err error) {
+	deadline := time.Now().Add(timeout)
+	for {
+		if c.closed.Load() {
+			return p, false, os.ErrClosed
+		}
+		b := c.block(c.cur)
+		st := c.status(b)
+		if atomic.LoadUint32(st)&tpStatusUser == 0 {
+			left := time.Until(deadline)
+			if left <= 0 {
+				return p, false, nil
+			}
+			fds := []unix.PollFd{{Fd: int32(c.fd), Events: unix.POLLIN | unix.POLLERR}}
+			ms := int(min(left, 100*time.Millisecond) / time.Millisecond)
+			if _, err := unix.Poll(fds, max(ms, 1)); err != nil && err != unix.EINTR {
+				return p, false, os.NewSyscallError("poll", err)
+			}
+			continue
+		}
+		n := int(binary.NativeEndian.Uint32(b[blockNumPktsOff:]))
+		if c.pkt == 0 {
+			c.off = int(binary.NativeEndian.Uint32(b[blockFirstOff:]))
+		}
+		if c.pkt >= n {
+			// Done with this block: give it back to the kernel.
+			atomic.StoreUint32(st, tpStatusKernel)
+			c.cur = (c.cur + 1) % c.blocks
+			c.pkt = 0
+			continue
+		}
+		h := b[c.off:]
+		ne := binary.NativeEndian
+		next := int(ne.Uint32(h[0:]))
+		sec, nsec := ne.Uint32(h[4:]), ne.Uint32(h[8:])
+		snap, wire := int(ne.Uint32(h[12:])), int(ne.Uint32(h[16:]))
+		status := ne.Uint32(h[20:])
+		mac := int(ne.Uint16(h[24:]))
+		vlanTCI := ne.Uint32(h[32:])
+		sll := h[tpacket3HdrLen:]
+		p = Packet{
+			Data:     h[mac : mac+snap],
+			Length:   wire,
+			Time:     time.Unix(int64(sec), int64(nsec)),
+			Protocol: htons(ne.Uint16(sll[2:])),
+			Ifindex:  int(int32(ne.Uint32(sll[4:]))),
+			HAType:   ne.Uint16(sll[8:]),
+			PktType:  sll[10],
+			VLAN:     -1,
+		}
+		p.Outgoing = p.PktType == unix.PACKET_OUTGOING
+		if status&unix.TP_STATUS_VLAN_VALID != 0 {
+			p.VLAN = int(vlanTCI & 0xffff)
+		}
+		c.pkt++
+		c.off += next
+		c.received++
+		return p, true, nil
+	}
+}
+
+// Stats returns the packets the kernel handed to the socket and those it
+// dropped for want of room in the ring, since the socket was opened.
+func (c *PacketConn) Stats() (received, dropped uint64, err error) {
+	s, err := unix.GetsockoptTpacketStatsV3(c.fd, unix.SOL_PACKET, unix.PACKET_STATISTICS)
+	if err != nil {
+		return c.received, c.drops, os.NewSyscallError("getsockopt PACKET_STATISTICS", err)
+	}
+	// The kernel resets its counters on each read: keep the sums.
+	c.drops += uint64(s.Drops)
+	return c.received, c.drops, nil
+}
+
+// Close releases the ring and the socket.
+func (c *PacketConn) Close() error {
+	if c.closed.Swap(true) {
+		return nil
+	}
+	if c.ring != nil {
+		unix.Munmap(c.ring)
+	}
+	return unix.Close(c.fd)
+}
