@@ -2,6 +2,7 @@ package report
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"io"
 	"strconv"
@@ -22,6 +23,7 @@ type JSONWriter struct {
 	tool string
 	now  func() time.Time
 	buf  []byte
+	enc  bytes.Buffer
 }
 
 // NewJSONWriter returns a writer of records of the named tool.
@@ -33,12 +35,17 @@ func NewJSONWriter(w io.Writer, tool string) *JSONWriter {
 // object; its fields follow the common ones. Records are buffered: call
 // Flush before waiting, so a reader of a pipe sees them promptly.
 func (j *JSONWriter) Write(typ string, rec any) error {
-	body, err := json.Marshal(rec)
-	if err != nil {
-		return err
-	}
 	j.mu.Lock()
 	defer j.mu.Unlock()
+	// Not json.Marshal: it would write > as \u003e, which readers of a
+	// packet summary ("a > b") should not have to undo.
+	j.enc.Reset()
+	e := json.NewEncoder(&j.enc)
+	e.SetEscapeHTML(false)
+	if err := e.Encode(rec); err != nil {
+		return err
+	}
+	body := bytes.TrimSuffix(j.enc.Bytes(), []byte("\n"))
 	b := j.buf[:0]
 	b = append(b, `{"v":`...)
 	b = strconv.AppendInt(b, JSONVersion, 10)
@@ -57,7 +64,7 @@ func (j *JSONWriter) Write(typ string, rec any) error {
 	}
 	b = append(b, '\n')
 	j.buf = b
-	_, err = j.w.Write(b)
+	_, err := j.w.Write(b)
 	return err
 }
 

@@ -205,3 +205,15 @@ func FuzzParseExpect(f *testing.F) {
 		_ = e.Failure(1)
 	})
 }
+
+func TestJSONWriterKeepsAngleBrackets(t *testing.T) {
+	var buf bytes.Buffer
+	w := NewJSONWriter(&buf, "sniff")
+	w.Write("packet", struct {
+		S string `json:"summary"`
+	}{"IP a > b"})
+	w.Flush()
+	if !strings.Contains(buf.String(), `"summary":"IP a > b"`) {
+		t.Errorf("got %s", buf.String())
+	}
+}

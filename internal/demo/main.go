@@ -85,6 +85,41 @@ func run() error {
 		{"Port 80 across 198.19.0.0/28 (14 hosts), in a random order", []string{"portscan", "-p", "80", "198.19.0.0/28"}},
 		{"A runbook check: SSH open and telnet closed? (telnet is dropped: exit 1)", []string{"portscan", "-p", "22,23", srv4, "--expect", "open:22", "--expect", "closed:23"}},
 	}
+	// sniff runs alongside a ping, so it has something to see.
+	sniffStep := func(say string, args ...string) error {
+		if ctx.Err() != nil {
+			return nil
+		}
+		fmt.Printf("\n== %s\n$ sniff %s   (while: ping -c 3 -i 0.2 %s)\n", say, strings.Join(args, " "), srv4)
+		cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		cmd := lab.Command(cctx, lab.Client, filepath.Join(bin, "sniff"), args...)
+		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stdout
+		if err := cmd.Start(); err != nil {
+			return err
+		}
+		time.Sleep(300 * time.Millisecond)
+		lab.Command(cctx, lab.Client, "ping", "-q", "-c", "3", "-i", "0.2", srv4).Run()
+		err := cmd.Wait()
+		code := 0
+		var exit *exec.ExitError
+		if errors.As(err, &exit) {
+			code = exit.ExitCode()
+		} else if err != nil {
+			return err
+		}
+		fmt.Printf("(exit %d)\n", code)
+		return nil
+	}
+	defer func() {
+		if err := sniffStep("What is on the wire? Echo requests only, on every interface", "-c", "3", "icmp[icmptype] == icmp-echo"); err != nil {
+			fmt.Fprintln(os.Stderr, "demo:", err)
+		}
+		if err := sniffStep("The same as NDJSON, on one interface, filtered in the kernel", "-i", "to-r1", "-c", "2", "--json", "icmp"); err != nil {
+			fmt.Fprintln(os.Stderr, "demo:", err)
+		}
+		fmt.Println("\n== Removing the lab.")
+	}()
 	for _, s := range steps {
 		if ctx.Err() != nil {
 			break
@@ -104,6 +139,5 @@ func run() error {
 		}
 		fmt.Printf("(exit %d)\n", code)
 	}
-	fmt.Println("\n== Removing the lab.")
 	return nil
 }

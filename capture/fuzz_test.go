@@ -1,0 +1,65 @@
+package capture
+
+import (
+	"bytes"
+	"encoding/binary"
+	"io"
+	"testing"
+	"time"
+)
+
+// Packets from the network and files from users: described or refused,
+// never a panic.
+func FuzzDecode(f *testing.F) {
+	f.Add(uint16(0x800), []byte{0x45, 0, 0, 28, 0, 0, 0, 0, 64, 1, 0, 0, 198, 18, 0, 1, 198, 18, 1, 2, 8, 0, 0, 0, 0, 1, 0, 1})
+	f.Add(uint16(0x86dd), make([]byte, 48))
+	f.Add(uint16(0x806), make([]byte, 28))
+	f.Add(uint16(0x800), []byte{0x45, 0, 0, 40, 0, 0, 0, 0, 64, 17, 0, 0, 198, 18, 0, 1, 198, 18, 1, 2, 0, 53, 0, 53, 0, 20, 0, 0, 0x12, 0x34, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 3, 'w', 'w', 'w', 0, 0, 1, 0, 1})
+	f.Fuzz(func(t *testing.T, et uint16, b []byte) {
+		decode(et, b)
+	})
+}
+
+func FuzzPcapReader(f *testing.F) {
+	var buf bytes.Buffer
+	w, _ := newPcapWriter(&buf, linkEthernet, 65535)
+	w.write(time.Unix(1, 2), make([]byte, 60), 60)
+	w.flush()
+	f.Add(buf.Bytes())
+	hdr := make([]byte, 24)
+	binary.BigEndian.PutUint32(hdr, magicMicro)
+	f.Add(hdr)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		r, err := newPcapReader(bytes.NewReader(b))
+		if err != nil {
+			return
+		}
+		for range 100 {
+			if _, _, _, err := r.next(); err == io.EOF || err != nil {
+				return
+			}
+		}
+	})
+}
+
+func TestPcapRoundTrip(t *testing.T) {
+	var buf bytes.Buffer
+	w, err := newPcapWriter(&buf, linkLinuxSLL, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := time.Unix(1700000000, 123456789)
+	w.write(ts, []byte("abc"), 10)
+	w.flush()
+	r, err := newPcapReader(&buf)
+	if err != nil || r.linktype != linkLinuxSLL || !r.nano {
+		t.Fatalf("%+v %v", r, err)
+	}
+	got, data, wire, err := r.next()
+	if err != nil || !got.Equal(ts) || string(data) != "abc" || wire != 10 {
+		t.Errorf("%v %q %d %v", got, data, wire, err)
+	}
+	if _, _, _, err := r.next(); err != io.EOF {
+		t.Errorf("after the last record: %v", err)
+	}
+}
