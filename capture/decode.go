@@ -62,10 +62,35 @@ func decodeIPv6(b []byte) summary {
 	dst := netip.AddrFrom16([16]byte(b[24:40])).String()
 	plen := int(binary.BigEndian.Uint16(b[4:]))
 	next, payload := int(b[6]), b[40:]
-	if next == 44 && len(payload) >= 8 { // fragment header
-		next, payload = int(payload[0]), payload[8:]
+	name := "IP6"
+	// Walk the extension headers (RFC 8200 section 4) to the transport.
+	for hops := 0; hops < 8; hops++ {
+		switch next {
+		case 0, 43, 60: // hop-by-hop, routing, destination options
+			if len(payload) < 8 {
+				return summary{src: src, dst: dst, proto: "ip6", text: fmt.Sprintf("IP6 %s > %s: truncated extension header", src, dst)}
+			}
+			if next == 0 {
+				name = "IP6 HBH"
+			}
+			n := 8 * (int(payload[1]) + 1)
+			if n > len(payload) {
+				n = len(payload)
+			}
+			plen -= n
+			next, payload = int(payload[0]), payload[n:]
+			continue
+		case 44: // fragment
+			if len(payload) < 8 {
+				return summary{src: src, dst: dst, proto: "ip6", text: fmt.Sprintf("IP6 %s > %s: truncated fragment header", src, dst)}
+			}
+			plen -= 8
+			next, payload = int(payload[0]), payload[8:]
+			continue
+		}
+		break
 	}
-	return transport("IP6", src, dst, next, payload, plen)
+	return transport(name, src, dst, next, payload, plen)
 }
 
 var tcpFlagNames = []struct {
@@ -170,6 +195,10 @@ func icmpText(proto int, b []byte) string {
 		return "ICMP6, echo request" + idSeq
 	case 129:
 		return "ICMP6, echo reply" + idSeq
+	case 143:
+		return "ICMP6, multicast listener report v2"
+	case 133:
+		return "ICMP6, router solicitation"
 	case 135:
 		return "ICMP6, neighbor solicitation"
 	case 136:
