@@ -28,9 +28,12 @@ type Options struct {
 	NoPromisc bool   // -p
 	Direction string // -Q: in, out or inout (the default)
 	WriteFile string // -w: pcap to this file, "-" for stdout
-	ReadFile  string // -r: read this pcap file instead of capturing
-	Duration  time.Duration
-	JSON      bool
+	// PcapNG writes pcapng (also chosen by a .pcapng extension): with the
+	// interface names, the filter and the drop statistics.
+	PcapNG   bool
+	ReadFile string // -r: read this pcap file instead of capturing
+	Duration time.Duration
+	JSON     bool
 	// PrintFilter prints the compiled program (-d) and captures nothing.
 	PrintFilter bool
 	// QueueLen bounds the packets waiting between the ring and the output
@@ -118,25 +121,40 @@ func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 	names := ifnames()
 	queue := make(chan captured, opts.QueueLen)
 	var queueDrops, received uint64
-	stop := make(chan struct{})
+	stop := make(chan struct{})  // stop at once (the count is reached)
+	drain := make(chan struct{}) // stop when the ring is idle (Ctrl-C, SIGTERM, --duration)
 	done := make(chan error, 1)
 	// The ring's reader: copies each packet out and queues it, never
 	// waiting on the output.
 	go func() {
 		defer close(queue)
+		draining := false
 		for {
 			select {
 			case <-stop:
 				done <- nil
 				return
+			case <-drain:
+				draining = true
 			default:
 			}
-			p, ok, err := conn.Next(100 * time.Millisecond)
+			// Draining, the reader goes on until the ring has been quiet
+			// for longer than the kernel takes to hand over a partly
+			// filled block, so the file holds what was on the wire.
+			wait := 100 * time.Millisecond
+			if draining {
+				wait = 3 * rawsock.BlockTimeout
+			}
+			p, ok, err := conn.Next(wait)
 			if err != nil {
 				done <- err
 				return
 			}
 			if !ok {
+				if draining {
+					done <- nil
+					return
+				}
 				continue
 			}
 			if p.Outgoing && p.HAType == 772 && cooked { // ARPHRD_LOOPBACK: the copy is seen twice
@@ -173,8 +191,19 @@ func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 	}
 	var st Stats
 	var runErr error
+	stopping := false
+	beginFinish := func() {
+		if !stopping {
+			stopping = true
+			close(drain)
+		}
+	}
 loop:
 	for {
+		var quit <-chan struct{}
+		if !stopping {
+			quit = ctx.Done()
+		}
 		select {
 		case c, ok := <-queue:
 			if !ok {
@@ -196,9 +225,10 @@ loop:
 				}
 			}
 		case <-timeout:
-			break loop
-		case <-ctx.Done():
-			break loop
+			timeout = nil
+			beginFinish()
+		case <-quit:
+			beginFinish()
 		}
 	}
 	close(stop)
@@ -275,14 +305,14 @@ func readFile(ctx context.Context, opts Options, stdout, stderr io.Writer) error
 		}
 		defer f.Close()
 	}
-	r, err := newPcapReader(f)
+	r, err := openSource(f)
 	if err != nil {
 		return report.Usagef("-r %s: %v", opts.ReadFile, err)
 	}
 	lt := map[uint32]filter.LinkType{linkEthernet: filter.Ethernet, linkLinuxSLL: filter.LinuxSLL, linkRaw: filter.RawIP}
-	ftype, ok := lt[r.linktype]
+	ftype, ok := lt[r.linkType()]
 	if !ok {
-		return report.Usagef("-r %s: link type %d is not supported", opts.ReadFile, r.linktype)
+		return report.Usagef("-r %s: link type %d is not supported", opts.ReadFile, r.linkType())
 	}
 	prog, err := filter.Compile(opts.Filter, ftype, uint32(opts.Snaplen))
 	if err != nil {
@@ -302,7 +332,7 @@ func readFile(ctx context.Context, opts Options, stdout, stderr io.Writer) error
 	var st Stats
 	var runErr error
 	for ctx.Err() == nil {
-		ts, data, wire, err := r.next()
+		ts, data, wire, ifname, err := r.read()
 		if err == io.EOF {
 			break
 		}
@@ -314,7 +344,7 @@ func readFile(ctx context.Context, opts Options, stdout, stderr io.Writer) error
 			continue
 		}
 		st.Received++
-		c := captured{data: append([]byte(nil), data...), wire: wire, ts: ts}
+		c := captured{data: append([]byte(nil), data...), wire: wire, ts: ts, ifname: ifname}
 		if ftype == filter.LinuxSLL && len(data) >= 16 {
 			c.outgoing = binary.BigEndian.Uint16(data) == 4
 		}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/rawkit/rawkit/filter"
 	"github.com/rawkit/rawkit/report"
@@ -13,11 +14,12 @@ import (
 
 // output prints a line per packet, writes NDJSON, or writes a pcap file.
 type output struct {
-	lt   filter.LinkType
-	text *bufio.Writer
-	json *report.JSONWriter
-	pcap *pcapWriter
-	file *os.File
+	lt     filter.LinkType
+	text   *bufio.Writer
+	json   *report.JSONWriter
+	pcap   *pcapWriter
+	pcapng *pcapngWriter
+	file   *os.File
 }
 
 func newOutput(opts Options, stdout io.Writer, lt filter.LinkType) (*output, error) {
@@ -37,6 +39,14 @@ func newOutput(opts Options, stdout io.Writer, lt filter.LinkType) (*output, err
 			linktype = linkLinuxSLL
 		case filter.RawIP:
 			linktype = linkRaw
+		}
+		if opts.PcapNG || strings.HasSuffix(opts.WriteFile, ".pcapng") {
+			p, err := newPcapngWriter(w, uint16(linktype), opts.Snaplen, opts.Filter)
+			if err != nil {
+				return nil, err
+			}
+			o.pcapng = p
+			return o, nil
 		}
 		p, err := newPcapWriter(w, linktype, opts.Snaplen)
 		if err != nil {
@@ -96,6 +106,9 @@ func (o *output) packet(c captured) error {
 	if o.pcap != nil {
 		return o.pcap.write(c.ts, c.data, c.wire)
 	}
+	if o.pcapng != nil {
+		return o.pcapng.write(c, o.lt == filter.LinuxSLL)
+	}
 	et, nh := o.network(c)
 	s := decode(et, nh)
 	dir := ""
@@ -122,6 +135,8 @@ func (o *output) flush() error {
 	switch {
 	case o.pcap != nil:
 		return o.pcap.flush()
+	case o.pcapng != nil:
+		return o.pcapng.flush()
 	case o.json != nil:
 		return o.json.Flush()
 	}
@@ -133,6 +148,8 @@ func (o *output) close(st Stats) error {
 	switch {
 	case o.pcap != nil:
 		err = o.pcap.flush()
+	case o.pcapng != nil:
+		err = o.pcapng.close(st)
 	case o.json != nil:
 		o.json.Write("summary", st)
 		err = o.json.Flush()

@@ -116,3 +116,34 @@ func (p *pcapReader) next() (ts time.Time, data []byte, wire int, err error) {
 	}
 	return time.Unix(int64(sec), int64(frac)), data, wire, nil
 }
+
+// source is a file of packets: pcap or pcapng.
+type source interface {
+	linkType() uint32
+	read() (ts time.Time, data []byte, wire int, ifname string, err error)
+}
+
+func (p *pcapReader) linkType() uint32 { return p.linktype }
+func (p *pcapReader) read() (time.Time, []byte, int, string, error) {
+	ts, data, wire, err := p.next()
+	return ts, data, wire, "", err
+}
+
+func (p *pcapngReader) linkType() uint32 { return p.linktype }
+func (p *pcapngReader) read() (time.Time, []byte, int, string, error) {
+	return p.next()
+}
+
+// openSource reads a pcap or pcapng header, telling them apart by their
+// first four bytes.
+func openSource(r io.Reader) (source, error) {
+	br := bufio.NewReaderSize(r, 1<<20)
+	magic, err := br.Peek(4)
+	if err != nil {
+		return nil, fmt.Errorf("reading the file header: %w", err)
+	}
+	if binary.LittleEndian.Uint32(magic) == blockSHB {
+		return newPcapngReader(br)
+	}
+	return newPcapReader(br)
+}

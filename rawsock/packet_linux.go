@@ -43,6 +43,10 @@ type Packet struct {
 	HAType   uint16 // ARPHRD_ of the device
 }
 
+// BlockTimeout is how long the kernel keeps a partly filled ring block
+// before handing it over: the longest a captured packet waits to be seen.
+const BlockTimeout = 20 * time.Millisecond
+
 // PacketConn is a capture socket reading a TPACKET_V3 ring.
 type PacketConn struct {
 	fd        int
@@ -126,7 +130,7 @@ func (c *PacketConn) setup(cfg PacketConfig, proto int) error {
 	req := unix.TpacketReq3{
 		Block_size: uint32(c.blockSize), Block_nr: uint32(c.blocks),
 		Frame_size: uint32(frame), Frame_nr: uint32(c.blockSize / frame * c.blocks),
-		Retire_blk_tov: 20, // ms: a block is handed over at least this often
+		Retire_blk_tov: uint32(BlockTimeout / time.Millisecond),
 	}
 	if err := unix.SetsockoptTpacketReq3(c.fd, unix.SOL_PACKET, unix.PACKET_RX_RING, &req); err != nil {
 		return os.NewSyscallError("setsockopt PACKET_RX_RING", err)

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -144,6 +145,58 @@ func TestPcapReadBack(t *testing.T) {
 		if err != nil || lines(string(ours)) != 25 {
 			t.Errorf("%s: sniff -r with a filter: %d lines, %v", iface, lines(string(ours)), err)
 		}
+	}
+}
+
+// tshark reads our pcap and pcapng files with the exact count, and the
+// pcapng keeps the interface names; a file is complete after SIGTERM.
+func TestFilesReadByTshark(t *testing.T) {
+	if _, err := exec.LookPath("tshark"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("tshark is needed (make deps installs it)")
+		}
+		t.Skip("needs tshark: apt-get install tshark")
+	}
+	lab := netlab.ForTest(t, netlab.Spec{Routers: 1})
+	dir := t.TempDir()
+	for _, name := range []string{"any.pcap", "any.pcapng", "to-r1.pcapng"} {
+		iface := strings.Split(name, ".")[0]
+		file := filepath.Join(dir, name)
+		c := during(t, lab, []string{"-i", iface, "-w", file, "--duration", "2", "icmp"}, ping(lab, lab.Server.Addr4.String(), 20))
+		if c.code != 0 {
+			t.Fatalf("%s: exit %d %s", name, c.code, c.stderr)
+		}
+		count, err := exec.Command("tshark", "-r", file, "-T", "fields", "-e", "frame.number").Output()
+		if err != nil || lines(string(count)) != 40 {
+			t.Errorf("%s: tshark reads %d packets (%v), want 40", name, lines(string(count)), err)
+		}
+		if strings.HasSuffix(name, ".pcapng") {
+			names, err := exec.Command("tshark", "-r", file, "-T", "fields", "-e", "frame.interface_name").Output()
+			if err != nil || !strings.Contains(string(names), "to-r1") {
+				t.Errorf("%s: interface names %q (%v)", name, names, err)
+			}
+		}
+		// Our reader agrees, pcapng included.
+		ours, err := exec.Command(bin, "-r", file).Output()
+		if err != nil || lines(string(ours)) != 40 {
+			t.Errorf("%s: sniff -r reads %d (%v)", name, lines(string(ours)), err)
+		}
+	}
+	// SIGTERM in the middle: the file holds every packet it counted.
+	file := filepath.Join(dir, "term.pcapng")
+	cmd := lab.Command(t.Context(), lab.Client, bin, "-w", file, "icmp")
+	var errb bytes.Buffer
+	cmd.Stderr = &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond)
+	ping(lab, lab.Server.Addr4.String(), 10)()
+	cmd.Process.Signal(syscall.SIGTERM)
+	cmd.Wait()
+	count, err := exec.Command("tshark", "-r", file, "-T", "fields", "-e", "frame.number").Output()
+	if err != nil || lines(string(count)) != 20 || !strings.Contains(errb.String(), "20 packets captured") {
+		t.Errorf("after SIGTERM: tshark reads %d (%v); sniff said %q", lines(string(count)), err, errb.String())
 	}
 }
 

@@ -19,7 +19,9 @@ import (
 
 const description = `Captures on an interface (-i NAME) or on all of them (-i any, the default),
 from a TPACKET_V3 ring, and prints a line per packet like tcpdump -n, or writes
-a pcap file (-w, nanosecond timestamps; - for stdout), or reads one (-r). The
+a pcap file (-w, nanosecond timestamps; - for stdout; pcapng with --pcapng or
+a .pcapng name: interface names, filter, drop statistics), or reads pcap or
+pcapng (-r). Files are complete after Ctrl-C or SIGTERM. The
 filter is the trailing arguments, a tcpdump expression (pcap-filter(7))
 compiled to BPF in pure Go: on an interface it runs in the kernel; on "any" it
 runs on each packet here. An expression this build does not support is an
@@ -52,7 +54,8 @@ func newApp() *cli.App {
 			&cli.IntFlag{Name: "s", Usage: "keep at most `snaplen` bytes of each packet (262144)"},
 			&cli.BoolFlag{Name: "p", Usage: "do not put the interface in promiscuous mode"},
 			&cli.StringFlag{Name: "Q", Usage: "`direction`: in, out or inout"},
-			&cli.StringFlag{Name: "w", Usage: "write packets to pcap `file` (- for stdout)"},
+			&cli.StringFlag{Name: "w", Usage: "write packets to pcap `file` (- for stdout; pcapng when it ends .pcapng)"},
+			&cli.BoolFlag{Name: "pcapng", Usage: "write pcapng: interface names, the filter and drop statistics"},
 			&cli.StringFlag{Name: "r", Usage: "read packets from pcap `file` (- for stdin)"},
 			&cli.Float64Flag{Name: "duration", Usage: "stop after `seconds`"},
 			&cli.BoolFlag{Name: "d", Usage: "print the compiled filter program and exit"},
@@ -82,6 +85,7 @@ func run(c *cli.Context) error {
 		NoPromisc:   c.Bool("p"),
 		Direction:   c.String("Q"),
 		WriteFile:   c.String("w"),
+		PcapNG:      c.Bool("pcapng"),
 		ReadFile:    c.String("r"),
 		JSON:        c.Bool("json"),
 		PrintFilter: c.Bool("d"),
