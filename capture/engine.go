@@ -34,6 +34,12 @@ type Options struct {
 	ReadFile string // -r: read this pcap file instead of capturing
 	Duration time.Duration
 	JSON     bool
+	// LinkHeader (-e) prints the link-level header on each line.
+	LinkHeader bool
+	// Verbose (-v) adds the IP header's TTL, id and length.
+	Verbose bool
+	// Hex (-X) and ASCII (-A) dump each packet from its network header.
+	Hex, ASCII bool
 	// PrintFilter prints the compiled program (-d) and captures nothing.
 	PrintFilter bool
 	// QueueLen bounds the packets waiting between the ring and the output

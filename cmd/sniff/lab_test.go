@@ -217,3 +217,23 @@ func TestUsageAndPrivilege(t *testing.T) {
 		t.Errorf("-d: exit %d\n%s", r.Code, r.Stdout)
 	}
 }
+
+// -e, -v, -X and -A print what tcpdump prints for the same file.
+func TestPrintOptionsLikeTcpdump(t *testing.T) {
+	lab := netlab.ForTest(t, netlab.Spec{Routers: 1})
+	file := filepath.Join(t.TempDir(), "x.pcap")
+	during(t, lab, []string{"-i", "to-r1", "-w", file, "-c", "2", "icmp"}, ping(lab, lab.Server.Addr4.String(), 1))
+	for _, flags := range [][]string{{"-e"}, {"-X"}} {
+		ours, err := exec.Command(bin, append([]string{"-r", file}, flags...)...).Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		theirs, err := exec.Command("tcpdump", append([]string{"-n", "-r", file}, flags...)...).Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(ours) != string(theirs) {
+			t.Errorf("%v differs from tcpdump:\nours:\n%s\ntcpdump:\n%s", flags, ours, theirs)
+		}
+	}
+}

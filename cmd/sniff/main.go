@@ -59,6 +59,10 @@ func newApp() *cli.App {
 			&cli.StringFlag{Name: "r", Usage: "read packets from pcap `file` (- for stdin)"},
 			&cli.Float64Flag{Name: "duration", Usage: "stop after `seconds`"},
 			&cli.BoolFlag{Name: "d", Usage: "print the compiled filter program and exit"},
+			&cli.BoolFlag{Name: "e", Usage: "print the link-level header on each line"},
+			&cli.BoolFlag{Name: "v", Usage: "verbose: the IP header's fields"},
+			&cli.BoolFlag{Name: "X", Usage: "print each packet in hex and ASCII"},
+			&cli.BoolFlag{Name: "A", Usage: "print each packet in ASCII"},
 			&cli.BoolFlag{Name: "json", Usage: "NDJSON records on stdout (docs/json.md)"},
 		},
 		Action: run,
@@ -89,6 +93,10 @@ func run(c *cli.Context) error {
 		ReadFile:    c.String("r"),
 		JSON:        c.Bool("json"),
 		PrintFilter: c.Bool("d"),
+		LinkHeader:  c.Bool("e"),
+		Verbose:     c.Bool("v"),
+		Hex:         c.Bool("X"),
+		ASCII:       c.Bool("A"),
 	}
 	if o.Count < 0 || o.Snaplen < 0 {
 		return report.Usagef("negative -c or -s")
