@@ -30,10 +30,16 @@ type Options struct {
 	WriteFile string // -w: pcap to this file, "-" for stdout
 	// PcapNG writes pcapng (also chosen by a .pcapng extension): with the
 	// interface names, the filter and the drop statistics.
-	PcapNG   bool
-	ReadFile string // -r: read this pcap file instead of capturing
-	Duration time.Duration
-	JSON     bool
+	PcapNG bool
+	// RotateSize (-C, bytes) and RotateEvery (-G) start a new file when
+	// the current one has grown past the size or lived the time; KeepFiles
+	// (-W) then reuses the oldest names, as tcpdump does.
+	RotateSize  int64
+	RotateEvery time.Duration
+	KeepFiles   int
+	ReadFile    string // -r: read this pcap file instead of capturing
+	Duration    time.Duration
+	JSON        bool
 	// LinkHeader (-e) prints the link-level header on each line.
 	LinkHeader bool
 	// Verbose (-v) adds the IP header's TTL, id and length.
@@ -179,6 +185,9 @@ func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 				c.wire += 16
 			} else {
 				c.data = withVLAN(p)
+			}
+			if len(c.data) > opts.Snaplen {
+				c.data = c.data[:opts.Snaplen]
 			}
 			received++
 			select {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/rawkit/rawkit/filter"
 	"github.com/rawkit/rawkit/report"
@@ -15,45 +16,25 @@ import (
 // output prints a line per packet, writes NDJSON, or writes a pcap file.
 type output struct {
 	opts   Options
-	lt     filter.LinkType
-	text   *bufio.Writer
-	json   *report.JSONWriter
-	pcap   *pcapWriter
-	pcapng *pcapngWriter
-	file   *os.File
+	stdout io.Writer
+	// rotation: the files written so far, the current one's size and age
+	seq     int
+	written int64
+	opened  time.Time
+	lt      filter.LinkType
+	text    *bufio.Writer
+	json    *report.JSONWriter
+	pcap    *pcapWriter
+	pcapng  *pcapngWriter
+	file    *os.File
 }
 
 func newOutput(opts Options, stdout io.Writer, lt filter.LinkType) (*output, error) {
-	o := &output{lt: lt, opts: opts}
+	o := &output{lt: lt, opts: opts, stdout: stdout}
 	if opts.WriteFile != "" {
-		w := stdout
-		if opts.WriteFile != "-" {
-			f, err := os.Create(opts.WriteFile)
-			if err != nil {
-				return nil, report.Usagef("-w: %v", err)
-			}
-			o.file, w = f, f
-		}
-		linktype := uint32(linkEthernet)
-		switch lt {
-		case filter.LinuxSLL:
-			linktype = linkLinuxSLL
-		case filter.RawIP:
-			linktype = linkRaw
-		}
-		if opts.PcapNG || strings.HasSuffix(opts.WriteFile, ".pcapng") {
-			p, err := newPcapngWriter(w, uint16(linktype), opts.Snaplen, opts.Filter)
-			if err != nil {
-				return nil, err
-			}
-			o.pcapng = p
-			return o, nil
-		}
-		p, err := newPcapWriter(w, linktype, opts.Snaplen)
-		if err != nil {
+		if err := o.openFile(time.Now()); err != nil {
 			return nil, err
 		}
-		o.pcap = p
 		return o, nil
 	}
 	if opts.JSON {
@@ -103,11 +84,101 @@ type jsonPacket struct {
 	Summary string `json:"summary"`
 }
 
-func (o *output) packet(c captured) error {
-	if o.pcap != nil {
-		return o.pcap.write(c.ts, c.data, c.wire)
+// fileName is the name of the seq-th file: -w's name, with a number
+// after it from the second file on (tcpdump -C), or formatted as a time
+// when it holds % escapes (tcpdump -G's strftime).
+func (o *output) fileName(seq int, at time.Time) string {
+	name := o.opts.WriteFile
+	if strings.Contains(name, "%") {
+		name = strftime(name, at)
 	}
-	if o.pcapng != nil {
+	if seq > 0 && (o.opts.RotateSize > 0 || !strings.Contains(o.opts.WriteFile, "%")) {
+		if o.opts.KeepFiles > 0 {
+			seq %= o.opts.KeepFiles
+		}
+		if seq > 0 || o.opts.KeepFiles > 0 {
+			name += fmt.Sprint(seq)
+		}
+	}
+	return name
+}
+
+var strftimeCodes = map[byte]string{'Y': "2006", 'm': "01", 'd': "02", 'H': "15", 'M': "04", 'S': "05", 'y': "06"}
+
+func strftime(s string, t time.Time) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '%' && i+1 < len(s) {
+			if layout, ok := strftimeCodes[s[i+1]]; ok {
+				b.WriteString(t.Format(layout))
+				i++
+				continue
+			}
+			if s[i+1] == 's' {
+				fmt.Fprint(&b, t.Unix())
+				i++
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+// openFile starts the next output file.
+func (o *output) openFile(at time.Time) error {
+	w := o.stdout
+	if o.opts.WriteFile != "-" {
+		f, err := os.Create(o.fileName(o.seq, at))
+		if err != nil {
+			return report.Usagef("-w: %v", err)
+		}
+		o.file, w = f, f
+	}
+	o.written, o.opened = 0, at
+	linktype := uint32(linkEthernet)
+	switch o.lt {
+	case filter.LinuxSLL:
+		linktype = linkLinuxSLL
+	case filter.RawIP:
+		linktype = linkRaw
+	}
+	if o.opts.PcapNG || strings.HasSuffix(o.opts.WriteFile, ".pcapng") {
+		p, err := newPcapngWriter(w, uint16(linktype), o.opts.Snaplen, o.opts.Filter)
+		o.pcapng = p
+		return err
+	}
+	p, err := newPcapWriter(w, linktype, o.opts.Snaplen)
+	o.pcap = p
+	return err
+}
+
+// rotate closes the current file and opens the next when it is due.
+func (o *output) rotate(c captured, st Stats) error {
+	if o.opts.WriteFile == "-" || o.opts.RotateSize <= 0 && o.opts.RotateEvery <= 0 {
+		return nil
+	}
+	due := o.opts.RotateSize > 0 && o.written >= o.opts.RotateSize ||
+		o.opts.RotateEvery > 0 && c.ts.Sub(o.opened) >= o.opts.RotateEvery
+	if !due {
+		return nil
+	}
+	if err := o.closeFile(st); err != nil {
+		return err
+	}
+	o.seq++
+	return o.openFile(c.ts)
+}
+
+func (o *output) packet(c captured) error {
+	if o.pcap != nil || o.pcapng != nil {
+		if err := o.rotate(c, Stats{}); err != nil {
+			return err
+		}
+		o.written += int64(len(c.data) + 16)
+		if o.pcap != nil {
+			return o.pcap.write(c.ts, c.data, c.wire)
+		}
 		return o.pcapng.write(c, o.lt == filter.LinuxSLL)
 	}
 	et, nh := o.network(c)
@@ -242,13 +313,30 @@ func (o *output) flush() error {
 	return o.text.Flush()
 }
 
+// closeFile finishes the current output file.
+func (o *output) closeFile(st Stats) error {
+	var err error
+	if o.pcap != nil {
+		err = o.pcap.flush()
+	} else if o.pcapng != nil {
+		err = o.pcapng.close(st)
+	}
+	o.pcap, o.pcapng = nil, nil
+	if o.file != nil {
+		if cerr := o.file.Close(); err == nil {
+			err = cerr
+		}
+		o.file = nil
+	}
+	return err
+}
+
 func (o *output) close(st Stats) error {
+	if o.pcap != nil || o.pcapng != nil {
+		return o.closeFile(st)
+	}
 	var err error
 	switch {
-	case o.pcap != nil:
-		err = o.pcap.flush()
-	case o.pcapng != nil:
-		err = o.pcapng.close(st)
 	case o.json != nil:
 		o.json.Write("summary", st)
 		err = o.json.Flush()

@@ -200,6 +200,33 @@ func TestFilesReadByTshark(t *testing.T) {
 	}
 }
 
+// -C rotates the file; every file is whole and together they hold every
+// packet.
+func TestRotation(t *testing.T) {
+	lab := netlab.ForTest(t, netlab.Spec{Routers: 1})
+	dir := t.TempDir()
+	base := filepath.Join(dir, "rot.pcap")
+	c := during(t, lab, []string{"-i", "to-r1", "-w", base, "-C", "0.002", "--duration", "2", "icmp"}, ping(lab, lab.Server.Addr4.String(), 30))
+	if c.code != 0 {
+		t.Fatalf("exit %d %s", c.code, c.stderr)
+	}
+	files, _ := filepath.Glob(base + "*")
+	if len(files) < 3 {
+		t.Fatalf("-C 0.002 (2000 bytes) over 60 packets of 98 wrote %d files", len(files))
+	}
+	total := 0
+	for _, f := range files {
+		out, err := exec.Command("tcpdump", "-n", "-r", f).Output()
+		if err != nil {
+			t.Errorf("%s: tcpdump cannot read it: %v", f, err)
+		}
+		total += lines(string(out))
+	}
+	if total != 60 {
+		t.Errorf("%d files hold %d packets, want 60", len(files), total)
+	}
+}
+
 func TestUsageAndPrivilege(t *testing.T) {
 	lab := netlab.ForTest(t, netlab.Spec{})
 	for _, args := range [][]string{{"tcp port"}, {"gateway x"}, {"-i", "nosuch0"}, {"-Q", "sideways"}, {"-r", "/nonexistent"}, {"-w", "-", "--json"}} {

@@ -56,6 +56,9 @@ func newApp() *cli.App {
 			&cli.StringFlag{Name: "Q", Usage: "`direction`: in, out or inout"},
 			&cli.StringFlag{Name: "w", Usage: "write packets to pcap `file` (- for stdout; pcapng when it ends .pcapng)"},
 			&cli.BoolFlag{Name: "pcapng", Usage: "write pcapng: interface names, the filter and drop statistics"},
+			&cli.Float64Flag{Name: "C", Usage: "start a new -w file past `size` millions of bytes (file, file1, file2, ...)"},
+			&cli.Float64Flag{Name: "G", Usage: "start a new -w file every `seconds` (strftime escapes in the name)"},
+			&cli.IntFlag{Name: "W", Usage: "with -C or -G, keep at most `count` files, reusing the oldest names"},
 			&cli.StringFlag{Name: "r", Usage: "read packets from pcap `file` (- for stdin)"},
 			&cli.Float64Flag{Name: "duration", Usage: "stop after `seconds`"},
 			&cli.BoolFlag{Name: "d", Usage: "print the compiled filter program and exit"},
@@ -105,6 +108,15 @@ func run(c *cli.Context) error {
 		return report.Usagef("negative --duration")
 	} else {
 		o.Duration = time.Duration(d * float64(time.Second))
+	}
+	if c.Float64("C") < 0 || c.Float64("G") < 0 || c.Int("W") < 0 {
+		return report.Usagef("negative -C, -G or -W")
+	}
+	o.RotateSize = int64(c.Float64("C") * 1e6)
+	o.RotateEvery = time.Duration(c.Float64("G") * float64(time.Second))
+	o.KeepFiles = c.Int("W")
+	if (o.RotateSize > 0 || o.RotateEvery > 0 || o.KeepFiles > 0) && (o.WriteFile == "" || o.WriteFile == "-") {
+		return report.Usagef("-C, -G and -W need -w FILE")
 	}
 	if o.WriteFile != "" && o.JSON {
 		return report.Usagef("-w and --json are mutually exclusive")
