@@ -10,6 +10,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -25,7 +26,7 @@ import (
 )
 
 var runs = flag.Int("runs", 5, "runs of each tool per benchmark")
-var only = flag.String("only", "", "run only this benchmark group: ping, traceroute or portscan")
+var only = flag.String("only", "", "run only this benchmark group: ping, traceroute, portscan or sniff")
 
 func main() {
 	flag.Parse()
@@ -123,6 +124,8 @@ func run() error {
 		return traceBench(bin)
 	case "portscan":
 		return scanBench(bin)
+	case "sniff":
+		return sniffBench(bin)
 	}
 	sweep := netip.MustParsePrefix("198.19.0.0/20")
 	lab, err := netlab.New(netlab.Spec{Routers: 1, ServerPrefixes: []netip.Prefix{sweep}})
@@ -183,7 +186,10 @@ func run() error {
 	if err := traceBench(bin); err != nil {
 		return err
 	}
-	return scanBench(bin)
+	if err := scanBench(bin); err != nil {
+		return err
+	}
+	return sniffBench(bin)
 }
 
 var hopRE = regexp.MustCompile(`(?m)^\s*(\d+)\s+(\S+)`)
@@ -353,4 +359,132 @@ func scanBench(bin string) error {
 func output(name string, args ...string) (string, error) {
 	out, err := exec.Command(name, args...).Output()
 	return string(out), err
+}
+
+var tallyRE = regexp.MustCompile(`(\d+) packets captured\s+(\d+) packets received by filter\s+(\d+) packets dropped by kernel`)
+
+// capSample is one capture run: its tallies and the CPU it used.
+type capSample struct {
+	captured, dropped uint64
+	cpu               time.Duration
+	rssKiB            int64
+	sent              int
+	rate              float64
+}
+
+// blast sends n small UDP datagrams from the client to dst:9 as fast as
+// one goroutine can, and returns the rate it reached.
+func blast(lab *netlab.Lab, dst netip.Addr, n int) (float64, error) {
+	var conn *net.UDPConn
+	err := lab.InNamespace(lab.Client, func() error {
+		c, err := net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(netip.AddrPortFrom(dst, 9)))
+		conn = c
+		return err
+	})
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Close()
+	payload := make([]byte, 18) // a 64-byte frame
+	start := time.Now()
+	for i := 0; i < n; i++ {
+		if _, err := conn.Write(payload); err != nil {
+			return 0, err
+		}
+	}
+	return float64(n) / time.Since(start).Seconds(), nil
+}
+
+// captureRun runs a capture command in the server's namespace while the
+// client blasts, stops it with SIGINT, and reads its tallies.
+func captureRun(lab *netlab.Lab, argv []string, n int) (capSample, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := lab.Command(ctx, lab.Server, argv[0], argv[1:]...)
+	var errb bytes.Buffer
+	cmd.Stderr = &errb
+	if err := cmd.Start(); err != nil {
+		return capSample{}, err
+	}
+	time.Sleep(700 * time.Millisecond) // listening
+	rate, err := blast(lab, lab.Server.Addr4, n)
+	if err != nil {
+		return capSample{}, err
+	}
+	time.Sleep(500 * time.Millisecond)
+	cmd.Process.Signal(os.Interrupt)
+	cmd.Wait()
+	m := tallyRE.FindStringSubmatch(errb.String())
+	if m == nil {
+		return capSample{}, fmt.Errorf("%q printed no tallies: %s", argv, errb.String())
+	}
+	s := capSample{sent: n, rate: rate}
+	s.captured, _ = strconv.ParseUint(m[1], 10, 64)
+	s.dropped, _ = strconv.ParseUint(m[3], 10, 64)
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		s.cpu = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+		s.rssKiB = ru.Maxrss
+	}
+	return s, nil
+}
+
+func sniffBench(bin string) error {
+	lab, err := netlab.New(netlab.Spec{})
+	if err != nil {
+		return err
+	}
+	defer lab.Close()
+	// The server drops the flood before any socket, so it answers nothing.
+	if err := lab.Run(lab.Server, "iptables", "-A", "INPUT", "-p", "udp", "--dport", "9", "-j", "DROP"); err != nil {
+		return err
+	}
+	dir, err := os.MkdirTemp("", "rawkit-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	const n = 1000000
+	fmt.Printf("\nLab: client - server; the client sends %d UDP datagrams (64-byte frames) as fast as it can; the capture runs on the server's interface. %d runs each, alternating; medians.\n\n", n, *runs)
+	fmt.Println("| benchmark | rawkit | reference | ratio (rawkit/reference) |")
+	fmt.Println("|---|---|---|---|")
+	type pairSpec struct {
+		name         string
+		ours, theirs []string
+	}
+	for _, ps := range []pairSpec{
+		{"`-w FILE udp`", []string{filepath.Join(bin, "sniff"), "-i", "to-client", "-w", filepath.Join(dir, "o.pcap"), "udp"},
+			[]string{"tcpdump", "-i", "to-client", "-w", filepath.Join(dir, "t.pcap"), "udp"}},
+		{"`-n -v udp` to /dev/null", []string{"sh", "-c", "exec " + filepath.Join(bin, "sniff") + " -i to-client -n -v udp > /dev/null"},
+			[]string{"sh", "-c", "exec tcpdump -i to-client -n -v udp > /dev/null"}},
+	} {
+		var o, t []capSample
+		for range *runs {
+			a, err := captureRun(lab, ps.ours, n)
+			if err != nil {
+				return err
+			}
+			b, err := captureRun(lab, ps.theirs, n)
+			if err != nil {
+				return err
+			}
+			o, t = append(o, a), append(t, b)
+		}
+		med := func(ss []capSample, f func(capSample) float64) float64 {
+			v := make([]float64, len(ss))
+			for i, s := range ss {
+				v[i] = f(s)
+			}
+			return median(v)
+		}
+		rate := med(append(o, t...), func(s capSample) float64 { return s.rate })
+		drops := func(s capSample) float64 { return float64(s.dropped) }
+		capt := func(s capSample) float64 { return float64(s.captured) }
+		cpu := func(s capSample) float64 { return float64(s.cpu.Nanoseconds()) / max(float64(s.captured), 1) }
+		rss := func(s capSample) float64 { return float64(s.rssKiB) / 1024 }
+		fmt.Printf("| %s at %.0f packets/s: captured | %.0f | %.0f | %.2f |\n", ps.name, rate, med(o, capt), med(t, capt), med(o, capt)/med(t, capt))
+		fmt.Printf("| same: dropped | %.0f | %.0f | |\n", med(o, drops), med(t, drops))
+		fmt.Printf("| same: CPU per captured packet | %.0f ns | %.0f ns | %.2f |\n", med(o, cpu), med(t, cpu), med(o, cpu)/med(t, cpu))
+		fmt.Printf("| same: peak RSS | %.1f MiB | %.1f MiB | %.2f |\n", med(o, rss), med(t, rss), med(o, rss)/med(t, rss))
+	}
+	return nil
 }
