@@ -131,16 +131,31 @@ func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 		return err
 	}
 	names := ifnames()
-	queue := make(chan captured, opts.QueueLen)
+	// Packets cross from the ring's reader to the output in batches: one
+	// channel operation and one buffer per batch, not per packet.
+	queue := make(chan *batch, max(opts.QueueLen/batchPackets, 4))
 	var queueDrops, received uint64
 	stop := make(chan struct{})  // stop at once (the count is reached)
 	drain := make(chan struct{}) // stop when the ring is idle (Ctrl-C, SIGTERM, --duration)
 	done := make(chan error, 1)
-	// The ring's reader: copies each packet out and queues it, never
+	// The ring's reader: copies packets out and queues them, never
 	// waiting on the output.
 	go func() {
 		defer close(queue)
 		draining := false
+		cur := newBatch()
+		send := func() {
+			if len(cur.pkts) == 0 {
+				return
+			}
+			select {
+			case queue <- cur:
+				cur = newBatch()
+			default:
+				queueDrops += uint64(len(cur.pkts)) // slow output: counted, not waited for
+				cur.reset()
+			}
+		}
 		for {
 			select {
 			case <-stop:
@@ -150,20 +165,28 @@ func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 				draining = true
 			default:
 			}
-			// Draining, the reader goes on until the ring has been quiet
-			// for longer than the kernel takes to hand over a partly
-			// filled block, so the file holds what was on the wire.
-			wait := 100 * time.Millisecond
-			if draining {
-				wait = 3 * rawsock.BlockTimeout
+			p, ok, err := conn.Next(0)
+			if err == nil && !ok {
+				// The ring is empty: hand over what there is, then wait.
+				// Draining, the reader goes on until the ring has been
+				// quiet for longer than the kernel takes to hand over a
+				// partly filled block, so the file holds what was on the
+				// wire.
+				send()
+				wait := 100 * time.Millisecond
+				if draining {
+					wait = 3 * rawsock.BlockTimeout
+				}
+				p, ok, err = conn.Next(wait)
 			}
-			p, ok, err := conn.Next(wait)
 			if err != nil {
+				send()
 				done <- err
 				return
 			}
 			if !ok {
 				if draining {
+					send()
 					done <- nil
 					return
 				}
@@ -177,23 +200,24 @@ func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 			}
 			c := captured{wire: p.Length, ts: p.Time, ifname: names[p.Ifindex], outgoing: p.Outgoing, proto: p.Protocol}
 			if cooked {
-				c.data = cookedHeader(p, len(p.Data))
-				c.data = append(c.data, p.Data...)
+				var h [16]byte
+				cookedHeader(h[:], p)
+				c.data = cur.add(h[:], p.Data, opts.Snaplen)
 				if v, _ := userFilter.Run(c.data); v == 0 {
+					cur.unadd(c.data)
 					continue
 				}
 				c.wire += 16
+			} else if p.VLAN >= 0 && len(p.Data) >= 12 {
+				tag := []byte{0x81, 0x00, byte(p.VLAN >> 8), byte(p.VLAN)}
+				c.data = cur.add3(p.Data[:12], tag, p.Data[12:], opts.Snaplen)
 			} else {
-				c.data = withVLAN(p)
-			}
-			if len(c.data) > opts.Snaplen {
-				c.data = c.data[:opts.Snaplen]
+				c.data = cur.add(nil, p.Data, opts.Snaplen)
 			}
 			received++
-			select {
-			case queue <- c:
-			default:
-				queueDrops++ // slow output: counted, not waited for
+			cur.pkts = append(cur.pkts, c)
+			if len(cur.pkts) >= batchPackets || cur.full() {
+				send()
 			}
 		}
 	}()
@@ -220,18 +244,21 @@ loop:
 			quit = ctx.Done()
 		}
 		select {
-		case c, ok := <-queue:
+		case b, ok := <-queue:
 			if !ok {
 				break loop
 			}
-			if err := out.packet(c); err != nil {
-				runErr = err
-				break loop
+			for _, c := range b.pkts {
+				if err := out.packet(c); err != nil {
+					runErr = err
+					break loop
+				}
+				st.Captured++
+				if opts.Count > 0 && st.Captured >= uint64(opts.Count) {
+					break loop
+				}
 			}
-			st.Captured++
-			if opts.Count > 0 && st.Captured >= uint64(opts.Count) {
-				break loop
-			}
+			b.release()
 			if len(queue) == 0 {
 				// Caught up: show what is buffered before waiting.
 				if err := out.flush(); err != nil {
@@ -271,26 +298,12 @@ func finish(out *output, st Stats, stderr io.Writer, runErr error) error {
 	return nil
 }
 
-// cookedHeader builds the 16-byte Linux SLL header libpcap gives "any".
-func cookedHeader(p rawsock.Packet, _ int) []byte {
-	h := make([]byte, 16, 16+len(p.Data))
-	pt := uint16(p.PktType)
-	binary.BigEndian.PutUint16(h[0:], pt)
+// cookedHeader writes the 16-byte Linux SLL header libpcap gives "any".
+func cookedHeader(h []byte, p rawsock.Packet) {
+	binary.BigEndian.PutUint16(h[0:], uint16(p.PktType))
 	binary.BigEndian.PutUint16(h[2:], p.HAType)
+	clear(h[4:14])
 	binary.BigEndian.PutUint16(h[14:], p.Protocol)
-	return h
-}
-
-// withVLAN copies an Ethernet frame, putting back the 802.1Q tag the
-// kernel took off.
-func withVLAN(p rawsock.Packet) []byte {
-	if p.VLAN < 0 || len(p.Data) < 12 {
-		return append([]byte(nil), p.Data...)
-	}
-	b := make([]byte, 0, len(p.Data)+4)
-	b = append(b, p.Data[:12]...)
-	b = append(b, 0x81, 0x00, byte(p.VLAN>>8), byte(p.VLAN))
-	return append(b, p.Data[12:]...)
 }
 
 func ifnames() map[int]string {

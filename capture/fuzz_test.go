@@ -63,3 +63,22 @@ func TestPcapRoundTrip(t *testing.T) {
 		t.Errorf("after the last record: %v", err)
 	}
 }
+
+func TestBatchCopies(t *testing.T) {
+	b := newBatch()
+	x := b.add3([]byte("ab"), []byte("cd"), []byte("efgh"), 5)
+	y := b.add(nil, []byte("12345678"), 100)
+	if string(x) != "abcde" || string(y) != "12345678" {
+		t.Fatalf("%q %q", x, y)
+	}
+	big := b.add(nil, make([]byte, batchBytes+1), batchBytes+10)
+	if len(big) != batchBytes+1 || string(x) != "abcde" {
+		t.Errorf("a packet larger than the batch moved earlier copies or was cut")
+	}
+	b.unadd(y)
+	z := b.add(nil, []byte("zz"), 10)
+	if string(x) != "abcde" || string(z) != "zz" {
+		t.Errorf("unadd: %q %q", x, z)
+	}
+	b.release()
+}

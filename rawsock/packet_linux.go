@@ -24,7 +24,7 @@ type PacketConfig struct {
 	// "any". Nil keeps everything.
 	Filter      []bpf.Instruction
 	Promiscuous bool
-	// BlockSize × Blocks is the ring's size; zero values give 1 MiB × 32.
+	// BlockSize × Blocks is the ring's size; zero values give 1 MiB × 8.
 	BlockSize, Blocks int
 	// Snaplen bounds the bytes kept of each packet (0: 262144).
 	Snaplen int
@@ -120,7 +120,7 @@ func (c *PacketConn) setup(cfg PacketConfig, proto int) error {
 		c.blockSize = 1 << 20
 	}
 	if c.blocks == 0 {
-		c.blocks = 32
+		c.blocks = 8
 	}
 	snap := cfg.Snaplen
 	if snap == 0 {

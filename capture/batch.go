@@ -1,0 +1,65 @@
+package capture
+
+import "sync"
+
+// batchPackets and batchBytes bound a batch handed from the ring's reader
+// to the output.
+const (
+	batchPackets = 256
+	batchBytes   = 256 << 10
+)
+
+// batch is packets copied out of the ring into one buffer.
+type batch struct {
+	pkts []captured
+	buf  []byte
+}
+
+var batches = sync.Pool{New: func() any {
+	return &batch{pkts: make([]captured, 0, batchPackets), buf: make([]byte, 0, batchBytes)}
+}}
+
+func newBatch() *batch { return batches.Get().(*batch) }
+
+func (b *batch) reset() {
+	b.pkts, b.buf = b.pkts[:0], b.buf[:0]
+}
+
+// release gives the batch back for reuse once its packets are written.
+func (b *batch) release() {
+	b.reset()
+	batches.Put(b)
+}
+
+// full reports a buffer without room for another large packet.
+func (b *batch) full() bool { return cap(b.buf)-len(b.buf) < 16<<10 }
+
+// add copies head and data (at most snaplen bytes in all) into the batch
+// and returns the copy. A packet that does not fit gets its own buffer:
+// the batch's buffer never moves, so earlier copies stay valid.
+func (b *batch) add(head, data []byte, snaplen int) []byte {
+	return b.add3(head, nil, data, snaplen)
+}
+
+func (b *batch) add3(a, c, d []byte, snaplen int) []byte {
+	n := min(len(a)+len(c)+len(d), snaplen)
+	var out []byte
+	if cap(b.buf)-len(b.buf) >= n {
+		start := len(b.buf)
+		out = b.buf[start : start+n : start+n]
+		b.buf = b.buf[:start+n]
+	} else {
+		out = make([]byte, n)
+	}
+	k := copy(out, a)
+	k += copy(out[k:], c)
+	copy(out[k:], d)
+	return out
+}
+
+// unadd takes back the last copy when the packet is not kept after all.
+func (b *batch) unadd(last []byte) {
+	if n := len(b.buf) - len(last); n >= 0 && len(last) > 0 && &b.buf[n:][0] == &last[0] {
+		b.buf = b.buf[:n]
+	}
+}
