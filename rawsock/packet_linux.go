@@ -2,10 +2,12 @@ package rawsock
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"net"
 	"os"
 	"sync/atomic"
+	"syscall"
 	"time"
 	"unsafe"
 
@@ -50,6 +52,8 @@ const BlockTimeout = 20 * time.Millisecond
 // PacketConn is a capture socket reading a TPACKET_V3 ring.
 type PacketConn struct {
 	fd        int
+	file      *os.File // fd in the runtime's poller, for waiting
+	rc        syscall.RawConn
 	ring      []byte
 	blockSize int
 	blocks    int
@@ -80,7 +84,7 @@ func ListenPacket(cfg PacketConfig) (*PacketConn, error) {
 		typ = unix.SOCK_DGRAM
 	}
 	proto := int(htons(unix.ETH_P_ALL))
-	fd, err := unix.Socket(unix.AF_PACKET, typ|unix.SOCK_CLOEXEC, proto)
+	fd, err := unix.Socket(unix.AF_PACKET, typ|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, proto)
 	if err != nil {
 		err = os.NewSyscallError("socket", err)
 		if isPermission(err) {
@@ -93,6 +97,16 @@ func ListenPacket(cfg PacketConfig) (*PacketConn, error) {
 		unix.Close(fd)
 		return nil, err
 	}
+	// Waiting goes through the runtime's poller: a goroutine parks rather
+	// than a thread sitting in poll(2), which costs a P hand-off on every
+	// wake-up.
+	c.file = os.NewFile(uintptr(fd), "packet")
+	rc, err := c.file.SyscallConn()
+	if err != nil {
+		c.Close()
+		return nil, err
+	}
+	c.rc = rc
 	return c, nil
 }
 
@@ -172,14 +186,19 @@ func (c *PacketConn) Next(timeout time.Duration) (p Packet, ok bool, err error) 
 		b := c.block(c.cur)
 		st := c.status(b)
 		if atomic.LoadUint32(st)&tpStatusUser == 0 {
-			left := time.Until(deadline)
-			if left <= 0 {
+			if timeout <= 0 || !time.Now().Before(deadline) {
 				return p, false, nil
 			}
-			fds := []unix.PollFd{{Fd: int32(c.fd), Events: unix.POLLIN | unix.POLLERR}}
-			ms := int(min(left, 100*time.Millisecond) / time.Millisecond)
-			if _, err := unix.Poll(fds, max(ms, 1)); err != nil && err != unix.EINTR {
-				return p, false, os.NewSyscallError("poll", err)
+			c.file.SetReadDeadline(deadline)
+			err := c.rc.Read(func(uintptr) bool { return atomic.LoadUint32(st)&tpStatusUser != 0 })
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				return p, false, nil
+			}
+			if err != nil {
+				if c.closed.Load() {
+					return p, false, os.ErrClosed
+				}
+				return p, false, err
 			}
 			continue
 		}
@@ -236,13 +255,20 @@ func (c *PacketConn) Stats() (received, dropped uint64, err error) {
 	return c.received, c.drops, nil
 }
 
-// Close releases the ring and the socket.
+// Close releases the ring and the socket. It must not run while another
+// goroutine is inside Next, which reads the ring it unmaps.
 func (c *PacketConn) Close() error {
 	if c.closed.Swap(true) {
 		return nil
 	}
+	var err error
+	if c.file != nil {
+		err = c.file.Close()
+	} else {
+		err = unix.Close(c.fd)
+	}
 	if c.ring != nil {
 		unix.Munmap(c.ring)
 	}
-	return unix.Close(c.fd)
+	return err
 }
