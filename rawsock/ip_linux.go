@@ -94,3 +94,26 @@ func SourceFor(dst netip.Addr, iface string, src netip.Addr) (netip.Addr, error)
 	a, _ := addrOf(sa)
 	return a.Unmap(), nil
 }
+
+// PortFilter is a program for a raw TCP or UDP socket that keeps the
+// segments whose 16-bit field at offset off of the transport header (0:
+// source port, 2: destination port) is port. IPv4 packets reach a raw
+// socket's filter with their IP header, of variable length; IPv6 ones
+// without.
+func PortFilter(family int, off uint32, port uint16) []bpf.Instruction {
+	if family == 4 {
+		return []bpf.Instruction{
+			bpf.LoadMemShift{Off: 0},
+			bpf.LoadIndirect{Off: off, Size: 2},
+			bpf.JumpIf{Cond: bpf.JumpEqual, Val: uint32(port), SkipFalse: 1},
+			bpf.RetConstant{Val: 0xffff},
+			bpf.RetConstant{Val: 0},
+		}
+	}
+	return []bpf.Instruction{
+		bpf.LoadAbsolute{Off: off, Size: 2},
+		bpf.JumpIf{Cond: bpf.JumpEqual, Val: uint32(port), SkipFalse: 1},
+		bpf.RetConstant{Val: 0xffff},
+		bpf.RetConstant{Val: 0},
+	}
+}

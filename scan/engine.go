@@ -14,8 +14,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"golang.org/x/net/bpf"
-
 	"github.com/rawkit/rawkit/icmp"
 	"github.com/rawkit/rawkit/probe"
 	"github.com/rawkit/rawkit/rawsock"
@@ -222,7 +220,7 @@ func (s *scanner) openRaw() error {
 		}
 		s.src[fam] = src
 		o := rawsock.Options{Iface: s.opts.Iface, Source: src, NoTxTimestamps: true, RecvBuffer: 8 << 20}
-		c, err := rawsock.ListenIP(rawsock.IPConfig{Family: fam, Protocol: proto, Options: o, Filter: dportFilter(fam, s.sport)})
+		c, err := rawsock.ListenIP(rawsock.IPConfig{Family: fam, Protocol: proto, Options: o, Filter: rawsock.PortFilter(fam, 2, s.sport)})
 		if err != nil {
 			return err
 		}
@@ -245,25 +243,6 @@ func (s *scanner) openRaw() error {
 		}
 	}
 	return rawsock.DropPrivileges()
-}
-
-// dportFilter keeps TCP or UDP packets to our source port.
-func dportFilter(family int, port uint16) []bpf.Instruction {
-	if family == 4 {
-		return []bpf.Instruction{
-			bpf.LoadMemShift{Off: 0},
-			bpf.LoadIndirect{Off: 2, Size: 2},
-			bpf.JumpIf{Cond: bpf.JumpEqual, Val: uint32(port), SkipFalse: 1},
-			bpf.RetConstant{Val: 0xffff},
-			bpf.RetConstant{Val: 0},
-		}
-	}
-	return []bpf.Instruction{
-		bpf.LoadAbsolute{Off: 2, Size: 2},
-		bpf.JumpIf{Cond: bpf.JumpEqual, Val: uint32(port), SkipFalse: 1},
-		bpf.RetConstant{Val: 0xffff},
-		bpf.RetConstant{Val: 0},
-	}
 }
 
 func (s *scanner) closeRaw() {

@@ -11,8 +11,6 @@ import (
 	"os"
 	"time"
 
-	"golang.org/x/net/bpf"
-
 	"github.com/rawkit/rawkit/icmp"
 	"github.com/rawkit/rawkit/internal/hosts"
 	"github.com/rawkit/rawkit/probe"
@@ -218,7 +216,7 @@ func newTracer(ctx context.Context, opts Options) (*tracer, error) {
 		t.sendC, err = rawsock.ListenIP(rawsock.IPConfig{Family: family, Protocol: probe.ProtoUDP, Options: sockOpts})
 	case TCP:
 		t.sendC, err = rawsock.ListenIP(rawsock.IPConfig{Family: family, Protocol: probe.ProtoTCP, Options: sockOpts,
-			Filter: tcpAnswerFilter(family, uint16(opts.Port))})
+			Filter: rawsock.PortFilter(family, 0, uint16(opts.Port))})
 		t.tcpC = t.sendC
 	}
 	if err != nil {
@@ -231,25 +229,6 @@ func newTracer(ctx context.Context, opts Options) (*tracer, error) {
 	}
 	t.startReaders()
 	return t, nil
-}
-
-// tcpAnswerFilter keeps TCP segments from the probed port.
-func tcpAnswerFilter(family int, port uint16) []bpf.Instruction {
-	if family == 4 {
-		return []bpf.Instruction{
-			bpf.LoadMemShift{Off: 0},
-			bpf.LoadIndirect{Off: 0, Size: 2},
-			bpf.JumpIf{Cond: bpf.JumpEqual, Val: uint32(port), SkipFalse: 1},
-			bpf.RetConstant{Val: 0xffff},
-			bpf.RetConstant{Val: 0},
-		}
-	}
-	return []bpf.Instruction{
-		bpf.LoadAbsolute{Off: 0, Size: 2},
-		bpf.JumpIf{Cond: bpf.JumpEqual, Val: uint32(port), SkipFalse: 1},
-		bpf.RetConstant{Val: 0xffff},
-		bpf.RetConstant{Val: 0},
-	}
 }
 
 func (t *tracer) close() {

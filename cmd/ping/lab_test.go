@@ -25,17 +25,7 @@ import (
 // pingBin is the ping under test, built once for the package.
 var pingBin string
 
-func TestMain(m *testing.M) {
-	bin, err := labtest.Build("ping")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "building ping:", err)
-		os.Exit(1)
-	}
-	pingBin = bin
-	code := m.Run()
-	os.RemoveAll(strings.TrimSuffix(bin, "/ping"))
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { labtest.Main(m, "ping", &pingBin) }
 
 func labOrSkip(t *testing.T, spec netlab.Spec) *netlab.Lab {
 	t.Helper()

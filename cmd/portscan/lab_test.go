@@ -19,17 +19,7 @@ import (
 
 var bin string
 
-func TestMain(m *testing.M) {
-	b, err := labtest.Build("portscan")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "building portscan:", err)
-		os.Exit(1)
-	}
-	bin = b
-	code := m.Run()
-	os.RemoveAll(filepath.Dir(b))
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { labtest.Main(m, "portscan", &bin) }
 
 func runScan(t *testing.T, lab *netlab.Lab, args ...string) labtest.Result {
 	t.Helper()

@@ -19,17 +19,7 @@ import (
 
 var bin string
 
-func TestMain(m *testing.M) {
-	b, err := labtest.Build("sniff")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "building sniff:", err)
-		os.Exit(1)
-	}
-	bin = b
-	code := m.Run()
-	os.RemoveAll(filepath.Dir(b))
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { labtest.Main(m, "sniff", &bin) }
 
 type captureResult struct {
 	stdout, stderr string

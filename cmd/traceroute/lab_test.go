@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/netip"
-	"os"
 	"os/exec"
 	"regexp"
 	"slices"
@@ -19,17 +18,7 @@ import (
 
 var bin string
 
-func TestMain(m *testing.M) {
-	b, err := labtest.Build("traceroute")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "building traceroute:", err)
-		os.Exit(1)
-	}
-	bin = b
-	code := m.Run()
-	os.RemoveAll(strings.TrimSuffix(b, "/traceroute"))
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { labtest.Main(m, "traceroute", &bin) }
 
 func runTrace(t *testing.T, lab *netlab.Lab, args ...string) labtest.Result {
 	t.Helper()

@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -69,4 +70,18 @@ func Run(t testing.TB, lab *netlab.Lab, node *netlab.Node, limit time.Duration, 
 		t.Fatalf("%q: %v", argv, err)
 	}
 	return r
+}
+
+// Main is the TestMain of a tool's lab tests: it builds the tool, stores
+// its path in *bin, runs the tests and removes the build.
+func Main(m *testing.M, tool string, bin *string) {
+	b, err := Build(tool)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "building %s: %v\n", tool, err)
+		os.Exit(1)
+	}
+	*bin = b
+	code := m.Run()
+	os.RemoveAll(filepath.Dir(b))
+	os.Exit(code)
 }
