@@ -156,17 +156,29 @@ func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 				cur.reset()
 			}
 		}
-		for {
-			select {
-			case <-stop:
-				done <- nil
-				return
-			case <-drain:
-				draining = true
-			default:
+		for n := 0; ; n++ {
+			// The stop signals are looked at when the ring runs dry and
+			// every so many packets, not per packet: a select costs.
+			if n%batchPackets == 0 {
+				select {
+				case <-stop:
+					done <- nil
+					return
+				case <-drain:
+					draining = true
+				default:
+				}
 			}
 			p, ok, err := conn.Next(0)
 			if err == nil && !ok {
+				select {
+				case <-stop:
+					done <- nil
+					return
+				case <-drain:
+					draining = true
+				default:
+				}
 				// The ring is empty: hand over what there is, then wait.
 				// Draining, the reader goes on until the ring has been
 				// quiet for longer than the kernel takes to hand over a

@@ -178,7 +178,7 @@ func (c *PacketConn) status(b []byte) *uint32 {
 // Next returns the next packet, waiting at most timeout; ok is false when
 // none came in time or the socket is closed.
 func (c *PacketConn) Next(timeout time.Duration) (p Packet, ok bool, err error) {
-	deadline := time.Now().Add(timeout)
+	var deadline time.Time // set when first needed: time.Now costs per packet
 	for {
 		if c.closed.Load() {
 			return p, false, os.ErrClosed
@@ -186,7 +186,12 @@ func (c *PacketConn) Next(timeout time.Duration) (p Packet, ok bool, err error) 
 		b := c.block(c.cur)
 		st := c.status(b)
 		if atomic.LoadUint32(st)&tpStatusUser == 0 {
-			if timeout <= 0 || !time.Now().Before(deadline) {
+			if timeout <= 0 {
+				return p, false, nil
+			}
+			if deadline.IsZero() {
+				deadline = time.Now().Add(timeout)
+			} else if !time.Now().Before(deadline) {
 				return p, false, nil
 			}
 			c.file.SetReadDeadline(deadline)
