@@ -21,6 +21,9 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/rawkit/rawkit/internal/netlab"
 )
@@ -373,7 +376,8 @@ type capSample struct {
 }
 
 // blast sends n small UDP datagrams from the client to dst:9 as fast as
-// one goroutine can, and returns the rate it reached.
+// one goroutine can, 64 per sendmmsg(2) call, and returns the rate it
+// reached.
 func blast(lab *netlab.Lab, dst netip.Addr, n int) (float64, error) {
 	var conn *net.UDPConn
 	err := lab.InNamespace(lab.Client, func() error {
@@ -385,12 +389,36 @@ func blast(lab *netlab.Lab, dst netip.Addr, n int) (float64, error) {
 		return 0, err
 	}
 	defer conn.Close()
+	rc, err := conn.SyscallConn()
+	if err != nil {
+		return 0, err
+	}
+	const vlen = 64
 	payload := make([]byte, 18) // a 64-byte frame
+	iov := unix.Iovec{Base: &payload[0]}
+	iov.SetLen(len(payload))
+	msgs := make([]unix.Mmsghdr, vlen)
+	for i := range msgs {
+		msgs[i].Hdr.Iov = &iov
+		msgs[i].Hdr.SetIovlen(1)
+	}
 	start := time.Now()
-	for i := 0; i < n; i++ {
-		if _, err := conn.Write(payload); err != nil {
-			return 0, err
+	for sent := 0; sent < n; {
+		k := min(vlen, n-sent)
+		var got int
+		var errno syscall.Errno
+		werr := rc.Write(func(fd uintptr) bool {
+			r, _, e := unix.Syscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&msgs[0])), uintptr(k), 0, 0, 0)
+			got, errno = int(r), e
+			return errno != unix.EAGAIN
+		})
+		if werr != nil {
+			return 0, werr
 		}
+		if errno != 0 {
+			return 0, errno
+		}
+		sent += got
 	}
 	return float64(n) / time.Since(start).Seconds(), nil
 }
