@@ -6,6 +6,8 @@ import (
 	"io"
 	"testing"
 	"time"
+
+	"github.com/rawkit/rawkit/filter"
 )
 
 // Packets from the network and files from users: described or refused,
@@ -81,4 +83,40 @@ func TestBatchCopies(t *testing.T) {
 		t.Errorf("unadd: %q %q", x, z)
 	}
 	b.release()
+}
+
+func FuzzLayers(f *testing.F) {
+	f.Add(ethFrame(0x800, []byte{0x45, 0, 0, 40, 0, 0, 0, 0, 64, 6, 0, 0, 198, 18, 0, 1, 198, 18, 1, 2, 0x9c, 0x40, 0, 80, 0, 0, 0, 1, 0, 0, 0, 0, 0x50, 2, 0xfa, 0xf0, 0, 0, 0, 0}))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		for _, lt := range []filter.LinkType{filter.Ethernet, filter.LinuxSLL, filter.RawIP} {
+			newDecoder(lt).decode(b)
+		}
+	})
+}
+
+func ethFrame(et uint16, l3 []byte) []byte {
+	b := []byte{2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, byte(et >> 8), byte(et)}
+	return append(b, l3...)
+}
+
+// The layer decoder prints what tcpdump -n prints for these packets.
+func TestLayerText(t *testing.T) {
+	syn := ethFrame(0x800, []byte{0x45, 0, 0, 40, 0, 0, 0, 0, 64, 6, 0, 0, 198, 18, 0, 1, 198, 18, 1, 2,
+		0x9c, 0x40, 0, 80, 0, 0, 0, 1, 0, 0, 0, 0, 0x50, 2, 0xfa, 0xf0, 0, 0, 0, 0})
+	dnsQ := ethFrame(0x800, append([]byte{0x45, 0, 0, 57, 0, 0, 0, 0, 64, 17, 0, 0, 198, 18, 0, 1, 198, 18, 1, 2,
+		0x9c, 0x40, 0, 53, 0, 37, 0, 0},
+		0x12, 0x34, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 7, 'e', 'x', 'a', 'm', 'p', 'l', 'e', 3, 'c', 'o', 'm', 0, 0, 1, 0, 1))
+	arp := ethFrame(0x806, []byte{0, 1, 8, 0, 6, 4, 0, 1, 2, 0, 0, 0, 0, 1, 198, 18, 0, 1, 0, 0, 0, 0, 0, 0, 198, 18, 0, 2})
+	for _, tt := range []struct {
+		frame []byte
+		want  string
+	}{
+		{syn, "IP 198.18.0.1.40000 > 198.18.1.2.80: Flags [S], seq 1, win 64240, length 0"},
+		{dnsQ, "IP 198.18.0.1.40000 > 198.18.1.2.53: 4660+ A? example.com. (29)"},
+		{arp, "ARP, Request who-has 198.18.0.2 tell 198.18.0.1, length 28"},
+	} {
+		if got := newDecoder(filter.Ethernet).decode(tt.frame).text; got != tt.want {
+			t.Errorf("got  %s\nwant %s", got, tt.want)
+		}
+	}
 }

@@ -27,6 +27,7 @@ type output struct {
 	pcap    *pcapWriter
 	pcapng  *pcapngWriter
 	file    *os.File
+	dec     *decoder // parses packets for the text and JSON outputs
 }
 
 func newOutput(opts Options, stdout io.Writer, lt filter.LinkType) (*output, error) {
@@ -46,9 +47,10 @@ func newOutput(opts Options, stdout io.Writer, lt filter.LinkType) (*output, err
 }
 
 // network returns the ethertype and network header of a captured frame.
-func (o *output) network(c captured) (uint16, []byte) {
-	d := c.data
-	switch o.lt {
+func (o *output) network(c captured) (uint16, []byte) { return networkOf(o.lt, c.data) }
+
+func networkOf(lt filter.LinkType, d []byte) (uint16, []byte) {
+	switch lt {
 	case filter.Ethernet:
 		if len(d) < 14 {
 			return 0, nil
@@ -182,7 +184,10 @@ func (o *output) packet(c captured) error {
 		return o.pcapng.write(c, o.lt == filter.LinuxSLL)
 	}
 	et, nh := o.network(c)
-	s := decode(et, nh)
+	if o.dec == nil {
+		o.dec = newDecoder(o.lt)
+	}
+	s := o.dec.decode(c.data)
 	dir := ""
 	if o.lt == filter.LinuxSLL {
 		dir = "In"

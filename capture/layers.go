@@ -1,0 +1,189 @@
+package capture
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+
+	"github.com/rawkit/rawkit/filter"
+)
+
+// decoder parses packets with gopacket's DecodingLayerParser into layer
+// values it reuses, so parsing allocates nothing per packet; only the
+// text of a printed line does.
+type decoder struct {
+	eth    layers.Ethernet
+	sll    layers.LinuxSLL
+	dot1q  layers.Dot1Q
+	ip4    layers.IPv4
+	ip6    layers.IPv6
+	frag   layers.IPv6Fragment
+	tcp    layers.TCP
+	udp    layers.UDP
+	icmp4  layers.ICMPv4
+	icmp6  layers.ICMPv6
+	arp    layers.ARP
+	dns    layers.DNS
+	pay    gopacket.Payload
+	first  *gopacket.DecodingLayerParser // from the link header
+	ip4p   *gopacket.DecodingLayerParser // raw IP: from the IPv4 header
+	ip6p   *gopacket.DecodingLayerParser // raw IP: from the IPv6 header
+	found  []gopacket.LayerType
+	linkLT filter.LinkType
+}
+
+func newDecoder(lt filter.LinkType) *decoder {
+	d := &decoder{linkLT: lt, found: make([]gopacket.LayerType, 0, 12)}
+	all := []gopacket.DecodingLayer{&d.eth, &d.sll, &d.dot1q, &d.ip4, &d.ip6, &d.frag, &d.tcp, &d.udp, &d.icmp4, &d.icmp6, &d.arp, &d.dns, &d.pay}
+	parser := func(first gopacket.LayerType) *gopacket.DecodingLayerParser {
+		p := gopacket.NewDecodingLayerParser(first, all...)
+		p.IgnoreUnsupported = true
+		return p
+	}
+	switch lt {
+	case filter.Ethernet:
+		d.first = parser(layers.LayerTypeEthernet)
+	case filter.LinuxSLL:
+		d.first = parser(layers.LayerTypeLinuxSLL)
+	}
+	d.ip4p, d.ip6p = parser(layers.LayerTypeIPv4), parser(layers.LayerTypeIPv6)
+	return d
+}
+
+// decode describes a whole captured frame.
+func (d *decoder) decode(frame []byte) summary {
+	p := d.first
+	if d.linkLT == filter.RawIP {
+		p = d.ip4p
+		if len(frame) > 0 && frame[0]>>4 == 6 {
+			p = d.ip6p
+		}
+	}
+	d.found = d.found[:0]
+	p.DecodeLayers(frame, &d.found) // an error leaves the layers decoded so far
+	var s summary
+	ipName := ""
+	var ipLen int
+	has := func(t gopacket.LayerType) bool {
+		for _, f := range d.found {
+			if f == t {
+				return true
+			}
+		}
+		return false
+	}
+	switch {
+	case has(layers.LayerTypeIPv4):
+		ipName, s.src, s.dst = "IP", d.ip4.SrcIP.String(), d.ip4.DstIP.String()
+		ipLen = int(d.ip4.Length) - int(d.ip4.IHL)*4
+		if d.ip4.FragOffset != 0 {
+			s.proto = "ip"
+			s.text = fmt.Sprintf("IP %s > %s: ip-proto-%d fragment", s.src, s.dst, d.ip4.Protocol)
+			return s
+		}
+	case has(layers.LayerTypeIPv6):
+		ipName, s.src, s.dst = "IP6", d.ip6.SrcIP.String(), d.ip6.DstIP.String()
+		ipLen = int(d.ip6.Length)
+		if has(layers.LayerTypeIPv6Fragment) {
+			ipLen -= 8
+		}
+	case has(layers.LayerTypeARP):
+		return d.arpText()
+	}
+	switch {
+	case has(layers.LayerTypeTCP):
+		return d.tcpText(s, ipName, ipLen)
+	case has(layers.LayerTypeUDP):
+		s.proto, s.sport, s.dport = "udp", int(d.udp.SrcPort), int(d.udp.DstPort)
+		ulen := int(d.udp.Length) - 8
+		if has(layers.LayerTypeDNS) && len(d.dns.Questions) > 0 {
+			s.text = fmt.Sprintf("%s %s.%d > %s.%d: %s (%d)", ipName, s.src, s.sport, s.dst, s.dport, d.dnsText(), ulen)
+			return s
+		}
+		s.text = fmt.Sprintf("%s %s.%d > %s.%d: UDP, length %d", ipName, s.src, s.sport, s.dst, s.dport, ulen)
+		return s
+	case has(layers.LayerTypeICMPv4):
+		s.proto = "icmp"
+		b := append(d.icmp4.Contents, d.icmp4.Payload...)
+		s.text = fmt.Sprintf("%s %s > %s: %s, length %d", ipName, s.src, s.dst, icmpText(1, b), max(ipLen, len(b)))
+		return s
+	case has(layers.LayerTypeICMPv6):
+		s.proto = "icmp6"
+		b := append(d.icmp6.Contents, d.icmp6.Payload...)
+		s.text = fmt.Sprintf("%s %s > %s: %s, length %d", ipName, s.src, s.dst, icmpText(58, b), max(ipLen, len(b)))
+		return s
+	}
+	// What the parser did not take to a transport (an extension header
+	// it does not decode, a truncated packet, another protocol): the
+	// byte-level description.
+	et, nh := networkOf(d.linkLT, frame)
+	return decode(et, nh)
+}
+
+func (d *decoder) tcpText(s summary, ipName string, ipLen int) summary {
+	t := &d.tcp
+	s.proto, s.sport, s.dport = "tcp", int(t.SrcPort), int(t.DstPort)
+	var flags strings.Builder
+	for _, f := range []struct {
+		on   bool
+		name string
+	}{{t.FIN, "F"}, {t.SYN, "S"}, {t.RST, "R"}, {t.PSH, "P"}, {t.URG, "U"}, {t.ECE, "E"}, {t.CWR, "W"}, {t.ACK, "."}} {
+		if f.on {
+			flags.WriteString(f.name)
+		}
+	}
+	s.flags = flags.String()
+	data := max(ipLen-int(t.DataOffset)*4, 0)
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s %s.%d > %s.%d: Flags [%s]", ipName, s.src, s.sport, s.dst, s.dport, s.flags)
+	if t.SYN || data > 0 || t.FIN || t.RST {
+		if data > 0 {
+			fmt.Fprintf(&b, ", seq %d:%d", t.Seq, t.Seq+uint32(data))
+		} else {
+			fmt.Fprintf(&b, ", seq %d", t.Seq)
+		}
+	}
+	if t.ACK {
+		fmt.Fprintf(&b, ", ack %d", t.Ack)
+	}
+	fmt.Fprintf(&b, ", win %d, length %d", t.Window, data)
+	s.text = b.String()
+	return s
+}
+
+func (d *decoder) dnsText() string {
+	q := d.dns.Questions[0]
+	tname := q.Type.String()
+	if !d.dns.QR {
+		rd := ""
+		if d.dns.RD {
+			rd = "+"
+		}
+		return fmt.Sprintf("%d%s %s? %s.", d.dns.ID, rd, tname, q.Name)
+	}
+	return fmt.Sprintf("%d %d/%d/%d %s? %s.", d.dns.ID, d.dns.ANCount, d.dns.NSCount, d.dns.ARCount, tname, q.Name)
+}
+
+func (d *decoder) arpText() summary {
+	a := &d.arp
+	s := summary{proto: "arp"}
+	if len(a.SourceProtAddress) != 4 || len(a.DstProtAddress) != 4 {
+		s.text = "ARP, unsupported"
+		return s
+	}
+	spa := fmt.Sprintf("%d.%d.%d.%d", a.SourceProtAddress[0], a.SourceProtAddress[1], a.SourceProtAddress[2], a.SourceProtAddress[3])
+	tpa := fmt.Sprintf("%d.%d.%d.%d", a.DstProtAddress[0], a.DstProtAddress[1], a.DstProtAddress[2], a.DstProtAddress[3])
+	s.src, s.dst = spa, tpa
+	n := len(a.Contents)
+	switch a.Operation {
+	case 1:
+		s.text = fmt.Sprintf("ARP, Request who-has %s tell %s, length %d", tpa, spa, n)
+	case 2:
+		s.text = fmt.Sprintf("ARP, Reply %s is-at %s, length %d", spa, mac(a.SourceHwAddress), n)
+	default:
+		s.text = fmt.Sprintf("ARP, op %d, length %d", a.Operation, n)
+	}
+	return s
+}
