@@ -51,7 +51,8 @@ type Options struct {
 	// QueueLen bounds the packets waiting between the ring and the output
 	// (65536); a full queue drops and counts the packet.
 	QueueLen int
-	// Ready, if set, is told when the capture is listening.
+	// Ready, if set, is called once the capture socket is bound and
+	// packets are being kept.
 	Ready func()
 }
 

@@ -80,14 +80,8 @@ func (c *compiler) guard(g guard, t, f label) error {
 		// ether[] is the link-layer header, whatever it is.
 		c.goTo(t)
 		return nil
-	case "ip":
-		return c.etherType(0x800, g.vlans, t, f)
-	case "ip6":
-		return c.etherType(0x86dd, g.vlans, t, f)
-	case "arp":
-		return c.etherType(0x806, g.vlans, t, f)
-	case "rarp":
-		return c.etherType(0x8035, g.vlans, t, f)
+	case "ip", "ip6", "arp", "rarp":
+		return c.etherType(ethertypes[g.proto], g.vlans, t, f)
 	}
 	// A transport load needs an IPv4 first fragment of that protocol.
 	l := c.newLabel()

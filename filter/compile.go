@@ -223,6 +223,9 @@ func (c *compiler) anyProto(p uint32, vlans int, t, f label) error {
 	return c.ip6Proto(p, vlans, t, f)
 }
 
+// ethertypes are the link-layer protocol numbers of the network protocols.
+var ethertypes = map[string]uint32{"ip": 0x800, "ip6": 0x86dd, "arp": 0x806, "rarp": 0x8035}
+
 var transport = map[string]uint32{"tcp": 6, "udp": 17, "sctp": 132, "icmp": 1, "icmp6": 58}
 
 func (c *compiler) prim(q prim, t, f label) error {
@@ -296,14 +299,8 @@ func (c *compiler) prim(q prim, t, f label) error {
 
 func (c *compiler) bareProto(q prim, t, f label) error {
 	switch q.proto {
-	case "ip":
-		return c.etherType(0x800, q.vlans, t, f)
-	case "ip6":
-		return c.etherType(0x86dd, q.vlans, t, f)
-	case "arp":
-		return c.etherType(0x806, q.vlans, t, f)
-	case "rarp":
-		return c.etherType(0x8035, q.vlans, t, f)
+	case "ip", "ip6", "arp", "rarp":
+		return c.etherType(ethertypes[q.proto], q.vlans, t, f)
 	case "tcp", "udp", "sctp":
 		return c.anyProto(transport[q.proto], q.vlans, t, f)
 	case "icmp":
@@ -429,8 +426,7 @@ func (c *compiler) hostNet(q prim, t, f label) error {
 			next = c.newLabel()
 		}
 		yes := c.newLabel()
-		typ := map[string]uint32{"ip": 0x800, "arp": 0x806, "rarp": 0x8035}[p]
-		if err := c.etherType(typ, q.vlans, yes, next); err != nil {
+		if err := c.etherType(ethertypes[p], q.vlans, yes, next); err != nil {
 			return err
 		}
 		c.place(yes)
@@ -446,6 +442,20 @@ func (c *compiler) hostNet(q prim, t, f label) error {
 		}
 	}
 	return nil
+}
+
+// oneOf jumps to t when A is one of vals, to f when it is none.
+func (c *compiler) oneOf(vals []uint32, t, f label) {
+	for i, v := range vals {
+		next := f
+		if i+1 < len(vals) {
+			next = c.newLabel()
+		}
+		c.jump(bpf.JumpEqual, v, t, next)
+		if next != f {
+			c.place(next)
+		}
+	}
 }
 
 // portTest tests the half-word at the loaded offset against a port or range.
@@ -478,16 +488,7 @@ func (c *compiler) port(q prim, t, f label) error {
 	c.place(six)
 	ports6 := c.newLabel()
 	c.emit(bpf.LoadAbsolute{Off: net + 6, Size: 1})
-	for i, p := range protos {
-		next := four
-		if i+1 < len(protos) {
-			next = c.newLabel()
-		}
-		c.jump(bpf.JumpEqual, p, ports6, next)
-		if next != four {
-			c.place(next)
-		}
-	}
+	c.oneOf(protos, ports6, four)
 	c.place(ports6)
 	c.dirTest(q.dir,
 		func(t, f label) { c.emit(bpf.LoadAbsolute{Off: net + 40, Size: 2}); c.portTest(q.lo, q.hi, t, f) },
@@ -500,16 +501,7 @@ func (c *compiler) port(q prim, t, f label) error {
 	}
 	c.place(is4)
 	c.emit(bpf.LoadAbsolute{Off: net + 9, Size: 1})
-	for i, p := range protos {
-		next := f
-		if i+1 < len(protos) {
-			next = c.newLabel()
-		}
-		c.jump(bpf.JumpEqual, p, ports4, next)
-		if next != f {
-			c.place(next)
-		}
-	}
+	c.oneOf(protos, ports4, f)
 	c.place(ports4)
 	c.emit(bpf.LoadAbsolute{Off: net + 6, Size: 2})
 	c.jump(bpf.JumpBitsSet, 0x1fff, f, first)

@@ -221,13 +221,15 @@ func accept(family int, c Conn, b []byte, meta rawsock.Meta, at time.Time) (arri
 	return arrival{family: family, msg: m, meta: meta, bytes: len(b), at: at}, true
 }
 
-// drain handles, without waiting, every packet already queued on the
+// drain handles, without waiting, packets already queued on the
 // sockets. After a send on a fast path the reply is often among them,
-// and handling it here spares the hand-off from the reader goroutine.
-func (p *pinger) drain() {
+// and handling it here spares the hand-off from the reader goroutine. It
+// stops when no probe is owed an answer, unless all is set: at the end of
+// a run, what has arrived (duplicates, mostly) still counts.
+func (p *pinger) drain(all bool) {
 	for fam, c := range p.conns {
 		for {
-			if p.waiting == 0 {
+			if p.waiting == 0 && !all {
 				break // nothing is owed; the reader takes any stragglers
 			}
 			n, meta, err := c.TryReadMsg(p.rbuf)
@@ -271,7 +273,7 @@ func (p *pinger) loop(ctx context.Context) error {
 			if nextRound.Before(now) && p.opts.Flood {
 				nextRound = now.Add(p.opts.Interval)
 			}
-			p.drain()
+			p.drain(false)
 			if p.opts.Flood && p.wantsRound(round) && p.allAnswered() {
 				nextRound = now // answered already: flood on
 			}
@@ -280,7 +282,7 @@ func (p *pinger) loop(ctx context.Context) error {
 		if p.finished(round) {
 			// What has arrived already counts: duplicates, mostly.
 			w.takeQueued()
-			p.drain()
+			p.drain(true)
 			break
 		}
 		wake := p.nextWake(now, round, nextRound)
@@ -301,7 +303,7 @@ func (p *pinger) loop(ctx context.Context) error {
 		}
 		if got {
 			w.takeQueued()
-			p.drain()
+			p.drain(false)
 			if p.opts.Flood && p.wantsRound(round) && p.allAnswered() {
 				nextRound = time.Now()
 			}

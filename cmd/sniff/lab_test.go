@@ -58,7 +58,6 @@ func during(t *testing.T, lab *netlab.Lab, args []string, traffic func()) captur
 	case <-time.After(10 * time.Second):
 		t.Fatal("sniff did not start listening")
 	}
-	time.Sleep(200 * time.Millisecond) // the ring is bound once the line is out
 	traffic()
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()

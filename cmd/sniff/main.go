@@ -121,8 +121,14 @@ func run(c *cli.Context) error {
 	if o.WriteFile != "" && o.JSON {
 		return report.Usagef("-w and --json are mutually exclusive")
 	}
-	if o.ReadFile == "" && !o.PrintFilter {
-		fmt.Fprintf(c.App.ErrWriter, "sniff: listening on %s, capture size %d bytes\n", o.Iface, max(o.Snaplen, 262144))
+	// Said once the socket is open and bound, as tcpdump does: a script
+	// may start its traffic on this line.
+	o.Ready = func() {
+		size := o.Snaplen
+		if size == 0 {
+			size = 262144
+		}
+		fmt.Fprintf(c.App.ErrWriter, "sniff: listening on %s, capture size %d bytes\n", o.Iface, size)
 	}
 	return capture.Run(c.Context, o, c.App.Writer, c.App.ErrWriter)
 }
