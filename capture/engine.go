@@ -15,6 +15,7 @@ import (
 	"golang.org/x/net/bpf"
 
 	"github.com/rawkit/rawkit/filter"
+	"github.com/rawkit/rawkit/internal/shutdown"
 	"github.com/rawkit/rawkit/rawsock"
 	"github.com/rawkit/rawkit/report"
 )
@@ -136,14 +137,18 @@ func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 	// channel operation and one buffer per batch, not per packet.
 	queue := make(chan *batch, max(opts.QueueLen/batchPackets, 4))
 	var queueDrops, received uint64
-	stop := make(chan struct{})  // stop at once (the count is reached)
-	drain := make(chan struct{}) // stop when the ring is idle (Ctrl-C, SIGTERM, --duration)
+	stop := make(chan struct{}) // stop at once (the count is reached, a second signal)
+	// drain asks the reader to stop at the ring position of the moment
+	// it was closed (Ctrl-C, SIGTERM, --duration): markNanos holds that
+	// moment, written before the close.
+	drain := make(chan struct{})
+	var markNanos int64
 	done := make(chan error, 1)
 	// The ring's reader: copies packets out and queues them, never
 	// waiting on the output.
 	go func() {
 		defer close(queue)
-		draining := false
+		var d drainer
 		cur := newBatch()
 		send := func() {
 			if len(cur.pkts) == 0 {
@@ -157,53 +162,70 @@ func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 				cur.reset()
 			}
 		}
+		finish := func(err error) {
+			send()
+			done <- err
+		}
 		for n := 0; ; n++ {
 			// The stop signals are looked at when the ring runs dry and
 			// every so many packets, not per packet: a select costs.
 			if n%batchPackets == 0 {
 				select {
 				case <-stop:
-					done <- nil
+					finish(nil)
 					return
 				case <-drain:
-					draining = true
+					d.start(markNanos)
 				default:
+				}
+				if d.overdue(time.Now()) {
+					finish(nil)
+					return
 				}
 			}
 			p, ok, err := conn.Next(0)
 			if err == nil && !ok {
 				select {
 				case <-stop:
-					done <- nil
+					finish(nil)
 					return
 				case <-drain:
-					draining = true
+					d.start(markNanos)
 				default:
 				}
-				// The ring is empty: hand over what there is, then wait.
-				// Draining, the reader goes on until the ring has been
-				// quiet for longer than the kernel takes to hand over a
-				// partly filled block, so the file holds what was on the
-				// wire.
+				// The ring is empty: hand over what there is, then wait,
+				// draining only until every block that can hold a packet
+				// from before the mark has been handed over.
 				send()
 				wait := 100 * time.Millisecond
-				if draining {
-					wait = 3 * rawsock.BlockTimeout
+				if d.active {
+					if wait = d.remaining(time.Now()); wait <= 0 {
+						finish(nil)
+						return
+					}
 				}
 				p, ok, err = conn.Next(wait)
 			}
+			if errors.Is(err, rawsock.ErrInterfaceDown) {
+				// As libpcap: a capture outlives its interface going
+				// down, and sees its packets again when it comes up.
+				continue
+			}
+			if errors.Is(err, rawsock.ErrInterfaceGone) {
+				err = &report.Error{Code: report.ExitNetwork, Err: fmt.Errorf("-i %s: %w: the capture is incomplete", opts.Iface, err)}
+			}
 			if err != nil {
-				send()
-				done <- err
+				finish(err)
 				return
 			}
 			if !ok {
-				if draining {
-					send()
-					done <- nil
-					return
-				}
 				continue
+			}
+			if d.past(p.Time) {
+				// The ring has reached the mark: what follows came after
+				// the signal.
+				finish(nil)
+				return
 			}
 			if p.Outgoing && p.HAType == 772 && cooked { // ARPHRD_LOOPBACK: the copy is seen twice
 				continue
@@ -247,9 +269,11 @@ func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 	beginFinish := func() {
 		if !stopping {
 			stopping = true
+			markNanos = time.Now().UnixNano()
 			close(drain)
 		}
 	}
+	hurry := shutdown.Hurry(ctx)
 loop:
 	for {
 		var quit <-chan struct{}
@@ -284,6 +308,9 @@ loop:
 			beginFinish()
 		case <-quit:
 			beginFinish()
+		case <-hurry:
+			// A second signal: what is queued is left, the file closed.
+			break loop
 		}
 	}
 	close(stop)
@@ -294,6 +321,37 @@ loop:
 	st.Received, st.Dropped = received, kernelDrops+queueDrops
 	return finish(out, st, stderr, runErr)
 }
+
+// drainer bounds the stop of a capture. Asked to stop at a mark (the
+// moment of the signal or the end of --duration), the reader keeps what
+// the ring holds from before the mark and stops at the first packet after
+// it, or once the ring is empty and the kernel has handed over the block
+// it was filling at the mark (it does within rawsock.BlockTimeout), or at
+// the latest drainLimit after the mark, however busy the link. It never
+// waits for quiet: a busy link gives none.
+type drainer struct {
+	active bool
+	mark   time.Time
+}
+
+// drainLimit bounds the drain when the reader is behind a full ring.
+const drainLimit = 500 * time.Millisecond
+
+func (d *drainer) start(markNanos int64) {
+	if !d.active {
+		d.active, d.mark = true, time.Unix(0, markNanos)
+	}
+}
+
+// past reports a packet stamped after the mark.
+func (d *drainer) past(ts time.Time) bool { return d.active && ts.After(d.mark) }
+
+// remaining is how long an empty ring is still waited on.
+func (d *drainer) remaining(now time.Time) time.Duration {
+	return d.mark.Add(3 * rawsock.BlockTimeout).Sub(now)
+}
+
+func (d *drainer) overdue(now time.Time) bool { return d.active && now.Sub(d.mark) > drainLimit }
 
 // finish flushes the output, prints tcpdump's tallies and picks the exit.
 func finish(out *output, st Stats, stderr io.Writer, runErr error) error {

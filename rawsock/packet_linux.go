@@ -61,6 +61,7 @@ type PacketConn struct {
 	pkt       int // packets of cur already read
 	off       int // offset of the next packet in cur
 	cooked    bool
+	ifindex   int // 0 on "any"
 	drops     uint64
 	received  uint64
 	closed    atomic.Bool
@@ -120,6 +121,7 @@ func (c *PacketConn) setup(cfg PacketConfig, proto int) error {
 			return fmt.Errorf("rawsock: %w", err)
 		}
 		ifindex = ifi.Index
+		c.ifindex = ifindex
 	}
 	if cfg.Filter != nil {
 		if err := AttachFilter(c.fd, cfg.Filter); err != nil {
@@ -195,7 +197,19 @@ func (c *PacketConn) Next(timeout time.Duration) (p Packet, ok bool, err error) 
 				return p, false, nil
 			}
 			c.file.SetReadDeadline(deadline)
-			err := c.rc.Read(func(uintptr) bool { return atomic.LoadUint32(st)&tpStatusUser != 0 })
+			var sockErr error
+			err := c.rc.Read(func(uintptr) bool {
+				if atomic.LoadUint32(st)&tpStatusUser != 0 {
+					return true
+				}
+				// A wake-up with no block ready may be the socket's
+				// error (the interface went down or away): ask once.
+				sockErr = c.socketError()
+				return sockErr != nil
+			})
+			if sockErr != nil {
+				return p, false, sockErr
+			}
 			if errors.Is(err, os.ErrDeadlineExceeded) {
 				return p, false, nil
 			}
@@ -246,6 +260,31 @@ func (c *PacketConn) Next(timeout time.Duration) (p Packet, ok bool, err error) 
 		c.received++
 		return p, true, nil
 	}
+}
+
+// ErrInterfaceGone is returned by Next when the interface captured on
+// was removed.
+var ErrInterfaceGone = errors.New("the interface disappeared")
+
+// ErrInterfaceDown is returned by Next when the interface captured on
+// went down; the socket stays usable should it come up again.
+var ErrInterfaceDown = errors.New("the interface went down")
+
+// socketError reads and clears the socket's pending error (SO_ERROR): the
+// kernel sets ENETDOWN on a packet socket whose interface went down or
+// was removed.
+func (c *PacketConn) socketError() error {
+	e, err := unix.GetsockoptInt(c.fd, unix.SOL_SOCKET, unix.SO_ERROR)
+	if err != nil || e == 0 {
+		return nil
+	}
+	if syscall.Errno(e) == unix.ENETDOWN && c.ifindex != 0 {
+		if _, err := net.InterfaceByIndex(c.ifindex); err != nil {
+			return ErrInterfaceGone
+		}
+		return ErrInterfaceDown
+	}
+	return os.NewSyscallError("packet socket", syscall.Errno(e))
 }
 
 // Stats returns the packets the kernel handed to the socket and those it

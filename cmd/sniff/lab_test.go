@@ -5,10 +5,12 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -251,5 +253,144 @@ func TestPrintOptionsLikeTcpdump(t *testing.T) {
 		if string(ours) != string(theirs) {
 			t.Errorf("%v differs from tcpdump:\nours:\n%s\ntcpdump:\n%s", flags, ours, theirs)
 		}
+	}
+}
+
+// startSniff starts sniff in the client namespace and returns once it
+// says it is listening.
+func startSniff(t *testing.T, lab *netlab.Lab, args ...string) (*exec.Cmd, *syncBuffer) {
+	t.Helper()
+	cmd := lab.Command(t.Context(), lab.Client, bin, args...)
+	errb := &syncBuffer{}
+	cmd.Stderr = errb
+	cmd.Stdout = io.Discard
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill() })
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(errb.String(), "listening on"); {
+		if time.Now().After(deadline) {
+			t.Fatalf("sniff %q did not start: %s", args, errb.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return cmd, errb
+}
+
+// waitExit waits at most limit for cmd to end and returns its exit code.
+func waitExit(t *testing.T, cmd *exec.Cmd, limit time.Duration, what string) int {
+	t.Helper()
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+		return cmd.ProcessState.ExitCode()
+	case <-time.After(limit):
+		cmd.Process.Kill()
+		<-done
+		t.Fatalf("%s: sniff still running %v later", what, limit)
+		return -1
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// A stop is a bound, not a condition: while packets keep coming, SIGINT,
+// SIGTERM, SIGHUP and --duration each end a capture within a fraction of
+// a second (the bound here is generous: 2 s), with exit 0, the tallies
+// printed and a file that holds exactly the packets counted.
+func TestStopIsBoundedUnderTraffic(t *testing.T) {
+	lab := netlab.ForTest(t, netlab.Spec{Routers: 1})
+	// 500 echo requests a second (and their replies) for the whole test.
+	flood := lab.Command(t.Context(), lab.Client, "ping", "-q", "-i", "0.002", "-w", "60", lab.Server.Addr4.String())
+	if err := flood.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { flood.Process.Kill(); flood.Wait() })
+	dir := t.TempDir()
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP} {
+		for _, iface := range []string{"to-r1", "any"} {
+			file := filepath.Join(dir, fmt.Sprintf("%s-%d.pcap", iface, sig))
+			cmd, errb := startSniff(t, lab, "-i", iface, "-w", file, "icmp")
+			time.Sleep(time.Second)
+			cmd.Process.Signal(sig)
+			what := fmt.Sprintf("%v on %s", sig, iface)
+			if code := waitExit(t, cmd, 2*time.Second, what); code != 0 {
+				t.Errorf("%s: exit %d %s", what, code, errb.String())
+			}
+			var captured int
+			if _, err := fmt.Sscanf(errb.String()[strings.Index(errb.String(), "\n")+1:], "%d packets captured", &captured); err != nil || captured < 100 {
+				t.Errorf("%s: tallies %q (%v); want at least 100 packets in a second", what, errb.String(), err)
+			}
+			out, err := exec.Command("tcpdump", "-n", "-r", file).Output()
+			if err != nil || lines(string(out)) != captured {
+				t.Errorf("%s: the file holds %d packets (%v), sniff counted %d", what, lines(string(out)), err, captured)
+			}
+		}
+	}
+	// --duration: ends on time however busy the link.
+	start := time.Now()
+	cmd, errb := startSniff(t, lab, "-i", "to-r1", "--duration", "1", "icmp")
+	if code := waitExit(t, cmd, 3*time.Second, "--duration 1"); code != 0 {
+		t.Errorf("--duration 1: exit %d %s", code, errb.String())
+	}
+	t.Logf("--duration 1 took %v", time.Since(start))
+	// A second signal ends a capture whose first cannot finish: stdout
+	// is a pipe nobody reads, so the output blocks and the drain with it.
+	cmd = lab.Command(t.Context(), lab.Client, bin, "-i", "to-r1", "icmp")
+	errb2 := &syncBuffer{}
+	cmd.Stderr = errb2
+	stdout, _ := cmd.StdoutPipe() // never read
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer stdout.Close()
+	time.Sleep(1500 * time.Millisecond)
+	cmd.Process.Signal(syscall.SIGINT)
+	time.Sleep(300 * time.Millisecond)
+	cmd.Process.Signal(syscall.SIGINT)
+	if code := waitExit(t, cmd, 3*time.Second, "two SIGINTs"); code != 4 || !strings.Contains(errb2.String(), "second signal") {
+		t.Errorf("two SIGINTs with a blocked output: exit %d %q; want 4 and a word on the second signal", code, errb2.String())
+	}
+}
+
+// An interface removed under a capture ends it with exit 1 and tcpdump's
+// words; one that only goes down and up again does not end it.
+func TestInterfaceLoss(t *testing.T) {
+	lab := netlab.ForTest(t, netlab.Spec{})
+	ip := func(args ...string) {
+		if out, err := lab.Command(t.Context(), lab.Client, "ip", args...).CombinedOutput(); err != nil {
+			t.Fatalf("ip %v: %v %s", args, err, out)
+		}
+	}
+	ip("link", "add", "gone0", "type", "veth", "peer", "name", "gone1")
+	ip("link", "set", "gone0", "up")
+	ip("link", "set", "gone1", "up")
+	cmd, errb := startSniff(t, lab, "-i", "gone0")
+	ip("link", "set", "gone0", "down")
+	time.Sleep(200 * time.Millisecond)
+	ip("link", "set", "gone0", "up")
+	time.Sleep(200 * time.Millisecond)
+	if cmd.ProcessState != nil {
+		t.Fatalf("the capture ended when its interface went down: %s", errb.String())
+	}
+	ip("link", "del", "gone0")
+	if code := waitExit(t, cmd, 3*time.Second, "interface removed"); code != 1 || !strings.Contains(errb.String(), "the interface disappeared") || !strings.Contains(errb.String(), "packets captured") {
+		t.Errorf("interface removed: exit %d, %q; want 1, 'the interface disappeared' and the tallies", code, errb.String())
 	}
 }

@@ -21,7 +21,9 @@ const description = `Captures on an interface (-i NAME) or on all of them (-i an
 from a TPACKET_V3 ring, and prints a line per packet like tcpdump -n, or writes
 a pcap file (-w, nanosecond timestamps; - for stdout; pcapng with --pcapng or
 a .pcapng name: interface names, filter, drop statistics), or reads pcap or
-pcapng (-r). Files are complete after Ctrl-C or SIGTERM. The
+pcapng (-r). Ctrl-C, SIGTERM, SIGHUP and --duration stop within a fraction
+of a second however busy the link, the file complete (a second signal stops
+at once). The
 filter is the trailing arguments, a tcpdump expression (pcap-filter(7))
 compiled to BPF in pure Go: on an interface it runs in the kernel; on "any" it
 runs on each packet here. An expression this build does not support is an

@@ -1,7 +1,7 @@
 // Package cmdline runs a rawkit tool's urfave/cli/v2 App the way every
 // tool runs: options accepted after the operands (ping 198.18.2.2 -c 3),
-// SIGINT and SIGTERM cancelling the run's context so it can print its
-// summary, flag errors exiting 2, and every error mapped to the shared
+// SIGINT, SIGTERM and SIGHUP cancelling the run's context so it can print
+// its summary (a second signal: at once, package shutdown), flag errors exiting 2, and every error mapped to the shared
 // exit codes of package report.
 package cmdline
 
@@ -11,12 +11,11 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/rawkit/rawkit/internal/shutdown"
 	"github.com/rawkit/rawkit/report"
 )
 
@@ -28,7 +27,10 @@ func Main(app *cli.App) int {
 // Run runs app with args and returns the exit status, printing errors to
 // stderr. It is Main without the process, for tests.
 func Run(app *cli.App, args []string, stderr io.Writer) int {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := shutdown.Notify(context.Background(), func() {
+		fmt.Fprintf(stderr, "%s: stopped at once on a second signal; output may be incomplete\n", app.Name)
+		os.Exit(report.ExitRuntime)
+	})
 	defer stop()
 	app.OnUsageError = func(_ *cli.Context, err error, _ bool) error {
 		return report.Usagef("%v", err)
