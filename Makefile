@@ -13,6 +13,9 @@ DEB_PACKAGES := iproute2 iptables iputils-ping fping traceroute mtr-tiny nmap ma
 # markdown library): a smaller binary that starts about 2 ms sooner.
 TAGS        := urfave_cli_no_docs
 
+VERSION     ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
+LDFLAGS     := -s -w -X github.com/rawkit/rawkit/internal/cmdline.version=$(VERSION)
+
 export CGO_ENABLED := 0
 
 .PHONY: help build test lint bench demo install deps fuzz clean
@@ -22,7 +25,7 @@ help: ## list the targets
 
 build: ## static binaries of every tool into ./bin
 	@mkdir -p $(BIN)
-	$(GO) build -tags $(TAGS) -trimpath -ldflags='-s -w' -o $(BIN)/ ./cmd/...
+	$(GO) build -tags $(TAGS) -trimpath -ldflags='$(LDFLAGS)' -o $(BIN)/ ./cmd/...
 
 deps: ## install the Debian packages the lab and tests need (root, apt-get)
 	@missing=""; for p in $(DEB_PACKAGES); do \

@@ -14,6 +14,7 @@ import (
 	"github.com/rawkit/rawkit/icmp"
 	"github.com/rawkit/rawkit/rawsock"
 	"github.com/rawkit/rawkit/report"
+	"golang.org/x/sys/unix"
 )
 
 // probe is one echo request in flight, registered before it is sent.
@@ -51,6 +52,9 @@ type pinger struct {
 	start    time.Time
 	lastSend time.Time
 	stderr   io.Writer
+	// source is the local address probes leave from, when -I or -B asked
+	// for it to be known.
+	source netip.Addr
 }
 
 type pendingKey struct {
@@ -86,6 +90,9 @@ func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 	}
 	if err := p.open(); err != nil {
 		return err
+	}
+	if tp, ok := p.out.(*textPrinter); ok {
+		tp.source, tp.ids = p.source, p.ids
 	}
 	defer func() {
 		for _, c := range p.conns {
@@ -147,6 +154,16 @@ func (p *pinger) open() error {
 	}
 	var idBytes [2]byte
 	randomBytes(idBytes[:])
+	id := int(binary.BigEndian.Uint16(idBytes[:]))
+	mode := p.opts.Mode
+	if p.opts.IDSet {
+		// As iputils: a chosen identifier means a raw socket, the only
+		// kind whose identifier is ours to choose.
+		id = p.opts.ID
+		if mode == rawsock.Auto {
+			mode = rawsock.Privileged
+		}
+	}
 	for _, fam := range []int{4, 6} {
 		if !families[fam] {
 			continue
@@ -158,11 +175,26 @@ func (p *pinger) open() error {
 			}
 			src = netip.Addr{}
 		}
+		if !src.IsValid() && (p.opts.StickySource || p.opts.Iface != "") && len(p.targets) == 1 {
+			// The address the kernel would send from: for iputils' "from
+			// ADDR IFACE:" header, and what -B binds to.
+			if a, err := rawsock.SourceFor(p.targets[0].addr, p.opts.Iface, netip.Addr{}); err == nil {
+				p.source = a
+				if p.opts.StickySource {
+					src = a
+				}
+			}
+		}
+		if src.IsValid() {
+			p.source = src
+		}
 		c, err := listen(rawsock.ICMPConfig{
-			Family: fam, Mode: p.opts.Mode, ID: int(binary.BigEndian.Uint16(idBytes[:])),
+			Family: fam, Mode: mode, ID: id,
 			Options: rawsock.Options{
 				TTL: p.opts.TTL, TOS: p.opts.TOS, PMTU: p.opts.PMTU, Mark: p.opts.Mark,
 				Iface: p.opts.Iface, Source: src,
+				Broadcast: p.opts.Broadcast, DontRoute: p.opts.DontRoute, NoMulticastLoop: p.opts.NoLoop,
+				Debug: p.opts.Debug, SendBuffer: p.opts.SendBuffer,
 				// Room for a sweep's replies arriving together.
 				RecvBuffer: min(max(len(p.targets), 64)*2048, 32<<20),
 			},
@@ -269,14 +301,18 @@ func (p *pinger) loop(ctx context.Context) error {
 				}
 			}
 			round++
-			nextRound = nextRound.Add(p.opts.Interval)
-			if nextRound.Before(now) && p.opts.Flood {
+			if round >= p.opts.Preload {
+				// -l: the first rounds go out at once.
+				nextRound = nextRound.Add(p.opts.Interval)
+			}
+			if nextRound.Before(now) && (p.opts.Flood || p.opts.Adaptive) {
 				nextRound = now.Add(p.opts.Interval)
 			}
-			p.drain(false)
-			if p.opts.Flood && p.wantsRound(round) && p.allAnswered() {
-				nextRound = now // answered already: flood on
+			if round >= p.opts.Preload {
+				// A preload goes out whole before any reply is read.
+				p.drain(false)
 			}
+			nextRound = p.eager(round, nextRound) // answered already: flood on
 		}
 		p.expire(now)
 		if p.finished(round) {
@@ -304,12 +340,35 @@ func (p *pinger) loop(ctx context.Context) error {
 		if got {
 			w.takeQueued()
 			p.drain(false)
-			if p.opts.Flood && p.wantsRound(round) && p.allAnswered() {
-				nextRound = time.Now()
-			}
+			nextRound = p.eager(round, nextRound)
 		}
 	}
 	return p.summarize()
+}
+
+// eager brings the next round forward when every probe is answered:
+// at once in a flood (-f), after the adaptive minimum with -A (200 ms,
+// or 2 ms with a raw socket, as iputils allows the super-user).
+func (p *pinger) eager(round int, next time.Time) time.Time {
+	if !(p.opts.Flood || p.opts.Adaptive) || !p.wantsRound(round) || !p.allAnswered() {
+		return next
+	}
+	at := time.Now()
+	if p.opts.Adaptive && !p.opts.Flood {
+		least := 200 * time.Millisecond
+		for _, c := range p.conns {
+			if c.Raw() {
+				least = 2 * time.Millisecond
+			}
+		}
+		if earliest := p.lastSend.Add(least); earliest.After(at) {
+			at = earliest
+		}
+	}
+	if at.Before(next) {
+		return at
+	}
+	return next
 }
 
 // wantsRound reports whether another round of probes is to be sent.
@@ -368,17 +427,42 @@ func (p *pinger) send(t *target) error {
 	}
 	p.fifo = append(p.fifo, pr)
 	p.waiting++
+	t.pipe = max(t.pipe, t.sent-t.received-t.errors)
 	pr.sentAt = time.Now()
 	p.lastSend = pr.sentAt
 	tx, err := p.conns[fam].WriteToAddr(b, t.addr)
 	pr.txAt = tx
 	if err != nil {
-		// iputils reports a send error and goes on (a host route may
-		// come back); a permission error is fatal.
-		if errors.Is(err, os.ErrPermission) {
-			return err
+		return p.sendError(t, pr, err)
+	}
+	return nil
+}
+
+// sendError reports a failed send as iputils does and decides whether
+// the run goes on: it does (a host route may come back, a firewall rule
+// may go), unless the error says the command line was wrong.
+func (p *pinger) sendError(t *target, pr *probe, err error) error {
+	errno := unwrapSyscall(err)
+	switch {
+	case errors.Is(errno, unix.EACCES) && !p.opts.Broadcast:
+		// The kernel refuses a broadcast destination without
+		// SO_BROADCAST: bad input, not a missing privilege.
+		return report.Usagef("Do you want to ping broadcast? Then -b. If not, check your local firewall rules")
+	case errors.Is(errno, unix.EPERM):
+		// sendto's EPERM on an open socket is netfilter's verdict: the
+		// network (here the local one) said no. The probe counts as lost.
+		if !p.opts.Quiet {
+			fmt.Fprintf(p.stderr, "ping: sendto %s: %v: dropped by a local firewall rule (netfilter OUTPUT)\n", t.addr, errno)
 		}
-		fmt.Fprintf(p.stderr, "ping: sendto %s: %v\n", t.addr, unwrapSyscall(err))
+	case errors.Is(errno, unix.EMSGSIZE):
+		// Larger than the path MTU with -M do: the local error of
+		// iputils, counted among the errors.
+		t.errors++
+		p.answer(pr)
+		mtu, _ := rawsock.RouteMTU(t.addr, p.opts.Iface)
+		fmt.Fprintf(p.stderr, "ping: local error: message too long, mtu=%d\n", mtu)
+	default:
+		fmt.Fprintf(p.stderr, "ping: sendto %s: %v\n", t.addr, errno)
 	}
 	return nil
 }
@@ -410,6 +494,9 @@ func (p *pinger) handle(a arrival) {
 	}
 	t := pr.t
 	rtt := rttOf(pr, a)
+	if p.opts.UserLatency {
+		rtt = a.at.Sub(pr.sentAt)
+	}
 	dup := t.replied.has(pr.seq)
 	if dup {
 		t.dups++
@@ -418,6 +505,11 @@ func (p *pinger) handle(a arrival) {
 		t.received++
 		t.stats.Add(rtt)
 		t.maxRTT = max(t.maxRTT, report.Millis(rtt))
+		if t.ewma == 0 {
+			t.ewma = rtt
+		} else {
+			t.ewma += (rtt - t.ewma) / 8
+		}
 	}
 	p.answer(pr)
 	p.out.reply(t, pr.seq, a.meta, a.bytes, rtt, dup)

@@ -39,6 +39,26 @@ type Options struct {
 
 	JSON bool // NDJSON records instead of text
 
+	Audible      bool // -a: a bell after each reply line
+	Adaptive     bool // -A: the next probe once the last is answered, within [200 ms (2 ms raw), Interval]
+	Broadcast    bool // -b: allow a broadcast destination
+	StickySource bool // -B: bind to the source address the kernel picks
+	Debug        bool // -d: SO_DEBUG
+	ID           int  // -e: the echo identifier of a raw socket, when IDSet
+	IDSet        bool
+	// Names (-H) names the hosts that answer even when the target was
+	// numeric; Numeric (-n) never does. Otherwise, as iputils, replies
+	// are named when the target was given as a name.
+	Names, Numeric bool
+	Preload        int  // -l: probes sent at once at the start; 0 is 1
+	NoLoop         bool // -L: no multicast loopback
+	DontRoute      bool // -r: SO_DONTROUTE
+	SendBuffer     int  // -S: SO_SNDBUF; 0 keeps the default
+	// UserLatency (-U) measures from before the send call to the read,
+	// not between the kernel's timestamps.
+	UserLatency bool
+	Verbose     bool // -v: percentiles and jitter, identifiers
+
 	// MinReachable is the quorum of targets that must answer for
 	// success; 0 means all of them.
 	MinReachable int

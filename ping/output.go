@@ -2,6 +2,7 @@ package ping
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"io"
 	"net/netip"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/rawkit/rawkit/icmp"
+	"github.com/rawkit/rawkit/internal/hosts"
 	"github.com/rawkit/rawkit/rawsock"
 	"github.com/rawkit/rawkit/report"
 )
@@ -32,20 +34,51 @@ type textPrinter struct {
 	w     *bufio.Writer
 	opts  *Options
 	multi bool
+	// source is the local address of a single-target run with -I or -B,
+	// for iputils' "from ADDR IFACE:" header.
+	source netip.Addr
+	// ids are the echo identifiers per family, printed with -v.
+	ids   map[int]int
+	names map[netip.Addr]string // reverse lookups done
 }
 
 func (p *textPrinter) start(targets []*target, payload int) {
 	p.multi = len(targets) > 1
+	if len(p.opts.Pattern) > 0 {
+		fmt.Fprintf(p.w, "PATTERN: 0x%x\n", p.opts.Pattern)
+	}
 	if p.multi {
 		fmt.Fprintf(p.w, "PING %d targets, %d data bytes each\n", len(targets), payload)
 		return
 	}
 	t := targets[0]
-	if t.family == 4 {
-		fmt.Fprintf(p.w, "PING %s (%s) %d(%d) bytes of data.\n", t.name, t.addr, payload, payload+28)
-	} else {
-		fmt.Fprintf(p.w, "PING %s (%s) %d data bytes\n", t.name, t.addr, payload)
+	from := ""
+	if p.source.IsValid() && (p.opts.Iface != "" || p.opts.Source.IsValid() || p.opts.StickySource) {
+		from = fmt.Sprintf("from %s %s: ", p.source, p.opts.Iface)
 	}
+	if t.family == 4 {
+		fmt.Fprintf(p.w, "PING %s (%s) %s%d(%d) bytes of data.\n", t.name, t.addr, from, payload, payload+28)
+	} else {
+		fmt.Fprintf(p.w, "PING %s(%s) %s%d data bytes\n", t.name, t.addr, from, payload)
+	}
+}
+
+// host names an address that answered as iputils does: "NAME (ADDR)"
+// when the target was given by name (or -H), the address alone when it
+// was numeric (or -n).
+func (p *textPrinter) host(t *target, a netip.Addr) string {
+	if p.opts.Numeric || !(t.named || p.opts.Names) {
+		return a.String()
+	}
+	name, ok := p.names[a]
+	if !ok {
+		name = hosts.Name(context.Background(), a)
+		if p.names == nil {
+			p.names = map[netip.Addr]string{}
+		}
+		p.names[a] = name
+	}
+	return name + " (" + a.String() + ")"
 }
 
 func (p *textPrinter) stamp() string {
@@ -76,8 +109,16 @@ func (p *textPrinter) reply(t *target, seq int, meta rawsock.Meta, bytes int, rt
 	if dup {
 		d = " (DUP!)"
 	}
-	fmt.Fprintf(p.w, "%s%d bytes from %s: icmp_seq=%d ttl=%d time=%s ms%s\n",
-		p.stamp(), bytes, meta.Src, seq, meta.TTL, FormatRTT(rtt), d)
+	ident := ""
+	if p.opts.Verbose {
+		ident = fmt.Sprintf(" ident=%d", p.ids[t.family])
+	}
+	bell := ""
+	if p.opts.Audible {
+		bell = "\a"
+	}
+	fmt.Fprintf(p.w, "%s%d bytes from %s: icmp_seq=%d%s ttl=%d time=%s ms%s%s\n",
+		p.stamp(), bytes, p.host(t, meta.Src), seq, ident, meta.TTL, FormatRTT(rtt), d, bell)
 }
 
 func (p *textPrinter) icmpError(t *target, seq int, from netip.Addr, m *icmp.Message) {
@@ -88,7 +129,7 @@ func (p *textPrinter) icmpError(t *target, seq int, from netip.Addr, m *icmp.Mes
 		io.WriteString(p.w, "\bE")
 		return
 	}
-	fmt.Fprintf(p.w, "%sFrom %s icmp_seq=%d %s\n", p.stamp(), from, seq, m.Describe())
+	fmt.Fprintf(p.w, "%sFrom %s icmp_seq=%d %s\n", p.stamp(), p.host(t, from), seq, m.Describe())
 }
 
 func (p *textPrinter) timeout(t *target, seq int) {
@@ -116,10 +157,26 @@ func (p *textPrinter) summary(t *target, elapsed time.Duration) {
 		fmt.Fprintf(p.w, "+%d errors, ", t.errors)
 	}
 	fmt.Fprintf(p.w, "%s%% packet loss, time %dms\n", formatLoss(lossPct(t)), elapsed.Milliseconds())
-	if t.received > 0 {
-		fmt.Fprintf(p.w, "rtt min/avg/max/mdev = %.3f/%.3f/%.3f/%.3f ms\n", s.Min, s.Avg, s.Max, s.Mdev)
+	if t.received == 0 {
+		fmt.Fprintln(p.w) // iputils ends a statistics block without RTTs with an empty line
+		return
+	}
+	if p.opts.Verbose {
+		// Ours, not iputils': only when asked, and before iputils' rtt
+		// line, which stays the last one, the one scripts split on "/".
 		fmt.Fprintf(p.w, "rtt p50/p90/p99 = %.3f/%.3f/%.3f ms, jitter %.3f ms\n", s.P50, s.P90, s.P99, s.Jitter)
 	}
+	fmt.Fprintf(p.w, "rtt min/avg/max/mdev = %.3f/%.3f/%.3f/%.3f ms", s.Min, s.Avg, s.Max, s.Mdev)
+	if t.pipe > 1 {
+		fmt.Fprintf(p.w, ", pipe %d", t.pipe)
+	}
+	if (p.opts.Flood || p.opts.Adaptive) && t.sent > 1 {
+		// iputils: the mean gap between probes, and the RTT's moving
+		// average.
+		ipg := elapsed / time.Duration(t.sent-1)
+		fmt.Fprintf(p.w, ", ipg/ewma %s/%s ms", usecMillis(ipg), usecMillis(t.ewma))
+	}
+	fmt.Fprintln(p.w)
 }
 
 func (p *textPrinter) flush() error { return p.w.Flush() }
@@ -128,6 +185,13 @@ func (p *textPrinter) end(reachable, total int, failed []string) {
 	if p.multi {
 		fmt.Fprintf(p.w, "--- %d of %d targets reachable ---\n", reachable, total)
 	}
+}
+
+// usecMillis prints d in milliseconds with three decimals, truncated to
+// the microsecond as iputils does.
+func usecMillis(d time.Duration) string {
+	us := d.Microseconds()
+	return fmt.Sprintf("%d.%03d", us/1000, us%1000)
 }
 
 // formatLoss prints a loss percentage as iputils does, with C's %g.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/netip"
 	"strings"
+	"time"
 
 	"github.com/rawkit/rawkit/internal/hosts"
 	"github.com/rawkit/rawkit/report"
@@ -14,11 +15,17 @@ type target struct {
 	name   string // as the user wrote it, or the address for a CIDR member
 	addr   netip.Addr
 	family int
+	named  bool // the user wrote a host name, not an address
 
 	sent, received, dups, errors int
 	stats                        report.RTTStats
 	maxRTT                       float64 // ms
-	replied                      bitset  // target sequence numbers answered
+	// pipe is the most probes ever outstanding at once, and ewma the
+	// moving average of RTTs (weight 1/8): iputils' "pipe N" and
+	// "ipg/ewma" in the statistics.
+	pipe    int
+	ewma    time.Duration
+	replied bitset // target sequence numbers answered
 }
 
 // resolveTargets turns the user's arguments into addresses: literals,
@@ -44,7 +51,8 @@ func resolveTargets(ctx context.Context, opts *Options) ([]*target, error) {
 		if a.Is6() {
 			fam = 6
 		}
-		out = append(out, &target{name: name, addr: a, family: fam})
+		_, literal := netip.ParseAddr(name)
+		out = append(out, &target{name: name, addr: a, family: fam, named: literal != nil})
 		return nil
 	}
 	for _, arg := range opts.Targets {

@@ -59,8 +59,29 @@ func (c *conn) configureCommon(cfg Options, bind bool) error {
 		}
 	}
 	if cfg.Iface != "" {
-		if err := unix.SetsockoptString(s.fd, unix.SOL_SOCKET, unix.SO_BINDTODEVICE, cfg.Iface); err != nil {
-			return os.NewSyscallError("setsockopt SO_BINDTODEVICE "+cfg.Iface, err)
+		if err := bindToDevice(s.fd, cfg.Iface); err != nil {
+			return err
+		}
+	}
+	flags := []struct {
+		on    bool
+		level int
+		opt   int
+		value int
+		name  string
+	}{
+		{cfg.Broadcast, unix.SOL_SOCKET, unix.SO_BROADCAST, 1, "SO_BROADCAST"},
+		{cfg.DontRoute, unix.SOL_SOCKET, unix.SO_DONTROUTE, 1, "SO_DONTROUTE"},
+		{cfg.Debug, unix.SOL_SOCKET, unix.SO_DEBUG, 1, "SO_DEBUG"},
+		{cfg.SendBuffer > 0, unix.SOL_SOCKET, unix.SO_SNDBUF, cfg.SendBuffer, "SO_SNDBUF"},
+		{cfg.NoMulticastLoop && c.family == 4, unix.IPPROTO_IP, unix.IP_MULTICAST_LOOP, 0, "IP_MULTICAST_LOOP"},
+		{cfg.NoMulticastLoop && c.family == 6, unix.IPPROTO_IPV6, unix.IPV6_MULTICAST_LOOP, 0, "IPV6_MULTICAST_LOOP"},
+	}
+	for _, f := range flags {
+		if f.on {
+			if err := s.setInt(f.level, f.opt, f.value, f.name); err != nil {
+				return err
+			}
 		}
 	}
 	if cfg.Mark != 0 {

@@ -49,6 +49,21 @@ type Options struct {
 	// NoTxTimestamps turns transmit timestamps off: a sender that needs
 	// no RTT precision (a port scan) saves a system call per packet.
 	NoTxTimestamps bool
+	// Broadcast allows sending to a broadcast address (SO_BROADCAST,
+	// ping -b).
+	Broadcast bool
+	// DontRoute sends only to hosts on an attached network, bypassing
+	// the routing table (SO_DONTROUTE, ping -r).
+	DontRoute bool
+	// NoMulticastLoop keeps multicast probes from looping back to this
+	// host (IP_MULTICAST_LOOP 0, ping -L).
+	NoMulticastLoop bool
+	// Debug sets SO_DEBUG (ping -d); the kernel ignores it for most
+	// sockets.
+	Debug bool
+	// SendBuffer is the send buffer size in bytes (ping -S); 0 keeps the
+	// default.
+	SendBuffer int
 }
 
 // Meta is what the kernel says about a received packet besides its bytes.

@@ -1,6 +1,7 @@
 package rawsock
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 	"os"
@@ -70,29 +71,70 @@ func SourceFor(dst netip.Addr, iface string, src netip.Addr) (netip.Addr, error)
 	if src.IsValid() {
 		return src, nil
 	}
-	domain := unix.AF_INET
-	if dst.Is6() && !dst.Is4In6() {
-		domain = unix.AF_INET6
-	}
-	fd, err := unix.Socket(domain, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	fd, err := routeSocket(dst, iface)
 	if err != nil {
-		return netip.Addr{}, os.NewSyscallError("socket", err)
+		return netip.Addr{}, err
 	}
 	defer unix.Close(fd)
-	if iface != "" {
-		if err := unix.SetsockoptString(fd, unix.SOL_SOCKET, unix.SO_BINDTODEVICE, iface); err != nil {
-			return netip.Addr{}, os.NewSyscallError("setsockopt SO_BINDTODEVICE "+iface, err)
-		}
-	}
-	if err := unix.Connect(fd, sockaddr(dst.Unmap(), 9)); err != nil {
-		return netip.Addr{}, fmt.Errorf("no route to %v: %w", dst, os.NewSyscallError("connect", err))
-	}
 	sa, err := unix.Getsockname(fd)
 	if err != nil {
 		return netip.Addr{}, os.NewSyscallError("getsockname", err)
 	}
 	a, _ := addrOf(sa)
 	return a.Unmap(), nil
+}
+
+// RouteMTU returns the MTU of the kernel's route toward dst (through
+// iface, if not ""), path MTU discoveries included.
+func RouteMTU(dst netip.Addr, iface string) (int, error) {
+	fd, err := routeSocket(dst, iface)
+	if err != nil {
+		return 0, err
+	}
+	defer unix.Close(fd)
+	level, opt := unix.IPPROTO_IP, unix.IP_MTU
+	if dst.Is6() && !dst.Is4In6() {
+		level, opt = unix.IPPROTO_IPV6, unix.IPV6_MTU
+	}
+	mtu, err := unix.GetsockoptInt(fd, level, opt)
+	return mtu, os.NewSyscallError("getsockopt IP_MTU", err)
+}
+
+// routeSocket is a UDP socket connected toward dst: the kernel has
+// routed it, and nothing was sent.
+func routeSocket(dst netip.Addr, iface string) (int, error) {
+	domain := unix.AF_INET
+	if dst.Is6() && !dst.Is4In6() {
+		domain = unix.AF_INET6
+	}
+	fd, err := unix.Socket(domain, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return -1, os.NewSyscallError("socket", err)
+	}
+	if iface != "" {
+		if err := bindToDevice(fd, iface); err != nil {
+			unix.Close(fd)
+			return -1, err
+		}
+	}
+	if err := unix.Connect(fd, sockaddr(dst.Unmap(), 9)); err != nil {
+		unix.Close(fd)
+		return -1, fmt.Errorf("no route to %v: %w", dst, os.NewSyscallError("connect", err))
+	}
+	return fd, nil
+}
+
+// ErrNoSuchInterface is returned when an interface named to bind to does
+// not exist: bad input.
+var ErrNoSuchInterface = errors.New("no such interface")
+
+// bindToDevice binds fd to the interface iface (SO_BINDTODEVICE).
+func bindToDevice(fd int, iface string) error {
+	err := unix.SetsockoptString(fd, unix.SOL_SOCKET, unix.SO_BINDTODEVICE, iface)
+	if errors.Is(err, unix.ENODEV) {
+		return fmt.Errorf("%s: %w", iface, ErrNoSuchInterface)
+	}
+	return os.NewSyscallError("setsockopt SO_BINDTODEVICE "+iface, err)
 }
 
 // PortFilter is a program for a raw TCP or UDP socket that keeps the

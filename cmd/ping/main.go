@@ -41,7 +41,7 @@ EXPECT METRICS (--expect, repeatable; each must hold for every target):
    With several targets, 1 means one of them did not answer
    (or fewer than --min-reachable did).`
 
-func main() { os.Exit(cmdline.Main(newApp())) }
+func main() { os.Exit(cmdline.Main(newApp(), cmdline.Dialect{})) }
 
 func newApp() *cli.App {
 	return &cli.App{
@@ -63,11 +63,30 @@ func newApp() *cli.App {
 			&cli.StringFlag{Name: "p", Usage: "up to 16 `pattern` bytes in hex to fill the payload"},
 			&cli.BoolFlag{Name: "D", Usage: "print a Unix timestamp before each line"},
 			&cli.BoolFlag{Name: "q", Usage: "quiet: the summary only"},
-			&cli.BoolFlag{Name: "n", Usage: "numeric output (always the case; accepted for iputils scripts)"},
+			&cli.BoolFlag{Name: "n", Usage: "numeric output: no names for the hosts that answer"},
 			&cli.BoolFlag{Name: "O", Usage: "report a reply still missing when its wait ends"},
 			&cli.BoolFlag{Name: "4", Usage: "IPv4 only"},
 			&cli.BoolFlag{Name: "6", Usage: "IPv6 only"},
 			&cli.BoolFlag{Name: "f", Usage: "flood: a probe as soon as the last is answered, at least 100 per second"},
+			&cli.BoolFlag{Name: "a", Usage: "audible: ring the terminal bell on each reply"},
+			&cli.BoolFlag{Name: "A", Usage: "adaptive: the next probe as soon as the last is answered, at least 200 ms apart (2 ms with a raw socket), at most -i"},
+			&cli.BoolFlag{Name: "b", Usage: "allow pinging a broadcast address"},
+			&cli.BoolFlag{Name: "B", Usage: "sticky source: keep the source address the kernel picks first"},
+			&cli.BoolFlag{Name: "C", Usage: "connect the socket (accepted; sends are addressed per packet, which changes nothing printed)"},
+			&cli.BoolFlag{Name: "d", Usage: "set SO_DEBUG on the socket"},
+			&cli.IntFlag{Name: "e", Usage: "echo `identifier` (raw sockets; a datagram socket's is the kernel's)"},
+			&cli.BoolFlag{Name: "H", Usage: "name the hosts that answer, even for a numeric target"},
+			&cli.IntFlag{Name: "l", Usage: "send `preload` probes at once before the interval paces the rest"},
+			&cli.BoolFlag{Name: "L", Usage: "do not loop multicast probes back to this host"},
+			&cli.BoolFlag{Name: "r", Usage: "bypass the routing table: only hosts on an attached network"},
+			&cli.IntFlag{Name: "S", Usage: "socket send buffer `size` in bytes"},
+			&cli.BoolFlag{Name: "U", Usage: "user-to-user latency: time from before the send call to the read, not the kernel's timestamps"},
+			&cli.BoolFlag{Name: "v", Usage: "verbose: percentiles and jitter in the statistics, the identifier on IPv6 replies"},
+			&cli.BoolFlag{Name: "version", Aliases: []string{"V"}, Usage: "print the version and exit"},
+			&cli.BoolFlag{Name: "R", Usage: "record route (not supported: refused)"},
+			&cli.StringFlag{Name: "T", Usage: "IPv4 timestamp `option` (not supported: refused)"},
+			&cli.StringFlag{Name: "F", Usage: "IPv6 `flowlabel` (not supported: refused)"},
+			&cli.StringFlag{Name: "N", Usage: "ICMPv6 node information `query` (not supported: refused)"},
 			&cli.BoolFlag{Name: "json", Usage: "NDJSON records on stdout (docs/json.md)"},
 			&cli.StringSliceFlag{Name: "expect", Usage: "`assertion` that must hold, e.g. 'loss<1%' (repeatable)"},
 			&cli.IntFlag{Name: "min-reachable", Usage: "succeed when at least `N` targets answer (default: all)"},
@@ -99,9 +118,46 @@ func options(c *cli.Context) (ping.Options, error) {
 		Flood:        c.Bool("f"),
 		JSON:         c.Bool("json"),
 		MinReachable: c.Int("min-reachable"),
+		Audible:      c.Bool("a"),
+		Adaptive:     c.Bool("A"),
+		Broadcast:    c.Bool("b"),
+		StickySource: c.Bool("B"),
+		Debug:        c.Bool("d"),
+		Names:        c.Bool("H"),
+		Numeric:      c.Bool("n"),
+		Preload:      c.Int("l"),
+		NoLoop:       c.Bool("L"),
+		DontRoute:    c.Bool("r"),
+		SendBuffer:   c.Int("S"),
+		UserLatency:  c.Bool("U"),
+		Verbose:      c.Bool("v"),
+	}
+	for _, r := range []struct{ flag, why string }{
+		{"R", "-R (record route): not supported by rawkit's ping"},
+		{"T", "-T (IPv4 timestamp option): not supported by rawkit's ping"},
+		{"F", "-F (IPv6 flow label): not supported by rawkit's ping"},
+		{"N", "-N (ICMPv6 node information queries): not supported by rawkit's ping"},
+	} {
+		if c.IsSet(r.flag) {
+			return o, report.Usagef("%s", r.why)
+		}
 	}
 	if len(o.Targets) == 0 {
-		return o, report.Usagef("no target given")
+		return o, report.Usagef("usage error: Destination address required")
+	}
+	if c.IsSet("e") {
+		if v := c.Int("e"); v < 0 || v > 0xffff {
+			return o, report.Usagef("invalid -e value %d: use 0 to 65535", v)
+		} else {
+			o.ID = v
+			o.IDSet = true
+		}
+	}
+	if c.IsSet("l") && (o.Preload < 1 || o.Preload > 65536) {
+		return o, report.Usagef("invalid -l value %d: use 1 to 65536", o.Preload)
+	}
+	if c.IsSet("S") && o.SendBuffer <= 0 {
+		return o, report.Usagef("invalid -S value %d", o.SendBuffer)
 	}
 	var err error
 	if o.Interval, err = seconds(c, "i"); err != nil {

@@ -59,10 +59,10 @@ EXPECT (--expect, repeatable): 'open:22,443' (every target has these ports
 ` + report.ExitCodesHelp + `
    1 also when the scan was interrupted (the results are partial).`
 
-func main() {
-	os.Args = args(os.Args)
-	os.Exit(cmdline.Main(newApp()))
-}
+// nmap reads its options with getopt_long_only: -sS, -Pn, -oX FILE.
+var nmapDialect = cmdline.Dialect{SingleDashLong: true}
+
+func main() { os.Exit(cmdline.Main(newApp(), nmapDialect)) }
 
 func newApp() *cli.App {
 	return &cli.App{
@@ -101,20 +101,6 @@ func newApp() *cli.App {
 		},
 		Action: run,
 	}
-}
-
-// args rewrites nmap's "-p-" (all ports), which a flag parser would read
-// as a flag named "p-".
-func args(in []string) []string {
-	out := make([]string, 0, len(in)+1)
-	for _, a := range in {
-		if a == "-p-" {
-			out = append(out, "-p", "-")
-			continue
-		}
-		out = append(out, a)
-	}
-	return out
 }
 
 func run(c *cli.Context) error {

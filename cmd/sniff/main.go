@@ -40,7 +40,7 @@ PRIVILEGE:
    1 means packets were dropped (by the kernel's ring or the output queue):
    the capture is incomplete.`
 
-func main() { os.Exit(cmdline.Main(newApp())) }
+func main() { os.Exit(cmdline.Main(newApp(), cmdline.Dialect{})) }
 
 func newApp() *cli.App {
 	return &cli.App{

@@ -43,7 +43,7 @@ EXPECT METRICS (--expect, repeatable):
 ` + report.ExitCodesHelp + `
    Unlike classic tracers, traceroute exits 1 when the destination was not reached.`
 
-func main() { os.Exit(cmdline.Main(newApp())) }
+func main() { os.Exit(cmdline.Main(newApp(), cmdline.Dialect{SingleDash: []string{"UL"}})) }
 
 func newApp() *cli.App {
 	return &cli.App{

@@ -14,28 +14,90 @@ import (
 var flags = []cli.Flag{
 	&cli.IntFlag{Name: "c"},
 	&cli.BoolFlag{Name: "q"},
+	&cli.BoolFlag{Name: "n"},
+	&cli.BoolFlag{Name: "v"},
+	&cli.StringFlag{Name: "i"},
 	&cli.StringSliceFlag{Name: "expect"},
+	&cli.BoolFlag{Name: "json"},
+	&cli.BoolFlag{Name: "UL"},
+	&cli.StringFlag{Name: "duration"},
+	&cli.StringFlag{Name: "dump"},
 }
 
-func TestReorder(t *testing.T) {
+var nmapFlags = []cli.Flag{
+	&cli.StringFlag{Name: "p"},
+	&cli.StringFlag{Name: "T"},
+	&cli.BoolFlag{Name: "sS"},
+	&cli.BoolFlag{Name: "Pn"},
+	&cli.BoolFlag{Name: "n"},
+	&cli.BoolFlag{Name: "v"},
+	&cli.StringFlag{Name: "oG"},
+	&cli.StringFlag{Name: "min-rate"},
+	&cli.BoolFlag{Name: "open"},
+}
+
+func TestGetopt(t *testing.T) {
+	gnu := Dialect{SingleDash: []string{"UL"}}
+	nmap := Dialect{SingleDashLong: true}
 	tests := []struct {
-		name string
-		in   []string
-		want []string
+		name  string
+		table []cli.Flag
+		d     Dialect
+		in    []string
+		want  []string
 	}{
-		{"options first", []string{"ping", "-c", "3", "h"}, []string{"ping", "-c", "3", "--", "h"}},
-		{"options after", []string{"ping", "h", "-c", "3", "-q"}, []string{"ping", "-c", "3", "-q", "--", "h"}},
-		{"mixed", []string{"ping", "a", "-q", "b", "--expect", "loss<1%"}, []string{"ping", "-q", "--expect", "loss<1%", "--", "a", "b"}},
-		{"equals form", []string{"ping", "h", "--expect=loss<1%"}, []string{"ping", "--expect=loss<1%", "--", "h"}},
-		{"double dash", []string{"ping", "-q", "--", "-c"}, []string{"ping", "-q", "--", "-c"}},
-		{"no operands", []string{"ping", "-q"}, []string{"ping", "-q"}},
+		{"options first", flags, gnu, []string{"ping", "-c", "3", "h"}, []string{"ping", "-c=3", "--", "h"}},
+		{"options after", flags, gnu, []string{"ping", "h", "-c", "3", "-q"}, []string{"ping", "-c=3", "-q", "--", "h"}},
+		{"mixed", flags, gnu, []string{"ping", "a", "-q", "b", "--expect", "loss<1%"}, []string{"ping", "-q", "--expect=loss<1%", "--", "a", "b"}},
+		{"equals form", flags, gnu, []string{"ping", "h", "--expect=loss<1%"}, []string{"ping", "--expect=loss<1%", "--", "h"}},
+		{"double dash", flags, gnu, []string{"ping", "-q", "--", "-c"}, []string{"ping", "-q", "--", "-c"}},
+		{"no operands", flags, gnu, []string{"ping", "-q"}, []string{"ping", "-q"}},
+		{"attached value", flags, gnu, []string{"ping", "-c3", "h"}, []string{"ping", "-c=3", "--", "h"}},
+		{"cluster ending in a value letter", flags, gnu, []string{"ping", "-nqc", "2", "h"}, []string{"ping", "-n", "-q", "-c=2", "--", "h"}},
+		{"cluster with attached value", flags, gnu, []string{"ping", "-nqc2", "h"}, []string{"ping", "-n", "-q", "-c=2", "--", "h"}},
+		{"value letter takes the rest of the word", flags, gnu, []string{"sniff", "-nni", "eth0"}, []string{"sniff", "-n", "-n", "-i=eth0"}},
+		{"counted", flags, gnu, []string{"sniff", "-vvv", "-v"}, []string{"sniff", "-v", "-v", "-v", "-v"}},
+		{"value that looks like an option", flags, gnu, []string{"sniff", "-i", "-q"}, []string{"sniff", "-i=-q"}},
+		{"single-dash long of the dialect", flags, gnu, []string{"traceroute", "-UL", "h"}, []string{"traceroute", "--UL", "--", "h"}},
+		{"abbreviated long", flags, gnu, []string{"sniff", "--dur", "2"}, []string{"sniff", "--duration=2"}},
+		{"single dash operand", flags, gnu, []string{"sniff", "-", "x"}, []string{"sniff", "--", "-", "x"}},
+		{"negative number operand", flags, gnu, []string{"tool", "-5"}, []string{"tool", "--", "-5"}},
+		{"nmap single-dash long", nmapFlags, nmap, []string{"nmap", "-sS", "-Pn", "-n", "h", "-oG", "-"}, []string{"nmap", "--sS", "--Pn", "-n", "--oG=-", "--", "h"}},
+		{"nmap attached", nmapFlags, nmap, []string{"nmap", "-T4", "-p-", "h"}, []string{"nmap", "-T=4", "-p=-", "--", "h"}},
+		{"nmap -p with a list", nmapFlags, nmap, []string{"nmap", "-p22,80", "h"}, []string{"nmap", "-p=22,80", "--", "h"}},
+		{"nmap long with two dashes", nmapFlags, nmap, []string{"nmap", "--min-rate", "5000", "--open", "h"}, []string{"nmap", "--min-rate=5000", "--open", "--", "h"}},
+		{"nmap long with one dash", nmapFlags, nmap, []string{"nmap", "-min-rate=5000", "h"}, []string{"nmap", "--min-rate=5000", "--", "h"}},
+		{"nmap cluster", nmapFlags, nmap, []string{"nmap", "-vv", "-nvT4", "h"}, []string{"nmap", "-v", "-v", "-n", "-v", "-T=4", "--", "h"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := Reorder(flags, tt.in); !slices.Equal(got, tt.want) {
-				t.Errorf("got %q, want %q", got, tt.want)
+			got, err := Getopt(tt.table, tt.in, tt.d)
+			if err != nil || !slices.Equal(got, tt.want) {
+				t.Errorf("got %q (%v), want %q", got, err, tt.want)
 			}
 		})
+	}
+}
+
+func TestGetoptErrors(t *testing.T) {
+	tests := []struct {
+		in   []string
+		want string
+	}{
+		{[]string{"ping", "-z"}, "invalid option -- 'z'"},
+		{[]string{"ping", "-nz"}, "invalid option -- 'z'"},
+		{[]string{"ping", "h", "-c"}, "option requires an argument -- 'c'"},
+		{[]string{"ping", "--expect"}, "option '--expect' requires an argument"},
+		{[]string{"ping", "--json=yes"}, "doesn't allow an argument"},
+		{[]string{"ping", "--nosuch"}, "unrecognized option '--nosuch'"},
+		{[]string{"ping", "--d", "1"}, "ambiguous"},
+		{[]string{"ping", "-UL"}, "invalid option -- 'U'"}, // not single-dash in this dialect
+	}
+	for _, tt := range tests {
+		_, err := Getopt(flags, tt.in, Dialect{})
+		if err == nil || !strings.Contains(err.Error(), tt.want) || report.ExitCode(err) != report.ExitUsage {
+			t.Errorf("%q: %v, want a usage error with %q", tt.in, err, tt.want)
+		}
 	}
 }
 
@@ -58,12 +120,13 @@ func TestRunExitCodes(t *testing.T) {
 		{[]string{"tool", "no"}, report.ExitNetwork, ""},
 		{[]string{"tool", "bad"}, report.ExitUsage, "tool: bad input"},
 		{[]string{"tool", "--nosuchflag", "ok"}, report.ExitUsage, "nosuchflag"},
+		{[]string{"tool", "--version"}, report.ExitOK, ""},
 		{[]string{"tool", "-c", "x", "ok"}, report.ExitUsage, "invalid value"},
 	}
 	for _, tt := range tests {
 		var stderr bytes.Buffer
 		app.Writer = &bytes.Buffer{}
-		if code := Run(app, tt.args, &stderr); code != tt.code {
+		if code := Run(app, Dialect{}, tt.args, &stderr); code != tt.code {
 			t.Errorf("%q: exit %d, want %d (stderr %q)", tt.args, code, tt.code, stderr.String())
 		}
 		if !strings.Contains(stderr.String(), tt.stderr) {

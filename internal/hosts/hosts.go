@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"strings"
+	"time"
 
 	"github.com/rawkit/rawkit/report"
 )
@@ -42,4 +44,17 @@ func Lookup(ctx context.Context, host string, family int, resolve Resolver) (net
 		return netip.Addr{}, report.Usagef("%s: cannot resolve: %v", host, err)
 	}
 	return addrs[0].Unmap(), nil
+}
+
+// Name is a's host name by reverse lookup (the hosts file, then DNS),
+// without its trailing dot, or a itself when it has none or the lookup
+// takes longer than two seconds: what getnameinfo(3) gives iputils.
+func Name(ctx context.Context, a netip.Addr) string {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	names, err := net.DefaultResolver.LookupAddr(ctx, a.String())
+	if err != nil || len(names) == 0 {
+		return a.String()
+	}
+	return strings.TrimSuffix(names[0], ".")
 }

@@ -1,0 +1,111 @@
+package main
+
+import (
+	"fmt"
+	"net/netip"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rawkit/rawkit/internal/labtest"
+	"github.com/rawkit/rawkit/internal/netlab"
+)
+
+// Numbers that differ between any two runs: times, identifiers, stamps.
+var volatile = []struct {
+	re   *regexp.Regexp
+	with string
+}{
+	{regexp.MustCompile(`time=[0-9.]+ ms`), "time=T ms"},
+	{regexp.MustCompile(`ident=[0-9]+`), "ident=I"},
+	{regexp.MustCompile(`^\[[0-9]+\.[0-9]+\] `), "[D] "},
+	{regexp.MustCompile(`time [0-9]+ms`), "time Tms"},
+	{regexp.MustCompile(`= [0-9.]+/[0-9.]+/[0-9.]+/[0-9.]+ ms`), "= R ms"},
+	{regexp.MustCompile(`ipg/ewma [0-9.]+/[0-9.]+ ms`), "ipg/ewma G/E ms"},
+}
+
+// normalize keeps the lines a script reads, with the volatile numbers
+// masked. iputils' -v debugging lines (its socket and resolver state)
+// and our -v percentile line are not among them.
+func normalize(out string) string {
+	var keep []string
+	for _, line := range strings.Split(out, "\n") {
+		if strings.HasPrefix(line, "ai->") || strings.HasPrefix(line, "rtt p50") {
+			continue
+		}
+		for _, v := range volatile {
+			line = v.re.ReplaceAllString(line, v.with)
+		}
+		keep = append(keep, line)
+	}
+	return strings.Join(keep, "\n")
+}
+
+// Runbook command lines of iputils ping, typed verbatim with only the
+// binary swapped: the same exit code, the same lines (volatile numbers
+// masked), and on stderr the same error where iputils prints one.
+func TestRunbookFormsLikeIputils(t *testing.T) {
+	lab := netlab.ForTest(t, netlab.Spec{Routers: 1})
+	dst := lab.Server.Addr4.String()
+	dst6 := lab.Server.Addr6.String()
+	c := lab.Client.Addr4.As4()
+	bcast := netip.AddrFrom4([4]byte{c[0], c[1], c[2], 255}).String()
+	silent := "198.18.200.1" // routed toward r1, answered by no one
+	forms := []struct {
+		args   []string
+		stderr string // a phrase both print on stderr, if any
+		// code, when not 0, is our exit code where it differs from
+		// iputils' as docs/compat.md says (bad input is 2).
+		code int
+	}{
+		{args: []string{"-c3", "-i0.2", dst}},
+		{args: []string{"-nqc", "2", "-i", "0.2", dst}},
+		{args: []string{"-Dc", "2", "-i", "0.2", dst}},
+		{args: []string{"-c", "2", "-i", "0.2", "-I", "to-r1", dst}},
+		{args: []string{"-c", "2", "-i", "0.2", "-I", lab.Client.Addr4.String(), dst}},
+		{args: []string{"-c", "2", "-i", "0.2", dst6}},
+		{args: []string{"-6", "-c", "2", "-i", "0.2", "-I", "to-r1", dst6}},
+		{args: []string{"-c", "2", "-i", "0.2", "-v", dst}},
+		{args: []string{"-c", "3", "-l", "3", dst}},
+		{args: []string{"-c", "3", "-A", dst}},
+		{args: []string{"-c", "2", "-i", "0.2", "-a", "-U", "-B", "-d", "-L", "-S", "65536", "-t", "9", "-Q", "0x10", dst}},
+		{args: []string{"-c", "1", "-W", "1", "-r", dst}},
+		{args: []string{"-c", "1", "-r", lab.Routers[0].Addr4.String()}},
+		{args: []string{"-f", "-c", "20", dst}},
+		{args: []string{"-c", "1", "-e", "4242", dst}},
+		{args: []string{"-w", "2", "-c", "2", dst}},
+		{args: []string{"-c", "2", "-i", "0.2", "-p", "ff", "-s", "100", dst}},
+		{args: []string{"-c", "1", "-s", "1473", "-M", "do", dst}, stderr: "local error: message too long, mtu=1500"},
+		{args: []string{"-c", "1", "-W", "1", silent}},
+		{args: []string{"-c", "1", bcast}, stderr: "Do you want to ping broadcast? Then -b"},
+		{args: []string{"-c", "1", "-I", "nosuchif0", dst}},
+		{args: []string{"-c", "0", dst}, code: 2},
+		{args: []string{dst, "-c", "2", "-i", "0.2"}},
+	}
+	for _, f := range forms {
+		name := strings.Join(f.args, " ")
+		t.Run(name, func(t *testing.T) {
+			ref := labtest.Run(t, lab, lab.Client, 30*time.Second, append([]string{"/usr/bin/ping"}, f.args...)...)
+			ours := labtest.Run(t, lab, lab.Client, 30*time.Second, append([]string{pingBin}, f.args...)...)
+			want := ref.Code
+			if f.code != 0 {
+				want = f.code
+			}
+			if ours.Code != want {
+				t.Errorf("exit %d, iputils %d\nours: %s%s\niputils: %s%s", ours.Code, ref.Code, ours.Stdout, ours.Stderr, ref.Stdout, ref.Stderr)
+			}
+			if a, b := normalize(ours.Stdout), normalize(ref.Stdout); a != b {
+				t.Errorf("stdout differs\nours:\n%q\niputils:\n%q", a, b)
+			}
+			if f.stderr != "" && !(strings.Contains(ours.Stderr, f.stderr) && strings.Contains(ref.Stderr, f.stderr)) {
+				t.Errorf("stderr: want %q in both\nours: %s\niputils: %s", f.stderr, ours.Stderr, ref.Stderr)
+			}
+		})
+	}
+	// The parse every runbook does: the average from the last line.
+	r := labtest.Run(t, lab, lab.Client, 30*time.Second, "sh", "-c", fmt.Sprintf("%s -c 3 -i 0.2 %s | tail -1 | awk -F/ '{print $5}'", pingBin, dst))
+	if _, err := fmt.Sscanf(r.Stdout, "%f", new(float64)); err != nil {
+		t.Errorf("tail -1 | awk -F/ '{print $5}' gives %q, not the average", r.Stdout)
+	}
+}
