@@ -74,6 +74,21 @@ func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if len(targets) == 1 {
+		// As iputils, one target is routed before anything is printed:
+		// no route ends the run at once (exit 1, the network saying no;
+		// iputils exits 2), a missing interface is bad input.
+		_, err := rawsock.SourceFor(targets[0].addr, opts.Iface, opts.Source)
+		if errors.Is(err, unix.ENETUNREACH) || errors.Is(err, unix.EHOSTUNREACH) {
+			var errno unix.Errno
+			errors.As(err, &errno)
+			fmt.Fprintf(stderr, "ping: connect: %s\n", report.Capitalize(errno.Error()))
+			return report.ErrNetwork
+		}
+		if errors.Is(err, rawsock.ErrNoSuchInterface) {
+			return err
+		}
+	}
 	p := &pinger{
 		opts:    opts,
 		targets: targets,

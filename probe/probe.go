@@ -40,6 +40,18 @@ func UDP(dst []byte, src, to netip.Addr, sport, dport uint16, id uint16, n int) 
 	return append(dst, b...), nil
 }
 
+// UDPEchoID is the id of the UDP probe from src:sport to to:dport that
+// carried payload: the checksum UDP gave it. It reads an echo service's
+// answer, whose payload is the probe's, whatever checksum the answer
+// itself carries (on a veth link it may be only partial).
+func UDPEchoID(src, to netip.Addr, sport, dport uint16, payload []byte) uint16 {
+	var h [8]byte
+	binary.BigEndian.PutUint16(h[0:2], sport)
+	binary.BigEndian.PutUint16(h[2:4], dport)
+	binary.BigEndian.PutUint16(h[4:6], uint16(8+len(payload)))
+	return ^PseudoHeader(src, to, ProtoUDP, 8+len(payload)).Add(h[:]).Add(payload).Fold()
+}
+
 // UDPChecksumOK verifies a whole UDP segment against its pseudo-header.
 func UDPChecksumOK(src, dst netip.Addr, seg []byte) bool {
 	return PseudoHeader(src, dst, ProtoUDP, len(seg)).Add(seg).Fold() == 0xffff

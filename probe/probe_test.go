@@ -99,3 +99,17 @@ func FuzzParse(f *testing.F) {
 		ParseUDP(b)
 	})
 }
+
+// An echo of a probe's payload names the probe.
+func TestUDPEchoID(t *testing.T) {
+	src, dst := netip.MustParseAddr("198.18.0.1"), netip.MustParseAddr("198.18.2.2")
+	for _, id := range []uint16{1, 2, 0x7fff, 0xfffe} {
+		b, err := UDP(nil, src, dst, 40000, 53, id, 32)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := UDPEchoID(src, dst, 40000, 53, b[8:]); got != id {
+			t.Errorf("id %d: echo names %d", id, got)
+		}
+	}
+}

@@ -57,3 +57,13 @@ func ExitCode(err error) int {
 	}
 	return ExitRuntime
 }
+
+// Capitalize gives an error text its first letter in upper case, as C's
+// strerror(3) words it ("Network is unreachable"): the classic tools'
+// messages, which scripts grep for.
+func Capitalize(s string) string {
+	if s == "" || s[0] < 'a' || s[0] > 'z' {
+		return s
+	}
+	return string(s[0]-'a'+'A') + s[1:]
+}

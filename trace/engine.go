@@ -16,6 +16,7 @@ import (
 	"github.com/rawkit/rawkit/probe"
 	"github.com/rawkit/rawkit/rawsock"
 	"github.com/rawkit/rawkit/report"
+	"golang.org/x/sys/unix"
 )
 
 // A probe is one packet sent at one TTL, registered before it is sent.
@@ -35,6 +36,7 @@ type reply struct {
 	annotation string // traceroute's !H, !N, ... ; "" for none
 	mpls       []icmp.MPLSLabel
 	mtu        int  // the MTU a packet-too-big reported
+	recvTTL    int  // the answer's TTL as received, -1 or 0 when unknown
 	reached    bool // the destination itself answered
 	final      bool // nothing beyond this hop will answer (reached, or unreachable)
 }
@@ -47,6 +49,8 @@ type tracer struct {
 	icmpC   *rawsock.ICMPConn
 	sendC   *rawsock.IPConn // UDP or TCP probes
 	tcpC    *rawsock.IPConn // SYN-ACK and RST answers
+	udpC    *rawsock.IPConn // UDP answers from a service at the fixed port
+	lastTx  time.Time       // the last send, for -z
 	icmpID  uint16
 	cookie  uint16 // high half of TCP sequence numbers
 	sport   uint16 // first source port; flow f uses sport+f
@@ -78,6 +82,15 @@ func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 		return err
 	}
 	t, err := newTracer(ctx, opts)
+	var nr *noRouteError
+	if errors.As(err, &nr) && !opts.JSON {
+		// As traceroute: the title, then the kernel's refusal. No route
+		// is the network saying no (1), not bad input.
+		// traceroute ends its title line only when the first hop begins.
+		fmt.Fprintf(stdout, "traceroute to %s (%s), %d hops max, %d byte packets", opts.Target, nr.dst, opts.MaxTTL, nr.packetLen)
+		fmt.Fprintf(stderr, "connect: %s\n", report.Capitalize(unwrapErrno(nr.err).Error()))
+		return report.ErrNetwork
+	}
 	if err != nil {
 		return err
 	}
@@ -169,6 +182,27 @@ func (o *Options) validate() error {
 	return nil
 }
 
+// noRouteError is a destination the kernel has no route to.
+type noRouteError struct {
+	dst       netip.Addr
+	packetLen int
+	err       error
+}
+
+func (e *noRouteError) Error() string {
+	return fmt.Sprintf("no route to %v: %v", e.dst, unwrapErrno(e.err))
+}
+func (e *noRouteError) Unwrap() error { return &report.Error{Code: report.ExitNetwork, Err: e.err} }
+
+// unwrapErrno is the system call's own error, without the call's name.
+func unwrapErrno(err error) error {
+	var errno unix.Errno
+	if errors.As(err, &errno) {
+		return errno
+	}
+	return err
+}
+
 func random16() uint16 {
 	var b [2]byte
 	rand.Read(b[:])
@@ -191,19 +225,28 @@ func newTracer(ctx context.Context, opts Options) (*tracer, error) {
 		}
 	}
 	src, err := rawsock.SourceFor(dst, opts.Iface, opts.Source)
+	if errors.Is(err, unix.ENETUNREACH) || errors.Is(err, unix.EHOSTUNREACH) {
+		return nil, &noRouteError{dst: dst, packetLen: opts.PacketLen, err: err}
+	}
 	if err != nil {
-		return nil, report.Usagef("%v", err)
+		return nil, err
 	}
 	t := &tracer{opts: opts, dst: dst, src: src, family: family, byID: map[uint16]*probeRec{},
 		icmpID: random16(), cookie: random16(), sport: 32768 + random16()%16384, flowSum: random16(),
 		limit: opts.MaxTTL, pmtu: opts.PacketLen, mtuSeen: map[int]int{}}
 	if opts.MTU {
-		t.pmtu = 1500
+		// As traceroute: start as large as IP allows and shrink to the
+		// local MTU at the first send.
+		t.pmtu = 65000
 	}
 	// Bound to the source the checksums were computed over: on a host
 	// with equal-cost routes the kernel could otherwise pick another
 	// source per packet, and the probe would arrive with a bad checksum.
-	sockOpts := rawsock.Options{Iface: opts.Iface, Source: src}
+	sockOpts := rawsock.Options{Iface: opts.Iface, Source: src, TOS: opts.TOS, DontRoute: opts.DontRoute,
+		Debug: opts.Debug, Mark: opts.Mark}
+	if opts.DontFragment {
+		sockOpts.PMTU = "do"
+	}
 	if opts.MTU {
 		sockOpts.PMTU = "probe" // DF set, the kernel's own path MTU ignored
 	}
@@ -213,7 +256,16 @@ func newTracer(ctx context.Context, opts Options) (*tracer, error) {
 	}
 	switch opts.Method {
 	case UDP, UDPFixed:
-		t.sendC, err = rawsock.ListenIP(rawsock.IPConfig{Family: family, Protocol: probe.ProtoUDP, Options: sockOpts})
+		cfg := rawsock.IPConfig{Family: family, Protocol: probe.ProtoUDP, Options: sockOpts}
+		if !opts.Classic {
+			// The port is fixed: a service there may answer in UDP, which
+			// reaches the destination as surely as a port unreachable.
+			cfg.Filter = rawsock.PortFilter(family, 0, uint16(opts.Port))
+		}
+		t.sendC, err = rawsock.ListenIP(cfg)
+		if !opts.Classic {
+			t.udpC = t.sendC
+		}
 	case TCP:
 		t.sendC, err = rawsock.ListenIP(rawsock.IPConfig{Family: family, Protocol: probe.ProtoTCP, Options: sockOpts,
 			Filter: rawsock.PortFilter(family, 0, uint16(opts.Port))})
@@ -308,6 +360,15 @@ func (t *tracer) send(p *probeRec) error {
 	} else {
 		p.txAt, err = t.sendC.WriteToTTL(b, t.dst, p.ttl)
 	}
+	t.lastTx = p.sentAt
+	if err != nil && t.opts.MTU && errors.Is(err, unix.EMSGSIZE) {
+		// Too big for the local link: what fits is the route's MTU.
+		if mtu, merr := rawsock.RouteMTU(t.dst, t.opts.Iface); merr == nil && mtu < p.size {
+			t.inflight--
+			t.answer(p, &reply{mtu: mtu}, time.Now(), rawsock.Meta{})
+			return nil
+		}
+	}
 	if err != nil {
 		if errors.Is(err, os.ErrPermission) {
 			return err
@@ -345,6 +406,7 @@ func (t *tracer) answer(p *probeRec, r *reply, at time.Time, meta rawsock.Meta) 
 	if r.reached {
 		t.reached = true
 	}
+	r.recvTTL = meta.TTL
 	if r.mtu > 0 && t.opts.MTU && r.mtu < p.size {
 		// Too big for the path: the same probe again, smaller.
 		t.pmtu = r.mtu
@@ -425,6 +487,37 @@ func (t *tracer) match(m *icmp.Message, from netip.Addr) (*probeRec, *reply) {
 		}
 	}
 	return p, r
+}
+
+// matchUDP finds the probe a UDP answer from the destination's port
+// answers. An echo service returns the probe's payload, from which the
+// probe's checksum, its identity, follows; any other service's answer
+// goes to the oldest probe still waiting.
+func (t *tracer) matchUDP(b []byte, from netip.Addr) (*probeRec, *reply) {
+	h, ok := probe.ParseUDP(b)
+	if !ok || from != t.dst || h.SrcPort != uint16(t.opts.Port) || h.DstPort-t.sport >= uint16(t.opts.Paths) {
+		return nil, nil
+	}
+	r := &reply{addr: from, reached: true, final: true}
+	id := probe.UDPEchoID(t.src, t.dst, h.DstPort, h.SrcPort, b[8:])
+	if p := t.byID[id]; p != nil && p.sent {
+		return p, r // answer ignores it if it was given up already
+	}
+	// Not an echo: the oldest probe still waiting beyond every hop a
+	// router has answered for.
+	beyond := 0
+	for _, p := range t.probes[:t.next] {
+		if p.reply != nil && p.reply.addr.IsValid() && !p.reply.reached {
+			beyond = max(beyond, p.ttl)
+		}
+	}
+	var oldest *probeRec
+	for _, p := range t.probes[:t.next] {
+		if p.sent && !p.done && !p.stale && p.ttl > beyond && (oldest == nil || p.sentAt.Before(oldest.sentAt)) {
+			oldest = p
+		}
+	}
+	return oldest, r
 }
 
 // matchTCP finds the probe a SYN-ACK or RST from the destination answers.

@@ -5,15 +5,16 @@ import (
 	"time"
 
 	"github.com/rawkit/rawkit/icmp"
+	"github.com/rawkit/rawkit/probe"
 	"github.com/rawkit/rawkit/rawsock"
 )
 
 // arrival is a packet a reader passed to the loop.
 type arrival struct {
-	tcp  bool // from the TCP socket; else ICMP
-	b    []byte
-	meta rawsock.Meta
-	at   time.Time
+	proto int // probe.ProtoTCP or ProtoUDP from the probe socket; 0 for ICMP
+	b     []byte
+	meta  rawsock.Meta
+	at    time.Time
 }
 
 type packetReader interface {
@@ -26,14 +27,17 @@ func (t *tracer) startReaders() {
 	ctx, cancel := context.WithCancel(context.Background())
 	t.stopReaders = cancel
 	t.arrivals = make(chan arrival, 256)
-	go read(ctx, t.icmpC, false, t.arrivals)
+	go read(ctx, t.icmpC, 0, t.arrivals)
 	if t.tcpC != nil {
-		go read(ctx, t.tcpC, true, t.arrivals)
+		go read(ctx, t.tcpC, probe.ProtoTCP, t.arrivals)
+	}
+	if t.udpC != nil {
+		go read(ctx, t.udpC, probe.ProtoUDP, t.arrivals)
 	}
 }
 
 // read passes every packet of c to the loop until c is closed or ctx ends.
-func read(ctx context.Context, c packetReader, tcp bool, out chan<- arrival) {
+func read(ctx context.Context, c packetReader, proto int, out chan<- arrival) {
 	for {
 		buf := make([]byte, 1500)
 		n, meta, err := c.ReadMsg(buf)
@@ -42,7 +46,7 @@ func read(ctx context.Context, c packetReader, tcp bool, out chan<- arrival) {
 			return
 		}
 		select {
-		case out <- arrival{tcp: tcp, b: buf[:n], meta: meta, at: at}:
+		case out <- arrival{proto: proto, b: buf[:n], meta: meta, at: at}:
 		case <-ctx.Done():
 			return
 		}
@@ -53,10 +57,15 @@ func read(ctx context.Context, c packetReader, tcp bool, out chan<- arrival) {
 func (t *tracer) handle(a arrival) {
 	var p *probeRec
 	var r *reply
-	if a.tcp {
+	switch a.proto {
+	case probe.ProtoTCP:
 		p, r = t.matchTCP(a.b, a.meta.Src)
-	} else if m, err := icmp.Parse(t.family, a.b); err == nil {
-		p, r = t.match(m, a.meta.Src)
+	case probe.ProtoUDP:
+		p, r = t.matchUDP(a.b, a.meta.Src)
+	default:
+		if m, err := icmp.Parse(t.family, a.b); err == nil {
+			p, r = t.match(m, a.meta.Src)
+		}
 	}
 	if p != nil {
 		t.answer(p, r, a.at, a.meta)
@@ -105,14 +114,14 @@ func (t *tracer) cycle(ctx context.Context, first int, flush func() error, done 
 	defer timer.Stop()
 	printed := first - 1
 	for {
-		for t.inflight < t.opts.Parallel && len(t.retry) > 0 {
+		for t.inflight < t.opts.Parallel && len(t.retry) > 0 && t.paceLeft() == 0 {
 			p := t.retry[0]
 			t.retry = t.retry[1:]
 			if err := t.send(p); err != nil {
 				return err
 			}
 		}
-		for t.inflight < t.opts.Parallel && t.next < len(t.probes) && t.probes[t.next].ttl <= t.limit {
+		for t.inflight < t.opts.Parallel && t.next < len(t.probes) && t.probes[t.next].ttl <= t.limit && t.paceLeft() == 0 {
 			p := t.probes[t.next]
 			t.next++
 			if err := t.send(p); err != nil {
@@ -122,6 +131,10 @@ func (t *tracer) cycle(ctx context.Context, first int, flush func() error, done 
 		now := time.Now()
 		w := t.wait()
 		wake := w
+		pace := t.paceLeft()
+		if pace > 0 {
+			wake = pace
+		}
 		for _, p := range t.probes[:t.next] {
 			if !p.sent || p.done {
 				continue
@@ -143,7 +156,7 @@ func (t *tracer) cycle(ctx context.Context, first int, flush func() error, done 
 		if err := flush(); err != nil {
 			return err
 		}
-		if t.inflight == 0 {
+		if t.inflight == 0 && pace == 0 {
 			if len(t.retry) > 0 || t.next < len(t.probes) && t.probes[t.next].ttl <= t.limit {
 				continue // answered at once (a local error): send on
 			}
@@ -173,6 +186,14 @@ func (t *tracer) cycle(ctx context.Context, first int, flush func() error, done 
 			}
 		}
 	}
+}
+
+// paceLeft is how long -z still holds the next probe back.
+func (t *tracer) paceLeft() time.Duration {
+	if t.opts.SendWait <= 0 || t.lastTx.IsZero() {
+		return 0
+	}
+	return max(t.lastTx.Add(t.opts.SendWait).Sub(time.Now()), 0)
 }
 
 // runOnce is a classic trace: each hop printed as it completes.

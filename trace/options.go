@@ -55,6 +55,16 @@ type Options struct {
 	MPLS      bool          // -e: show RFC 4950 MPLS label stacks
 	MTU       bool          // --mtu: discover the path MTU per hop
 
+	TOS          int           // -t: IPv4 TOS or IPv6 traffic class
+	DontFragment bool          // -F: set DF, do not fragment
+	DontRoute    bool          // -r: only hosts on an attached network
+	Debug        bool          // -d: SO_DEBUG
+	Mark         int           // --fwmark
+	SendWait     time.Duration // -z: at least this long between probes
+	// Back (--back) prints the hops of the way back where they differ,
+	// guessed from the TTL of each answer.
+	Back bool
+
 	Report   bool          // mtr-style statistics
 	Cycles   int           // report cycles (10)
 	Interval time.Duration // between report cycles (0.25s)

@@ -134,6 +134,7 @@ func (p *textPrinter) hop(ttl int, probes []*probeRec) {
 		return
 	}
 	var last netip.Addr
+	mtuShown := false
 	for _, pr := range probes {
 		r := pr.reply
 		if r == nil || !r.addr.IsValid() {
@@ -146,8 +147,8 @@ func (p *textPrinter) hop(ttl int, probes []*probeRec) {
 		}
 		if r.addr != last {
 			fmt.Fprintf(p.bw, " %s", names[r.addr])
-			if mtu, ok := p.t.mtuSeen[ttl]; ok && p.t.opts.MTU {
-				fmt.Fprintf(p.bw, " F=%d", mtu)
+			if back := backHops(r.recvTTL); p.t.opts.Back && back > 0 && back != ttl {
+				fmt.Fprintf(p.bw, " '-%d'", back)
 			}
 			if p.t.opts.MPLS && len(r.mpls) > 0 {
 				fmt.Fprintf(p.bw, " %s", mplsText(r.mpls))
@@ -155,11 +156,31 @@ func (p *textPrinter) hop(ttl int, probes []*probeRec) {
 			last = r.addr
 		}
 		fmt.Fprintf(p.bw, "  %.3f ms", report.Millis(r.rtt))
+		if mtu, ok := p.t.mtuSeen[ttl]; ok && p.t.opts.MTU && !mtuShown {
+			// As traceroute: after the first time measured at the size
+			// that got through.
+			fmt.Fprintf(p.bw, " F=%d", mtu)
+			mtuShown = true
+		}
 		if r.annotation != "" {
 			fmt.Fprintf(p.bw, " %s", r.annotation)
 		}
 	}
 	fmt.Fprintln(p.bw)
+}
+
+// backHops guesses the length of the way back from an answer's TTL as
+// traceroute --back does: the sender started at 64, 128 or 255.
+func backHops(ttl int) int {
+	switch {
+	case ttl <= 0:
+		return 0
+	case ttl <= 64:
+		return 65 - ttl
+	case ttl <= 128:
+		return 129 - ttl
+	}
+	return 256 - ttl
 }
 
 // multipath lists each address of the hop once, with its RTTs and the

@@ -81,6 +81,9 @@ func TestRunbookFormsLikeIputils(t *testing.T) {
 		{args: []string{"-c", "1", bcast}, stderr: "Do you want to ping broadcast? Then -b"},
 		{args: []string{"-c", "1", "-I", "nosuchif0", dst}},
 		{args: []string{"-c", "0", dst}, code: 2},
+		// No route (the lab routes only its own blocks): iputils exits 2,
+		// ours 1, the network saying no (docs/compat.md).
+		{args: []string{"-c", "1", "192.0.2.1"}, code: 1, stderr: "Network is unreachable"},
 		{args: []string{dst, "-c", "2", "-i", "0.2"}},
 	}
 	for _, f := range forms {

@@ -70,7 +70,24 @@ func newApp() *cli.App {
 			&cli.StringFlag{Name: "i", Aliases: []string{"interface"}, Usage: "send through `interface`"},
 			&cli.IntFlag{Name: "paths", Value: 1, Usage: "trace `N` flows and list every address per hop (ECMP)"},
 			&cli.BoolFlag{Name: "classic", Usage: "UDP to incrementing ports as Linux traceroute (not flow-constant)"},
-			&cli.BoolFlag{Name: "report", Aliases: []string{"r"}, Usage: "mtr-style report: per-hop loss and latency over -c cycles"},
+			&cli.BoolFlag{Name: "report", Usage: "mtr-style report: per-hop loss and latency over -c cycles"},
+			&cli.IntFlag{Name: "t", Aliases: []string{"tos"}, Usage: "IPv4 TOS or IPv6 traffic class `tos`"},
+			&cli.BoolFlag{Name: "F", Aliases: []string{"dont-fragment"}, Usage: "do not fragment probes (DF)"},
+			&cli.BoolFlag{Name: "r", Usage: "bypass the routing table: only hosts on an attached network"},
+			&cli.BoolFlag{Name: "d", Aliases: []string{"debug"}, Usage: "set SO_DEBUG on the sockets"},
+			&cli.StringFlag{Name: "z", Aliases: []string{"sendwait"}, Usage: "least `time` between probes: seconds, or milliseconds above 10"},
+			&cli.IntFlag{Name: "fwmark", Usage: "firewall `mark` of the probes (SO_MARK)"},
+			&cli.BoolFlag{Name: "back", Usage: "print the hops of the way back where they differ, guessed from the answers' TTL"},
+			&cli.StringFlag{Name: "M", Aliases: []string{"module"}, Usage: "probe method by `name`: default, udp, icmp, tcp"},
+			&cli.BoolFlag{Name: "version", Aliases: []string{"V"}, Usage: "print the version and exit"},
+			&cli.StringFlag{Name: "g", Aliases: []string{"gateway"}, Usage: "loose source route via `gate` (not supported: refused)"},
+			&cli.StringFlag{Name: "l", Aliases: []string{"flowlabel"}, Usage: "IPv6 `flow_label` (not supported: refused)"},
+			&cli.BoolFlag{Name: "A", Aliases: []string{"as-path-lookups"}, Usage: "AS path lookups (not supported: they query registries on the internet)"},
+			&cli.StringFlag{Name: "O", Aliases: []string{"options"}, Usage: "module `options` (not supported: refused)"},
+			&cli.IntFlag{Name: "sport", Usage: "source `port` (not supported: refused; rawkit's ports are flow-constant already)"},
+			&cli.BoolFlag{Name: "D", Aliases: []string{"dccp"}, Usage: "DCCP probes (not supported: refused)"},
+			&cli.BoolFlag{Name: "UL", Usage: "UDPLITE probes (not supported: refused)"},
+			&cli.IntFlag{Name: "P", Aliases: []string{"protocol"}, Usage: "raw probes of `protocol` (not supported: refused)"},
 			&cli.IntFlag{Name: "c", Aliases: []string{"cycles"}, Value: 10, Usage: "report `cycles`"},
 			&cli.Float64Flag{Name: "interval", Value: 0.25, Usage: "`seconds` between report cycles"},
 			&cli.Float64Flag{Name: "dns-budget", Value: 2, Usage: "`seconds` all reverse DNS lookups may take together"},
@@ -113,6 +130,41 @@ func options(c *cli.Context) (trace.Options, error) {
 		Report:   c.Bool("report"),
 		Cycles:   c.Int("c"),
 		JSON:     c.Bool("json"),
+
+		TOS:          c.Int("t"),
+		DontFragment: c.Bool("F"),
+		DontRoute:    c.Bool("r"),
+		Debug:        c.Bool("d"),
+		Mark:         c.Int("fwmark"),
+		Back:         c.Bool("back"),
+	}
+	for _, r := range []struct{ flag, why string }{
+		{"g", "-g (loose source routing): not supported; routers drop source-routed packets"},
+		{"l", "-l (IPv6 flow label): not supported"},
+		{"A", "-A (AS path lookups): not supported; they query registries on the internet"},
+		{"O", "-O (module options): not supported"},
+		{"sport", "--sport: not supported; rawkit's probes keep one source port per flow already"},
+		{"D", "-D (DCCP): not supported"},
+		{"UL", "-UL (UDPLITE): not supported"},
+		{"P", "-P (raw protocol probes): not supported"},
+	} {
+		if c.IsSet(r.flag) {
+			return o, report.Usagef("%s", r.why)
+		}
+	}
+	if o.TOS < 0 || o.TOS > 255 {
+		return o, report.Usagef("-t %d: TOS must be 0 to 255", o.TOS)
+	}
+	if z := c.String("z"); z != "" {
+		// traceroute: above 10 the number is milliseconds.
+		v, err := strconv.ParseFloat(z, 64)
+		if err != nil || v < 0 || v > 3600e3 {
+			return o, report.Usagef("bad sendwait %q", z)
+		}
+		if v > 10 {
+			v /= 1000
+		}
+		o.SendWait = time.Duration(v * float64(time.Second))
 	}
 	for name, v := range map[string]int{"f": o.FirstTTL, "m": o.MaxTTL, "q": o.Queries, "N": o.Parallel, "paths": o.Paths, "c": o.Cycles} {
 		if v < 1 {
@@ -140,6 +192,14 @@ func options(c *cli.Context) (trace.Options, error) {
 			o.Method = m
 			methods++
 		}
+	}
+	if name := c.String("M"); name != "" {
+		m, ok := map[string]trace.Method{"default": trace.UDP, "udp": trace.UDPFixed, "icmp": trace.ICMP, "tcp": trace.TCP, "tcpconn": trace.TCP}[name]
+		if !ok {
+			return o, report.Usagef("-M %s: not supported (use default, udp, icmp or tcp)", name)
+		}
+		o.Method = m
+		methods++
 	}
 	if methods > 1 {
 		return o, report.Usagef("-I, -T and -U are mutually exclusive")
