@@ -45,8 +45,26 @@ type Options struct {
 	LinkHeader bool
 	// Verbose (-v) adds the IP header's TTL, id and length.
 	Verbose bool
-	// Hex (-X) and ASCII (-A) dump each packet from its network header.
-	Hex, ASCII bool
+	// Hex (-X) and ASCII (-A) dump each packet from its network header;
+	// HexOnly (-x) without the ASCII column; WithLink (-xx, -XX) from the
+	// link header.
+	Hex, ASCII, HexOnly, WithLink bool
+	// Stamps is tcpdump's -t count: 0 the time of day, 1 none, 2 Unix
+	// seconds, 3 the delta from the previous packet, 4 the date and time
+	// of day, 5 the delta from the first packet.
+	Stamps int
+	// Number (-#) puts the packet's number before each line.
+	Number bool
+	// LineBuffered (-l) writes each line out at once; PacketBuffered (-U)
+	// each packet of a -w file.
+	LineBuffered, PacketBuffered bool
+	// Print (--print) prints the lines also while writing a -w file.
+	Print bool
+	// BufferKiB (-B) sizes the capture ring in KiB (0: 8 MiB).
+	BufferKiB int
+	// AfterOpen, if set, runs once the capture socket and every output
+	// are open, before the first packet: sniff -Z gives up root there.
+	AfterOpen func() error
 	// PrintFilter prints the compiled program (-d) and captures nothing.
 	PrintFilter bool
 	// QueueLen bounds the packets waiting between the ring and the output
@@ -107,6 +125,13 @@ func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 		return printProgram(stdout, prog)
 	}
 	cfg := rawsock.PacketConfig{Iface: opts.Iface, Promiscuous: !opts.NoPromisc, Snaplen: opts.Snaplen}
+	if opts.BufferKiB > 0 {
+		// tcpdump's -B is the whole buffer: blocks of 1 MiB, or one
+		// smaller block (a page at least) for a small buffer.
+		size := max(opts.BufferKiB*1024, 4096)
+		cfg.BlockSize, cfg.Blocks = min(size, 1<<20), max(size/(1<<20), 1)
+		cfg.BlockSize = cfg.BlockSize / 4096 * 4096
+	}
 	var userFilter *bpf.VM
 	if cooked {
 		// On "any" the kernel hands packets without a link header, so the
@@ -125,11 +150,11 @@ func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer conn.Close()
-	if err := rawsock.DropPrivileges(); err != nil {
-		return err
-	}
 	out, err := newOutput(opts, stdout, lt)
 	if err != nil {
+		return err
+	}
+	if err := dropAfterOpen(opts); err != nil {
 		return err
 	}
 	names := ifnames()
@@ -353,6 +378,21 @@ func (d *drainer) remaining(now time.Time) time.Duration {
 
 func (d *drainer) overdue(now time.Time) bool { return d.active && now.Sub(d.mark) > drainLimit }
 
+// dropAfterOpen gives up what the run no longer needs once its socket
+// and files are open: the user (-Z, which needs CAP_SETUID and
+// CAP_SETGID), then every capability.
+func dropAfterOpen(opts Options) error {
+	if opts.AfterOpen != nil {
+		if err := opts.AfterOpen(); err != nil {
+			return err
+		}
+	}
+	if err := rawsock.DropPrivileges(); err != nil {
+		return fmt.Errorf("dropping capabilities: %w", err)
+	}
+	return nil
+}
+
 // finish flushes the output, prints tcpdump's tallies and picks the exit.
 func finish(out *output, st Stats, stderr io.Writer, runErr error) error {
 	if err := out.close(st); err != nil && runErr == nil {
@@ -426,6 +466,11 @@ func readFile(ctx context.Context, opts Options, stdout, stderr io.Writer) error
 	}
 	out, err := newOutput(opts, stdout, ftype)
 	if err != nil {
+		return err
+	}
+	// Reading a file needs no capability: none is kept while parsing
+	// what may be hostile input.
+	if err := dropAfterOpen(opts); err != nil {
 		return err
 	}
 	var st Stats

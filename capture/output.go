@@ -28,6 +28,10 @@ type output struct {
 	pcapng  *pcapngWriter
 	file    *os.File
 	dec     *decoder // parses packets for the text and JSON outputs
+	// count numbers the packets (-#); first and prev are the stamps the
+	// deltas of -ttt and -ttttt start from.
+	count       int
+	first, prev time.Time
 }
 
 func newOutput(opts Options, stdout io.Writer, lt filter.LinkType) (*output, error) {
@@ -35,6 +39,15 @@ func newOutput(opts Options, stdout io.Writer, lt filter.LinkType) (*output, err
 	if opts.WriteFile != "" {
 		if err := o.openFile(time.Now()); err != nil {
 			return nil, err
+		}
+		if opts.Print {
+			// --print: the lines too, on stdout (or stderr when the
+			// file is stdout).
+			w := stdout
+			if opts.WriteFile == "-" {
+				w = os.Stderr
+			}
+			o.text = bufio.NewWriterSize(w, 64<<10)
 		}
 		return o, nil
 	}
@@ -178,10 +191,18 @@ func (o *output) packet(c captured) error {
 			return err
 		}
 		o.written += int64(len(c.data) + 16)
+		var err error
 		if o.pcap != nil {
-			return o.pcap.write(c.ts, c.data, c.wire)
+			err = o.pcap.write(c.ts, c.data, c.wire)
+		} else {
+			err = o.pcapng.write(c, o.lt == filter.LinuxSLL)
 		}
-		return o.pcapng.write(c, o.lt == filter.LinuxSLL)
+		if err == nil && o.opts.PacketBuffered {
+			err = o.flush()
+		}
+		if err != nil || o.text == nil {
+			return err
+		}
 	}
 	et, nh := o.network(c)
 	if o.dec == nil {
@@ -199,9 +220,12 @@ func (o *output) packet(c captured) error {
 		return o.json.Write("packet", jsonPacket{Ifname: c.ifname, Dir: dir, Len: c.wire, Caplen: len(c.data),
 			Src: s.src, Dst: s.dst, Proto: s.proto, Sport: s.sport, Dport: s.dport, Flags: s.flags, Summary: s.text})
 	}
-	ts := c.ts.Local().Format("15:04:05.000000")
 	w := o.text
-	w.WriteString(ts)
+	o.count++
+	if o.opts.Number {
+		fmt.Fprintf(w, "%5d  ", o.count)
+	}
+	w.WriteString(o.stamp(c.ts))
 	if dir != "" && c.ifname != "" {
 		fmt.Fprintf(w, " %s %s", c.ifname, dir)
 	}
@@ -214,14 +238,59 @@ func (o *output) packet(c captured) error {
 		w.WriteString(" " + o.linkText(c, et))
 		text = strings.TrimPrefix(strings.TrimPrefix(text, "IP6 "), "IP ")
 	}
-	fmt.Fprintf(w, " %s\n", text)
+	if o.opts.Stamps == 1 {
+		text = strings.TrimPrefix(text, " ")
+		fmt.Fprintf(w, "%s\n", text)
+	} else {
+		fmt.Fprintf(w, " %s\n", text)
+	}
+	dump := nh
+	if o.opts.WithLink {
+		dump = c.data
+	}
 	switch {
 	case o.opts.Hex:
-		hexDump(w, nh)
+		hexDump(w, dump, true)
+	case o.opts.HexOnly:
+		hexDump(w, dump, false)
 	case o.opts.ASCII:
 		asciiDump(w, nh)
 	}
+	if o.opts.LineBuffered {
+		return w.Flush()
+	}
 	return nil
+}
+
+// stamp is a line's time as tcpdump's -t options print it.
+func (o *output) stamp(ts time.Time) string {
+	if o.first.IsZero() {
+		o.first, o.prev = ts, ts
+	}
+	defer func() { o.prev = ts }()
+	switch o.opts.Stamps {
+	case 1:
+		return ""
+	case 2:
+		return fmt.Sprintf("%d.%06d", ts.Unix(), ts.Nanosecond()/1000)
+	case 3:
+		return delta(ts.Sub(o.prev))
+	case 4:
+		return ts.Local().Format("2006-01-02 15:04:05.000000")
+	case 5:
+		return delta(ts.Sub(o.first))
+	}
+	return ts.Local().Format("15:04:05.000000")
+}
+
+// delta prints a time difference as tcpdump's -ttt and -ttttt do.
+func delta(d time.Duration) string {
+	neg := ""
+	if d < 0 {
+		neg, d = "-", -d
+	}
+	us := d.Microseconds()
+	return fmt.Sprintf(" %s%02d:%02d:%02d.%06d", neg, us/3600e6, us/60e6%60, us/1e6%60, us%1e6)
 }
 
 var etherNames = map[uint16]string{0x800: "IPv4", 0x86dd: "IPv6", 0x806: "ARP", 0x8100: "802.1Q"}
@@ -260,11 +329,22 @@ func verboseIP(et uint16, nh []byte, text string) string {
 	return text
 }
 
-// hexDump writes tcpdump -X's hex and ASCII lines.
-func hexDump(w *bufio.Writer, b []byte) {
+// hexDump writes tcpdump -X's hex and ASCII lines, or -x's hex alone.
+func hexDump(w *bufio.Writer, b []byte, ascii bool) {
 	for off := 0; off < len(b); off += 16 {
 		line := b[off:min(off+16, len(b))]
 		fmt.Fprintf(w, "\t0x%04x:  ", off)
+		if !ascii {
+			// -x: the words present, a space between them.
+			for i := 0; i < len(line); i += 2 {
+				if i > 0 {
+					w.WriteByte(' ')
+				}
+				fmt.Fprintf(w, "%x", line[i:min(i+2, len(line))])
+			}
+			w.WriteByte('\n')
+			continue
+		}
 		for i := 0; i < 16; i++ {
 			if i < len(line) {
 				fmt.Fprintf(w, "%02x", line[i])
@@ -307,6 +387,11 @@ func printable(c byte) byte {
 }
 
 func (o *output) flush() error {
+	if o.text != nil && (o.pcap != nil || o.pcapng != nil) {
+		if err := o.text.Flush(); err != nil {
+			return err
+		}
+	}
 	switch {
 	case o.pcap != nil:
 		return o.pcap.flush()
@@ -338,6 +423,9 @@ func (o *output) closeFile(st Stats) error {
 
 func (o *output) close(st Stats) error {
 	if o.pcap != nil || o.pcapng != nil {
+		if o.text != nil {
+			o.text.Flush()
+		}
 		return o.closeFile(st)
 	}
 	var err error

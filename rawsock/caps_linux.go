@@ -1,6 +1,9 @@
 package rawsock
 
 import (
+	"fmt"
+	"os/user"
+	"strconv"
 	"syscall"
 	"unsafe"
 
@@ -36,4 +39,44 @@ func EffectiveCapabilities() (uint64, error) {
 		return 0, err
 	}
 	return uint64(data[0].Effective) | uint64(data[1].Effective)<<32, nil
+}
+
+// BecomeUser looks name up (a user name or a numeric uid) and returns a
+// function that switches the whole process to that user, its group and
+// its supplementary groups, as tcpdump -Z does once its capture is
+// open. The switch leaves no capability behind. The lookup reads the
+// password and group files (os/user in pure Go).
+func BecomeUser(name string) (func() error, error) {
+	u, err := user.Lookup(name)
+	if err != nil {
+		if u, err = user.LookupId(name); err != nil {
+			return nil, fmt.Errorf("-Z %s: no such user", name)
+		}
+	}
+	uid, err1 := strconv.Atoi(u.Uid)
+	gid, err2 := strconv.Atoi(u.Gid)
+	if err1 != nil || err2 != nil {
+		return nil, fmt.Errorf("-Z %s: uid %q or gid %q is not a number", name, u.Uid, u.Gid)
+	}
+	var groups []int
+	if ids, err := u.GroupIds(); err == nil {
+		for _, id := range ids {
+			if g, err := strconv.Atoi(id); err == nil {
+				groups = append(groups, g)
+			}
+		}
+	}
+	return func() error {
+		// Groups first: once the uid is not root they cannot change.
+		if err := syscall.Setgroups(groups); err != nil {
+			return fmt.Errorf("-Z %s: setgroups: %w", name, err)
+		}
+		if err := syscall.Setgid(gid); err != nil {
+			return fmt.Errorf("-Z %s: setgid: %w", name, err)
+		}
+		if err := syscall.Setuid(uid); err != nil {
+			return fmt.Errorf("-Z %s: setuid: %w", name, err)
+		}
+		return nil
+	}, nil
 }

@@ -394,3 +394,90 @@ func TestInterfaceLoss(t *testing.T) {
 		t.Errorf("interface removed: exit %d, %q; want 1, 'the interface disappeared' and the tallies", code, errb.String())
 	}
 }
+
+// tcpdump's options that change how a live capture runs, in the forms a
+// runbook types them.
+func TestTcpdumpOptionsLive(t *testing.T) {
+	lab := netlab.ForTest(t, netlab.Spec{Routers: 1})
+	dst := lab.Server.Addr4.String()
+	dir := t.TempDir()
+	os.Chmod(dir, 0o777)
+
+	// Clusters and counted flags: -nni IFACE -c N, -vvv, -ttt.
+	c := during(t, lab, []string{"-nni", "to-r1", "-c", "4", "-vvv", "-ttt", "icmp"}, ping(lab, dst, 4))
+	if n := lines(c.stdout); n != 4 || c.code != 0 || !strings.HasPrefix(c.stdout, " 00:00:00.000000 IP (tos") {
+		t.Errorf("-nni to-r1 -c 4 -vvv -ttt: %d lines, exit %d\n%s%s", n, c.code, c.stdout, c.stderr)
+	}
+	// -F: the expression from a file, comments removed.
+	ffile := filepath.Join(dir, "filter")
+	os.WriteFile(ffile, []byte("# only the replies\nicmp[icmptype] == icmp-echoreply\n"), 0o644)
+	c = during(t, lab, []string{"-i", "to-r1", "-F", ffile, "--duration", "2"}, ping(lab, dst, 5))
+	if n := lines(c.stdout); n != 5 || !strings.Contains(c.stdout, "echo reply") || strings.Contains(c.stdout, "echo request") {
+		t.Errorf("-F: %d lines\n%s%s", n, c.stdout, c.stderr)
+	}
+	// -w with --print: the file and the lines; -U -B 1024 -Z nobody: the
+	// capture goes on as nobody, the file complete.
+	file := filepath.Join(dir, "p.pcap")
+	c = during(t, lab, []string{"-i", "to-r1", "-w", file, "--print", "-U", "-B", "1024", "-Z", "nobody", "--duration", "2", "icmp"}, ping(lab, dst, 5))
+	out, err := exec.Command("tcpdump", "-n", "-r", file).Output()
+	if c.code != 0 || lines(c.stdout) != 10 || err != nil || lines(string(out)) != 10 {
+		t.Errorf("-w --print -U -B -Z: exit %d, %d lines printed, %d in the file (%v)\n%s", c.code, lines(c.stdout), lines(string(out)), err, c.stderr)
+	}
+	// -Z really gives up root: the process's uid once listening.
+	cmd, errb := startSniff(t, lab, "-i", "to-r1", "-Z", "nobody", "icmp")
+	status, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", cmd.Process.Pid))
+	uid := ""
+	for _, line := range strings.Split(string(status), "\n") {
+		if strings.HasPrefix(line, "Uid:") {
+			uid = strings.Fields(line)[1]
+		}
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	waitExit(t, cmd, 3*time.Second, "-Z nobody")
+	if uid != "65534" {
+		t.Errorf("-Z nobody: uid %q while capturing; %s", uid, errb.String())
+	}
+	// -l: each line reaches a pipe while the capture runs.
+	cmd = lab.Command(t.Context(), lab.Client, bin, "-l", "-i", "to-r1", "icmp")
+	pipe, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond)
+	ping(lab, dst, 1)()
+	got := make(chan string, 1)
+	go func() {
+		line, _ := bufio.NewReader(pipe).ReadString('\n')
+		got <- line
+	}()
+	select {
+	case line := <-got:
+		if !strings.Contains(line, "ICMP echo request") {
+			t.Errorf("-l: first line %q", line)
+		}
+	case <-time.After(3 * time.Second):
+		t.Error("-l: no line reached the pipe while capturing")
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	waitExit(t, cmd, 3*time.Second, "-l")
+
+	// Listing and refusing.
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"-D"}, 0, "any (Pseudo-device that captures on all interfaces)"},
+		{[]string{"-L", "-i", "to-r1"}, 0, "EN10MB (Ethernet)"},
+		{[]string{"-y", "EN10MB", "-i", "to-r1", "-d", "icmp"}, 0, "ret"},
+		{[]string{"-y", "LINUX_SLL", "-i", "to-r1", "icmp"}, 2, "EN10MB"},
+		{[]string{"-I", "-i", "to-r1"}, 2, "monitor mode"},
+		{[]string{"--version"}, 0, "sniff (rawkit)"},
+		{[]string{"-Z", "no-such-user-here", "-c", "1"}, 2, "no such user"},
+	} {
+		r := labtest.Run(t, lab, lab.Client, 30*time.Second, append([]string{bin}, tc.args...)...)
+		if r.Code != tc.code || !strings.Contains(r.Stdout+r.Stderr, tc.want) {
+			t.Errorf("%q: exit %d %q %q; want %d and %q", tc.args, r.Code, r.Stdout, r.Stderr, tc.code, tc.want)
+		}
+	}
+}

@@ -5,6 +5,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"strings"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/rawkit/rawkit/capture"
 	"github.com/rawkit/rawkit/internal/cmdline"
+	"github.com/rawkit/rawkit/rawsock"
 	"github.com/rawkit/rawkit/report"
 )
 
@@ -49,59 +51,127 @@ func newApp() *cli.App {
 		UsageText:   "sniff [options] [filter expression]",
 		Description: description,
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "i", Value: "any", Usage: "`interface` to capture on, or any"},
-			&cli.BoolFlag{Name: "D", Usage: "list the interfaces and exit"},
-			&cli.BoolFlag{Name: "n", Usage: "numeric addresses (always the case; accepted for tcpdump users)"},
+			&cli.StringFlag{Name: "i", Aliases: []string{"interface"}, Value: "any", Usage: "`interface` to capture on, or any"},
+			&cli.BoolFlag{Name: "D", Aliases: []string{"list-interfaces"}, Usage: "list the interfaces and exit"},
+			&cli.BoolFlag{Name: "L", Aliases: []string{"list-data-link-types"}, Usage: "list the interface's data link types and exit"},
+			&cli.StringFlag{Name: "y", Aliases: []string{"linktype"}, Usage: "data link `type`: EN10MB on an interface, LINUX_SLL on any"},
+			&cli.BoolFlag{Name: "n", Count: new(int), Usage: "numeric addresses and ports (-nn too; sniff never looks names up)"},
 			&cli.IntFlag{Name: "c", Usage: "stop after `count` packets"},
-			&cli.IntFlag{Name: "s", Usage: "keep at most `snaplen` bytes of each packet (262144)"},
-			&cli.BoolFlag{Name: "p", Usage: "do not put the interface in promiscuous mode"},
-			&cli.StringFlag{Name: "Q", Usage: "`direction`: in, out or inout"},
+			&cli.IntFlag{Name: "s", Aliases: []string{"snapshot-length"}, Usage: "keep at most `snaplen` bytes of each packet (262144)"},
+			&cli.IntFlag{Name: "B", Aliases: []string{"buffer-size"}, Usage: "capture buffer `size` in KiB (8192)"},
+			&cli.BoolFlag{Name: "p", Aliases: []string{"no-promiscuous-mode"}, Usage: "do not put the interface in promiscuous mode"},
+			&cli.StringFlag{Name: "Q", Aliases: []string{"direction"}, Usage: "`direction`: in, out or inout"},
 			&cli.StringFlag{Name: "w", Usage: "write packets to pcap `file` (- for stdout; pcapng when it ends .pcapng)"},
+			&cli.BoolFlag{Name: "print", Usage: "print the lines too while writing a -w file"},
 			&cli.BoolFlag{Name: "pcapng", Usage: "write pcapng: interface names, the filter and drop statistics"},
 			&cli.Float64Flag{Name: "C", Usage: "start a new -w file past `size` millions of bytes (file, file1, file2, ...)"},
 			&cli.Float64Flag{Name: "G", Usage: "start a new -w file every `seconds` (strftime escapes in the name)"},
 			&cli.IntFlag{Name: "W", Usage: "with -C or -G, keep at most `count` files, reusing the oldest names"},
-			&cli.StringFlag{Name: "r", Usage: "read packets from pcap `file` (- for stdin)"},
+			&cli.StringFlag{Name: "r", Usage: "read packets from pcap or pcapng `file` (- for stdin)"},
+			&cli.StringFlag{Name: "F", Usage: "read the filter expression from `file`"},
+			&cli.StringFlag{Name: "Z", Aliases: []string{"relinquish-privileges"}, Usage: "become `user` once the socket and files are open"},
 			&cli.Float64Flag{Name: "duration", Usage: "stop after `seconds`"},
-			&cli.BoolFlag{Name: "d", Usage: "print the compiled filter program and exit"},
+			&cli.BoolFlag{Name: "d", Count: new(int), Usage: "print the compiled filter program and exit (-dd, -ddd accepted)"},
 			&cli.BoolFlag{Name: "e", Usage: "print the link-level header on each line"},
-			&cli.BoolFlag{Name: "v", Usage: "verbose: the IP header's fields"},
-			&cli.BoolFlag{Name: "X", Usage: "print each packet in hex and ASCII"},
+			&cli.BoolFlag{Name: "v", Count: new(int), Usage: "verbose: the IP header's fields (-vv, -vvv accepted)"},
+			&cli.BoolFlag{Name: "q", Usage: "quiet output (accepted; lines are printed as without it)"},
+			&cli.BoolFlag{Name: "S", Aliases: []string{"absolute-tcp-sequence-numbers"}, Usage: "absolute TCP sequence numbers (sniff prints them so)"},
+			&cli.BoolFlag{Name: "t", Count: new(int), Usage: "no time stamp; -tt Unix seconds; -ttt delta from the previous; -tttt with the date; -ttttt delta from the first"},
+			&cli.BoolFlag{Name: "x", Count: new(int), Usage: "print each packet in hex (-xx: with its link header)"},
+			&cli.BoolFlag{Name: "X", Count: new(int), Usage: "print each packet in hex and ASCII (-XX: with its link header)"},
 			&cli.BoolFlag{Name: "A", Usage: "print each packet in ASCII"},
+			&cli.BoolFlag{Name: "#", Aliases: []string{"number"}, Usage: "put the packet's number before each line"},
+			&cli.BoolFlag{Name: "l", Usage: "line-buffered output"},
+			&cli.BoolFlag{Name: "U", Aliases: []string{"packet-buffered"}, Usage: "write each packet of a -w file out at once"},
+			&cli.BoolFlag{Name: "immediate-mode", Usage: "deliver packets at once (sniff's ring hands them over within 20 ms always)"},
+			&cli.BoolFlag{Name: "K", Aliases: []string{"dont-verify-checksums"}, Usage: "do not verify checksums (sniff never does)"},
+			&cli.BoolFlag{Name: "N", Usage: "no domain of host names (sniff prints no names)"},
+			&cli.BoolFlag{Name: "O", Aliases: []string{"no-optimize"}, Usage: "do not optimize the filter (sniff's compiler does not)"},
 			&cli.BoolFlag{Name: "json", Usage: "NDJSON records on stdout (docs/json.md)"},
+			&cli.StringFlag{Name: "z", Usage: "`command` after each rotation (not supported: refused)"},
+			&cli.BoolFlag{Name: "I", Aliases: []string{"monitor-mode"}, Usage: "monitor mode (not supported: refused)"},
+			&cli.StringFlag{Name: "E", Usage: "ESP `secret` (not supported: refused)"},
+			&cli.StringFlag{Name: "M", Usage: "TCP-MD5 `secret` (not supported: refused)"},
+			&cli.StringFlag{Name: "T", Usage: "interpret packets as `type` (not supported: refused)"},
+			&cli.StringFlag{Name: "V", Usage: "read the files listed in `file` (not supported: refused)"},
+			&cli.StringFlag{Name: "j", Aliases: []string{"time-stamp-type"}, Usage: "time stamp `type` (not supported: refused)"},
 		},
 		Action: run,
 	}
 }
 
 func run(c *cli.Context) error {
+	for _, r := range []struct{ flag, why string }{
+		{"z", "-z (a command after each rotation): not supported"},
+		{"I", "-I (monitor mode): not supported"},
+		{"E", "-E (ESP decryption): not supported"},
+		{"M", "-M (TCP-MD5 verification): not supported"},
+		{"T", "-T (forced packet types): not supported"},
+		{"V", "-V (a list of files to read): not supported; run sniff -r once per file"},
+		{"j", "-j (time stamp types): not supported; the kernel's software stamps are used"},
+	} {
+		if c.IsSet(r.flag) {
+			return report.Usagef("%s", r.why)
+		}
+	}
 	if c.Bool("D") {
-		ifs, err := net.Interfaces()
+		return listInterfaces(c.App.Writer)
+	}
+	iface := c.String("i")
+	if c.Bool("L") {
+		return listLinkTypes(c.App.Writer, iface)
+	}
+	if y := c.String("y"); y != "" {
+		want := "EN10MB"
+		if iface == "any" {
+			want = "LINUX_SLL"
+		}
+		if !strings.EqualFold(y, want) {
+			return report.Usagef("-y %s: %s supports data link type %s only", y, iface, want)
+		}
+	}
+	expr := strings.Join(c.Args().Slice(), " ")
+	if f := c.String("F"); f != "" {
+		b, err := os.ReadFile(f)
 		if err != nil {
-			return err
+			return report.Usagef("-F: %v", err)
 		}
-		for i, ifc := range ifs {
-			fmt.Fprintf(c.App.Writer, "%d.%s\n", i+1, ifc.Name)
-		}
-		fmt.Fprintf(c.App.Writer, "%d.any (Pseudo-device that captures on all interfaces)\n", len(ifs)+1)
-		return nil
+		expr = filterFromFile(string(b))
 	}
 	o := capture.Options{
-		Iface:       c.String("i"),
-		Filter:      strings.Join(c.Args().Slice(), " "),
-		Count:       c.Int("c"),
-		Snaplen:     c.Int("s"),
-		NoPromisc:   c.Bool("p"),
-		Direction:   c.String("Q"),
-		WriteFile:   c.String("w"),
-		PcapNG:      c.Bool("pcapng"),
-		ReadFile:    c.String("r"),
-		JSON:        c.Bool("json"),
-		PrintFilter: c.Bool("d"),
-		LinkHeader:  c.Bool("e"),
-		Verbose:     c.Bool("v"),
-		Hex:         c.Bool("X"),
-		ASCII:       c.Bool("A"),
+		Iface:          iface,
+		Filter:         expr,
+		Count:          c.Int("c"),
+		Snaplen:        c.Int("s"),
+		NoPromisc:      c.Bool("p"),
+		Direction:      c.String("Q"),
+		WriteFile:      c.String("w"),
+		PcapNG:         c.Bool("pcapng"),
+		ReadFile:       c.String("r"),
+		JSON:           c.Bool("json"),
+		PrintFilter:    c.Bool("d"),
+		LinkHeader:     c.Bool("e"),
+		Verbose:        c.Bool("v"),
+		Hex:            c.Bool("X"),
+		ASCII:          c.Bool("A"),
+		HexOnly:        c.Bool("x"),
+		WithLink:       c.Count("x") > 1 || c.Count("X") > 1,
+		Stamps:         min(c.Count("t"), 5),
+		Number:         c.Bool("#"),
+		LineBuffered:   c.Bool("l"),
+		PacketBuffered: c.Bool("U"),
+		Print:          c.Bool("print"),
+		BufferKiB:      c.Int("B"),
+	}
+	if o.BufferKiB < 0 {
+		return report.Usagef("negative -B")
+	}
+	if u := c.String("Z"); u != "" {
+		drop, err := rawsock.BecomeUser(u)
+		if err != nil {
+			return report.Usagef("%v", err)
+		}
+		o.AfterOpen = drop
 	}
 	if o.Count < 0 || o.Snaplen < 0 {
 		return report.Usagef("negative -c or -s")
@@ -133,4 +203,60 @@ func run(c *cli.Context) error {
 		fmt.Fprintf(c.App.ErrWriter, "sniff: listening on %s, capture size %d bytes\n", o.Iface, size)
 	}
 	return capture.Run(c.Context, o, c.App.Writer, c.App.ErrWriter)
+}
+
+// filterFromFile is -F's expression: the file's text, with "#" comments
+// removed as tcpdump does.
+func filterFromFile(text string) string {
+	var b strings.Builder
+	for _, line := range strings.Split(text, "\n") {
+		if i := strings.IndexByte(line, '#'); i >= 0 {
+			line = line[:i]
+		}
+		b.WriteString(line)
+		b.WriteByte(' ')
+	}
+	return strings.TrimSpace(b.String())
+}
+
+// listInterfaces prints -D's list as tcpdump does, with its flags.
+func listInterfaces(w io.Writer) error {
+	ifs, err := net.Interfaces()
+	if err != nil {
+		return err
+	}
+	n := 0
+	for _, ifc := range ifs {
+		n++
+		fmt.Fprintf(w, "%d.%s [%s]\n", n, ifc.Name, strings.Join(ifaceFlags(ifc), ", "))
+	}
+	fmt.Fprintf(w, "%d.any (Pseudo-device that captures on all interfaces) [Up, Running]\n", n+1)
+	return nil
+}
+
+func ifaceFlags(ifc net.Interface) []string {
+	var f []string
+	if ifc.Flags&net.FlagUp != 0 {
+		f = append(f, "Up")
+	}
+	if ifc.Flags&net.FlagRunning != 0 {
+		f = append(f, "Running")
+	}
+	if ifc.Flags&net.FlagLoopback != 0 {
+		f = append(f, "Loopback")
+	}
+	return f
+}
+
+// listLinkTypes prints -L's list for iface.
+func listLinkTypes(w io.Writer, iface string) error {
+	if iface == "any" {
+		fmt.Fprintf(w, "Data link types for any (use option -y to set):\n  LINUX_SLL (Linux cooked v1)\n")
+		return nil
+	}
+	if _, err := net.InterfaceByName(iface); err != nil {
+		return report.Usagef("-i %s: no such interface", iface)
+	}
+	fmt.Fprintf(w, "Data link types for %s (use option -y to set):\n  EN10MB (Ethernet)\n", iface)
+	return nil
 }

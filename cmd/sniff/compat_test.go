@@ -1,0 +1,114 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strings"
+	"testing"
+)
+
+// testdata is tcpdump's test material in shared/, beside the repository.
+func testdata(t *testing.T, sub string) string {
+	t.Helper()
+	_, file, _, _ := runtime.Caller(0)
+	dir := filepath.Join(filepath.Dir(file), "..", "..", "..", "shared", "testdata", sub)
+	if _, err := os.Stat(dir); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("tcpdump's test material is missing: %v", err)
+		}
+		t.Skipf("tcpdump's test material (shared/testdata) is not here: %v", err)
+	}
+	return dir
+}
+
+// packets splits tcpdump-style output into one entry per packet: its
+// line and the dump lines (tab-indented) that follow it.
+func packets(out string) []string {
+	var ps []string
+	for _, line := range strings.Split(strings.TrimRight(out, "\n"), "\n") {
+		if strings.HasPrefix(line, "\t") && len(ps) > 0 {
+			ps[len(ps)-1] += "\n" + line
+			continue
+		}
+		ps = append(ps, line)
+	}
+	return ps
+}
+
+func read(t *testing.T, name string, args ...string) []string {
+	t.Helper()
+	cmd := exec.Command(name, args...)
+	cmd.Env = append(os.Environ(), "TZ=UTC")
+	out, _ := cmd.Output()
+	return packets(string(out))
+}
+
+var crafted = regexp.MustCompile(`oobr|overflow|overread|crash|cve|fuzz|bad|invalid|trunc|malformed|bogus|loop|corrupt|over-?run|underflow|uaf|heap|stack`)
+
+// tcpdump's printing options, on tcpdump's own savefiles: wherever
+// sniff's plain line for a packet equals tcpdump -n's, the line with the
+// option (and its dump lines) must equal too.
+func TestPrintingOptionsLikeTcpdump(t *testing.T) {
+	dir := testdata(t, "tcpdump-tests")
+	if _, err := exec.LookPath("tcpdump"); err != nil {
+		t.Fatal("tcpdump is needed (make deps installs it)")
+	}
+	all, _ := filepath.Glob(filepath.Join(dir, "*.pcap"))
+	// Well-formed captures only, and small ones: crafted files (past
+	// out-of-bounds reads and overflows) test robustness elsewhere, and
+	// make tcpdump's dumps stop where its printers stopped.
+	var files []string
+	for _, f := range all {
+		name := strings.ToLower(filepath.Base(f))
+		if st, err := os.Stat(f); err != nil || st.Size() > 64<<10 || crafted.MatchString(name) {
+			continue
+		}
+		files = append(files, f)
+	}
+	if len(files) < 50 {
+		t.Fatalf("only %d savefiles in %s", len(files), dir)
+	}
+	files = files[:min(len(files), 150)]
+	options := [][]string{{"-t"}, {"-tt"}, {"-ttt"}, {"-tttt"}, {"-ttttt"}, {"-#"}, {"-x"}, {"-xx"}, {"-X"}, {"-XX"}, {"-nn"}, {"-S"}, {"-#", "-tt", "-x"}}
+	compared := map[string]int{}
+	for _, f := range files {
+		base := read(t, bin, "-n", "-r", f)
+		ref := read(t, "tcpdump", "-n", "-r", f)
+		if len(base) != len(ref) || len(base) == 0 || len(base) > 2000 {
+			continue
+		}
+		same := map[int]bool{}
+		for i := range base {
+			same[i] = base[i] == ref[i]
+		}
+		for _, opt := range options {
+			args := append(append([]string{"-n"}, opt...), "-r", f)
+			ours, theirs := read(t, bin, args...), read(t, "tcpdump", args...)
+			key := strings.Join(opt, " ")
+			if len(ours) != len(theirs) {
+				t.Errorf("%s %s: %d packets, tcpdump %d", filepath.Base(f), key, len(ours), len(theirs))
+				continue
+			}
+			for i := range ours {
+				if !same[i] {
+					continue
+				}
+				compared[key]++
+				if ours[i] != theirs[i] {
+					t.Errorf("%s %s, packet %d:\nours:\n%s\ntcpdump:\n%s", filepath.Base(f), key, i+1, ours[i], theirs[i])
+					break
+				}
+			}
+		}
+	}
+	for _, opt := range options {
+		key := strings.Join(opt, " ")
+		if compared[key] < 100 {
+			t.Errorf("%s: only %d packets compared", key, compared[key])
+		}
+	}
+	t.Logf("packets compared per option: %v", compared)
+}
