@@ -14,7 +14,7 @@ DEB_PACKAGES := iproute2 iptables iputils-ping fping traceroute mtr-tiny nmap ma
 TAGS        := urfave_cli_no_docs
 
 VERSION     ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
-LDFLAGS     := -s -w -X github.com/rawkit/rawkit/internal/cmdline.version=$(VERSION)
+LDFLAGS     := -s -w -X github.com/rawkit/rawkit/report.version=$(VERSION)
 
 export CGO_ENABLED := 0
 

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime/debug"
 )
 
 // Exit codes shared by every rawkit tool (DESIGN.md).
@@ -66,4 +67,19 @@ func Capitalize(s string) string {
 		return s
 	}
 	return string(s[0]-'a'+'A') + s[1:]
+}
+
+// version is set by the Makefile (-X) to git describe's answer.
+var version string
+
+// Version is the version this binary was built from: the Makefile's, or
+// the module's.
+func Version() string {
+	if version != "" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		return bi.Main.Version
+	}
+	return "(devel)"
 }

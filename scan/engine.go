@@ -1,6 +1,7 @@
 package scan
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/binary"
@@ -67,6 +68,11 @@ func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 	if err := opts.validate(); err != nil {
 		return err
 	}
+	if opts.Deadline > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, opts.Deadline)
+		defer cancel()
+	}
 	targets, err := opts.Targets.Resolve(ctx)
 	if err != nil {
 		return err
@@ -92,6 +98,9 @@ func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 	rand.Read(kb[:])
 	s.key = binary.BigEndian.Uint64(kb[:8])
 	s.sport = 40000 + binary.BigEndian.Uint16(kb[8:])%20000
+	if opts.SourcePort != 0 {
+		s.sport = opts.SourcePort
+	}
 	s.perm = NewPermutation(s.n, s.opts.Seed)
 	s.states = make([]State, s.n)
 	s.details = map[uint64]*Result{}
@@ -102,6 +111,13 @@ func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// Every output is opened before the first probe: one that cannot be
+	// is bad input, found before any work is done.
+	outs, err := openOutputs(opts)
+	if err != nil {
+		return err
+	}
+	defer outs.close()
 	s.start = time.Now()
 	if opts.Type == Connect {
 		err = s.runConnect(ctx, resume, stderr)
@@ -113,7 +129,7 @@ func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 	}
 	results := s.results()
 	sum := summarize(s, results, time.Since(s.start))
-	if err := writeOutputs(s, results, sum, stdout); err != nil {
+	if err := writeOutputs(s, results, sum, stdout, outs); err != nil {
 		return err
 	}
 	if ctx.Err() != nil {
@@ -317,7 +333,7 @@ func (s *scanner) runRaw(ctx context.Context, resume *resumeState, stderr io.Wri
 			// slow down for the next pass.
 			resent, late := s.sent.Load()-sentBefore, s.got.Load()-gotBefore
 			if resent > 0 && late*100 > resent {
-				s.rate = max(s.rate/2, 100)
+				s.rate = max(s.rate/2, 100, s.opts.MinRate)
 			}
 		}
 		if s.got.Load() == s.opts.Shard.Count(s.n) {
@@ -344,9 +360,9 @@ func (s *scanner) settle(ctx context.Context) {
 	for {
 		w := s.opts.Wait
 		if w == 0 {
-			w = time.Second
+			w = cmp.Or(s.opts.InitialWait, time.Second)
 			if m := time.Duration(s.maxRTT.Load()); m > 0 {
-				w = min(max(5*m, 100*time.Millisecond), 3*time.Second)
+				w = min(max(5*m, cmp.Or(s.opts.MinWait, 100*time.Millisecond)), cmp.Or(s.opts.MaxWait, 3*time.Second))
 			}
 		}
 		if time.Since(begin) >= w || s.got.Load() >= s.opts.Shard.Count(s.n) {
@@ -489,7 +505,7 @@ func (s *scanner) handleTransport(b []byte, meta rawsock.Meta, at time.Time) {
 	}
 	switch {
 	case h.Flags&probe.FlagRST != 0:
-		s.record(idx, Result{State: Closed, Reason: "rst", From: meta.Src, TTL: meta.TTL}, at)
+		s.record(idx, Result{State: Closed, Reason: "reset", From: meta.Src, TTL: meta.TTL}, at)
 	case h.Flags&(probe.FlagSYN|probe.FlagACK) == probe.FlagSYN|probe.FlagACK:
 		s.record(idx, Result{State: Open, Reason: "syn-ack", From: meta.Src, TTL: meta.TTL}, at)
 	}

@@ -39,18 +39,39 @@ type Options struct {
 	// when a retry pass shows that probes were lost, and never exceeds
 	// MaxRate (0: no ceiling).
 	Rate, MaxRate int
+	// MinRate (--min-rate) is a floor the rate never halves below.
+	MinRate int
+	// SourcePort (-g) fixes the probes' source port; 0 picks one.
+	SourcePort uint16
 	// Retries is how many times an unanswered probe is sent again (4).
 	Retries int
 	// Wait, when set, is how long the scan waits for late answers after
 	// each pass; zero derives it from the round-trip times seen.
-	Wait    time.Duration
-	Seed    uint64 // fixes the probe order; 0 picks one at random
-	Shard   Shard  // {0, 1}: the whole scan
-	Source  netip.Addr
-	Iface   string
-	All     bool // list every port, not only open ones
-	JSON    bool
-	XMLFile string // -oX: nmap XML to this file
+	Wait time.Duration
+	// MinWait and MaxWait bound the wait derived from round-trip times
+	// (100 ms, 3 s: nmap's --min-rtt-timeout and --max-rtt-timeout);
+	// InitialWait is it before any answer (1 s).
+	MinWait, MaxWait, InitialWait time.Duration
+	// Deadline bounds the whole scan (nmap's --host-timeout); the
+	// results are then partial, as after Ctrl-C. 0: none.
+	Deadline time.Duration
+	Seed     uint64 // fixes the probe order; 0 picks one at random
+	Shard    Shard  // {0, 1}: the whole scan
+	Source   netip.Addr
+	Iface    string
+	All      bool // list every port: no state is left out as nmap does
+	JSON     bool
+	// XMLFile (-oX), NormalFile (-oN) and GrepFile (-oG) write nmap's
+	// formats to files; "-" puts that format on stdout instead of the
+	// normal output.
+	XMLFile, NormalFile, GrepFile string
+	// Reason (--reason) adds nmap's REASON column; OpenOnly (--open)
+	// lists open ports only.
+	Reason, OpenOnly bool
+	// SkipDiscovery (-Pn) counts every target as up.
+	SkipDiscovery bool
+	// CmdLine is the command line, for the "as:" of nmap's file headers.
+	CmdLine []string
 	// ResumeFile, when set, records progress there so an interrupted scan
 	// can go on where it stopped (--resume).
 	ResumeFile string
@@ -133,7 +154,10 @@ func (o *Options) validate() error {
 		return report.Usagef("negative rate, retries, wait or concurrency")
 	}
 	if o.Rate == 0 {
-		o.Rate = 10000
+		o.Rate = max(10000, o.MinRate)
+	}
+	if o.MaxRate > 0 && o.MinRate > o.MaxRate {
+		return report.Usagef("--min-rate %d is above --max-rate %d", o.MinRate, o.MaxRate)
 	}
 	if o.MaxRate > 0 {
 		o.Rate = min(o.Rate, o.MaxRate)

@@ -3,11 +3,11 @@ package scan
 import (
 	"bufio"
 	"encoding/xml"
+	"errors"
 	"fmt"
 	"io"
 	"net/netip"
 	"os"
-	"sort"
 	"strings"
 	"time"
 
@@ -59,73 +59,90 @@ func (r Result) reasonText() string {
 	return r.Reason
 }
 
-func writeOutputs(s *scanner, results []Result, sum summary, stdout io.Writer) error {
+// outputFiles are the -oN, -oG and -oX files, opened before the scan.
+type outputFiles struct {
+	normal, grep, xml *os.File
+}
+
+func openOutputs(o Options) (*outputFiles, error) {
+	out := &outputFiles{}
+	for _, f := range []struct {
+		name string
+		flag string
+		to   **os.File
+	}{{o.NormalFile, "-oN", &out.normal}, {o.GrepFile, "-oG", &out.grep}, {o.XMLFile, "-oX", &out.xml}} {
+		if f.name == "" || f.name == "-" {
+			continue
+		}
+		file, err := os.Create(f.name)
+		if err != nil {
+			out.close()
+			return nil, report.Usagef("%s %s: %v", f.flag, f.name, unwrapPath(err))
+		}
+		*f.to = file
+	}
+	return out, nil
+}
+
+func unwrapPath(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+func (o *outputFiles) close() {
+	for _, f := range []*os.File{o.normal, o.grep, o.xml} {
+		if f != nil {
+			f.Close()
+		}
+	}
+}
+
+// writeOutputs writes the results: on stdout NDJSON (--json), or the one
+// nmap format sent to "-", or nmap's normal output; and each file asked
+// for.
+func writeOutputs(s *scanner, results []Result, sum summary, stdout io.Writer, files *outputFiles) error {
+	elapsed := time.Duration(sum.Duration * float64(time.Millisecond))
 	w := bufio.NewWriter(stdout)
-	if s.opts.JSON {
+	switch {
+	case s.opts.JSON:
 		writeJSON(s, results, sum, w)
-	} else {
-		writeText(s, results, sum, w)
+	case s.opts.XMLFile == "-":
+		if err := writeXML(s, results, sum, w); err != nil {
+			return err
+		}
+	case s.opts.GrepFile == "-":
+		s.writeGrepable(w, results, elapsed)
+	case s.opts.NormalFile == "-":
+		s.writeNormal(w, results, elapsed, true)
+	default:
+		s.writeNormal(w, results, elapsed, false)
 	}
 	if err := w.Flush(); err != nil {
 		return err
 	}
-	if s.opts.XMLFile != "" {
-		return writeXML(s, results, sum)
+	for _, f := range []struct {
+		file  *os.File
+		write func(io.Writer) error
+	}{
+		{files.normal, func(w io.Writer) error { s.writeNormal(w, results, elapsed, true); return nil }},
+		{files.grep, func(w io.Writer) error { s.writeGrepable(w, results, elapsed); return nil }},
+		{files.xml, func(w io.Writer) error { return writeXML(s, results, sum, w) }},
+	} {
+		if f.file == nil {
+			continue
+		}
+		bw := bufio.NewWriter(f.file)
+		if err := f.write(bw); err != nil {
+			return err
+		}
+		if err := bw.Flush(); err != nil {
+			return fmt.Errorf("%s: %w", f.file.Name(), err)
+		}
 	}
 	return nil
-}
-
-// shown reports whether a result is listed: open ones always (UDP's
-// open|filtered too), every one with --all.
-func (s *scanner) shown(r Result) bool {
-	return s.opts.All || r.State == Open || s.opts.Type == UDP && r.State == OpenFiltered && len(s.ports) <= 100
-}
-
-func writeText(s *scanner, results []Result, sum summary, w io.Writer) {
-	fmt.Fprintf(w, "Starting rawkit portscan (%s scan) at %s\n", s.opts.Type, s.start.UTC().Format("2006-01-02 15:04 MST"))
-	proto := s.opts.Type.Proto()
-	for i := 0; i < len(results); {
-		j := i
-		for j < len(results) && results[j].Addr == results[i].Addr {
-			j++
-		}
-		host := results[i:j]
-		fmt.Fprintf(w, "\nScan report for %s\n", host[0].Addr)
-		hidden := map[string]int{}
-		var rows []Result
-		for _, r := range host {
-			if s.shown(r) {
-				rows = append(rows, r)
-			} else {
-				hidden[r.State.String()+" "+proto+" ports ("+r.Reason+")"]++
-			}
-		}
-		if len(rows) > 0 {
-			fmt.Fprintf(w, "%-9s %-14s %-15s %s\n", "PORT", "STATE", "SERVICE", "REASON")
-			for _, r := range rows {
-				reason := r.reasonText()
-				if r.TTL > 0 {
-					reason += fmt.Sprintf(" ttl %d", r.TTL)
-				}
-				fmt.Fprintf(w, "%-9s %-14s %-15s %s\n", fmt.Sprintf("%d/%s", r.Port, proto), r.State, Service(r.Port), reason)
-			}
-		}
-		if len(hidden) > 0 {
-			var parts []string
-			for k, n := range hidden {
-				parts = append(parts, fmt.Sprintf("%d %s", n, k))
-			}
-			sort.Strings(parts)
-			fmt.Fprintf(w, "Not shown: %s\n", strings.Join(parts, ", "))
-		}
-		i = j
-	}
-	fmt.Fprintf(w, "\nScanned %d targets × %d ports (shard %s) in %.2f s, %d probes (%.0f/s): %d open, %d closed, %d filtered",
-		sum.Targets, sum.Ports, sum.Shard, sum.Duration/1000, sum.Probes, sum.Rate, sum.Open, sum.Closed, sum.Filtered)
-	if sum.OpenFiltered > 0 {
-		fmt.Fprintf(w, ", %d open|filtered", sum.OpenFiltered)
-	}
-	fmt.Fprintln(w)
 }
 
 type jsonPort struct {
@@ -139,10 +156,16 @@ type jsonPort struct {
 	RTT    float64 `json:"rtt_ms"`
 }
 
+// jsonShown reports whether a result gets a record: open ones always
+// (UDP's open|filtered too, for up to 100 ports), every one with --all.
+func (s *scanner) jsonShown(r Result) bool {
+	return s.opts.All || r.State == Open || s.opts.Type == UDP && r.State == OpenFiltered && len(s.ports) <= 100
+}
+
 func writeJSON(s *scanner, results []Result, sum summary, w io.Writer) {
 	jw := report.NewJSONWriter(w, "portscan")
 	for _, r := range results {
-		if !s.shown(r) {
+		if !s.jsonShown(r) {
 			continue
 		}
 		rec := jsonPort{IP: r.Addr.String(), Port: r.Port, Proto: s.opts.Type.Proto(), State: r.State.String(),
@@ -227,7 +250,7 @@ type xmlCount struct {
 	Total int `xml:"total,attr"`
 }
 
-func writeXML(s *scanner, results []Result, sum summary) error {
+func writeXML(s *scanner, results []Result, sum summary, w io.Writer) error {
 	scanType := map[Type]string{SYN: "syn", Connect: "connect", UDP: "udp"}[s.opts.Type]
 	run := xmlRun{Scanner: "rawkit-portscan", Args: strings.Join(os.Args, " "), Start: s.start.Unix(), Version: "1",
 		Info:     xmlInfo{Type: scanType, Protocol: s.opts.Type.Proto(), Services: FormatPorts(s.ports)},
@@ -235,6 +258,14 @@ func writeXML(s *scanner, results []Result, sum summary) error {
 		HostsRun: xmlCount{Up: sum.Targets, Total: sum.Targets}}
 	byAddr := map[netip.Addr]*xmlHost{}
 	var order []netip.Addr
+	type hostState struct {
+		a  netip.Addr
+		st State
+	}
+	counts := map[hostState]int{}
+	for _, r := range results {
+		counts[hostState{r.Addr, r.State}]++
+	}
 	for _, r := range results {
 		h := byAddr[r.Addr]
 		if h == nil {
@@ -246,7 +277,7 @@ func writeXML(s *scanner, results []Result, sum summary) error {
 			byAddr[r.Addr] = h
 			order = append(order, r.Addr)
 		}
-		if !s.shown(r) {
+		if s.ignored(r.State, counts[hostState{r.Addr, r.State}]) {
 			found := false
 			for i := range h.Extra {
 				if h.Extra[i].State == r.State.String() {
@@ -264,24 +295,19 @@ func writeXML(s *scanner, results []Result, sum summary) error {
 			st.ReasonIP = r.From.String()
 		}
 		h.Ports = append(h.Ports, xmlPort{Protocol: s.opts.Type.Proto(), Port: r.Port, State: st,
-			Service: xmlService{Name: Service(r.Port), Method: "table"}})
+			Service: xmlService{Name: ServiceName(s.opts.Type.Proto(), r.Port), Method: "table"}})
 	}
 	for _, a := range order {
 		run.Hosts = append(run.Hosts, *byAddr[a])
 	}
-	f, err := os.Create(s.opts.XMLFile)
-	if err != nil {
-		return err
-	}
-	io.WriteString(f, xml.Header+"<!DOCTYPE nmaprun>\n")
-	enc := xml.NewEncoder(f)
+	io.WriteString(w, xml.Header+"<!DOCTYPE nmaprun>\n")
+	enc := xml.NewEncoder(w)
 	enc.Indent("", "  ")
 	if err := enc.Encode(run); err != nil {
-		f.Close()
 		return err
 	}
-	io.WriteString(f, "\n")
-	return f.Close()
+	_, err := io.WriteString(w, "\n")
+	return err
 }
 
 // check evaluates an --expect; it returns what failed, or "".

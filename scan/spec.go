@@ -239,8 +239,9 @@ func ParsePorts(spec string) ([]uint16, error) {
 	return out, nil
 }
 
-// TopPorts returns the n most commonly open ports of the protocol, from
-// the embedded list, in order of frequency.
+// TopPorts returns the n most commonly open ports of the protocol, in
+// order of frequency: nmap's own ranking when nmap is installed (so -F
+// and --top-ports scan what nmap scans), else the embedded list.
 func TopPorts(proto string, n int) ([]uint16, error) {
 	list := topTCP
 	if proto == "udp" {
@@ -249,7 +250,10 @@ func TopPorts(proto string, n int) ([]uint16, error) {
 	if n < 1 || n > 65535 {
 		return nil, report.Usagef("--top-ports %d out of range", n)
 	}
-	out := slices.Clone(list[:min(n, len(list))])
+	out := topFromNmap(proto, n)
+	if out == nil {
+		out = slices.Clone(list[:min(n, len(list))])
+	}
 	// Past the listed ones, the rest of the port space in order.
 	seen := map[uint16]bool{}
 	for _, p := range out {

@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -91,13 +93,40 @@ func newApp() *cli.App {
 			&cli.StringFlag{Name: "resume", Usage: "keep progress in `file` and go on from it"},
 			&cli.StringFlag{Name: "S", Usage: "source `address`"},
 			&cli.StringFlag{Name: "e", Usage: "send through `interface`"},
-			&cli.BoolFlag{Name: "all", Usage: "list every port, not only open ones"},
+			&cli.BoolFlag{Name: "all", Usage: "list every port: no state left out as nmap does"},
 			&cli.BoolFlag{Name: "json", Usage: "NDJSON records on stdout (docs/json.md)"},
-			&cli.StringFlag{Name: "oX", Usage: "write nmap XML to `file`"},
+			&cli.StringFlag{Name: "oX", Usage: "write nmap XML to `file` (- for stdout)"},
+			&cli.StringFlag{Name: "oN", Usage: "write nmap's normal output to `file` (- for stdout)"},
+			&cli.StringFlag{Name: "oG", Usage: "write nmap's grepable output to `file` (- for stdout)"},
+			&cli.StringFlag{Name: "oA", Usage: "write all three formats to `base`.nmap, .gnmap and .xml"},
+			&cli.BoolFlag{Name: "F", Usage: "fast: the 100 most common ports"},
+			&cli.BoolFlag{Name: "open", Usage: "list only open ports"},
+			&cli.BoolFlag{Name: "reason", Usage: "add the REASON column: why each port is in its state"},
+			&cli.StringFlag{Name: "T", Usage: "timing `template` 0-5 (paranoid, sneaky, polite, normal, aggressive, insane)"},
+			&cli.IntFlag{Name: "min-rate", Usage: "never fewer than `N` probes per second"},
+			&cli.StringFlag{Name: "host-timeout", Usage: "give up the scan after `time` (such as 30s, 5m)"},
+			&cli.StringFlag{Name: "scan-delay", Usage: "at least `time` between probes (such as 10ms)"},
+			&cli.StringFlag{Name: "max-scan-delay", Usage: "accepted: the pace never waits longer than --scan-delay asks"},
+			&cli.StringFlag{Name: "max-rtt-timeout", Usage: "wait at most `time` for late answers after each pass"},
+			&cli.StringFlag{Name: "min-rtt-timeout", Usage: "wait at least `time` for late answers after each pass"},
+			&cli.StringFlag{Name: "initial-rtt-timeout", Usage: "wait `time` for late answers before any RTT is known"},
+			&cli.StringSliceFlag{Name: "excludefile", Usage: "read targets to leave out from `file`"},
+			&cli.IntFlag{Name: "g", Aliases: []string{"source-port"}, Usage: "send from source `port`"},
+			&cli.BoolFlag{Name: "v", Count: new(int), Usage: "verbose (accepted: -v, -vv)"},
+			&cli.BoolFlag{Name: "d", Count: new(int), Usage: "debug (accepted: -d, -dd)"},
+			&cli.BoolFlag{Name: "defeat-rst-ratelimit", Usage: "accepted: closed ports are never waited for again"},
+			&cli.BoolFlag{Name: "version", Aliases: []string{"V"}, Usage: "print the version and exit"},
+			&cli.BoolFlag{Name: "sn", Usage: "host discovery only (not supported yet: refused)"},
+			&cli.BoolFlag{Name: "sV", Usage: "service versions (not supported yet: refused)"},
+			&cli.BoolFlag{Name: "O", Usage: "OS detection (not supported: refused)"},
+			&cli.BoolFlag{Name: "A", Usage: "OS, versions, scripts, traceroute (not supported: refused)"},
+			&cli.BoolFlag{Name: "sC", Usage: "default scripts (not supported: refused)"},
+			&cli.StringFlag{Name: "script", Usage: "NSE `scripts` (not supported: refused)"},
+			&cli.BoolFlag{Name: "R", Usage: "reverse DNS for every target (not supported: refused; portscan prints addresses)"},
 			&cli.IntFlag{Name: "concurrency", Usage: "connect scan: `N` connections at once (512)"},
 			&cli.StringSliceFlag{Name: "expect", Usage: "`assertion`, e.g. 'open:22,443' (repeatable)"},
-			&cli.BoolFlag{Name: "n", Usage: "no DNS (accepted for nmap users; portscan never resolves addresses)"},
-			&cli.BoolFlag{Name: "Pn", Usage: "no host discovery (accepted for nmap users; portscan never does it)"},
+			&cli.BoolFlag{Name: "n", Usage: "no reverse DNS (portscan never looks names up)"},
+			&cli.BoolFlag{Name: "Pn", Usage: "treat every target as up (\"received user-set\")"},
 		},
 		Action: run,
 	}
@@ -119,19 +148,72 @@ func run(c *cli.Context) error {
 
 func options(c *cli.Context) (scan.Options, bool, error) {
 	o := scan.Options{
-		Rate:        c.Int("rate"),
-		MaxRate:     c.Int("max-rate"),
-		Retries:     c.Int("max-retries"),
-		Seed:        c.Uint64("seed"),
-		Iface:       c.String("e"),
-		All:         c.Bool("all"),
-		JSON:        c.Bool("json"),
-		XMLFile:     c.String("oX"),
-		ResumeFile:  c.String("resume"),
-		Concurrency: c.Int("concurrency"),
-		Progress:    true,
+		Rate:          c.Int("rate"),
+		MaxRate:       c.Int("max-rate"),
+		Retries:       c.Int("max-retries"),
+		Seed:          c.Uint64("seed"),
+		Iface:         c.String("e"),
+		All:           c.Bool("all"),
+		JSON:          c.Bool("json"),
+		XMLFile:       c.String("oX"),
+		NormalFile:    c.String("oN"),
+		GrepFile:      c.String("oG"),
+		Reason:        c.Bool("reason"),
+		OpenOnly:      c.Bool("open"),
+		SkipDiscovery: c.Bool("Pn"),
+		MinRate:       c.Int("min-rate"),
+		CmdLine:       os.Args,
+		ResumeFile:    c.String("resume"),
+		Concurrency:   c.Int("concurrency"),
+		Progress:      true,
 	}
-	o.Targets = scan.TargetSpec{Args: c.Args().Slice(), Exclude: c.StringSlice("exclude"),
+	for _, r := range []struct{ flag, why string }{
+		{"sn", "-sn (host discovery alone): not supported yet"},
+		{"sV", "-sV (service versions): not supported yet"},
+		{"O", "-O (OS detection): not supported"},
+		{"A", "-A (OS, versions, scripts and traceroute): not supported"},
+		{"sC", "-sC (NSE scripts): not supported"},
+		{"script", "--script (NSE scripts): not supported"},
+		{"R", "-R (reverse DNS): not supported; portscan prints addresses"},
+	} {
+		if c.IsSet(r.flag) {
+			return o, false, report.Usagef("%s", r.why)
+		}
+	}
+	if base := c.String("oA"); base != "" {
+		o.NormalFile, o.GrepFile, o.XMLFile = base+".nmap", base+".gnmap", base+".xml"
+	}
+	stdoutFormats := 0
+	for _, f := range []string{o.NormalFile, o.GrepFile, o.XMLFile} {
+		if f == "-" {
+			stdoutFormats++
+		}
+	}
+	if stdoutFormats > 1 || stdoutFormats == 1 && o.JSON {
+		return o, false, report.Usagef("only one output can go to stdout")
+	}
+	if g := c.Int("g"); c.IsSet("g") && (g < 1 || g > 65535) {
+		return o, false, report.Usagef("-g %d: a port is 1 to 65535", g)
+	} else {
+		o.SourcePort = uint16(g)
+	}
+	if err := timing(c, &o); err != nil {
+		return o, false, err
+	}
+	exclude := c.StringSlice("exclude")
+	for _, file := range c.StringSlice("excludefile") {
+		f, err := os.Open(file)
+		if err != nil {
+			return o, false, report.Usagef("--excludefile %s: %v", file, err)
+		}
+		more, err := scan.ReadTargetFile(f)
+		f.Close()
+		if err != nil {
+			return o, false, report.Usagef("--excludefile %s: %v", file, err)
+		}
+		exclude = append(exclude, more...)
+	}
+	o.Targets = scan.TargetSpec{Args: c.Args().Slice(), Exclude: exclude,
 		AllowBroadcast: c.Bool("allow-broadcast"), AllowLarge: c.Bool("allow-large")}
 	for _, file := range c.StringSlice("iL") {
 		f := os.Stdin
@@ -176,12 +258,15 @@ func options(c *cli.Context) (scan.Options, bool, error) {
 	}
 	var err error
 	switch {
-	case c.IsSet("p") && c.IsSet("top-ports"):
-		return o, false, report.Usagef("-p and --top-ports are mutually exclusive")
+	case c.IsSet("p") && (c.IsSet("top-ports") || c.Bool("F")):
+		return o, false, report.Usagef("-p and --top-ports or -F are mutually exclusive")
 	case c.IsSet("p"):
 		o.Ports, err = scan.ParsePorts(c.String("p"))
 	default:
 		n := 1000
+		if c.Bool("F") {
+			n = 100
+		}
 		if c.IsSet("top-ports") {
 			n = c.Int("top-ports")
 		}
@@ -213,4 +298,95 @@ func options(c *cli.Context) (scan.Options, bool, error) {
 		o.Expects = append(o.Expects, e)
 	}
 	return o, explicit, nil
+}
+
+// timing reads nmap's -T template and timing options into o. The
+// templates map onto portscan's pace: -T0 to -T2 pin slow rates (1, 3
+// and 10 probes a second), -T3 and -T4 keep the defaults, -T5 retries
+// less; an explicit option overrides its template's part.
+func timing(c *cli.Context, o *scan.Options) error {
+	if t := c.String("T"); t != "" {
+		names := map[string]string{"paranoid": "0", "sneaky": "1", "polite": "2", "normal": "3", "aggressive": "4", "insane": "5"}
+		if n, ok := names[t]; ok {
+			t = n
+		}
+		switch t {
+		case "0":
+			o.Rate, o.MaxRate = 1, 1
+		case "1":
+			o.Rate, o.MaxRate = 3, 3
+		case "2":
+			o.Rate, o.MaxRate = 10, 10
+		case "3", "4":
+		case "5":
+			o.Retries = 2
+		default:
+			return report.Usagef("-T %s: use 0 to 5 or a template name", t)
+		}
+	}
+	duration := func(flag string) (time.Duration, error) {
+		v := c.String(flag)
+		if v == "" {
+			return 0, nil
+		}
+		d, err := nmapDuration(v)
+		if err != nil {
+			return 0, report.Usagef("--%s %q: %v", flag, v, err)
+		}
+		return d, nil
+	}
+	if d, err := duration("scan-delay"); err != nil {
+		return err
+	} else if d > 0 {
+		o.MaxRate = max(int(time.Second/d), 1)
+		o.Rate = min(o.Rate, o.MaxRate)
+		if o.Rate == 0 {
+			o.Rate = o.MaxRate
+		}
+	}
+	if d, err := duration("max-rtt-timeout"); err != nil {
+		return err
+	} else if d > 0 {
+		o.MaxWait = d
+	}
+	if d, err := duration("min-rtt-timeout"); err != nil {
+		return err
+	} else if d > 0 {
+		o.MinWait = d
+	}
+	if d, err := duration("initial-rtt-timeout"); err != nil {
+		return err
+	} else if d > 0 {
+		o.InitialWait = d
+	}
+	if _, err := duration("max-scan-delay"); err != nil {
+		return err
+	}
+	if d, err := duration("host-timeout"); err != nil {
+		return err
+	} else {
+		o.Deadline = d
+	}
+	return nil
+}
+
+// nmapDuration reads nmap's times: a number with ms, s, m or h, seconds
+// without a unit.
+func nmapDuration(v string) (time.Duration, error) {
+	unit := time.Second
+	num := v
+	for _, u := range []struct {
+		suffix string
+		d      time.Duration
+	}{{"ms", time.Millisecond}, {"s", time.Second}, {"m", time.Minute}, {"h", time.Hour}} {
+		if strings.HasSuffix(v, u.suffix) {
+			num, unit = strings.TrimSuffix(v, u.suffix), u.d
+			break
+		}
+	}
+	f, err := strconv.ParseFloat(num, 64)
+	if err != nil || f < 0 || f > 1e7 {
+		return 0, fmt.Errorf("not a time such as 500ms, 2s, 5m")
+	}
+	return time.Duration(f * float64(unit)), nil
 }

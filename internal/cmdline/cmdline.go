@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"runtime/debug"
 	"slices"
 
 	"github.com/urfave/cli/v2"
@@ -27,21 +26,6 @@ import (
 // exit status.
 func Main(app *cli.App, d Dialect) int {
 	return Run(app, d, os.Args, os.Stderr)
-}
-
-// version is set by the Makefile (-X) to git describe's answer.
-var version string
-
-// Version is the version this binary was built from: the Makefile's, or
-// the module's.
-func Version() string {
-	if version != "" {
-		return version
-	}
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
-		return bi.Main.Version
-	}
-	return "(devel)"
 }
 
 // Run runs app with args read in dialect d and returns the exit status,
@@ -71,7 +55,7 @@ func Run(app *cli.App, d Dialect, args []string, stderr io.Writer) int {
 	if action := app.Action; action != nil {
 		app.Action = func(c *cli.Context) error {
 			if c.Bool("version") {
-				fmt.Fprintf(c.App.Writer, "%s (rawkit) %s\n", app.Name, Version())
+				fmt.Fprintf(c.App.Writer, "%s (rawkit) %s\n", app.Name, report.Version())
 				return nil
 			}
 			return action(c)
