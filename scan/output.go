@@ -52,13 +52,6 @@ func summarize(s *scanner, results []Result, d time.Duration) summary {
 	return sum
 }
 
-func (r Result) reasonText() string {
-	if r.From.IsValid() && r.From != r.Addr {
-		return r.Reason + " from " + r.From.String()
-	}
-	return r.Reason
-}
-
 // outputFiles are the -oN, -oG and -oX files, opened before the scan.
 type outputFiles struct {
 	normal, grep, xml *os.File

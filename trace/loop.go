@@ -193,7 +193,7 @@ func (t *tracer) paceLeft() time.Duration {
 	if t.opts.SendWait <= 0 || t.lastTx.IsZero() {
 		return 0
 	}
-	return max(t.lastTx.Add(t.opts.SendWait).Sub(time.Now()), 0)
+	return max(time.Until(t.lastTx.Add(t.opts.SendWait)), 0)
 }
 
 // runOnce is a classic trace: each hop printed as it completes.
