@@ -59,11 +59,24 @@ bench: deps build ## side-by-side benchmarks against the reference tools (root)
 demo: deps build ## build, create a private namespace lab, run every tool in it, tear it down (root)
 	$(GO) run ./internal/demo
 
-install: build ## install into $(PREFIX)/bin with cap_net_raw+ep (root)
+install: build ## install into $(PREFIX)/bin: ping, traceroute with cap_net_raw for all; sniff, portscan only for CAPTURE_GROUP (root)
 	install -d $(DESTDIR)$(PREFIX)/bin
-	@for t in $(TOOLS); do \
+	@# ping and traceroute are for every user, as iputils' ping is.
+	@for t in ping traceroute; do \
 	  install -m 0755 $(BIN)/$$t $(DESTDIR)$(PREFIX)/bin/$$t; \
 	  setcap cap_net_raw+ep $(DESTDIR)$(PREFIX)/bin/$$t; \
+	done
+	@# sniff reads every packet of the host and portscan raw-scans from it:
+	@# the capability only for members of CAPTURE_GROUP (mode 0750), as
+	@# tcpdump and nmap are never installed for everyone; without the
+	@# group, installed without any capability (run them as root).
+	@for t in sniff portscan; do \
+	  if [ -n "$(CAPTURE_GROUP)" ]; then \
+	    install -m 0750 -g $(CAPTURE_GROUP) $(BIN)/$$t $(DESTDIR)$(PREFIX)/bin/$$t && \
+	    setcap cap_net_raw+ep $(DESTDIR)$(PREFIX)/bin/$$t; \
+	  else \
+	    install -m 0755 $(BIN)/$$t $(DESTDIR)$(PREFIX)/bin/$$t; \
+	  fi; \
 	done
 
 clean: ## remove build output

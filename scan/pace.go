@@ -1,6 +1,8 @@
 package scan
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -82,12 +84,37 @@ func (p *progress) stop() {
 // resumeState is what --resume keeps: where the scan was, and what it had
 // found, for the same targets, ports and seed.
 type resumeState struct {
+	// Scan names what is resumed: the scan type, the ports, the number
+	// of targets, and a hash over all of them, the targets and the shard;
+	// a file whose hash differs is refused.
+	Scan    resumeScan     `json:"scan"`
 	Seed    uint64         `json:"seed"`
 	Shard   [2]uint64      `json:"shard"`
 	Probes  uint64         `json:"probes"`
 	Pass    int            `json:"pass"`
 	Next    uint64         `json:"next"`
 	Answers []resumeAnswer `json:"answers"`
+}
+
+type resumeScan struct {
+	Type    string `json:"type"`
+	Ports   string `json:"ports"`
+	Targets int    `json:"targets"`
+	Hash    string `json:"sha256"`
+}
+
+// identity is what a resume file must match.
+func (s *scanner) identity() resumeScan {
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\n%s\n%d/%d\n", s.opts.Type, FormatPorts(s.ports), s.opts.Shard.I, s.opts.Shard.N)
+	// The order of ports matters to the probe numbering, not only the set.
+	for _, p := range s.ports {
+		fmt.Fprintf(h, "%d,", p)
+	}
+	for _, a := range s.targets {
+		h.Write(a.AsSlice())
+	}
+	return resumeScan{Type: s.opts.Type.String(), Ports: FormatPorts(s.ports), Targets: len(s.targets), Hash: hex.EncodeToString(h.Sum(nil))}
 }
 
 type resumeAnswer struct {
@@ -106,6 +133,15 @@ func loadResume(s *scanner) (*resumeState, error) {
 	}
 	b, err := os.ReadFile(s.opts.ResumeFile)
 	if os.IsNotExist(err) {
+		// It will be written as the scan goes: say now, before any
+		// probe, if it cannot be.
+		tmp := s.opts.ResumeFile + ".tmp"
+		f, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY, 0o600)
+		if err != nil {
+			return nil, report.Usagef("--resume %s: %v", s.opts.ResumeFile, unwrapPath(err))
+		}
+		f.Close()
+		os.Remove(tmp)
 		return nil, nil
 	}
 	if err != nil {
@@ -115,8 +151,17 @@ func loadResume(s *scanner) (*resumeState, error) {
 	if err := json.Unmarshal(b, &r); err != nil {
 		return nil, report.Usagef("--resume %s: %v", s.opts.ResumeFile, err)
 	}
-	if r.Probes != s.n || r.Shard != [2]uint64{s.opts.Shard.I, s.opts.Shard.N} {
-		return nil, report.Usagef("--resume %s was written by a scan of other targets, ports or shard", s.opts.ResumeFile)
+	if id := s.identity(); r.Scan != id || r.Probes != s.n {
+		what := "other targets or shard"
+		switch {
+		case r.Scan.Type != id.Type:
+			what = fmt.Sprintf("a %s scan, not a %s scan", r.Scan.Type, id.Type)
+		case r.Scan.Ports != id.Ports:
+			what = fmt.Sprintf("ports %s, not %s", r.Scan.Ports, id.Ports)
+		case r.Scan.Targets != id.Targets:
+			what = fmt.Sprintf("%d targets, not %d", r.Scan.Targets, id.Targets)
+		}
+		return nil, report.Usagef("--resume %s is the record of another scan (%s): not resumed", s.opts.ResumeFile, what)
 	}
 	s.opts.Seed = r.Seed
 	s.perm = NewPermutation(s.n, r.Seed)
@@ -154,7 +199,7 @@ func (r *resumeSaver) save(pass int, next uint64) {
 		return
 	}
 	r.last = time.Now()
-	st := resumeState{Seed: s.opts.Seed, Shard: [2]uint64{s.opts.Shard.I, s.opts.Shard.N}, Probes: s.n, Pass: pass, Next: next}
+	st := resumeState{Scan: s.identity(), Seed: s.opts.Seed, Shard: [2]uint64{s.opts.Shard.I, s.opts.Shard.N}, Probes: s.n, Pass: pass, Next: next}
 	s.mu.Lock()
 	for idx, d := range s.details {
 		a := resumeAnswer{Index: idx, State: d.State, Reason: d.Reason, TTL: d.TTL}

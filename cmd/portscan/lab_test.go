@@ -258,7 +258,8 @@ func TestPrivilegeAndUsage(t *testing.T) {
 		t.Errorf("unprivileged UDP scan: exit %d, %q", r.Code, r.Stderr)
 	}
 	for _, args := range [][]string{{}, {srv, "-p", "0"}, {srv, "-p", "x"}, {"255.255.255.255", "-p", "1"}, {"224.0.0.1"},
-		{"198.18.0.0/8"}, {srv, "--shard", "2/2"}, {srv, "--expect", "shut:22"}, {srv, "-sS", "-U"}, {srv, "-p", "1", "--top-ports", "5"}} {
+		{"198.18.0.0/8"}, {srv, "--shard", "2/2"}, {srv, "--expect", "shut:22"}, {srv, "-sS", "-U"}, {srv, "-p", "1", "--top-ports", "5"},
+		{srv, "-p", "22", "-oX", "/nonexistent/x.xml"}, {srv, "-p", "22", "-oG", "-", "-oX", "-"}, {srv, "-T9"}, {srv, "-sV"}} {
 		r := runScan(t, lab, args...)
 		if r.Code != 2 || r.Stderr == "" || strings.Contains(r.Stderr, "panic") {
 			t.Errorf("%q: exit %d, %q; want 2", args, r.Code, r.Stderr)
@@ -286,6 +287,21 @@ func TestResume(t *testing.T) {
 	}
 	if _, err := os.Stat(file); err != nil {
 		t.Fatalf("no resume file after the interruption: %v", err)
+	}
+	// The record is refused for any other scan, before a probe is sent.
+	other := lab.Client.Addr4.String()
+	for _, wrong := range [][]string{
+		{"-p-", "--rate", "20000", "--resume", file, "--json", other},
+		{"-p", "1-65534", "--rate", "20000", "--resume", file, "--json", srv},
+		{"-p-", "-sT", "--resume", file, "--json", srv},
+	} {
+		r := runScan(t, lab, wrong...)
+		if r.Code != 2 || !strings.Contains(r.Stderr, "record of another scan") || strings.Contains(r.Stdout, `"type":"port"`) {
+			t.Errorf("%q: exit %d %q; want 2, refused", wrong, r.Code, r.Stderr)
+		}
+	}
+	if r := runScan(t, lab, "-p", "22", "--resume", "/nonexistent/dir/r", srv); r.Code != 2 || !strings.Contains(r.Stderr, "--resume") {
+		t.Errorf("an unwritable --resume: exit %d %q; want 2 before scanning", r.Code, r.Stderr)
 	}
 	r := runScan(t, lab, args...)
 	if r.Code != 0 {
