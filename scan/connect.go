@@ -46,6 +46,7 @@ func (s *scanner) runConnect(ctx context.Context, resume *resumeState, stderr io
 				if s.sentAt != nil {
 					s.sentAt[idx] = uint32(start.Sub(s.start) / time.Microsecond)
 				}
+				s.probed.set(idx)
 				s.mu.Unlock()
 				s.record(idx, r, time.Now())
 			}

@@ -38,6 +38,7 @@ type scanner struct {
 	ports   []uint16
 	index   map[netip.Addr]uint32
 	portIdx []int32 // port -> index in ports, -1 when not scanned
+	probed  bitset  // the probes sent at least once (or answered in a resumed record)
 	n       uint64
 	perm    *Permutation
 	key     uint64
@@ -103,6 +104,7 @@ func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 	}
 	s.perm = NewPermutation(s.n, s.opts.Seed)
 	s.states = make([]State, s.n)
+	s.probed = make(bitset, (s.n+63)/64)
 	s.details = map[uint64]*Result{}
 	if s.n <= 1<<24 {
 		s.sentAt = make([]uint32, s.n)
@@ -127,8 +129,15 @@ func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	results := s.results()
+	interrupted := ctx.Err() != nil
+	results := s.results(interrupted)
 	sum := summarize(s, results, time.Since(s.start))
+	if interrupted {
+		// Only what was probed is reported; the summary says the rest
+		// was not (nmap's runstats exit="error").
+		sum.Interrupted = true
+		sum.Unprobed = s.opts.Shard.Count(s.n) - uint64(len(results))
+	}
 	if err := writeOutputs(s, results, sum, stdout, outs); err != nil {
 		return err
 	}
@@ -450,11 +459,12 @@ func (s *scanner) sendProbe(idx uint64, buf *[]byte, sender int) error {
 		b = probe.TCPSyn((*buf)[:0], src, dst, s.sport, port, s.cookie(dst, port))
 	}
 	*buf = b
+	s.mu.Lock()
 	if s.sentAt != nil {
-		s.mu.Lock()
 		s.sentAt[idx] = uint32(time.Since(s.start) / time.Microsecond)
-		s.mu.Unlock()
 	}
+	s.probed.set(idx)
+	s.mu.Unlock()
 	s.sent.Add(1)
 	c := s.send[fam]
 	if sender > 0 {
@@ -558,7 +568,7 @@ func (s *scanner) handleICMP(fam int, b []byte, meta rawsock.Meta, at time.Time)
 
 // results lists every probe of the shard in target and port order, the
 // unanswered ones filtered (TCP) or open|filtered (UDP).
-func (s *scanner) results() []Result {
+func (s *scanner) results(interrupted bool) []Result {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []Result
@@ -575,6 +585,9 @@ func (s *scanner) results() []Result {
 				out = append(out, r)
 				continue
 			}
+			if interrupted && !s.probed.has(idx) {
+				continue // never probed: no state to report
+			}
 			st := Filtered
 			if s.opts.Type == UDP {
 				st = OpenFiltered
@@ -584,6 +597,12 @@ func (s *scanner) results() []Result {
 	}
 	return out
 }
+
+// bitset is a set of probe numbers.
+type bitset []uint64
+
+func (b bitset) set(i uint64)      { b[i/64] |= 1 << (i % 64) }
+func (b bitset) has(i uint64) bool { return b[i/64]&(1<<(i%64)) != 0 }
 
 // inShard reports whether probe idx belongs to this shard. The inverse
 // of the permutation is not at hand, so the shard's membership is found by

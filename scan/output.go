@@ -28,6 +28,11 @@ type summary struct {
 	Shard        string  `json:"shard"`
 	Seed         uint64  `json:"seed"`
 	Type         string  `json:"scan"`
+	// Interrupted is set when a signal or --host-timeout ended the scan
+	// early; Unprobed counts the probes of this shard never sent, whose
+	// ports are left out of the results.
+	Interrupted bool   `json:"interrupted"`
+	Unprobed    uint64 `json:"unprobed"`
 }
 
 func summarize(s *scanner, results []Result, d time.Duration) summary {
@@ -233,9 +238,11 @@ type xmlService struct {
 }
 
 type xmlStats struct {
-	Time    int64   `xml:"time,attr"`
-	Elapsed float64 `xml:"elapsed,attr"`
-	Summary string  `xml:"summary,attr"`
+	Time     int64   `xml:"time,attr"`
+	Elapsed  float64 `xml:"elapsed,attr"`
+	Summary  string  `xml:"summary,attr"`
+	Exit     string  `xml:"exit,attr"`
+	ErrorMsg string  `xml:"errormsg,attr,omitempty"`
 }
 
 type xmlCount struct {
@@ -247,8 +254,12 @@ func writeXML(s *scanner, results []Result, sum summary, w io.Writer) error {
 	scanType := map[Type]string{SYN: "syn", Connect: "connect", UDP: "udp"}[s.opts.Type]
 	run := xmlRun{Scanner: "rawkit-portscan", Args: strings.Join(os.Args, " "), Start: s.start.Unix(), Version: "1",
 		Info:     xmlInfo{Type: scanType, Protocol: s.opts.Type.Proto(), Services: FormatPorts(s.ports)},
-		Finished: xmlStats{Time: time.Now().Unix(), Elapsed: sum.Duration / 1000, Summary: fmt.Sprintf("%d hosts scanned", sum.Targets)},
+		Finished: xmlStats{Time: time.Now().Unix(), Elapsed: sum.Duration / 1000, Summary: fmt.Sprintf("%d hosts scanned", sum.Targets), Exit: "success"},
 		HostsRun: xmlCount{Up: sum.Targets, Total: sum.Targets}}
+	if sum.Interrupted {
+		run.Finished.Exit = "error"
+		run.Finished.ErrorMsg = fmt.Sprintf("interrupted: %d probes never sent", sum.Unprobed)
+	}
 	byAddr := map[netip.Addr]*xmlHost{}
 	var order []netip.Addr
 	type hostState struct {

@@ -173,6 +173,7 @@ func loadResume(s *scanner) (*resumeState, error) {
 		res.From.UnmarshalText([]byte(a.From))
 		s.states[a.Index] = a.State
 		s.details[a.Index] = res
+		s.probed.set(a.Index)
 		s.got.Add(1)
 	}
 	return &r, nil

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"encoding/xml"
 	"fmt"
@@ -275,7 +276,9 @@ func TestResume(t *testing.T) {
 	srv := lab.Server.Addr4.String()
 	file := filepath.Join(t.TempDir(), "scan.resume")
 	args := []string{"-p-", "--rate", "20000", "--resume", file, "--json", srv}
-	cmd := lab.Command(t.Context(), lab.Client, bin, args...)
+	cmd := lab.Command(t.Context(), lab.Client, bin, append(args, "--all")...)
+	var partial bytes.Buffer
+	cmd.Stdout = &partial
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -284,6 +287,14 @@ func TestResume(t *testing.T) {
 	err := cmd.Wait()
 	if err == nil {
 		t.Fatal("the interrupted scan exited 0; it must say its results are partial")
+	}
+	// It reports only the ports it probed, and says how many it did not.
+	outLines := strings.Split(strings.TrimSpace(partial.String()), "\n")
+	var psum map[string]any
+	json.Unmarshal([]byte(outLines[len(outLines)-1]), &psum)
+	reported := strings.Count(partial.String(), `"type":"port"`)
+	if psum["interrupted"] != true || psum["unprobed"] == nil || int(psum["unprobed"].(float64))+reported != 65535 || reported == 65535 {
+		t.Errorf("interrupted scan: %d ports reported, summary %v; want interrupted, reported + unprobed = 65535", reported, psum)
 	}
 	if _, err := os.Stat(file); err != nil {
 		t.Fatalf("no resume file after the interruption: %v", err)
