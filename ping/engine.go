@@ -74,7 +74,7 @@ func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if len(targets) == 1 {
+	if len(targets) == 1 && opts.Listen == nil {
 		// As iputils, one target is routed before anything is printed:
 		// no route ends the run at once (exit 1, the network saying no;
 		// iputils exits 2), a missing interface is bad input.

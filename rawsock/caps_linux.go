@@ -1,7 +1,9 @@
 package rawsock
 
 import (
+	"errors"
 	"fmt"
+	"os"
 	"os/user"
 	"strconv"
 	"syscall"
@@ -16,18 +18,23 @@ import (
 //
 // Capabilities are per thread in Linux, so this uses AllThreadsSyscall,
 // which works only in binaries built without cgo (as rawkit's are). In a
-// cgo binary, such as a race-enabled test, it returns nil and changes
-// nothing.
+// cgo binary, such as a race-enabled test, it changes nothing and returns
+// ErrCannotDrop: a tool must not go on believing it holds nothing.
 func DropPrivileges() error {
+	if dropDisabled {
+		return nil
+	}
 	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
 	var data [2]unix.CapUserData
 	_, _, errno := syscall.AllThreadsSyscall(unix.SYS_CAPSET,
 		uintptr(unsafe.Pointer(&hdr)), uintptr(unsafe.Pointer(&data[0])), 0)
 	switch errno {
-	case 0, syscall.ENOTSUP:
+	case 0:
 		return nil
+	case syscall.ENOTSUP:
+		return ErrCannotDrop
 	}
-	return errno
+	return os.NewSyscallError("capset", errno)
 }
 
 // EffectiveCapabilities returns the calling thread's effective
@@ -80,3 +87,16 @@ func BecomeUser(name string) (func() error, error) {
 		return nil
 	}, nil
 }
+
+// ErrCannotDrop is DropPrivileges' answer in a binary built with cgo,
+// where the capability set of every thread cannot be changed at once.
+var ErrCannotDrop = errors.New("capabilities cannot be dropped from every thread of a cgo build; build with CGO_ENABLED=0")
+
+// dropDisabled turns DropPrivileges into a no-op for the unit tests of
+// engines run on fake connections, which hold nothing to drop and run
+// under the race detector (cgo). Only tests set it, with DisableDropForTest.
+var dropDisabled bool
+
+// DisableDropForTest makes DropPrivileges do nothing, for unit tests of
+// engines on fake connections; it must never be called outside tests.
+func DisableDropForTest() { dropDisabled = true }

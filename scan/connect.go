@@ -3,17 +3,24 @@ package scan
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"strconv"
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/rawkit/rawkit/rawsock"
 )
 
 // runConnect scans with the kernel's connect(): no privilege needed, a
 // full handshake per open port (closed at once), Concurrency at a time.
 func (s *scanner) runConnect(ctx context.Context, resume *resumeState, stderr io.Writer) error {
+	// connect() needs no capability: none is kept for the whole scan.
+	if err := rawsock.DropPrivileges(); err != nil {
+		return fmt.Errorf("dropping capabilities: %w", err)
+	}
 	timeout := s.opts.Wait
 	if timeout == 0 {
 		timeout = time.Second

@@ -417,3 +417,13 @@ func TestRTTAgainstTheWire(t *testing.T) {
 		t.Errorf("our mean RTT differs from the wire's by %.1f µs (more than 20)", diff)
 	}
 }
+
+// Once its socket is open ping holds no capability, though run as root.
+func TestCapabilitiesDropped(t *testing.T) {
+	lab := labOrSkip(t, netlab.Spec{Routers: 1})
+	capEff := labtest.HeldWhileRunning(t, lab, lab.Client, 500*time.Millisecond, 30*time.Second,
+		pingBin, "-c", "5", "-i", "0.3", lab.Server.Addr4.String())
+	if capEff != "0000000000000000" {
+		t.Errorf("CapEff while pinging: %s, want none", capEff)
+	}
+}

@@ -336,3 +336,16 @@ func TestResume(t *testing.T) {
 		t.Errorf("resume file left after a complete scan: %v", err)
 	}
 }
+
+// Once its sockets are open portscan holds no capability, in a SYN scan
+// and in a connect scan (which needs none from the start).
+func TestCapabilitiesDropped(t *testing.T) {
+	lab := netlab.ForTest(t, netlab.Spec{Services: netlab.Services{TCP: map[int]netlab.PortState{22: netlab.Open}}})
+	for _, kind := range []string{"-sS", "-sT"} {
+		capEff := labtest.HeldWhileRunning(t, lab, lab.Client, 500*time.Millisecond, 60*time.Second,
+			bin, kind, "-n", "-p", "1-1500", "--max-rate", "1000", "--concurrency", "1", lab.Server.Addr4.String())
+		if capEff != "0000000000000000" {
+			t.Errorf("%s: CapEff while scanning: %s, want none", kind, capEff)
+		}
+	}
+}

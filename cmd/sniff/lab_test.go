@@ -481,3 +481,41 @@ func TestTcpdumpOptionsLive(t *testing.T) {
 		}
 	}
 }
+
+// Once its socket is open sniff holds no capability; reading a file it
+// never holds one.
+func TestCapabilitiesDropped(t *testing.T) {
+	lab := netlab.ForTest(t, netlab.Spec{Routers: 1})
+	cmd, errb := startSniff(t, lab, "-i", "to-r1", "icmp")
+	capEff, _, err := labtest.Privileges(cmd.Process.Pid)
+	cmd.Process.Signal(syscall.SIGTERM)
+	waitExit(t, cmd, 3*time.Second, "capture")
+	if err != nil || capEff != "0000000000000000" {
+		t.Errorf("CapEff while capturing: %s (%v), want none; %s", capEff, err, errb.String())
+	}
+	file := filepath.Join(t.TempDir(), "x.pcap")
+	during(t, lab, []string{"-i", "to-r1", "-w", file, "-c", "2", "icmp"}, ping(lab, lab.Server.Addr4.String(), 1))
+	// A reader that blocks on a fifo stays alive long enough to look at.
+	fifo := filepath.Join(t.TempDir(), "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	reader := exec.Command(bin, "-r", "-")
+	in, _ := os.Open(file)
+	defer in.Close()
+	w, _ := os.OpenFile(fifo, os.O_RDWR, 0)
+	reader.Stdin, _ = os.Open(fifo)
+	if err := reader.Start(); err != nil {
+		t.Fatal(err)
+	}
+	head := make([]byte, 24) // the pcap header only: the reader waits for more
+	in.Read(head)
+	w.Write(head)
+	time.Sleep(300 * time.Millisecond)
+	capEff, _, err = labtest.Privileges(reader.Process.Pid)
+	w.Close()
+	reader.Wait()
+	if err != nil || capEff != "0000000000000000" {
+		t.Errorf("CapEff while reading a file: %s (%v), want none", capEff, err)
+	}
+}

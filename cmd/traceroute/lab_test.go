@@ -269,3 +269,13 @@ func TestUsageAndPrivilege(t *testing.T) {
 		t.Errorf("unprivileged: exit %d, stderr %q", r.Code, r.Stderr)
 	}
 }
+
+// Once its sockets are open traceroute holds no capability.
+func TestCapabilitiesDropped(t *testing.T) {
+	lab := netlab.ForTest(t, netlab.Spec{Routers: 2})
+	capEff := labtest.HeldWhileRunning(t, lab, lab.Client, 500*time.Millisecond, 30*time.Second,
+		bin, "-n", "-N", "1", "-z", "0.3", "-q", "2", lab.Server.Addr4.String())
+	if capEff != "0000000000000000" {
+		t.Errorf("CapEff while tracing: %s, want none", capEff)
+	}
+}

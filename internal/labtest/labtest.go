@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -84,4 +85,43 @@ func Main(m *testing.M, tool string, bin *string) {
 	code := m.Run()
 	os.RemoveAll(filepath.Dir(b))
 	os.Exit(code)
+}
+
+// Privileges reads the effective capability set and uid of a running
+// process from /proc, for tests that check a tool gave up what it held.
+func Privileges(pid int) (capEff, uid string, err error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return "", "", err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		switch {
+		case len(f) >= 2 && f[0] == "CapEff:":
+			capEff = f[1]
+		case len(f) >= 2 && f[0] == "Uid:":
+			uid = f[1]
+		}
+	}
+	return capEff, uid, nil
+}
+
+// HeldWhileRunning starts argv in node's namespace, waits until it has
+// run for after, reads its effective capabilities, and waits for it to
+// end (bounded by limit). The tool must have ended by itself.
+func HeldWhileRunning(t testing.TB, lab *netlab.Lab, node *netlab.Node, after, limit time.Duration, argv ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
+	defer cancel()
+	cmd := lab.Command(ctx, node, argv[0], argv[1:]...)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(after)
+	capEff, _, err := Privileges(cmd.Process.Pid)
+	cmd.Wait()
+	if err != nil {
+		t.Fatalf("%q: %v (it ended before %v)", argv, err, after)
+	}
+	return capEff
 }
