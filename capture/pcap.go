@@ -65,7 +65,7 @@ type pcapReader struct {
 	buf      []byte
 }
 
-var errNotPcap = errors.New("not a pcap file (pcapng is not read yet)")
+var errNotPcap = errors.New("unknown file format: neither pcap nor pcapng")
 
 func newPcapReader(r io.Reader) (*pcapReader, error) {
 	br := bufio.NewReaderSize(r, 1<<20)

@@ -49,7 +49,13 @@ func ListenICMP(cfg ICMPConfig) (*ICMPConn, error) {
 		case Unprivileged:
 			what = "open an unprivileged ICMP socket"
 		}
-		return nil, &PrivilegeError{Op: what, Fix: FixPing(), Err: err}
+		// ping_group_range helps only a tool that may use a datagram
+		// socket; one that needs a raw socket is told the capability.
+		fix := FixPing()
+		if cfg.Mode == Privileged {
+			fix = FixRaw()
+		}
+		return nil, &PrivilegeError{Op: what, Fix: fix, Err: err}
 	}
 	return c, err
 }

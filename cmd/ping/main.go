@@ -163,6 +163,13 @@ func options(c *cli.Context) (ping.Options, error) {
 	if o.Interval, err = seconds(c, "i"); err != nil {
 		return o, err
 	}
+	if c.IsSet("i") && o.Interval == 0 {
+		// iputils: -i 0 sends as fast as the replies allow.
+		o.Interval = 10 * time.Microsecond
+	}
+	if c.IsSet("t") && o.TTL == 0 {
+		return o, report.Usagef("cannot set unicast time-to-live: Invalid argument")
+	}
 	if o.Wait, err = seconds(c, "W"); err != nil {
 		return o, err
 	}

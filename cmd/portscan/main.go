@@ -197,6 +197,11 @@ func options(c *cli.Context) (scan.Options, bool, error) {
 	} else {
 		o.SourcePort = uint16(g)
 	}
+	for _, flag := range []string{"rate", "max-rate", "min-rate"} {
+		if c.IsSet(flag) && c.Int(flag) <= 0 {
+			return o, false, report.Usagef("--%s %d: must be greater than 0", flag, c.Int(flag))
+		}
+	}
 	if err := timing(c, &o); err != nil {
 		return o, false, err
 	}

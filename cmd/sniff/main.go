@@ -173,6 +173,9 @@ func run(c *cli.Context) error {
 		}
 		o.AfterOpen = drop
 	}
+	if c.IsSet("w") && o.WriteFile == "" {
+		return report.Usagef("-w: an empty file name")
+	}
 	if o.Count < 0 || o.Snaplen < 0 {
 		return report.Usagef("negative -c or -s")
 	}

@@ -1,0 +1,88 @@
+package labtest_test
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rawkit/rawkit/internal/labtest"
+	"github.com/rawkit/rawkit/internal/netlab"
+)
+
+var bins = map[string]string{}
+
+func TestMain(m *testing.M) {
+	for _, tool := range []string{"ping", "traceroute", "portscan", "sniff"} {
+		b, err := labtest.Build(tool)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "building %s: %v\n", tool, err)
+			os.Exit(1)
+		}
+		bins[tool] = b
+	}
+	code := m.Run()
+	for _, b := range bins {
+		os.RemoveAll(filepath.Dir(b))
+	}
+	os.Exit(code)
+}
+
+// One classification of outcomes into exit codes, the same in every tool
+// (README, "Exit codes"): each class of error, tried on each tool that can
+// meet it, gives its one code.
+func TestExitCodeClassification(t *testing.T) {
+	lab := netlab.ForTest(t, netlab.Spec{Routers: 1, Services: netlab.Services{TCP: map[int]netlab.PortState{22: netlab.Open}}})
+	dst := lab.Server.Addr4.String()
+	silent := "198.18.200.1"  // routed into the lab, answered by no one
+	noRoute := "198.51.100.1" // the lab routes only its own blocks: refused before sending
+	c := lab.Client.Addr4.As4()
+	bcast := fmt.Sprintf("%d.%d.%d.255", c[0], c[1], c[2])
+	nobody := []string{"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all"}
+	classes := []struct {
+		class string
+		code  int
+		runs  map[string][]string
+	}{
+		{"success", 0, map[string][]string{
+			"ping": {"-c", "1", dst}, "traceroute": {"-n", dst}, "portscan": {"-p", "22", dst}, "sniff": {"-i", "to-r1", "--duration", "0.3"}}},
+		{"bad flag", 2, map[string][]string{
+			"ping": {"--nosuch", dst}, "traceroute": {"-Z", dst}, "portscan": {"--nosuch", dst}, "sniff": {"--nosuch"}}},
+		{"bad value", 2, map[string][]string{
+			"ping": {"-c", "x", dst}, "traceroute": {"-m", "0", dst}, "portscan": {"-p", "70000", dst}, "sniff": {"-c", "-1"}}},
+		{"bad filter or expectation", 2, map[string][]string{
+			"ping": {"--expect", "nonsense<1", dst}, "traceroute": {"--expect", "hops<=x", dst}, "portscan": {"--expect", "shut:22", dst}, "sniff": {"tcp port"}}},
+		{"no such interface", 2, map[string][]string{
+			"ping": {"-c", "1", "-I", "nosuch0", dst}, "traceroute": {"-i", "nosuch0", dst}, "portscan": {"-e", "nosuch0", "-p", "22", dst}, "sniff": {"-i", "nosuch0"}}},
+		{"unwritable output", 2, map[string][]string{
+			"portscan": {"-p", "22", "-oN", "/nonexistent/x", dst}, "sniff": {"-w", "/nonexistent/x", "-c", "1"}}},
+		{"broadcast without -b", 2, map[string][]string{
+			"ping": {"-c", "1", bcast}}},
+		{"no route", 1, map[string][]string{
+			"ping": {"-c", "1", noRoute}, "traceroute": {"-n", noRoute}}},
+		{"no answer", 1, map[string][]string{
+			"ping": {"-c", "1", "-W", "0.5", silent}, "traceroute": {"-n", "-m", "3", "-q", "1", "-w", "0.3", silent}}},
+		{"an --expect failed", 1, map[string][]string{
+			"ping": {"-c", "1", "--expect", "received>=2", dst}, "traceroute": {"-n", "--expect", "hops<=1", dst},
+			"portscan": {"-p", "22", "--expect", "closed:22", dst}}},
+		{"missing privilege", 3, map[string][]string{
+			"ping": {"--privileged", "-c", "1", dst}, "traceroute": {"-n", dst}, "portscan": {"-sU", "-p", "53", dst}, "sniff": {"-c", "1"}}},
+	}
+	for _, cl := range classes {
+		for tool, args := range cl.runs {
+			argv := append([]string{bins[tool]}, args...)
+			if cl.code == 3 {
+				argv = append(append([]string{}, nobody...), argv...)
+			}
+			r := labtest.Run(t, lab, lab.Client, time.Minute, argv...)
+			if r.Code != cl.code {
+				t.Errorf("%s: %s %q: exit %d, want %d\n%s%s", cl.class, tool, args, r.Code, cl.code, r.Stdout, r.Stderr)
+			}
+			if cl.code >= 2 && (r.Stderr == "" || strings.Contains(r.Stderr, "panic")) {
+				t.Errorf("%s: %s %q: stderr %q: want one clear line", cl.class, tool, args, r.Stderr)
+			}
+		}
+	}
+}
