@@ -344,15 +344,27 @@ func TestRTTAgainstIputils(t *testing.T) {
 	if diff > 20 {
 		t.Errorf("our average RTT exceeds iputils' by %.1f µs (more than 20)", diff)
 	}
+	// Through a path that delays each packet by its own random time the
+	// averages must still agree, within the noise of 50 samples.
+	slow := labOrSkip(t, netlab.Spec{Routers: 1, Delay: [2]time.Duration{time.Millisecond, 6 * time.Millisecond}})
+	dst = slow.Server.Addr4.String()
+	args = []string{"-c", "50", "-i", "0.02", "-q", dst}
+	r := labtest.Run(t, slow, slow.Client, 30*time.Second, append([]string{"ping"}, args...)...)
+	a, b := avgRTT(t, runPing(t, slow, args...).Stdout), avgRTT(t, r.Stdout)
+	if math.Abs(a-b) > 1.5 || b < 2 {
+		t.Errorf("delayed path: our average RTT %.3f ms, iputils' %.3f ms; want within 1.5 ms (and a path of at least 2 ms)", a, b)
+	}
 }
 
 var echoLineRE = regexp.MustCompile(`^(\d+\.\d+) IP6? \S+ > \S+ ICMP6?,? echo (request|reply),? id \d+, seq (\d+)`)
 
 // TestRTTAgainstTheWire compares our RTTs with the ground truth: the
 // times tcpdump sees our requests leave and the replies arrive on the
-// client's interface. They must agree within 20 µs on average.
+// client's interface. The path delays each packet by its own random time
+// (1 to 6 ms each way), so every probe's RTT differs: each must agree
+// with its own wire time within 50 µs, and on average within 20 µs.
 func TestRTTAgainstTheWire(t *testing.T) {
-	lab := labOrSkip(t, netlab.Spec{Routers: 1})
+	lab := labOrSkip(t, netlab.Spec{Routers: 1, Delay: [2]time.Duration{time.Millisecond, 6 * time.Millisecond}})
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	dump := lab.Command(ctx, lab.Client, "tcpdump", "-l", "-n", "-tt", "-i", "to-r1", "icmp")
@@ -379,16 +391,19 @@ func TestRTTAgainstTheWire(t *testing.T) {
 		t.Fatal("tcpdump did not start listening within 10s")
 	}
 	const n = 50
-	r := runPing(t, lab, lab.Server.Addr4.String(), "-c", strconv.Itoa(n), "-i", "0.01", "--json")
+	r := runPing(t, lab, lab.Server.Addr4.String(), "-c", strconv.Itoa(n), "-i", "0.02", "--json")
 	time.Sleep(200 * time.Millisecond) // let tcpdump print the last reply
 	dump.Process.Signal(os.Interrupt)
 	dump.Wait()
 	var ours []float64
+	bySeq := map[int]float64{} // our RTT per wire sequence number (ours less one)
 	for _, rep := range ofType(records(t, r.Stdout), "reply") {
 		ours = append(ours, rep["rtt_ms"].(float64)*1000)
+		bySeq[int(rep["seq"].(float64))-1] = rep["rtt_ms"].(float64) * 1000
 	}
 	sent := map[string]float64{}
 	var wire []float64
+	worst := 0.0
 	for _, line := range strings.Split(out.String(), "\n") {
 		m := echoLineRE.FindStringSubmatch(line)
 		if m == nil {
@@ -398,10 +413,20 @@ func TestRTTAgainstTheWire(t *testing.T) {
 		if m[2] == "request" {
 			sent[m[3]] = ts
 		} else if at, ok := sent[m[3]]; ok {
-			wire = append(wire, (ts-at)*1e6)
+			w := (ts - at) * 1e6
+			wire = append(wire, w)
+			seq, _ := strconv.Atoi(m[3])
+			if o, ok := bySeq[seq]; !ok {
+				t.Errorf("seq %d: on the wire, not among our replies", seq)
+			} else {
+				worst = max(worst, math.Abs(o-w))
+			}
 		}
 	}
-	if len(ours) != n || len(wire) != n {
+	if worst > 50 {
+		t.Errorf("a probe's RTT differs from its wire time by %.1f µs (more than 50)", worst)
+	}
+	if len(ours) != n || len(wire) != n || slices.Max(wire)-slices.Min(wire) < 1000 {
 		t.Fatalf("%d replies from ping, %d request/reply pairs on the wire; want %d each\n%s", len(ours), len(wire), n, out.String())
 	}
 	mean := func(v []float64) float64 {

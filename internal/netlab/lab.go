@@ -44,6 +44,11 @@ type Spec struct {
 	// (left) and 198.18.150+ECMP.0/24 (right), 2001:db8:64+ECMP:: and
 	// 2001:db8:96+ECMP:: in hex for IPv6.
 	ECMP int
+	// Delay, when Delay[1] is non-zero, holds every packet the first
+	// router forwards for a time drawn uniformly from Delay[0] to
+	// Delay[1], packet by packet (an NFQUEUE read by the lab: this kernel
+	// has no netem). Round trips through it vary as on a real path.
+	Delay [2]time.Duration
 }
 
 // Node is one namespace of a lab.
@@ -369,6 +374,14 @@ func (l *Lab) applyOptions() error {
 			return err
 		}
 		if err := l.Run(n, "ip6tables", "-A", "OUTPUT", "-p", "icmpv6", "--icmpv6-type", "time-exceeded", "-j", "DROP"); err != nil {
+			return err
+		}
+	}
+	if d := l.spec.Delay; d[1] > 0 {
+		if len(l.Routers) == 0 || d[0] < 0 || d[1] < d[0] {
+			return fmt.Errorf("netlab: a delay needs a router and 0 <= Delay[0] <= Delay[1]")
+		}
+		if err := l.startDelay(l.Routers[0], d[0], d[1]); err != nil {
 			return err
 		}
 	}

@@ -5,6 +5,8 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -146,5 +148,28 @@ func TestOrphanedLabIsRemoved(t *testing.T) {
 	ForTest(t, Spec{})
 	if out, _ := exec.Command("ip", "netns", "list").CombinedOutput(); strings.Contains(string(out), name) {
 		t.Errorf("orphaned %s survived a new lab", name)
+	}
+}
+
+// A delayed lab holds each forwarded packet between the bounds, packet
+// by packet: round trips vary within [2×min, 2×max] (both ways cross the
+// router) plus the path's own few microseconds.
+func TestDelayVariesPerPacket(t *testing.T) {
+	lab := ForTest(t, Spec{Routers: 1, Delay: [2]time.Duration{2 * time.Millisecond, 8 * time.Millisecond}})
+	out, err := lab.Command(t.Context(), lab.Client, "ping", "-n", "-c", "20", "-i", "0.05", lab.Server.Addr4.String()).Output()
+	if err != nil {
+		t.Fatalf("ping through the delay: %v\n%s", err, out)
+	}
+	var rtts []float64
+	for _, m := range regexp.MustCompile(`time=([0-9.]+) ms`).FindAllStringSubmatch(string(out), -1) {
+		v, _ := strconv.ParseFloat(m[1], 64)
+		rtts = append(rtts, v)
+	}
+	if len(rtts) != 20 {
+		t.Fatalf("%d replies of 20\n%s", len(rtts), out)
+	}
+	lo, hi := slices.Min(rtts), slices.Max(rtts)
+	if lo < 4 || hi > 17 || hi-lo < 2 {
+		t.Errorf("RTTs from %.3f to %.3f ms; want within [4, 17] ms and spread over 2 ms at least", lo, hi)
 	}
 }
