@@ -19,21 +19,21 @@ import (
 // nfnetlink_queue.h), so they are built here rather than with a library.
 
 const (
-	nfnlSubsysQueue   = 3
-	nfqnlMsgPacket    = 0
-	nfqnlMsgVerdict   = 1
-	nfqnlMsgConfig    = 2
-	nfqaCfgCmd        = 1
-	nfqaCfgParams     = 2
-	nfqaPacketHdr     = 1
-	nfqaVerdictHdr    = 2
-	nfqnlCfgCmdBind   = 1
-	nfqnlCopyMeta     = 1
-	nfAccept          = 1
-	delayQueueNum     = 7
-	nlmsgHdrLen       = 16
-	nfgenMsgLen       = 4
-	nlaHdrLen         = 4
+	nfnlSubsysQueue = 3
+	nfqnlMsgPacket  = 0
+	nfqnlMsgVerdict = 1
+	nfqnlMsgConfig  = 2
+	nfqaCfgCmd      = 1
+	nfqaCfgParams   = 2
+	nfqaPacketHdr   = 1
+	nfqaVerdictHdr  = 2
+	nfqnlCfgCmdBind = 1
+	nfqnlCopyMeta   = 1
+	nfAccept        = 1
+	delayQueueNum   = 7
+	nlmsgHdrLen     = 16
+	nfgenMsgLen     = 4
+	nlaHdrLen       = 4
 )
 
 // delayer holds an NFQUEUE socket opened in a router's namespace.
