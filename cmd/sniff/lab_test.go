@@ -9,6 +9,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -517,5 +519,31 @@ func TestCapabilitiesDropped(t *testing.T) {
 	reader.Wait()
 	if err != nil || capEff != "0000000000000000" {
 		t.Errorf("CapEff while reading a file: %s (%v), want none", capEff, err)
+	}
+}
+
+// A capture that loses packets says so: with a ring of one page and a
+// flood of large packets the kernel drops some, the tallies count them,
+// and the exit code is 1.
+func TestDropsExit1(t *testing.T) {
+	lab := netlab.ForTest(t, netlab.Spec{Routers: 1})
+	c := during(t, lab, []string{"-i", "to-r1", "-B", "4", "--duration", "3", "icmp"}, func() {
+		lab.Command(context.Background(), lab.Client, "ping", "-q", "-f", "-c", "20000", "-s", "1400", lab.Server.Addr4.String()).Run()
+	})
+	tally := func(what string) int {
+		m := regexp.MustCompile(`(?m)^(\d+) packets ` + what + `$`).FindStringSubmatch(c.stderr)
+		if m == nil {
+			t.Fatalf("no %q tally in %q", what, c.stderr)
+		}
+		n, _ := strconv.Atoi(m[1])
+		return n
+	}
+	captured, dropped := tally("captured"), tally("dropped by kernel")
+	t.Logf("captured %d, dropped %d, exit %d", captured, dropped, c.code)
+	if dropped == 0 || c.code != 1 || !strings.Contains(c.stderr, "the capture is incomplete") {
+		t.Errorf("a one-page ring under a flood: %d dropped, exit %d; want drops counted and exit 1\n%s", dropped, c.code, c.stderr)
+	}
+	if captured+dropped < 40000 {
+		t.Errorf("captured %d + dropped %d is less than the 40000 packets sent", captured, dropped)
 	}
 }
