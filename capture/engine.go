@@ -132,11 +132,11 @@ func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 		cfg.BlockSize, cfg.Blocks = min(size, 1<<20), max(size/(1<<20), 1)
 		cfg.BlockSize = cfg.BlockSize / 4096 * 4096
 	}
-	var userFilter *bpf.VM
+	var userFilter *filter.Matcher
 	if cooked {
 		// On "any" the kernel hands packets without a link header, so the
 		// SLL program runs here, on the cooked header this side builds.
-		if userFilter, err = bpf.NewVM(prog); err != nil {
+		if userFilter, err = filter.NewMatcher(prog); err != nil {
 			return err
 		}
 	} else {
@@ -263,7 +263,7 @@ func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 				var h [16]byte
 				cookedHeader(h[:], p)
 				c.data = cur.add(h[:], p.Data, opts.Snaplen)
-				if v, _ := userFilter.Run(c.data); v == 0 {
+				if !userFilter.Match(c.data, p.Length+16) {
 					cur.unadd(c.data)
 					continue
 				}
@@ -460,7 +460,7 @@ func readFile(ctx context.Context, opts Options, stdout, stderr io.Writer) error
 	if opts.PrintFilter {
 		return printProgram(stdout, prog)
 	}
-	vm, err := bpf.NewVM(prog)
+	vm, err := filter.NewMatcher(prog)
 	if err != nil {
 		return err
 	}
@@ -484,7 +484,7 @@ func readFile(ctx context.Context, opts Options, stdout, stderr io.Writer) error
 			runErr = fmt.Errorf("-r %s: %w", opts.ReadFile, err)
 			break
 		}
-		if v, _ := vm.Run(data); v == 0 {
+		if !vm.Match(data, wire) {
 			continue
 		}
 		st.Received++

@@ -94,21 +94,25 @@ func TestSameAsLibpcap(t *testing.T) {
 				t.Errorf("%s %q: %v", lt, expr, oerr)
 				continue
 			}
-			vmOurs, err := bpf.NewVM(ours)
+			vmOurs, err := NewMatcher(ours)
 			if err != nil {
 				t.Errorf("%s %q: our program is invalid: %v", lt, expr, err)
 				continue
 			}
-			vmTheirs, err := bpf.NewVM(theirs)
+			vmTheirs, err := NewMatcher(theirs)
 			if err != nil {
 				t.Fatalf("%s %q: libpcap's program: %v", lt, expr, err)
 			}
 			compared++
 			for _, p := range pkts {
-				a, _ := vmOurs.Run(p.b)
-				b, _ := vmTheirs.Run(p.b)
-				if (a != 0) != (b != 0) {
-					t.Errorf("%s %q on %s: ours %v, libpcap %v", lt, expr, p.name, a != 0, b != 0)
+				// Whole, and captured short of its wire length (len,
+				// less and greater are about the wire).
+				for _, caplen := range []int{len(p.b), min(len(p.b), 34)} {
+					a := vmOurs.Match(p.b[:caplen], len(p.b))
+					b := vmTheirs.Match(p.b[:caplen], len(p.b))
+					if a != b {
+						t.Errorf("%s %q on %s (%d of %d bytes captured): ours %v, libpcap %v", lt, expr, p.name, caplen, len(p.b), a, b)
+					}
 				}
 			}
 		}
@@ -269,5 +273,61 @@ func FuzzCompile(f *testing.F) {
 		if _, err := bpf.NewVM(prog); err != nil {
 			t.Fatalf("%q compiled to an invalid program: %v", expr, err)
 		}
+		if _, err := NewMatcher(prog); err != nil {
+			t.Fatalf("%q: the matcher refuses the program: %v", expr, err)
+		}
 	})
+}
+
+// The matcher agrees with x/net/bpf's VM on whole packets, for every
+// expression of the corpus.
+func FuzzMatchAgreesWithVM(f *testing.F) {
+	var progs [][]bpf.Instruction
+	var names []string
+	for _, e := range expressions {
+		if p, err := Compile(e, Ethernet, DefaultSnaplen); err == nil {
+			progs, names = append(progs, p), append(names, e)
+		}
+	}
+	for _, p := range corpus(Ethernet) {
+		f.Add(p.b)
+	}
+	f.Fuzz(func(t *testing.T, pkt []byte) {
+		for i, prog := range progs {
+			vm, _ := bpf.NewVM(prog)
+			m, err := NewMatcher(prog)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, _ := vm.Run(pkt)
+			if got := m.Run(pkt, len(pkt)); got != uint32(want) {
+				t.Fatalf("%q on % x: matcher %d, VM %d", names[i], pkt, got, want)
+			}
+		}
+	})
+}
+
+// len, less and greater are the length on the wire, not the bytes kept.
+func TestLengthIsTheWireLength(t *testing.T) {
+	pkt := corpus(Ethernet)[0].b
+	for _, tc := range []struct {
+		expr string
+		wire int
+		want bool
+	}{
+		{"greater 1000", 1500, true},
+		{"greater 1000", 100, false},
+		{"less 200", 1500, false},
+		{"len > 1400", 1500, true},
+		{"len == 1500", 1500, true},
+	} {
+		prog, err := Compile(tc.expr, Ethernet, DefaultSnaplen)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, _ := NewMatcher(prog)
+		if got := m.Match(pkt[:min(len(pkt), 60)], tc.wire); got != tc.want {
+			t.Errorf("%q on a packet of %d bytes on the wire, 60 captured: %v", tc.expr, tc.wire, got)
+		}
+	}
 }

@@ -547,3 +547,23 @@ func TestDropsExit1(t *testing.T) {
 		t.Errorf("captured %d + dropped %d is less than the 40000 packets sent", captured, dropped)
 	}
 }
+
+// A file captured short (-s 64) of large packets: len, less and greater
+// judge the length on the wire, as tcpdump does.
+func TestLengthFiltersOnTruncatedFile(t *testing.T) {
+	lab := netlab.ForTest(t, netlab.Spec{Routers: 1})
+	file := filepath.Join(t.TempDir(), "short.pcap")
+	during(t, lab, []string{"-i", "to-r1", "-s", "64", "-w", file, "-c", "10", "icmp"}, func() {
+		lab.Command(context.Background(), lab.Client, "ping", "-q", "-c", "5", "-i", "0.01", "-s", "500", lab.Server.Addr4.String()).Run()
+	})
+	for _, expr := range []string{"greater 200", "less 200", "len > 500"} {
+		ours, err1 := exec.Command(bin, "-r", file, expr).Output()
+		theirs, err2 := exec.Command("tcpdump", "-n", "-r", file, expr).Output()
+		if err1 != nil || err2 != nil || lines(string(ours)) != lines(string(theirs)) {
+			t.Errorf("%q: sniff %d packets (%v), tcpdump %d (%v)", expr, lines(string(ours)), err1, lines(string(theirs)), err2)
+		}
+	}
+	if n, _ := exec.Command(bin, "-r", file, "greater 200").Output(); lines(string(n)) != 10 {
+		t.Errorf("greater 200 keeps %d of 10 packets of 542 bytes captured to 64", lines(string(n)))
+	}
+}
