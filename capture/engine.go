@@ -76,6 +76,10 @@ type Options struct {
 }
 
 type captured struct {
+	// opaque marks a packet of a link type sniff does not decode, printed
+	// by its length alone; linkName names that link type.
+	opaque   bool
+	linkName string
 	data     []byte
 	wire     int
 	ts       time.Time
@@ -393,6 +397,24 @@ func dropAfterOpen(opts Options) error {
 	return nil
 }
 
+// invalidHeader is tcpdump's "[Invalid header: ...]" text for a record
+// whose captured and wire lengths contradict each other, or "".
+func invalidHeader(caplen, wire int) string {
+	var why []string
+	if caplen == 0 {
+		why = append(why, "caplen==0")
+	}
+	if wire == 0 {
+		why = append(why, "len==0")
+	} else if wire < caplen {
+		why = append(why, fmt.Sprintf("len(%d) < caplen(%d)", wire, caplen))
+	}
+	if len(why) == 0 {
+		return ""
+	}
+	return "[Invalid header: " + strings.Join(why, ", ") + "]"
+}
+
 // finish flushes the output, prints tcpdump's tallies and picks the exit.
 func finish(out *output, st Stats, stderr io.Writer, runErr error) error {
 	if err := out.close(st); err != nil && runErr == nil {
@@ -448,10 +470,13 @@ func readFile(ctx context.Context, opts Options, stdout, stderr io.Writer) error
 	if err != nil {
 		return report.Usagef("-r %s: %v", opts.ReadFile, err)
 	}
-	lt := map[uint32]filter.LinkType{linkEthernet: filter.Ethernet, linkLinuxSLL: filter.LinuxSLL, linkRaw: filter.RawIP}
-	ftype, ok := lt[r.linkType()]
-	if !ok {
-		return report.Usagef("-r %s: link type %d is not supported", opts.ReadFile, r.linkType())
+	link := newLinkAdapter(r.linkType())
+	ftype := link.as
+	if !opts.PrintFilter {
+		fmt.Fprintf(stderr, "reading from file %s, link-type %s, snapshot length %d\n", opts.ReadFile, link.name(), r.snapLen())
+	}
+	if !link.known && opts.Filter != "" {
+		return report.Usagef("-r %s: filters on link type %s are not supported", opts.ReadFile, link.name())
 	}
 	prog, err := filter.Compile(opts.Filter, ftype, uint32(opts.Snaplen))
 	if err != nil {
@@ -484,11 +509,27 @@ func readFile(ctx context.Context, opts Options, stdout, stderr io.Writer) error
 			runErr = fmt.Errorf("-r %s: %w", opts.ReadFile, err)
 			break
 		}
+		if sl := int(r.snapLen()); sl > 0 && len(data) > sl {
+			// libpcap keeps no more than the file's snapshot length.
+			data = data[:sl]
+		}
+		if bad := invalidHeader(len(data), wire); bad != "" {
+			// As tcpdump: a record whose lengths cannot be true is
+			// shown as such, never decoded.
+			if err := out.invalid(bad); err != nil {
+				runErr = err
+				break
+			}
+			continue
+		}
+		if link.known {
+			data, wire, _ = link.adapt(data, wire)
+		}
 		if !vm.Match(data, wire) {
 			continue
 		}
 		st.Received++
-		c := captured{data: append([]byte(nil), data...), wire: wire, ts: ts, ifname: ifname}
+		c := captured{data: append([]byte(nil), data...), wire: wire, ts: ts, ifname: ifname, opaque: !link.known, linkName: link.name()}
 		if ftype == filter.LinuxSLL && len(data) >= 16 {
 			c.outgoing = binary.BigEndian.Uint16(data) == 4
 		}

@@ -208,7 +208,15 @@ func (o *output) packet(c captured) error {
 	if o.dec == nil {
 		o.dec = newDecoder(o.lt)
 	}
-	s := o.dec.decode(c.data)
+	var s summary
+	if c.opaque {
+		// A link type sniff does not decode: the packet is counted and
+		// shown by its length, never decoded as something else.
+		s = summary{proto: "unknown", text: fmt.Sprintf("[link type %s] length %d", c.linkName, c.wire)}
+		et, nh = 0, c.data
+	} else {
+		s = o.dec.decode(c.data)
+	}
 	dir := ""
 	if o.lt == filter.LinuxSLL {
 		dir = "In"
@@ -260,6 +268,15 @@ func (o *output) packet(c captured) error {
 		return w.Flush()
 	}
 	return nil
+}
+
+// invalid prints tcpdump's line for a record with impossible lengths.
+func (o *output) invalid(text string) error {
+	if o.text == nil {
+		return nil
+	}
+	_, err := fmt.Fprintln(o.text, text)
+	return err
 }
 
 // stamp is a line's time as tcpdump's -t options print it.

@@ -62,6 +62,7 @@ type pcapReader struct {
 	order    binary.ByteOrder
 	nano     bool
 	linktype uint32
+	snaplen  uint32
 	buf      []byte
 }
 
@@ -87,6 +88,7 @@ func newPcapReader(r io.Reader) (*pcapReader, error) {
 		return nil, errNotPcap
 	}
 	p.linktype = p.order.Uint32(h[20:])
+	p.snaplen = p.order.Uint32(h[16:])
 	return p, nil
 }
 
@@ -120,10 +122,19 @@ func (p *pcapReader) next() (ts time.Time, data []byte, wire int, err error) {
 // source is a file of packets: pcap or pcapng.
 type source interface {
 	linkType() uint32
+	snapLen() uint32
 	read() (ts time.Time, data []byte, wire int, ifname string, err error)
 }
 
 func (p *pcapReader) linkType() uint32 { return p.linktype }
+func (p *pcapReader) snapLen() uint32  { return p.snaplen }
+
+func (p *pcapngReader) snapLen() uint32 {
+	if len(p.ifaces) == 0 {
+		return 0
+	}
+	return p.ifaces[0].snaplen
+}
 func (p *pcapReader) read() (time.Time, []byte, int, string, error) {
 	ts, data, wire, err := p.next()
 	return ts, data, wire, "", err

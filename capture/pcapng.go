@@ -171,6 +171,7 @@ type pcapngReader struct {
 
 type ngIface struct {
 	linktype uint16
+	snaplen  uint32
 	name     string
 	tsUnit   time.Duration // per timestamp tick, 0 when below a nanosecond
 	tsDiv    uint64        // ticks per nanosecond when finer
@@ -248,6 +249,7 @@ func (p *pcapngReader) addIface(body []byte) {
 	ifc := ngIface{tsUnit: time.Microsecond}
 	if len(body) >= 8 {
 		ifc.linktype = p.order.Uint16(body[0:])
+		ifc.snaplen = p.order.Uint32(body[4:])
 		for opts := body[8:]; len(opts) >= 4; {
 			code, n := p.order.Uint16(opts[0:]), int(p.order.Uint16(opts[2:]))
 			if 4+n > len(opts) || code == optEnd {

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -8,6 +10,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 )
 
 // testdata is tcpdump's test material in shared/, beside the repository.
@@ -111,4 +114,61 @@ func TestPrintingOptionsLikeTcpdump(t *testing.T) {
 		}
 	}
 	t.Logf("packets compared per option: %v", compared)
+}
+
+// packetLines counts the lines of -r output that stand for a packet:
+// those that start with the time stamp, or with tcpdump's bracketed
+// notes for a record it cannot print ("[Invalid header: ...]", "[Error
+// converting time]").
+func packetLines(out []byte) int {
+	n := 0
+	for _, line := range strings.Split(string(out), "\n") {
+		if line != "" && (line[0] >= '0' && line[0] <= '9' || line[0] == '[') {
+			n++
+		}
+	}
+	return n
+}
+
+// Every savefile of tcpdump's and libpcap's tests: sniff reads as many
+// packets as tcpdump (libpcap) does, refuses what it refuses, and never
+// panics or hangs, crafted files for past CVEs included.
+func TestEverySavefileCount(t *testing.T) {
+	var files []string
+	for _, sub := range []string{"tcpdump-tests", "libpcap-tests"} {
+		dir := testdata(t, sub)
+		for _, pat := range []string{"*.pcap", "*.pcapng", "*.cap"} {
+			m, _ := filepath.Glob(filepath.Join(dir, pat))
+			files = append(files, m...)
+		}
+	}
+	if len(files) < 500 {
+		t.Fatalf("only %d savefiles", len(files))
+	}
+	same := 0
+	for _, f := range files {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		ref := exec.CommandContext(ctx, "tcpdump", "-n", "-q", "-r", f)
+		ref.Env = append(os.Environ(), "TZ=UTC")
+		theirs, refErr := ref.Output()
+		ours := exec.CommandContext(ctx, bin, "-n", "-r", f)
+		ours.Env = ref.Env
+		var stderr bytes.Buffer
+		ours.Stderr = &stderr
+		out, err := ours.Output()
+		hung := ctx.Err() != nil
+		cancel()
+		name := filepath.Base(f)
+		switch {
+		case hung:
+			t.Errorf("%s: did not finish in 20 s", name)
+		case strings.Contains(stderr.String(), "panic") || strings.Contains(stderr.String(), "goroutine "):
+			t.Errorf("%s: panic\n%s", name, stderr.String())
+		case packetLines(out) != packetLines(theirs):
+			t.Errorf("%s: %d packets, tcpdump %d (tcpdump: %v; ours: %v %s)", name, packetLines(out), packetLines(theirs), refErr, err, stderr.String())
+		default:
+			same++
+		}
+	}
+	t.Logf("%d of %d savefiles read with tcpdump's packet count", same, len(files))
 }

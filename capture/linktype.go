@@ -1,0 +1,96 @@
+package capture
+
+import (
+	"encoding/binary"
+	"fmt"
+
+	"github.com/rawkit/rawkit/filter"
+)
+
+// Savefiles of other link types are read by rewriting each packet into
+// one of the three the filter compiler and the printer know, with nothing
+// lost that they use: BSD loopback (NULL, LOOP) and raw IPv4/IPv6 become
+// raw IP, Linux cooked v2 becomes cooked v1.
+const (
+	linkNull      = 0
+	linkRawAlt    = 12 // DLT_RAW's number on most systems
+	linkRawAlt2   = 14 // ... and on OpenBSD
+	linkLoop      = 108
+	linkIPv4      = 228
+	linkIPv6      = 229
+	linkLinuxSLL2 = 276
+)
+
+// linkTypeMask keeps the link type of a savefile header's field, whose
+// upper bits carry the FCS length (libpcap's LT_LINKTYPE).
+const linkTypeMask = 0x03FFFFFF
+
+// linkAdapter turns a savefile's packets into ones of a known link type.
+type linkAdapter struct {
+	file  uint32          // the file's link type, masked
+	as    filter.LinkType // what the packets are handed on as
+	known bool            // false: the link type is printed, not decoded
+}
+
+func newLinkAdapter(fileType uint32) linkAdapter {
+	lt := fileType & linkTypeMask
+	a := linkAdapter{file: lt, known: true}
+	switch lt {
+	case linkEthernet:
+		a.as = filter.Ethernet
+	case linkLinuxSLL, linkLinuxSLL2:
+		a.as = filter.LinuxSLL
+	case linkRaw, linkRawAlt, linkRawAlt2, linkIPv4, linkIPv6, linkNull, linkLoop:
+		a.as = filter.RawIP
+	default:
+		a.known = false
+		a.as = filter.RawIP
+	}
+	return a
+}
+
+// adapt rewrites one packet in place; ok is false for a packet too short
+// for its link header, which is handed on unchanged.
+func (a linkAdapter) adapt(data []byte, wire int) ([]byte, int, bool) {
+	switch a.file {
+	case linkNull, linkLoop:
+		if len(data) < 4 {
+			return data, wire, false
+		}
+		return data[4:], wire - 4, true
+	case linkLinuxSLL2:
+		// v2: protocol, reserved, ifindex, hatype, pkttype, addrlen,
+		// address[8] (20 bytes); v1: pkttype, hatype, addrlen,
+		// address[8], protocol (16 bytes).
+		if len(data) < 20 {
+			return data, wire, false
+		}
+		proto := binary.BigEndian.Uint16(data[0:])
+		hatype := binary.BigEndian.Uint16(data[8:])
+		pkttype, addrlen := data[10], data[11]
+		var addr [8]byte
+		copy(addr[:], data[12:20])
+		v1 := data[4:20]
+		binary.BigEndian.PutUint16(v1[0:], uint16(pkttype))
+		binary.BigEndian.PutUint16(v1[2:], hatype)
+		binary.BigEndian.PutUint16(v1[4:], uint16(addrlen))
+		copy(v1[6:14], addr[:])
+		binary.BigEndian.PutUint16(v1[14:], proto)
+		return data[4:], wire - 4, true
+	}
+	return data, wire, true
+}
+
+// name is the link type as tcpdump names it in "reading from file".
+func (a linkAdapter) name() string {
+	if n, ok := linkNames[a.file]; ok {
+		return n
+	}
+	return fmt.Sprintf("%d", a.file)
+}
+
+var linkNames = map[uint32]string{
+	linkNull: "NULL (BSD loopback)", linkEthernet: "EN10MB (Ethernet)", linkRaw: "RAW (Raw IP)",
+	linkRawAlt: "RAW (Raw IP)", linkLoop: "LOOP (OpenBSD loopback)", linkLinuxSLL: "LINUX_SLL (Linux cooked v1)",
+	linkIPv4: "IPV4 (Raw IPv4)", linkIPv6: "IPV6 (Raw IPv6)", linkLinuxSLL2: "LINUX_SLL2 (Linux cooked v2)",
+}
