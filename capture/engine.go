@@ -316,7 +316,9 @@ loop:
 			}
 			for _, c := range b.pkts {
 				if err := out.packet(c); err != nil {
-					runErr = err
+					if !errors.Is(err, errRotationDone) {
+						runErr = err
+					}
 					break loop
 				}
 				st.Captured++
@@ -534,7 +536,9 @@ func readFile(ctx context.Context, opts Options, stdout, stderr io.Writer) error
 			c.outgoing = binary.BigEndian.Uint16(data) == 4
 		}
 		if err := out.packet(c); err != nil {
-			runErr = err
+			if !errors.Is(err, errRotationDone) {
+				runErr = err
+			}
 			break
 		}
 		st.Captured++

@@ -3,6 +3,7 @@ package capture
 import (
 	"bufio"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -107,13 +108,19 @@ func (o *output) fileName(seq int, at time.Time) string {
 	if strings.Contains(name, "%") {
 		name = strftime(name, at)
 	}
-	if seq > 0 && (o.opts.RotateSize > 0 || !strings.Contains(o.opts.WriteFile, "%")) {
-		if o.opts.KeepFiles > 0 {
-			seq %= o.opts.KeepFiles
-		}
-		if seq > 0 || o.opts.KeepFiles > 0 {
-			name += fmt.Sprint(seq)
-		}
+	rotating := o.opts.RotateSize > 0 || o.opts.RotateEvery > 0
+	// As tcpdump: -C numbers its files; -G alone names them by its
+	// strftime escapes only (without any, each file replaces the last).
+	numbered := o.opts.RotateSize > 0
+	switch {
+	case !rotating || !numbered:
+	case o.opts.KeepFiles > 0:
+		// tcpdump -W: every file numbered, from 0, as wide as the
+		// largest number, the oldest name reused.
+		width := len(fmt.Sprint(o.opts.KeepFiles - 1))
+		name += fmt.Sprintf("%0*d", width, seq%o.opts.KeepFiles)
+	case seq > 0:
+		name += fmt.Sprint(seq)
 	}
 	return name
 }
@@ -168,6 +175,9 @@ func (o *output) openFile(at time.Time) error {
 	return err
 }
 
+// errRotationDone ends a capture whose -G -W files are all written.
+var errRotationDone = errors.New("the last -W file is written")
+
 // rotate closes the current file and opens the next when it is due.
 func (o *output) rotate(c captured, st Stats) error {
 	if o.opts.WriteFile == "-" || o.opts.RotateSize <= 0 && o.opts.RotateEvery <= 0 {
@@ -177,6 +187,11 @@ func (o *output) rotate(c captured, st Stats) error {
 		o.opts.RotateEvery > 0 && c.ts.Sub(o.opened) >= o.opts.RotateEvery
 	if !due {
 		return nil
+	}
+	if o.opts.RotateEvery > 0 && o.opts.RotateSize <= 0 && o.opts.KeepFiles > 0 && o.seq+1 >= o.opts.KeepFiles {
+		// tcpdump -G with -W: the run ends once that many files are
+		// written.
+		return errRotationDone
 	}
 	if err := o.closeFile(st); err != nil {
 		return err

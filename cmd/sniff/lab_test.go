@@ -567,3 +567,32 @@ func TestLengthFiltersOnTruncatedFile(t *testing.T) {
 		t.Errorf("greater 200 keeps %d of 10 packets of 542 bytes captured to 64", lines(string(n)))
 	}
 }
+
+// Rotation as tcpdump does it: -C with -W cycles through exactly W files
+// numbered from 0; -G with -W ends the capture after W files.
+func TestRotationLimits(t *testing.T) {
+	lab := netlab.ForTest(t, netlab.Spec{Routers: 1})
+	dir := t.TempDir()
+	base := filepath.Join(dir, "c")
+	c := during(t, lab, []string{"-i", "to-r1", "-w", base, "-C", "0.002", "-W", "3", "--duration", "2", "icmp"}, ping(lab, lab.Server.Addr4.String(), 30))
+	files, _ := filepath.Glob(base + "*")
+	names := []string{}
+	for _, f := range files {
+		names = append(names, filepath.Base(f))
+	}
+	if c.code != 0 || strings.Join(names, " ") != "c0 c1 c2" {
+		t.Errorf("-C -W 3: files %v, exit %d; want c0 c1 c2", names, c.code)
+	}
+	start := time.Now()
+	cmd, errb := startSniff(t, lab, "-i", "to-r1", "-w", filepath.Join(dir, "g-%s"), "-G", "1", "-W", "2", "icmp")
+	// Rotation is looked at as packets come, as tcpdump does: traffic
+	// for longer than the two files.
+	go lab.Command(t.Context(), lab.Client, "ping", "-q", "-c", "100", "-i", "0.05", lab.Server.Addr4.String()).Run()
+	if code := waitExit(t, cmd, 10*time.Second, "-G 1 -W 2"); code != 0 {
+		t.Errorf("-G 1 -W 2: exit %d %s", code, errb.String())
+	}
+	gfiles, _ := filepath.Glob(filepath.Join(dir, "g-*"))
+	if len(gfiles) != 2 || time.Since(start) > 6*time.Second {
+		t.Errorf("-G 1 -W 2: %d files after %v; want 2, ending by itself after about 2 s", len(gfiles), time.Since(start))
+	}
+}
