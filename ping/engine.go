@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/netip"
 	"os"
 	"time"
@@ -98,9 +99,12 @@ func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 		pending: map[pendingKey]*probe{},
 		stderr:  stderr,
 	}
-	if opts.JSON {
+	switch {
+	case opts.JSON:
 		p.out = &jsonPrinter{w: report.NewJSONWriter(stdout, "ping"), opts: &p.opts}
-	} else {
+	case opts.Fping != nil:
+		p.out = newFpingPrinter(&p.opts, stdout, stderr)
+	default:
 		p.out = &textPrinter{w: bufio.NewWriterSize(stdout, 64<<10), opts: &p.opts}
 	}
 	if err := p.open(); err != nil {
@@ -318,7 +322,7 @@ func (p *pinger) loop(ctx context.Context) error {
 			round++
 			if round >= p.opts.Preload {
 				// -l: the first rounds go out at once.
-				nextRound = nextRound.Add(p.opts.Interval)
+				nextRound = nextRound.Add(p.roundInterval(round))
 			}
 			if nextRound.Before(now) && (p.opts.Flood || p.opts.Adaptive) {
 				nextRound = now.Add(p.opts.Interval)
@@ -386,8 +390,26 @@ func (p *pinger) eager(round int, next time.Time) time.Time {
 	return next
 }
 
+// roundInterval is the time before round (1-based) is sent: Interval,
+// grown by Backoff for each round before it (fping's exponential backoff).
+func (p *pinger) roundInterval(round int) time.Duration {
+	d := p.opts.Interval
+	if b := p.opts.Backoff; b > 1 {
+		d = time.Duration(float64(d) * math.Pow(b, float64(round-1)))
+	}
+	return d
+}
+
 // wantsRound reports whether another round of probes is to be sent.
 func (p *pinger) wantsRound(round int) bool {
+	if p.opts.UntilReply {
+		for _, t := range p.targets {
+			if p.targetWants(t) {
+				return true
+			}
+		}
+		return false
+	}
 	if p.opts.Count == 0 {
 		return true
 	}
@@ -404,6 +426,9 @@ func (p *pinger) wantsRound(round int) bool {
 }
 
 func (p *pinger) targetWants(t *target) bool {
+	if p.opts.UntilReply {
+		return t.received == 0 && (p.opts.Count == 0 || t.sent < p.opts.Count)
+	}
 	if p.opts.Count == 0 {
 		return true
 	}

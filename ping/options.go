@@ -59,6 +59,15 @@ type Options struct {
 	UserLatency bool
 	Verbose     bool // -v: percentiles and jitter, identifiers
 
+	// UntilReply stops probing a target once it has answered: Count is
+	// then the most probes sent to it (fping's default mode, retries+1).
+	UntilReply bool
+	// Backoff multiplies the interval after each round (fping -B); 0 or
+	// 1 keeps it constant.
+	Backoff float64
+	// Fping, when set, writes fping's output instead of iputils'.
+	Fping *FpingOutput
+
 	// MinReachable is the quorum of targets that must answer for
 	// success; 0 means all of them.
 	MinReachable int

@@ -9,6 +9,7 @@ import (
 	"math"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -41,7 +42,13 @@ EXPECT METRICS (--expect, repeatable; each must hold for every target):
    With several targets, 1 means one of them did not answer
    (or fewer than --min-reachable did).`
 
-func main() { os.Exit(cmdline.Main(newApp(), cmdline.Dialect{})) }
+func main() {
+	// Run under the name fping (a link), ping speaks fping.
+	if filepath.Base(os.Args[0]) == "fping" {
+		os.Exit(cmdline.Main(newFpingApp(), cmdline.Dialect{}))
+	}
+	os.Exit(cmdline.Main(newApp(), cmdline.Dialect{}))
+}
 
 func newApp() *cli.App {
 	return &cli.App{
