@@ -18,7 +18,7 @@ import (
 type FpingOutput struct {
 	// Count is -c (each reply on a line, a summary per target on
 	// stderr); VCount -C (the summary lists every RTT).
-	Count, VCount bool
+	Count, VCount  bool
 	Alive, Unreach bool // -a, -u: list only the alive, or unreachable, targets
 	Quiet          bool // -q: no per-probe lines
 	Stats          bool // -s: the statistics block at the end
@@ -31,13 +31,13 @@ type FpingOutput struct {
 // fpingPrinter writes what fping 5 writes: results on stdout, ICMP errors
 // and summaries on stderr.
 type fpingPrinter struct {
-	opts   *Options
-	f      *FpingOutput
-	w, ew  *bufio.Writer
-	width  int // of the widest target name, in count modes
-	began  time.Time
-	rtts   map[*target][]time.Duration // per probe, -1 when lost (-C)
-	errors  int // ICMP errors received
+	opts    *Options
+	f       *FpingOutput
+	w, ew   *bufio.Writer
+	width   int // of the widest target name, in count modes
+	began   time.Time
+	rtts    map[*target][]time.Duration // per probe, -1 when lost (-C)
+	errors  int                         // ICMP errors received
 	probes  int
 	lost    int
 	replies int
