@@ -130,11 +130,13 @@ func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 	}
 	cfg := rawsock.PacketConfig{Iface: opts.Iface, Promiscuous: !opts.NoPromisc, Snaplen: opts.Snaplen}
 	if opts.BufferKiB > 0 {
-		// tcpdump's -B is the whole buffer: blocks of 1 MiB, or one
-		// smaller block (a page at least) for a small buffer.
+		// tcpdump's -B is the whole buffer.
+		// At least four blocks when the size allows (a ring of one
+		// block drops while that block is being read), each a whole
+		// number of pages and at most 1 MiB.
 		size := max(opts.BufferKiB*1024, 4096)
-		cfg.BlockSize, cfg.Blocks = min(size, 1<<20), max(size/(1<<20), 1)
-		cfg.BlockSize = cfg.BlockSize / 4096 * 4096
+		blocks := max(size/(1<<20), min(4, size/4096), 1)
+		cfg.BlockSize, cfg.Blocks = max(size/blocks/4096*4096, 4096), blocks
 	}
 	var userFilter *filter.Matcher
 	if cooked {
