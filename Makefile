@@ -72,7 +72,7 @@ install: build ## install into $(PREFIX)/bin: ping, traceroute with cap_net_raw 
 	@# group, installed without any capability (run them as root).
 	@# COMPAT=1: the classic names that speak another dialect (ping as
 	@# fping). Not by default: an install shadows no tool it was not asked to.
-	@if [ -n "$(COMPAT)" ]; then ln -sf ping $(DESTDIR)$(PREFIX)/bin/fping; fi
+	@if [ -n "$(COMPAT)" ]; then ln -sf ping $(DESTDIR)$(PREFIX)/bin/fping; ln -sf traceroute $(DESTDIR)$(PREFIX)/bin/mtr; fi
 	@for t in sniff portscan; do \
 	  if [ -n "$(CAPTURE_GROUP)" ]; then \
 	    install -m 0750 -g $(CAPTURE_GROUP) $(BIN)/$$t $(DESTDIR)$(PREFIX)/bin/$$t && \

@@ -100,6 +100,8 @@ func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 	switch {
 	case opts.JSON:
 		out = &jsonPrinter{w: report.NewJSONWriter(stdout, "traceroute"), t: t, names: names}
+	case opts.Report && opts.Mtr != nil:
+		out = &mtrPrinter{w: stdout, t: t, names: names, m: opts.Mtr}
 	case opts.Report:
 		out = &reportPrinter{w: stdout, t: t, names: names}
 	default:

@@ -71,6 +71,8 @@ type Options struct {
 
 	JSON    bool
 	Expects []report.Expect
+	// Mtr, with Report, writes mtr's report formats.
+	Mtr *MtrOutput
 
 	// Resolve looks a host name up; nil uses the system resolver.
 	Resolve hosts.Resolver

@@ -7,6 +7,7 @@ package main
 import (
 	"net/netip"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -43,7 +44,22 @@ EXPECT METRICS (--expect, repeatable):
 ` + report.ExitCodesHelp + `
    Unlike classic tracers, traceroute exits 1 when the destination was not reached.`
 
-func main() { os.Exit(cmdline.Main(newApp(), cmdline.Dialect{SingleDash: []string{"UL"}})) }
+func main() {
+	// Run under the name mtr (a link), traceroute speaks mtr.
+	if filepath.Base(os.Args[0]) == "mtr" {
+		os.Exit(cmdline.Main(newMtrApp(), cmdline.Dialect{}))
+	}
+	os.Exit(cmdline.Main(newApp(), cmdline.Dialect{SingleDash: []string{"UL"}}))
+}
+
+// parseAddr reads a source address given on the command line.
+func parseAddr(s string) (netip.Addr, error) {
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return a, report.Usagef("bad source address %q", s)
+	}
+	return a, nil
+}
 
 func newApp() *cli.App {
 	return &cli.App{
@@ -220,9 +236,9 @@ func options(c *cli.Context) (trace.Options, error) {
 		*dst = time.Duration(v * float64(time.Second))
 	}
 	if s := c.String("s"); s != "" {
-		a, err := netip.ParseAddr(s)
+		a, err := parseAddr(s)
 		if err != nil {
-			return o, report.Usagef("bad source address %q", s)
+			return o, err
 		}
 		o.Source = a
 	}

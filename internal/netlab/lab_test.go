@@ -152,8 +152,8 @@ func TestOrphanedLabIsRemoved(t *testing.T) {
 }
 
 // A delayed lab holds each forwarded packet between the bounds, packet
-// by packet: round trips vary within [2×min, 2×max] (both ways cross the
-// router) plus the path's own few microseconds.
+// by packet: round trips vary from 2×min to 2×max (both ways cross the
+// router), plus the path's own time and the timers' lateness.
 func TestDelayVariesPerPacket(t *testing.T) {
 	lab := ForTest(t, Spec{Routers: 1, Delay: [2]time.Duration{2 * time.Millisecond, 8 * time.Millisecond}})
 	out, err := lab.Command(t.Context(), lab.Client, "ping", "-n", "-c", "20", "-i", "0.05", lab.Server.Addr4.String()).Output()
@@ -169,7 +169,9 @@ func TestDelayVariesPerPacket(t *testing.T) {
 		t.Fatalf("%d replies of 20\n%s", len(rtts), out)
 	}
 	lo, hi := slices.Min(rtts), slices.Max(rtts)
-	if lo < 4 || hi > 17 || hi-lo < 2 {
-		t.Errorf("RTTs from %.3f to %.3f ms; want within [4, 17] ms and spread over 2 ms at least", lo, hi)
+	// Each way is held 2 to 8 ms; timers run late on a loaded machine
+	// (the race detector's run), never early.
+	if lo < 4 || hi > 16+15 || hi-lo < 2 {
+		t.Errorf("RTTs from %.3f to %.3f ms; want from 4 ms, at most 16 ms and some slack, spread over 2 ms at least", lo, hi)
 	}
 }
