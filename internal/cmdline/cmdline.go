@@ -14,6 +14,7 @@ import (
 	"io"
 	"os"
 	"slices"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 
@@ -61,6 +62,7 @@ func Run(app *cli.App, d Dialect, args []string, stderr io.Writer) int {
 			return action(c)
 		}
 	}
+	helpDialect = d
 	table := append(slices.Clip(app.Flags), cli.HelpFlag)
 	normal, err := Getopt(table, args, d)
 	if err != nil {
@@ -78,6 +80,60 @@ func Run(app *cli.App, d Dialect, args []string, stderr io.Writer) int {
 		}
 	}
 	return code
+}
+
+func init() {
+	// Each option once, with its placeholder and its usage, which says
+	// the default where there is one: urfave/cli's own lines add
+	// "(default: 0)" to every number, doubling ours.
+	cli.FlagStringer = flagLine
+	cli.AppHelpTemplate = strings.ReplaceAll(cli.AppHelpTemplate, "GLOBAL OPTIONS:", "OPTIONS:")
+}
+
+// helpDialect is the dialect of the app being run, for --help's spelling
+// of its options (nmap's -sS, traceroute's -UL).
+var helpDialect Dialect
+
+// flagLine is one option's line of --help: "-c count, --count count" and
+// its usage, tab-separated for alignment.
+func flagLine(f cli.Flag) string {
+	usage := ""
+	if u, ok := f.(interface{ GetUsage() string }); ok {
+		usage = u.GetUsage()
+	}
+	placeholder, usage := unquote(usage)
+	_, isBool := f.(*cli.BoolFlag)
+	if !isBool && placeholder == "" {
+		placeholder = "value"
+	}
+	var names []string
+	for _, n := range f.Names() {
+		dash := "--"
+		if len(n) == 1 || helpDialect.SingleDashLong && len(n) == 2 || slices.Contains(helpDialect.SingleDash, n) {
+			dash = "-"
+		}
+		if isBool {
+			names = append(names, dash+n)
+		} else {
+			names = append(names, dash+n+" "+placeholder)
+		}
+	}
+	return strings.Join(names, ", ") + "\t" + usage
+}
+
+// unquote takes the placeholder out of a usage text: the first word in
+// back quotes, which stays in the text without them.
+func unquote(usage string) (string, string) {
+	i := strings.IndexByte(usage, '`')
+	if i < 0 {
+		return "", usage
+	}
+	j := strings.IndexByte(usage[i+1:], '`')
+	if j < 0 {
+		return "", usage
+	}
+	name := usage[i+1 : i+1+j]
+	return name, usage[:i] + name + usage[i+1+j+1:]
 }
 
 // flagError is a command line getopt could not read: the one kind of

@@ -134,3 +134,28 @@ func TestRunExitCodes(t *testing.T) {
 		}
 	}
 }
+
+// --help lists each option once, with its placeholder, and no default
+// added to the usage (the usage says it where it matters).
+func TestHelpLines(t *testing.T) {
+	app := &cli.App{Name: "tool", Flags: []cli.Flag{
+		&cli.IntFlag{Name: "c", Aliases: []string{"count"}, Value: 56, Usage: "`count` of probes (5)"},
+		&cli.BoolFlag{Name: "sS", Usage: "SYN scan"},
+	}, Action: func(*cli.Context) error { return nil }}
+	var out bytes.Buffer
+	app.Writer = &out
+	if code := Run(app, Dialect{SingleDashLong: true}, []string{"tool", "--help"}, &bytes.Buffer{}); code != 0 {
+		t.Fatalf("--help: exit %d", code)
+	}
+	help := out.String()
+	for _, want := range []string{"OPTIONS:", "-c count, --count count", "count of probes (5)", "-sS ", "--version"} {
+		if !strings.Contains(help, want) {
+			t.Errorf("--help lacks %q:\n%s", want, help)
+		}
+	}
+	for _, bad := range []string{"(default:", "GLOBAL OPTIONS", "`"} {
+		if strings.Contains(help, bad) {
+			t.Errorf("--help has %q:\n%s", bad, help)
+		}
+	}
+}
