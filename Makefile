@@ -73,6 +73,16 @@ install: build ## install into $(PREFIX)/bin: ping, traceroute with cap_net_raw 
 	@# COMPAT=1: the classic names that speak another dialect (ping as
 	@# fping). Not by default: an install shadows no tool it was not asked to.
 	@if [ -n "$(COMPAT)" ]; then ln -sf ping $(DESTDIR)$(PREFIX)/bin/fping; ln -sf traceroute $(DESTDIR)$(PREFIX)/bin/mtr; fi
+	@# Man pages (section 8) and bash, zsh and fish completions, written
+	@# by each tool from the flag table it reads its command line with.
+	install -d $(DESTDIR)$(PREFIX)/share/man/man8 $(DESTDIR)$(PREFIX)/share/bash-completion/completions \
+	  $(DESTDIR)$(PREFIX)/share/zsh/site-functions $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d
+	@for t in $(TOOLS); do \
+	  $(BIN)/$$t --generate-man > $(DESTDIR)$(PREFIX)/share/man/man8/$$t.8 && \
+	  $(BIN)/$$t --generate-completion bash > $(DESTDIR)$(PREFIX)/share/bash-completion/completions/$$t && \
+	  $(BIN)/$$t --generate-completion zsh > $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_$$t && \
+	  $(BIN)/$$t --generate-completion fish > $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/$$t.fish || exit 1; \
+	done
 	@for t in sniff portscan; do \
 	  if [ -n "$(CAPTURE_GROUP)" ]; then \
 	    install -m 0750 -g $(CAPTURE_GROUP) $(BIN)/$$t $(DESTDIR)$(PREFIX)/bin/$$t && \

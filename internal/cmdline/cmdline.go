@@ -53,11 +53,22 @@ func Run(app *cli.App, d Dialect, args []string, stderr io.Writer) int {
 	if !slices.ContainsFunc(app.Flags, func(f cli.Flag) bool { return slices.Contains(f.Names(), "version") }) {
 		app.Flags = append(app.Flags, &cli.BoolFlag{Name: "version", Usage: "print the version and exit"})
 	}
+	if !slices.ContainsFunc(app.Flags, func(f cli.Flag) bool { return slices.Contains(f.Names(), "generate-man") }) {
+		app.Flags = append(app.Flags,
+			&cli.BoolFlag{Name: "generate-man", Hidden: true},
+			&cli.StringFlag{Name: "generate-completion", Hidden: true})
+	}
 	if action := app.Action; action != nil {
 		app.Action = func(c *cli.Context) error {
-			if c.Bool("version") {
+			switch {
+			case c.Bool("version"):
 				fmt.Fprintf(c.App.Writer, "%s (rawkit) %s\n", app.Name, report.Version())
 				return nil
+			case c.Bool("generate-man"):
+				writeMan(c.App.Writer, app)
+				return nil
+			case c.IsSet("generate-completion"):
+				return writeCompletion(c.App.Writer, app, c.String("generate-completion"))
 			}
 			return action(c)
 		}

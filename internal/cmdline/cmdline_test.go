@@ -2,6 +2,7 @@ package cmdline
 
 import (
 	"bytes"
+	"os/exec"
 	"slices"
 	"strings"
 	"testing"
@@ -156,6 +157,49 @@ func TestHelpLines(t *testing.T) {
 	for _, bad := range []string{"(default:", "GLOBAL OPTIONS", "`"} {
 		if strings.Contains(help, bad) {
 			t.Errorf("--help has %q:\n%s", bad, help)
+		}
+	}
+}
+
+// The man page and the completions name every visible option, and the
+// scripts parse in their shells.
+func TestManAndCompletions(t *testing.T) {
+	app := &cli.App{Name: "tool", Usage: "a tool", UsageText: "tool [options] host", Description: "Does -things.\n.dangerous line",
+		Flags: []cli.Flag{
+			&cli.IntFlag{Name: "c", Aliases: []string{"count"}, Usage: "`count` of probes"},
+			&cli.BoolFlag{Name: "n", Usage: "numeric, it's [so]"},
+			&cli.BoolFlag{Name: "secret", Hidden: true},
+		}, Action: func(*cli.Context) error { return nil }}
+	run := func(args ...string) string {
+		var out bytes.Buffer
+		app.Writer = &out
+		if code := Run(app, Dialect{}, append([]string{"tool"}, args...), &bytes.Buffer{}); code != 0 {
+			t.Fatalf("%v: exit %d", args, code)
+		}
+		return out.String()
+	}
+	man := run("--generate-man")
+	for _, want := range []string{".TH TOOL 8", `\fB\-c\fR \fIcount\fR, \fB\-\-count\fR \fIcount\fR`, `\fB\-n\fR`, `\&.dangerous`} {
+		if !strings.Contains(man, want) {
+			t.Errorf("man page lacks %q:\n%s", want, man)
+		}
+	}
+	if strings.Contains(man, "secret") {
+		t.Error("the man page lists a hidden option")
+	}
+	for _, shell := range []string{"bash", "zsh", "fish"} {
+		script := run("--generate-completion", shell)
+		for _, opt := range []string{"c", "count", "n"} {
+			if !strings.Contains(script, opt) {
+				t.Errorf("%s completion lacks %q:\n%s", shell, opt, script)
+			}
+		}
+		if path, err := exec.LookPath(shell); err == nil {
+			cmd := exec.Command(path, "-n")
+			cmd.Stdin = strings.NewReader(script)
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Errorf("%s -n: %v %s\n%s", shell, err, out, script)
+			}
 		}
 	}
 }
