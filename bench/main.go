@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command bench is `make bench`: it runs rawkit's tools and the reference
 // tools side by side in one namespace lab, alternating runs so both see
 // the same machine, and prints medians and ratios as Markdown. Absolute

@@ -1,6 +1,7 @@
 package rawsock
 
 import (
+	"errors"
 	"net/netip"
 	"time"
 )
@@ -78,3 +79,6 @@ type Meta struct {
 	// Truncated is set when the packet was longer than the buffer.
 	Truncated bool
 }
+
+// ErrNoPacket is TryReadMsg's answer when no packet is queued.
+var ErrNoPacket = errors.New("rawsock: no packet queued")

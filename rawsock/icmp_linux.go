@@ -251,9 +251,6 @@ func (c *conn) ReadMsg(b []byte) (int, Meta, error) {
 	return c.readMsg(b, false)
 }
 
-// ErrNoPacket is TryReadMsg's answer when no packet is queued.
-var ErrNoPacket = errors.New("rawsock: no packet queued")
-
 // TryReadMsg is ReadMsg without waiting: when no packet is queued it
 // returns ErrNoPacket at once. It may run while another goroutine waits
 // in ReadMsg; each packet goes to one of them. A sender that expects its

@@ -11,43 +11,8 @@ import (
 	"time"
 	"unsafe"
 
-	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
 )
-
-// PacketConfig describes a capture socket (packet(7)) with a TPACKET_V3
-// receive ring.
-type PacketConfig struct {
-	// Iface is the interface to capture on; "" or "any" captures on all,
-	// in cooked mode (the kernel strips link headers, as libpcap's "any").
-	Iface string
-	// Filter runs in the kernel on each packet as the socket sees it: from
-	// the Ethernet header on an interface, from the network header on
-	// "any". Nil keeps everything.
-	Filter      []bpf.Instruction
-	Promiscuous bool
-	// BlockSize × Blocks is the ring's size; zero values give 1 MiB × 8.
-	BlockSize, Blocks int
-	// Snaplen bounds the bytes kept of each packet (0: 262144).
-	Snaplen int
-}
-
-// Packet is one captured packet; Data is valid until the next Next.
-type Packet struct {
-	Data     []byte // from the link-layer header (the network header on "any")
-	Length   int    // on the wire
-	Time     time.Time
-	Ifindex  int
-	Outgoing bool   // sent by this host
-	PktType  uint8  // PACKET_HOST, PACKET_BROADCAST, PACKET_OUTGOING, ...
-	Protocol uint16 // the link-layer protocol (ethertype)
-	VLAN     int    // the 802.1Q tag the kernel took off, -1 if none
-	HAType   uint16 // ARPHRD_ of the device
-}
-
-// BlockTimeout is how long the kernel keeps a partly filled ring block
-// before handing it over: the longest a captured packet waits to be seen.
-const BlockTimeout = 20 * time.Millisecond
 
 // PacketConn is a capture socket reading a TPACKET_V3 ring.
 type PacketConn struct {
@@ -261,14 +226,6 @@ func (c *PacketConn) Next(timeout time.Duration) (p Packet, ok bool, err error) 
 		return p, true, nil
 	}
 }
-
-// ErrInterfaceGone is returned by Next when the interface captured on
-// was removed.
-var ErrInterfaceGone = errors.New("the interface disappeared")
-
-// ErrInterfaceDown is returned by Next when the interface captured on
-// went down; the socket stays usable should it come up again.
-var ErrInterfaceDown = errors.New("the interface went down")
 
 // socketError reads and clears the socket's pending error (SO_ERROR): the
 // kernel sets ENETDOWN on a packet socket whose interface went down or

@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command demo is `make demo`: it builds a private namespace lab (a
 // client, two routers, a server that also answers for 198.19.0.0/24),
 // runs every rawkit tool that exists against it with readable output, and

@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package labtest runs a rawkit binary inside a netlab namespace for
 // integration tests: it builds the tool once per test binary, runs it with
 // a bounded wait, and returns what it printed and its exit status.

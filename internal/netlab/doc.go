@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package netlab builds private network labs out of Linux network
 // namespaces (ip-netns(8)) joined by veth pairs (veth(4)), for rawkit's
 // tests, benchmarks and demo.

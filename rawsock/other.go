@@ -1,0 +1,66 @@
+//go:build !linux
+
+package rawsock
+
+import (
+	"errors"
+	"net/netip"
+	"runtime"
+	"time"
+
+	"golang.org/x/net/bpf"
+)
+
+// rawkit's sockets are Linux's (packet(7) rings, ping sockets, the error
+// queue, capabilities): elsewhere every constructor says so, and a tool
+// exits 4. The pure packages (icmp, filter, probe, report) build and
+// serve on any system.
+var errNotLinux = errors.New("rawsock: rawkit's tools run on Linux only, not on " + runtime.GOOS)
+
+type conn struct{}
+
+func (c *conn) SetTTL(int) error { return errNotLinux }
+func (c *conn) Family() int      { return 0 }
+func (c *conn) WriteToTTL([]byte, netip.Addr, int) (time.Time, error) {
+	return time.Time{}, errNotLinux
+}
+func (c *conn) ReadMsg([]byte) (int, Meta, error)    { return 0, Meta{}, errNotLinux }
+func (c *conn) TryReadMsg([]byte) (int, Meta, error) { return 0, Meta{}, errNotLinux }
+func (c *conn) Close() error                         { return nil }
+func (c *conn) SetDeadline(time.Time) error          { return errNotLinux }
+func (c *conn) SetReadDeadline(time.Time) error      { return errNotLinux }
+func (c *conn) SetWriteDeadline(time.Time) error     { return errNotLinux }
+func (c *ICMPConn) WriteToAddr([]byte, netip.Addr) (time.Time, error) {
+	return time.Time{}, errNotLinux
+}
+func (c *ICMPConn) Raw() bool                                      { return false }
+func (c *ICMPConn) ID() int                                        { return 0 }
+func (c *PacketConn) Cooked() bool                                 { return false }
+func (c *PacketConn) Next(time.Duration) (Packet, bool, error)     { return Packet{}, false, errNotLinux }
+func (c *PacketConn) Stats() (uint64, uint64, error)               { return 0, 0, errNotLinux }
+func (c *PacketConn) Close() error                                 { return nil }
+func ListenICMP(ICMPConfig) (*ICMPConn, error)                     { return nil, errNotLinux }
+func ListenIP(IPConfig) (*IPConn, error)                           { return nil, errNotLinux }
+func ListenPacket(PacketConfig) (*PacketConn, error)               { return nil, errNotLinux }
+func SourceFor(netip.Addr, string, netip.Addr) (netip.Addr, error) { return netip.Addr{}, errNotLinux }
+func RouteMTU(netip.Addr, string) (int, error)                     { return 0, errNotLinux }
+func AttachFilter(int, []bpf.Instruction) error                    { return errNotLinux }
+func EffectiveCapabilities() (uint64, error)                       { return 0, errNotLinux }
+func BecomeUser(string) (func() error, error)                      { return nil, errNotLinux }
+
+// DropPrivileges has nothing to drop where no capability was used.
+func DropPrivileges() error {
+	if dropDisabled {
+		return nil
+	}
+	return errNotLinux
+}
+
+// ICMPConn is an ICMP socket (Linux only).
+type ICMPConn struct{ conn }
+
+// IPConn is a raw IP socket (Linux only).
+type IPConn struct{ conn }
+
+// PacketConn is a capture socket (Linux only).
+type PacketConn struct{}
