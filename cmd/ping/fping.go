@@ -12,6 +12,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/rawkit/rawkit/internal/cmdline"
 	"github.com/rawkit/rawkit/ping"
 	"github.com/rawkit/rawkit/report"
 )
@@ -87,14 +88,12 @@ func runFping(c *cli.Context) error {
 }
 
 func fpingOptions(c *cli.Context) (ping.Options, error) {
-	for _, r := range []struct{ flag, why string }{
+	if err := cmdline.Refuse(c, [][2]string{
 		{"o", "-o (outage time): not supported"},
 		{"N", "-N (netdata output): not supported"},
 		{"Q", "-Q (interval summaries): not supported"},
-	} {
-		if c.IsSet(r.flag) {
-			return ping.Options{}, report.Usagef("%s", r.why)
-		}
+	}); err != nil {
+		return ping.Options{}, err
 	}
 	out := &ping.FpingOutput{Alive: c.Bool("a"), Unreach: c.Bool("u"), Quiet: c.Bool("q"), Stats: c.Bool("s"),
 		Elapsed: c.Bool("e"), Timestamp: c.Bool("D"), MinReachable: c.Int("x")}

@@ -139,15 +139,13 @@ func options(c *cli.Context) (ping.Options, error) {
 		UserLatency:  c.Bool("U"),
 		Verbose:      c.Bool("v"),
 	}
-	for _, r := range []struct{ flag, why string }{
+	if err := cmdline.Refuse(c, [][2]string{
 		{"R", "-R (record route): not supported by rawkit's ping"},
 		{"T", "-T (IPv4 timestamp option): not supported by rawkit's ping"},
 		{"F", "-F (IPv6 flow label): not supported by rawkit's ping"},
 		{"N", "-N (ICMPv6 node information queries): not supported by rawkit's ping"},
-	} {
-		if c.IsSet(r.flag) {
-			return o, report.Usagef("%s", r.why)
-		}
+	}); err != nil {
+		return o, err
 	}
 	if len(o.Targets) == 0 {
 		return o, report.Usagef("usage error: Destination address required")

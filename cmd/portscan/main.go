@@ -167,7 +167,7 @@ func options(c *cli.Context) (scan.Options, bool, error) {
 		Concurrency:   c.Int("concurrency"),
 		Progress:      true,
 	}
-	for _, r := range []struct{ flag, why string }{
+	if err := cmdline.Refuse(c, [][2]string{
 		{"sn", "-sn (host discovery alone): not supported yet"},
 		{"sV", "-sV (service versions): not supported yet"},
 		{"O", "-O (OS detection): not supported"},
@@ -175,10 +175,8 @@ func options(c *cli.Context) (scan.Options, bool, error) {
 		{"sC", "-sC (NSE scripts): not supported"},
 		{"script", "--script (NSE scripts): not supported"},
 		{"R", "-R (reverse DNS): not supported; portscan prints addresses"},
-	} {
-		if c.IsSet(r.flag) {
-			return o, false, report.Usagef("%s", r.why)
-		}
+	}); err != nil {
+		return o, false, err
 	}
 	if base := c.String("oA"); base != "" {
 		o.NormalFile, o.GrepFile, o.XMLFile = base+".nmap", base+".gnmap", base+".xml"

@@ -101,7 +101,7 @@ func newApp() *cli.App {
 }
 
 func run(c *cli.Context) error {
-	for _, r := range []struct{ flag, why string }{
+	if err := cmdline.Refuse(c, [][2]string{
 		{"z", "-z (a command after each rotation): not supported"},
 		{"I", "-I (monitor mode): not supported"},
 		{"E", "-E (ESP decryption): not supported"},
@@ -109,10 +109,8 @@ func run(c *cli.Context) error {
 		{"T", "-T (forced packet types): not supported"},
 		{"V", "-V (a list of files to read): not supported; run sniff -r once per file"},
 		{"j", "-j (time stamp types): not supported; the kernel's software stamps are used"},
-	} {
-		if c.IsSet(r.flag) {
-			return report.Usagef("%s", r.why)
-		}
+	}); err != nil {
+		return err
 	}
 	if c.Bool("D") {
 		return listInterfaces(c.App.Writer)

@@ -154,7 +154,7 @@ func options(c *cli.Context) (trace.Options, error) {
 		Mark:         c.Int("fwmark"),
 		Back:         c.Bool("back"),
 	}
-	for _, r := range []struct{ flag, why string }{
+	if err := cmdline.Refuse(c, [][2]string{
 		{"g", "-g (loose source routing): not supported; routers drop source-routed packets"},
 		{"l", "-l (IPv6 flow label): not supported"},
 		{"A", "-A (AS path lookups): not supported; they query registries on the internet"},
@@ -163,10 +163,8 @@ func options(c *cli.Context) (trace.Options, error) {
 		{"D", "-D (DCCP): not supported"},
 		{"UL", "-UL (UDPLITE): not supported"},
 		{"P", "-P (raw protocol probes): not supported"},
-	} {
-		if c.IsSet(r.flag) {
-			return o, report.Usagef("%s", r.why)
-		}
+	}); err != nil {
+		return o, err
 	}
 	if o.TOS < 0 || o.TOS > 255 {
 		return o, report.Usagef("-t %d: TOS must be 0 to 255", o.TOS)

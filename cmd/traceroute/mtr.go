@@ -5,6 +5,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/rawkit/rawkit/internal/cmdline"
 	"github.com/rawkit/rawkit/report"
 	"github.com/rawkit/rawkit/trace"
 )
@@ -65,17 +66,15 @@ func newMtrApp() *cli.App {
 }
 
 func runMtr(c *cli.Context) error {
-	for _, r := range []struct{ flag, why string }{
+	if err := cmdline.Refuse(c, [][2]string{
 		{"t", "-t (the live view): not supported yet; use -r or -w"},
 		{"g", "-g (GTK): not supported"},
 		{"l", "-l (raw output): not supported"},
 		{"x", "-x (XML): not supported; use -j"},
 		{"z", "-z (AS lookups): not supported"},
 		{"o", "-o (field order): not supported"},
-	} {
-		if c.IsSet(r.flag) {
-			return report.Usagef("%s", r.why)
-		}
+	}); err != nil {
+		return err
 	}
 	args := c.Args().Slice()
 	if len(args) != 1 {

@@ -147,6 +147,19 @@ func unquote(usage string) (string, string) {
 	return name, usage[:i] + name + usage[i+1+j+1:]
 }
 
+// Refuse turns an option of the classic tool that rawkit does not
+// provide into a usage error that says why, the first set of refusals
+// ({option name, reason}) in order: never "flag provided but not
+// defined" for an option the classic tool has.
+func Refuse(c *cli.Context, refusals [][2]string) error {
+	for _, r := range refusals {
+		if c.IsSet(r[0]) {
+			return report.Usagef("%s", r[1])
+		}
+	}
+	return nil
+}
+
 // flagError is a command line getopt could not read: the one kind of
 // usage error that a pointer to --help follows, as getopt's users print.
 type flagError struct{ error }
