@@ -299,14 +299,15 @@ func (o *output) stamp(ts time.Time) string {
 	if o.first.IsZero() {
 		o.first, o.prev = ts, ts
 	}
-	defer func() { o.prev = ts }()
+	prev := o.prev
+	o.prev = ts
 	switch o.opts.Stamps {
 	case 1:
 		return ""
 	case 2:
 		return fmt.Sprintf("%d.%06d", ts.Unix(), ts.Nanosecond()/1000)
 	case 3:
-		return delta(ts.Sub(o.prev))
+		return delta(ts.Sub(prev))
 	case 4:
 		return ts.Local().Format("2006-01-02 15:04:05.000000")
 	case 5:
