@@ -32,7 +32,7 @@ var expressions = []string{
 	"proto 6", "proto 17", "ip proto 1", "ip6 proto 58", "ip proto tcp", "proto \\udp", "ether proto 0x806",
 	"ether proto 0x86dd", "ether host 02:00:00:00:00:01", "ether src 02:00:00:00:00:01",
 	"ether dst ff:ff:ff:ff:ff:ff", "broadcast", "multicast", "ether broadcast", "not broadcast",
-	"less 64", "greater 100", "less 60 and tcp", "len > 80", "len <= 64", "len == 54",
+	"less 64", "greater 100", "less 60 and tcp", "len > 80", "len <= 64", "len == 54", "length > 80", "tcp port 80 and length > 100",
 	"tcp[13] & 2 != 0", "tcp[tcpflags] & tcp-syn != 0", "tcp[tcpflags] & (tcp-syn|tcp-ack) == tcp-syn",
 	"tcp[tcpflags] == tcp-ack", "tcp[13] = 18", "tcp[0:2] = 40000", "tcp[2:2] > 1023",
 	"udp[0:2] = 53", "udp[8:2] = 0x1234", "udp[4:2] > 20",

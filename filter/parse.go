@@ -223,7 +223,7 @@ func (p *parser) parseArithPrimary() (arith, error) {
 			return nil, err
 		}
 		return binArith{"-", numArith{0}, x}, nil
-	case t.text == "len":
+	case t.text == "len" || t.text == "length":
 		return lenArith{}, nil
 	case t.kind == tWord && loadProtos[t.text] && p.peek().text == "[":
 		p.next()
