@@ -307,6 +307,12 @@ func (c *compiler) bareProto(q prim, t, f label) error {
 		return c.ipProto(1, q.vlans, t, f)
 	case "icmp6":
 		return c.ip6Proto(58, q.vlans, t, f)
+	case "igmp":
+		return c.ipProto(2, q.vlans, t, f)
+	case "vrrp", "carp": // both IP protocol 112, IPv4 only, as libpcap has them
+		return c.ipProto(112, q.vlans, t, f)
+	case "pim", "ah", "esp":
+		return c.anyProto(map[string]uint32{"pim": 103, "ah": 51, "esp": 50}[q.proto], q.vlans, t, f)
 	}
 	return fmt.Errorf("filter: %q alone is not supported", q.proto)
 }

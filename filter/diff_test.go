@@ -3,6 +3,7 @@ package filter
 import (
 	"bufio"
 	"encoding/binary"
+	"fmt"
 	"os"
 	"os/exec"
 	"strconv"
@@ -33,6 +34,7 @@ var expressions = []string{
 	"ether proto 0x86dd", "ether host 02:00:00:00:00:01", "ether src 02:00:00:00:00:01",
 	"ether dst ff:ff:ff:ff:ff:ff", "broadcast", "multicast", "ether broadcast", "not broadcast",
 	"less 64", "greater 100", "less 60 and tcp", "len > 80", "len <= 64", "len == 54", "length > 80", "tcp port 80 and length > 100",
+	"igmp", "pim", "vrrp", "carp", "ah", "esp", "igmp or pim", "not esp and ah",
 	"tcp[13] & 2 != 0", "tcp[tcpflags] & tcp-syn != 0", "tcp[tcpflags] & (tcp-syn|tcp-ack) == tcp-syn",
 	"tcp[tcpflags] == tcp-ack", "tcp[13] = 18", "tcp[0:2] = 40000", "tcp[2:2] > 1023",
 	"udp[0:2] = 53", "udp[8:2] = 0x1234", "udp[4:2] > 20",
@@ -231,6 +233,11 @@ func corpus(lt LinkType) []packet {
 			add("icmp time exceeded", v4(1, a3, a1, icmpMsg(11, 0), 0, 0, 255), 0x800, dst, vlan)
 			add("icmp unreachable", v4(1, a3, a1, icmpMsg(3, 3), 0, 0, 64), 0x800, dst, vlan)
 			add("ip proto 47", v4(47, a1, a2, make([]byte, 8), 0, 0, 64), 0x800, dst, vlan)
+			for _, proto := range []byte{2, 50, 51, 103, 112} { // igmp esp ah pim vrrp
+				add(fmt.Sprintf("ip proto %d", proto), v4(proto, a1, a2, make([]byte, 8), 0, 0, 64), 0x800, dst, vlan)
+				add(fmt.Sprintf("ipv6 proto %d", proto), v6(proto, s1, s2, make([]byte, 8), false), 0x86dd, dst, vlan)
+				add(fmt.Sprintf("ipv6 frag proto %d", proto), v6(proto, s1, s2, make([]byte, 8), true), 0x86dd, dst, vlan)
+			}
 			add("ipv6 tcp 80", v6(6, s1, s2, tcpSeg(40000, 80, 2), false), 0x86dd, dst, vlan)
 			add("ipv6 tcp frag", v6(6, s1, s2, tcpSeg(40000, 80, 2), true), 0x86dd, dst, vlan)
 			add("ipv6 udp 53", v6(17, s2, s3, udpSeg(53, 40000, make([]byte, 20)), false), 0x86dd, dst, vlan)

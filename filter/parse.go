@@ -296,6 +296,11 @@ func (p *parser) parsePrim() (node, error) {
 	case "broadcast", "multicast":
 		p.next()
 		return prim{kind: t.text, proto: "ether", vlans: p.vlans}, nil
+	case "igmp", "pim", "vrrp", "carp", "ah", "esp":
+		// Protocols that stand alone as pcap-filter's abbreviations of
+		// "ip proto N" (and "ip6 proto N" where IPv6 carries them).
+		p.next()
+		return prim{proto: t.text, vlans: p.vlans}, nil
 	case "less", "greater":
 		p.next()
 		n, err := parseNum(p.next().text)
