@@ -225,7 +225,7 @@ func (p *parser) parseArithPrimary() (arith, error) {
 		return binArith{"-", numArith{0}, x}, nil
 	case t.text == "len" || t.text == "length":
 		return lenArith{}, nil
-	case t.kind == tWord && loadProtos[t.text] && p.peek().text == "[":
+	case t.kind == tWord && (loadProtos[t.text] || t.text == "link") && p.peek().text == "[":
 		p.next()
 		off, err := p.parseArith(0)
 		if err != nil {
@@ -245,7 +245,11 @@ func (p *parser) parseArithPrimary() (arith, error) {
 		if p.next().text != "]" {
 			return nil, p.errorf("missing ]")
 		}
-		return loadArith{proto: t.text, off: off, size: size, vlans: p.vlans}, nil
+		proto := t.text
+		if proto == "link" {
+			proto = "ether" // link[] is the link-layer header, whatever it is
+		}
+		return loadArith{proto: proto, off: off, size: size, vlans: p.vlans}, nil
 	case t.kind == tWord:
 		if v, ok := constants[t.text]; ok {
 			return numArith{v}, nil
