@@ -36,6 +36,8 @@ var expressions = []string{
 	"less 64", "greater 100", "less 60 and tcp", "len > 80", "len <= 64", "len == 54", "length > 80", "tcp port 80 and length > 100",
 	"igmp", "pim", "vrrp", "carp", "ah", "esp", "igmp or pim", "not esp and ah",
 	"link[0] & 1 != 0", "link[12:2] == 0x800", "link[14] == 0x45 or link[16] == 0x45",
+	"ip net 198.18", "net 198", "src net 198.18.1", "net 198.18/15", "ip6 host ::1", "ip6 net ::/0", "host ::ffff:198.18.0.1",
+	"ether host 020000000001", "ether src 0200.0000.0001", "ether dst 02.00.00.00.00.02", "ether proto \\ip", "ether proto \\ip6",
 	"tcp[13] & 2 != 0", "tcp[tcpflags] & tcp-syn != 0", "tcp[tcpflags] & (tcp-syn|tcp-ack) == tcp-syn",
 	"tcp[tcpflags] == tcp-ack", "tcp[13] = 18", "tcp[0:2] = 40000", "tcp[2:2] > 1023",
 	"udp[0:2] = 53", "udp[8:2] = 0x1234", "udp[4:2] > 20",

@@ -32,7 +32,8 @@ func lex(s string) ([]token, error) {
 		switch {
 		case c == ' ' || c == '\t' || c == '\n':
 			i++
-		case isWordStart(c):
+		case isWordStart(c) || c == ':' && i+1 < len(s) && s[i+1] == ':' && !insideBracket(out):
+			// (an IPv6 literal may start with "::")
 			j := i
 			for j < len(s) && isWordChar(s[j]) {
 				// ':' belongs to addresses, but "tcp[13:1]" uses it as an

@@ -289,6 +289,11 @@ func parseNum(s string) (uint32, error) {
 
 var protoNames = map[string]bool{"ether": true, "ip": true, "ip6": true, "arp": true, "rarp": true, "tcp": true, "udp": true, "sctp": true, "icmp": true, "icmp6": true}
 
+// etherProtoNumbers are the names "ether proto \\NAME" takes, with their
+// ethertypes (pcap-filter(7); those carried in LLC frames are not here).
+var etherProtoNumbers = map[string]uint32{"ip": 0x800, "ip6": 0x86dd, "arp": 0x806, "rarp": 0x8035, "atalk": 0x809b,
+	"aarp": 0x80f3, "decnet": 0x6003, "sca": 0x6007, "lat": 0x6004, "mopdl": 0x6001, "moprc": 0x6002}
+
 var protoNumbers = map[string]uint32{"icmp": 1, "igmp": 2, "tcp": 6, "udp": 17, "ipv6": 41, "gre": 47, "esp": 50, "ah": 51, "icmp6": 58, "pim": 103, "vrrp": 112, "sctp": 132}
 
 // parsePrim parses a primitive: qualifiers and a value, or a keyword.
@@ -384,9 +389,15 @@ func (p *parser) protoValue(q prim) (node, error) {
 	q.kind = "proto"
 	// Protocol names after "proto" are written \tcp, \udp ...: bare, they
 	// are keywords (pcap-filter(7)).
-	if n, ok := protoNumbers[strings.TrimPrefix(t.text, "\\")]; ok && strings.HasPrefix(t.text, "\\") {
-		q.lo = n
-		return q, nil
+	if name, escaped := strings.CutPrefix(t.text, "\\"); escaped {
+		table := protoNumbers
+		if q.proto == "ether" {
+			table = etherProtoNumbers
+		}
+		if n, ok := table[name]; ok {
+			q.lo = n
+			return q, nil
+		}
 	}
 	n, err := parseNum(t.text)
 	if err != nil || q.proto != "ether" && n > 255 || n > 0xffff {
@@ -420,8 +431,20 @@ func (p *parser) value(q *prim) error {
 		}
 		q.addr = a
 	case "net":
-		if strings.Contains(t.text, "/") {
-			pf, err := netip.ParsePrefix(t.text)
+		text := t.text
+		if addr, bits, _ := strings.Cut(text, "/"); !strings.Contains(addr, ":") {
+			// pcap-filter's short IPv4 networks: "192.168" is
+			// 192.168.0.0/16, and "192.168/16" is written so too.
+			if full, n, ok := padNet(addr); ok {
+				if bits == "" {
+					text = fmt.Sprintf("%s/%d", full, n)
+				} else {
+					text = full + "/" + bits
+				}
+			}
+		}
+		if strings.Contains(text, "/") {
+			pf, err := netip.ParsePrefix(text)
 			if err != nil {
 				return fmt.Errorf("filter: bad network %q", t.text)
 			}
@@ -488,9 +511,38 @@ func portNumber(s string) (uint32, bool) {
 	return n, err == nil && n <= 65535
 }
 
+// padNet completes an IPv4 network of one to three numbers with zeros
+// and gives its classful length (8 bits a number), as libpcap does.
+func padNet(s string) (string, int, bool) {
+	parts := strings.Split(s, ".")
+	if len(parts) < 1 || len(parts) > 3 {
+		return "", 0, false
+	}
+	for _, p := range parts {
+		if n, err := strconv.Atoi(p); err != nil || n < 0 || n > 255 {
+			return "", 0, false
+		}
+	}
+	n := 8 * len(parts)
+	for len(parts) < 4 {
+		parts = append(parts, "0")
+	}
+	return strings.Join(parts, "."), n, true
+}
+
+// parseMAC reads the forms pcap-filter(7) takes: six groups of one or two
+// hex digits separated by ':', '-' or '.', three groups of four
+// separated by '.', or twelve hex digits.
 func parseMAC(s string) ([6]byte, error) {
 	var hw [6]byte
 	parts := strings.FieldsFunc(s, func(r rune) bool { return r == ':' || r == '-' || r == '.' })
+	whole := strings.Join(parts, "")
+	if len(parts) == 1 && len(whole) == 12 || len(parts) == 3 && len(whole) == 12 && strings.Count(s, ".") == 2 {
+		parts = nil
+		for i := 0; i < 12; i += 2 {
+			parts = append(parts, whole[i:i+2])
+		}
+	}
 	if len(parts) != 6 {
 		return hw, fmt.Errorf("filter: %q is not a MAC address", s)
 	}
