@@ -38,7 +38,7 @@ func (c *compiler) rel(r rel, t, f label) error {
 	gs := map[guard]bool{}
 	guards(r.l, gs)
 	guards(r.r, gs)
-	for _, p := range []string{"ether", "ip", "ip6", "arp", "rarp", "tcp", "udp", "sctp", "icmp"} {
+	for _, p := range []string{"ether", "ip", "ip6", "arp", "rarp", "tcp", "udp", "sctp", "icmp", "icmp6"} {
 		for g := range gs {
 			if g.proto != p {
 				continue
@@ -82,6 +82,16 @@ func (c *compiler) guard(g guard, t, f label) error {
 		return nil
 	case "ip", "ip6", "arp", "rarp":
 		return c.etherType(ethertypes[g.proto], g.vlans, t, f)
+	case "icmp6":
+		// As libpcap: ICMPv6 right after the fixed IPv6 header.
+		l := c.newLabel()
+		if err := c.etherType(0x86dd, g.vlans, l, f); err != nil {
+			return err
+		}
+		c.place(l)
+		c.emit(bpf.LoadAbsolute{Off: c.netOff(g.vlans) + 6, Size: 1})
+		c.jump(bpf.JumpEqual, 58, t, f)
+		return nil
 	}
 	// A transport load needs an IPv4 first fragment of that protocol.
 	l := c.newLabel()
@@ -151,6 +161,8 @@ func (c *compiler) load(a loadArith) error {
 		base = 0
 	case "ip", "ip6", "arp", "rarp":
 		base = c.netOff(a.vlans)
+	case "icmp6":
+		base = c.netOff(a.vlans) + 40
 	default: // tcp udp icmp sctp: after the IPv4 header, whose length varies
 		base, indexed = c.netOff(a.vlans), true
 	}

@@ -38,6 +38,8 @@ var expressions = []string{
 	"link[0] & 1 != 0", "link[12:2] == 0x800", "link[14] == 0x45 or link[16] == 0x45",
 	"ip net 198.18", "net 198", "src net 198.18.1", "net 198.18/15", "ip6 host ::1", "ip6 net ::/0", "host ::ffff:198.18.0.1",
 	"ether host 020000000001", "ether src 0200.0000.0001", "ether dst 02.00.00.00.00.02", "ether proto \\ip", "ether proto \\ip6",
+	"icmp6[0] == 128", "icmp6[icmp6type] == icmp6-echo", "icmp6[icmp6type] == icmp6-echoreply or icmp6[icmp6type] == icmp6-neighborsolicit",
+	"icmp6[1] == 0 and ip6", "icmp6[4:2] == 1",
 	"tcp[13] & 2 != 0", "tcp[tcpflags] & tcp-syn != 0", "tcp[tcpflags] & (tcp-syn|tcp-ack) == tcp-syn",
 	"tcp[tcpflags] == tcp-ack", "tcp[13] = 18", "tcp[0:2] = 40000", "tcp[2:2] > 1023",
 	"udp[0:2] = 53", "udp[8:2] = 0x1234", "udp[4:2] > 20",

@@ -203,7 +203,7 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-var loadProtos = map[string]bool{"ether": true, "ip": true, "ip6": true, "tcp": true, "udp": true, "icmp": true, "sctp": true, "arp": true, "rarp": true}
+var loadProtos = map[string]bool{"ether": true, "ip": true, "ip6": true, "tcp": true, "udp": true, "icmp": true, "sctp": true, "arp": true, "rarp": true, "icmp6": true}
 
 func (p *parser) parseArithPrimary() (arith, error) {
 	t := p.next()
@@ -273,6 +273,13 @@ var constants = map[string]uint32{
 	"icmp-ireq": 15, "icmp-ireqreply": 16, "icmp-maskreq": 17, "icmp-maskreply": 18,
 	"icmp6type": 0, "icmp6code": 1, "icmp6-destinationunreach": 1, "icmp6-packettoobig": 2,
 	"icmp6-timeexceeded": 3, "icmp6-parameterproblem": 4, "icmp6-echo": 128, "icmp6-echoreply": 129,
+	"icmp6-multicastlistenerquery": 130, "icmp6-multicastlistenerreportv1": 131, "icmp6-multicastlistenerdone": 132,
+	"icmp6-routersolicit": 133, "icmp6-routeradvert": 134, "icmp6-neighborsolicit": 135, "icmp6-neighboradvert": 136,
+	"icmp6-redirect": 137, "icmp6-routerrenum": 138, "icmp6-nodeinformationquery": 139, "icmp6-nodeinformationresponse": 140,
+	"icmp6-ineighbordiscoverysolicit": 141, "icmp6-ineighbordiscoveryadvert": 142, "icmp6-multicastlistenerreportv2": 143,
+	"icmp6-homeagentdiscoveryrequest": 144, "icmp6-homeagentdiscoveryreply": 145, "icmp6-mobileprefixsolicit": 146,
+	"icmp6-mobileprefixadvert": 147, "icmp6-certpathsolicit": 148, "icmp6-certpathadvert": 149,
+	"icmp6-multicastrouteradvert": 151, "icmp6-multicastroutersolicit": 152, "icmp6-multicastrouterterm": 153,
 }
 
 func parseNum(s string) (uint32, error) {
