@@ -248,7 +248,25 @@ func (c *compiler) prim(q prim, t, f label) error {
 		return c.hostNet(q, t, f)
 	case "port", "portrange":
 		return c.port(q, t, f)
+	case "inbound", "outbound":
+		// The packet's direction: the cooked header's packet type, or
+		// the kernel's for the packet (an ancillary load, as libpcap
+		// emits it: only a live capture's kernel filter can answer it).
+		if c.lt == LinuxSLL {
+			c.emit(bpf.LoadAbsolute{Off: 0, Size: 2})
+		} else {
+			c.emit(bpf.LoadExtension{Num: bpf.ExtType})
+		}
+		if q.kind == "outbound" {
+			c.jump(bpf.JumpEqual, 4, t, f) // PACKET_OUTGOING
+		} else {
+			c.jump(bpf.JumpEqual, 4, f, t)
+		}
+		return nil
 	case "broadcast", "multicast":
+		if q.proto == "ip" || q.proto == "ip6" {
+			return c.ipCast(q, t, f)
+		}
 		if c.lt != Ethernet {
 			return fmt.Errorf("filter: %s is not supported on the %s link type", q.kind, c.lt)
 		}
@@ -295,6 +313,33 @@ func (c *compiler) prim(q prim, t, f label) error {
 		return nil
 	}
 	return fmt.Errorf("filter: %s is not supported", q.kind)
+}
+
+// ipCast compiles "ip broadcast", "ip multicast" and "ip6 multicast" as
+// libpcap does: the destination address all ones or zero (no netmask is
+// known), at least 224.0.0.0, or starting with 0xff.
+func (c *compiler) ipCast(q prim, t, f label) error {
+	l := c.newLabel()
+	if err := c.etherType(ethertypes[q.proto], q.vlans, l, f); err != nil {
+		return err
+	}
+	c.place(l)
+	net := c.netOff(q.vlans)
+	switch {
+	case q.proto == "ip6":
+		c.emit(bpf.LoadAbsolute{Off: net + 24, Size: 1})
+		c.jump(bpf.JumpEqual, 0xff, t, f)
+	case q.kind == "multicast":
+		c.emit(bpf.LoadAbsolute{Off: net + 16, Size: 1})
+		c.jump(bpf.JumpGreaterOrEqual, 0xe0, t, f)
+	default:
+		zero := c.newLabel()
+		c.emit(bpf.LoadAbsolute{Off: net + 16, Size: 4})
+		c.jump(bpf.JumpEqual, 0, t, zero)
+		c.place(zero)
+		c.jump(bpf.JumpEqual, 0xffffffff, t, f)
+	}
+	return nil
 }
 
 func (c *compiler) bareProto(q prim, t, f label) error {

@@ -312,6 +312,9 @@ func (p *parser) parsePrim() (node, error) {
 	case "broadcast", "multicast":
 		p.next()
 		return prim{kind: t.text, proto: "ether", vlans: p.vlans}, nil
+	case "inbound", "outbound":
+		p.next()
+		return prim{kind: t.text, vlans: p.vlans}, nil
 	case "igmp", "pim", "vrrp", "carp", "ah", "esp":
 		// Protocols that stand alone as pcap-filter's abbreviations of
 		// "ip proto N" (and "ip6 proto N" where IPv6 carries them).
@@ -341,7 +344,7 @@ func (p *parser) parsePrim() (node, error) {
 		q.proto = p.next().text
 		switch p.peek().text {
 		case "broadcast", "multicast":
-			if q.proto != "ether" {
+			if q.proto != "ether" && q.proto != "ip" && !(q.proto == "ip6" && p.peek().text == "multicast") {
 				return nil, p.errorf("%s %s is not supported", q.proto, p.peek().text)
 			}
 			p.next()

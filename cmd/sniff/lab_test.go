@@ -410,6 +410,18 @@ func TestTcpdumpOptionsLive(t *testing.T) {
 	if n := lines(c.stdout); n != 4 || c.code != 0 || !strings.HasPrefix(c.stdout, " 00:00:00.000000 IP (tos") {
 		t.Errorf("-nni to-r1 -c 4 -vvv -ttt: %d lines, exit %d\n%s%s", n, c.code, c.stdout, c.stderr)
 	}
+	// inbound and outbound: in the kernel on an interface (an ancillary
+	// load), here on any.
+	for _, iface := range []string{"to-r1", "any"} {
+		c := during(t, lab, []string{"-i", iface, "-c", "3", "outbound and icmp"}, ping(lab, dst, 3))
+		if n := lines(c.stdout); n != 3 || strings.Count(c.stdout, "echo request") != 3 {
+			t.Errorf("-i %s outbound: %d lines\n%s%s", iface, n, c.stdout, c.stderr)
+		}
+		c = during(t, lab, []string{"-i", iface, "-c", "3", "inbound and icmp"}, ping(lab, dst, 3))
+		if n := lines(c.stdout); n != 3 || strings.Count(c.stdout, "echo reply") != 3 {
+			t.Errorf("-i %s inbound: %d lines\n%s%s", iface, n, c.stdout, c.stderr)
+		}
+	}
 	// -F: the expression from a file, comments removed.
 	ffile := filepath.Join(dir, "filter")
 	os.WriteFile(ffile, []byte("# only the replies\nicmp[icmptype] == icmp-echoreply\n"), 0o644)
