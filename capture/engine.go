@@ -39,6 +39,9 @@ type Options struct {
 	RotateEvery time.Duration
 	KeepFiles   int
 	ReadFile    string // -r: read this pcap file instead of capturing
+	// Netns (--netns) captures in that network namespace: an ip-netns(8)
+	// name or a namespace file.
+	Netns string
 	Duration    time.Duration
 	JSON        bool
 	// LinkHeader (-e) prints the link-level header on each line.
@@ -148,7 +151,15 @@ func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 	} else {
 		cfg.Filter = prog
 	}
-	conn, err := rawsock.ListenPacket(cfg)
+	var conn *rawsock.PacketConn
+	var names map[int]string
+	err = rawsock.InNetns(opts.Netns, func() (err error) {
+		conn, err = rawsock.ListenPacket(cfg)
+		if err == nil {
+			names = ifnames() // the namespace's own
+		}
+		return err
+	})
 	if err != nil {
 		if strings.Contains(err.Error(), "no such network interface") {
 			return report.Usagef("-i %s: no such interface", opts.Iface)
@@ -163,7 +174,6 @@ func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 	if err := dropAfterOpen(opts); err != nil {
 		return err
 	}
-	names := ifnames()
 	// Packets cross from the ring's reader to the output in batches: one
 	// channel operation and one buffer per batch, not per packet.
 	queue := make(chan *batch, max(opts.QueueLen/batchPackets, 4))

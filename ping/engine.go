@@ -56,6 +56,9 @@ type pinger struct {
 	// source is the local address probes leave from, when -I or -B asked
 	// for it to be known.
 	source netip.Addr
+	// routeMTU is the MTU toward a single target, learnt where the
+	// sockets were opened (--netns), for iputils' "message too long".
+	routeMTU map[netip.Addr]int
 }
 
 type pendingKey struct {
@@ -75,11 +78,22 @@ func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	var routeMTU map[netip.Addr]int
 	if len(targets) == 1 && opts.Listen == nil {
 		// As iputils, one target is routed before anything is printed:
 		// no route ends the run at once (exit 1, the network saying no;
 		// iputils exits 2), a missing interface is bad input.
-		_, err := rawsock.SourceFor(targets[0].addr, opts.Iface, opts.Source)
+		err := rawsock.InNetns(opts.Netns, func() error {
+			_, err := rawsock.SourceFor(targets[0].addr, opts.Iface, opts.Source)
+			if err == nil && opts.PMTU == "do" {
+				mtu, _ := rawsock.RouteMTU(targets[0].addr, opts.Iface)
+				routeMTU = map[netip.Addr]int{targets[0].addr: mtu}
+			}
+			return err
+		})
+		if errors.Is(err, rawsock.ErrNoSuchNamespace) || errors.Is(err, os.ErrPermission) {
+			return err
+		}
 		if errors.Is(err, unix.ENETUNREACH) || errors.Is(err, unix.EHOSTUNREACH) {
 			var errno unix.Errno
 			errors.As(err, &errno)
@@ -91,13 +105,14 @@ func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 		}
 	}
 	p := &pinger{
-		opts:    opts,
-		targets: targets,
-		conns:   map[int]Conn{},
-		ids:     map[int]int{},
-		nextSeq: map[int]uint16{},
-		pending: map[pendingKey]*probe{},
-		stderr:  stderr,
+		opts:     opts,
+		routeMTU: routeMTU,
+		targets:  targets,
+		conns:    map[int]Conn{},
+		ids:      map[int]int{},
+		nextSeq:  map[int]uint16{},
+		pending:  map[pendingKey]*probe{},
+		stderr:   stderr,
 	}
 	switch {
 	case opts.JSON:
@@ -197,7 +212,12 @@ func (p *pinger) open() error {
 		if !src.IsValid() && (p.opts.StickySource || p.opts.Iface != "") && len(p.targets) == 1 {
 			// The address the kernel would send from: for iputils' "from
 			// ADDR IFACE:" header, and what -B binds to.
-			if a, err := rawsock.SourceFor(p.targets[0].addr, p.opts.Iface, netip.Addr{}); err == nil {
+			var a netip.Addr
+			err := rawsock.InNetns(p.opts.Netns, func() (err error) {
+				a, err = rawsock.SourceFor(p.targets[0].addr, p.opts.Iface, netip.Addr{})
+				return err
+			})
+			if err == nil {
 				p.source = a
 				if p.opts.StickySource {
 					src = a
@@ -207,16 +227,20 @@ func (p *pinger) open() error {
 		if src.IsValid() {
 			p.source = src
 		}
-		c, err := listen(rawsock.ICMPConfig{
-			Family: fam, Mode: mode, ID: id,
-			Options: rawsock.Options{
-				TTL: p.opts.TTL, TOS: p.opts.TOS, PMTU: p.opts.PMTU, Mark: p.opts.Mark,
-				Iface: p.opts.Iface, Source: src,
-				Broadcast: p.opts.Broadcast, DontRoute: p.opts.DontRoute, NoMulticastLoop: p.opts.NoLoop,
-				Debug: p.opts.Debug, SendBuffer: p.opts.SendBuffer,
-				// Room for a sweep's replies arriving together.
-				RecvBuffer: min(max(len(p.targets), 64)*2048, 32<<20),
-			},
+		var c Conn
+		err := rawsock.InNetns(p.opts.Netns, func() (err error) {
+			c, err = listen(rawsock.ICMPConfig{
+				Family: fam, Mode: mode, ID: id,
+				Options: rawsock.Options{
+					TTL: p.opts.TTL, TOS: p.opts.TOS, PMTU: p.opts.PMTU, Mark: p.opts.Mark,
+					Iface: p.opts.Iface, Source: src,
+					Broadcast: p.opts.Broadcast, DontRoute: p.opts.DontRoute, NoMulticastLoop: p.opts.NoLoop,
+					Debug: p.opts.Debug, SendBuffer: p.opts.SendBuffer,
+					// Room for a sweep's replies arriving together.
+					RecvBuffer: min(max(len(p.targets), 64)*2048, 32<<20),
+				},
+			})
+			return err
 		})
 		if err != nil {
 			return err
@@ -499,7 +523,10 @@ func (p *pinger) sendError(t *target, pr *probe, err error) error {
 		// iputils, counted among the errors.
 		t.errors++
 		p.answer(pr)
-		mtu, _ := rawsock.RouteMTU(t.addr, p.opts.Iface)
+		mtu := p.routeMTU[t.addr]
+		if mtu == 0 && p.opts.Netns == "" {
+			mtu, _ = rawsock.RouteMTU(t.addr, p.opts.Iface)
+		}
 		fmt.Fprintf(p.stderr, "ping: local error: message too long, mtu=%d\n", mtu)
 	default:
 		fmt.Fprintf(p.stderr, "ping: sendto %s: %v\n", t.addr, errno)

@@ -65,6 +65,9 @@ type Options struct {
 	// Backoff multiplies the interval after each round (fping -B); 0 or
 	// 1 keeps it constant.
 	Backoff float64
+	// Netns (--netns) opens the sockets in that network namespace: a
+	// name of ip-netns(8) or a namespace file such as /proc/PID/ns/net.
+	Netns string
 	// Fping, when set, writes fping's output instead of iputils'.
 	Fping *FpingOutput
 

@@ -64,3 +64,22 @@ type IPConn struct{ conn }
 
 // PacketConn is a capture socket (Linux only).
 type PacketConn struct{}
+
+// InNetns is Linux's; elsewhere only "" (no namespace) runs f.
+func InNetns(ns string, f func() error) error {
+	if ns != "" {
+		return errNotLinux
+	}
+	return f()
+}
+
+// EnterNetnsForGood is Linux's.
+func EnterNetnsForGood(ns string) error {
+	if ns != "" {
+		return errNotLinux
+	}
+	return nil
+}
+
+// ErrNoSuchNamespace is Linux's.
+var ErrNoSuchNamespace = errors.New("no such network namespace")

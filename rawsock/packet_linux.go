@@ -236,8 +236,14 @@ func (c *PacketConn) socketError() error {
 		return nil
 	}
 	if syscall.Errno(e) == unix.ENETDOWN && c.ifindex != 0 {
-		if _, err := net.InterfaceByIndex(c.ifindex); err != nil {
-			return ErrInterfaceGone
+		// Asked through the socket itself, so in its own namespace: does
+		// the interface still have a name?
+		ifr, err := unix.NewIfreq("")
+		if err == nil {
+			ifr.SetUint32(uint32(c.ifindex))
+			if unix.IoctlIfreq(c.fd, unix.SIOCGIFNAME, ifr) == unix.ENODEV {
+				return ErrInterfaceGone
+			}
 		}
 		return ErrInterfaceDown
 	}

@@ -17,10 +17,6 @@ import (
 // runConnect scans with the kernel's connect(): no privilege needed, a
 // full handshake per open port (closed at once), Concurrency at a time.
 func (s *scanner) runConnect(ctx context.Context, resume *resumeState, stderr io.Writer) error {
-	// connect() needs no capability: none is kept for the whole scan.
-	if err := rawsock.DropPrivileges(); err != nil {
-		return fmt.Errorf("dropping capabilities: %w", err)
-	}
 	timeout := s.opts.Wait
 	if timeout == 0 {
 		timeout = time.Second
@@ -29,10 +25,18 @@ func (s *scanner) runConnect(ctx context.Context, resume *resumeState, stderr io
 	defer progress.stop()
 	work := make(chan uint64)
 	var wg sync.WaitGroup
+	ready := make(chan error, s.opts.Concurrency)
 	for range s.opts.Concurrency {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			// With --netns each worker's thread lives in the namespace,
+			// where its connect() calls open their sockets.
+			err := rawsock.EnterNetnsForGood(s.opts.Netns)
+			ready <- err
+			if err != nil {
+				return
+			}
 			d := net.Dialer{Timeout: timeout}
 			if s.opts.Source.IsValid() {
 				d.LocalAddr = &net.TCPAddr{IP: s.opts.Source.AsSlice()}
@@ -58,6 +62,23 @@ func (s *scanner) runConnect(ctx context.Context, resume *resumeState, stderr io
 				s.record(idx, r, time.Now())
 			}
 		}()
+	}
+	var startErr error
+	for range s.opts.Concurrency {
+		if err := <-ready; err != nil && startErr == nil {
+			startErr = err
+		}
+	}
+	if startErr == nil {
+		// connect() needs no capability: none is kept from here on.
+		if err := rawsock.DropPrivileges(); err != nil {
+			startErr = fmt.Errorf("dropping capabilities: %w", err)
+		}
+	}
+	if startErr != nil {
+		close(work)
+		wg.Wait()
+		return startErr
 	}
 	paced := newPacer(s.rate)
 	j0 := s.opts.Shard.I

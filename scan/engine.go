@@ -226,6 +226,14 @@ func (s *scanner) families() []int {
 // openRaw opens, per family, the raw socket probes leave from (which also
 // receives the TCP answers or UDP replies) and an ICMP socket for errors.
 func (s *scanner) openRaw() error {
+	if err := rawsock.InNetns(s.opts.Netns, s.openRawSockets); err != nil {
+		return err
+	}
+	return rawsock.DropPrivileges()
+}
+
+// openRawSockets opens the scan's sockets (in the namespace of --netns).
+func (s *scanner) openRawSockets() error {
 	s.src, s.send, s.icmp = map[int]netip.Addr{}, map[int]*rawsock.IPConn{}, map[int]*rawsock.ICMPConn{}
 	proto := probe.ProtoTCP
 	if s.opts.Type == UDP {
@@ -267,7 +275,7 @@ func (s *scanner) openRaw() error {
 			s.extra[i-1][fam] = x
 		}
 	}
-	return rawsock.DropPrivileges()
+	return nil
 }
 
 func (s *scanner) closeRaw() {

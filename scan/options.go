@@ -70,6 +70,9 @@ type Options struct {
 	Reason, OpenOnly bool
 	// SkipDiscovery (-Pn) counts every target as up.
 	SkipDiscovery bool
+	// Netns (--netns) scans from that network namespace: an ip-netns(8)
+	// name or a namespace file.
+	Netns string
 	// CmdLine is the command line, for the "as:" of nmap's file headers.
 	CmdLine []string
 	// ResumeFile, when set, records progress there so an interrupted scan

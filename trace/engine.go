@@ -68,6 +68,7 @@ type tracer struct {
 	mtuSeen  map[int]int // TTL -> MTU first in force there
 	buf      []byte
 	retry    []*probeRec // probes to send again, smaller (--mtu)
+	routeMTU int         // the local route's MTU, for --mtu's first shrink
 
 	arrivals    chan arrival
 	stopReaders func()
@@ -226,7 +227,11 @@ func newTracer(ctx context.Context, opts Options) (*tracer, error) {
 			opts.PacketLen = 80
 		}
 	}
-	src, err := rawsock.SourceFor(dst, opts.Iface, opts.Source)
+	var src netip.Addr
+	err = rawsock.InNetns(opts.Netns, func() (err error) {
+		src, err = rawsock.SourceFor(dst, opts.Iface, opts.Source)
+		return err
+	})
 	if errors.Is(err, unix.ENETUNREACH) || errors.Is(err, unix.EHOSTUNREACH) {
 		return nil, &noRouteError{dst: dst, packetLen: opts.PacketLen, err: err}
 	}
@@ -252,9 +257,30 @@ func newTracer(ctx context.Context, opts Options) (*tracer, error) {
 	if opts.MTU {
 		sockOpts.PMTU = "probe" // DF set, the kernel's own path MTU ignored
 	}
+	err = rawsock.InNetns(opts.Netns, func() error { return t.open(sockOpts) })
+	if err != nil {
+		t.close()
+		return nil, err
+	}
+	if err := rawsock.DropPrivileges(); err != nil {
+		t.close()
+		return nil, fmt.Errorf("dropping capabilities: %w", err)
+	}
+	t.startReaders()
+	return t, nil
+}
+
+// open opens the tracer's sockets (in the namespace of --netns).
+func (t *tracer) open(sockOpts rawsock.Options) error {
+	opts, family := t.opts, t.family
+	var err error
+	if opts.MTU {
+		// Asked here, in the namespace the probes leave from.
+		t.routeMTU, _ = rawsock.RouteMTU(t.dst, opts.Iface)
+	}
 	t.icmpC, err = rawsock.ListenICMP(rawsock.ICMPConfig{Family: family, Mode: rawsock.Privileged, ID: int(t.icmpID), Options: sockOpts})
 	if err != nil {
-		return nil, err
+		return err
 	}
 	switch opts.Method {
 	case UDP, UDPFixed:
@@ -273,16 +299,7 @@ func newTracer(ctx context.Context, opts Options) (*tracer, error) {
 			Filter: rawsock.PortFilter(family, 0, uint16(opts.Port))})
 		t.tcpC = t.sendC
 	}
-	if err != nil {
-		t.close()
-		return nil, err
-	}
-	if err := rawsock.DropPrivileges(); err != nil {
-		t.close()
-		return nil, fmt.Errorf("dropping capabilities: %w", err)
-	}
-	t.startReaders()
-	return t, nil
+	return err
 }
 
 func (t *tracer) close() {
@@ -365,7 +382,7 @@ func (t *tracer) send(p *probeRec) error {
 	t.lastTx = p.sentAt
 	if err != nil && t.opts.MTU && errors.Is(err, unix.EMSGSIZE) {
 		// Too big for the local link: what fits is the route's MTU.
-		if mtu, merr := rawsock.RouteMTU(t.dst, t.opts.Iface); merr == nil && mtu < p.size {
+		if mtu := t.routeMTU; mtu > 0 && mtu < p.size {
 			t.inflight--
 			t.answer(p, &reply{mtu: mtu}, time.Now(), rawsock.Meta{})
 			return nil

@@ -71,6 +71,9 @@ type Options struct {
 
 	JSON    bool
 	Expects []report.Expect
+	// Netns (--netns) traces from that network namespace: an ip-netns(8)
+	// name or a namespace file.
+	Netns string
 	// Mtr, with Report, writes mtr's report formats.
 	Mtr *MtrOutput
 

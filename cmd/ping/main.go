@@ -95,6 +95,7 @@ func newApp() *cli.App {
 			&cli.StringFlag{Name: "F", Usage: "IPv6 `flowlabel` (not supported: refused)"},
 			&cli.StringFlag{Name: "N", Usage: "ICMPv6 node information `query` (not supported: refused)"},
 			&cli.BoolFlag{Name: "json", Usage: "NDJSON records on stdout (docs/json.md)"},
+			&cli.StringFlag{Name: "netns", Usage: "open the sockets in network `namespace` NAME (ip netns) or PATH (/proc/PID/ns/net); needs CAP_SYS_ADMIN"},
 			&cli.StringSliceFlag{Name: "expect", Usage: "`assertion` that must hold, e.g. 'loss<1%' (repeatable)"},
 			&cli.IntFlag{Name: "min-reachable", Usage: "succeed when at least `N` targets answer (default: all)"},
 			&cli.BoolFlag{Name: "privileged", Usage: "use a raw socket (CAP_NET_RAW) or fail"},
@@ -138,6 +139,7 @@ func options(c *cli.Context) (ping.Options, error) {
 		SendBuffer:   c.Int("S"),
 		UserLatency:  c.Bool("U"),
 		Verbose:      c.Bool("v"),
+		Netns:        c.String("netns"),
 	}
 	if err := cmdline.Refuse(c, [][2]string{
 		{"R", "-R (record route): not supported by rawkit's ping"},

@@ -88,6 +88,7 @@ func newApp() *cli.App {
 			&cli.BoolFlag{Name: "N", Usage: "no domain of host names (sniff prints no names)"},
 			&cli.BoolFlag{Name: "O", Aliases: []string{"no-optimize"}, Usage: "do not optimize the filter (sniff's compiler does not)"},
 			&cli.BoolFlag{Name: "json", Usage: "NDJSON records on stdout (docs/json.md)"},
+			&cli.StringFlag{Name: "netns", Usage: "open the sockets in network `namespace` NAME (ip netns) or PATH (/proc/PID/ns/net); needs CAP_SYS_ADMIN"},
 			&cli.StringFlag{Name: "z", Usage: "`command` after each rotation (not supported: refused)"},
 			&cli.BoolFlag{Name: "I", Aliases: []string{"monitor-mode"}, Usage: "monitor mode (not supported: refused)"},
 			&cli.StringFlag{Name: "E", Usage: "ESP `secret` (not supported: refused)"},
@@ -112,12 +113,13 @@ func run(c *cli.Context) error {
 	}); err != nil {
 		return err
 	}
+	ns := c.String("netns")
 	if c.Bool("D") {
-		return listInterfaces(c.App.Writer)
+		return rawsock.InNetns(ns, func() error { return listInterfaces(c.App.Writer) })
 	}
 	iface := c.String("i")
 	if c.Bool("L") {
-		return listLinkTypes(c.App.Writer, iface)
+		return rawsock.InNetns(ns, func() error { return listLinkTypes(c.App.Writer, iface) })
 	}
 	if y := c.String("y"); y != "" {
 		want := "EN10MB"
@@ -160,6 +162,7 @@ func run(c *cli.Context) error {
 		PacketBuffered: c.Bool("U"),
 		Print:          c.Bool("print"),
 		BufferKiB:      c.Int("B"),
+		Netns:          ns,
 	}
 	if o.BufferKiB < 0 {
 		return report.Usagef("negative -B")

@@ -108,6 +108,7 @@ func newApp() *cli.App {
 			&cli.Float64Flag{Name: "interval", Value: 0.25, Usage: "`seconds` between report cycles"},
 			&cli.Float64Flag{Name: "dns-budget", Value: 2, Usage: "`seconds` all reverse DNS lookups may take together"},
 			&cli.BoolFlag{Name: "json", Usage: "NDJSON records on stdout (docs/json.md)"},
+			&cli.StringFlag{Name: "netns", Usage: "open the sockets in network `namespace` NAME (ip netns) or PATH (/proc/PID/ns/net); needs CAP_SYS_ADMIN"},
 			&cli.StringSliceFlag{Name: "expect", Usage: "`assertion` that must hold, e.g. reached or 'hops<=12' (repeatable)"},
 		},
 		Action: run,
@@ -153,6 +154,7 @@ func options(c *cli.Context) (trace.Options, error) {
 		Debug:        c.Bool("d"),
 		Mark:         c.Int("fwmark"),
 		Back:         c.Bool("back"),
+		Netns:        c.String("netns"),
 	}
 	if err := cmdline.Refuse(c, [][2]string{
 		{"g", "-g (loose source routing): not supported; routers drop source-routed packets"},

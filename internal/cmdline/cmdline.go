@@ -171,7 +171,7 @@ func (e *flagError) Unwrap() error { return e.error }
 // an interface that does not exist, is 2; missing privilege 3; the
 // network saying no 1; anything else 4.
 func ExitCode(err error) int {
-	if errors.Is(err, rawsock.ErrNoSuchInterface) {
+	if errors.Is(err, rawsock.ErrNoSuchInterface) || errors.Is(err, rawsock.ErrNoSuchNamespace) {
 		return report.ExitUsage
 	}
 	return report.ExitCode(err)

@@ -3,9 +3,14 @@
 package labtest_test
 
 import (
+	"bytes"
+	"context"
+	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -87,4 +92,68 @@ func TestExitCodeClassification(t *testing.T) {
 			}
 		}
 	}
+}
+
+var timesRE = regexp.MustCompile(`= [0-9./]+ ms|[0-9]+\.[0-9]+( ?ms|s latency| seconds)|time [0-9]+ms|(?m)^Starting .*$`)
+
+// --netns: each tool run from the root namespace into the lab's client
+// prints what it prints run inside it with ip netns exec (times masked).
+func TestNetnsEqualsIpNetnsExec(t *testing.T) {
+	lab := netlab.ForTest(t, netlab.Spec{Routers: 1, Services: netlab.Services{TCP: map[int]netlab.PortState{22: netlab.Open}}})
+	dst := lab.Server.Addr4.String()
+	ns := lab.Client.NS
+	for _, run := range []struct {
+		tool string
+		args []string
+	}{
+		{"ping", []string{"-c", "2", "-i", "0.2", dst}},
+		{"traceroute", []string{"-n", dst}},
+		{"traceroute", []string{"-n", "-T", "-p", "22", dst}},
+		{"portscan", []string{"-p", "22,80", dst}},
+		{"portscan", []string{"-sT", "-p", "22,80", "--concurrency", "4", dst}},
+		{"sniff", []string{"-D"}},
+	} {
+		inside := labtest.Run(t, lab, lab.Client, time.Minute, append([]string{bins[run.tool]}, run.args...)...)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		out, err := exec.CommandContext(ctx, bins[run.tool], append([]string{"--netns", ns}, run.args...)...).Output()
+		cancel()
+		a, b := timesRE.ReplaceAllString(string(out), "T"), timesRE.ReplaceAllString(inside.Stdout, "T")
+		if err != nil || a != b {
+			t.Errorf("%s --netns %s %q: %v\n%s\nunder ip netns exec:\n%s", run.tool, ns, run.args, err, a, b)
+		}
+	}
+	// A capture in the lab from outside it sees the lab's traffic.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	capture := exec.CommandContext(ctx, bins["sniff"], "--netns", ns, "-i", "any", "-c", "4", "icmp")
+	var out bytes.Buffer
+	capture.Stdout = &out
+	if err := capture.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond)
+	labtest.Run(t, lab, lab.Client, time.Minute, "ping", "-c", "2", "-i", "0.1", dst)
+	if err := capture.Wait(); err != nil || strings.Count(out.String(), " to-r1 ") != 4 {
+		t.Errorf("sniff --netns %s -i any: %v\n%s", ns, err, out.String())
+	}
+	// A namespace that does not exist is bad input; entering one needs
+	// CAP_SYS_ADMIN.
+	if code := exitOf(exec.Command(bins["ping"], "--netns", "rk-no-such-ns", "-c", "1", dst)); code != 2 {
+		t.Errorf("--netns of no namespace: exit %d, want 2", code)
+	}
+	if code := exitOf(exec.Command("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", bins["ping"], "--netns", "/proc/1/ns/net", "-c", "1", dst)); code != 3 {
+		t.Errorf("--netns without CAP_SYS_ADMIN: exit %d, want 3", code)
+	}
+}
+
+func exitOf(cmd *exec.Cmd) int {
+	err := cmd.Run()
+	var exit *exec.ExitError
+	if errors.As(err, &exit) {
+		return exit.ExitCode()
+	}
+	if err != nil {
+		return -1
+	}
+	return 0
 }
