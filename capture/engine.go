@@ -41,9 +41,9 @@ type Options struct {
 	ReadFile    string // -r: read this pcap file instead of capturing
 	// Netns (--netns) captures in that network namespace: an ip-netns(8)
 	// name or a namespace file.
-	Netns string
-	Duration    time.Duration
-	JSON        bool
+	Netns    string
+	Duration time.Duration
+	JSON     bool
 	// LinkHeader (-e) prints the link-level header on each line.
 	LinkHeader bool
 	// Verbose (-v) adds the IP header's TTL, id and length.
