@@ -65,6 +65,9 @@ type Options struct {
 	Print bool
 	// BufferKiB (-B) sizes the capture ring in KiB (0: 8 MiB).
 	BufferKiB int
+	// Expects (--expect) turn the capture into a verdict: exit 1 when
+	// one does not hold (see Metrics).
+	Expects []report.Expect
 	// AfterOpen, if set, runs once the capture socket and every output
 	// are open, before the first packet: sniff -Z gives up root there.
 	AfterOpen func() error
@@ -96,6 +99,37 @@ type Stats struct {
 	Captured uint64 `json:"captured"`
 	Received uint64 `json:"received"` // by the filter
 	Dropped  uint64 `json:"dropped"`  // by the kernel's ring, or the queue
+	// Expect says, for each --expect, whether it held.
+	Expect []ExpectResult `json:"expect,omitempty"`
+}
+
+// ExpectResult is one --expect and whether the capture met it.
+type ExpectResult struct {
+	Expect string `json:"expect"`
+	Held   bool   `json:"held"`
+}
+
+// Metrics are what sniff's --expect can assert: count (packets captured
+// that matched the filter), dropped, and none (no packet matched: a
+// firewall rule holds).
+var Metrics = []report.Metric{
+	{Name: "count", Kind: report.Count, Help: "packets captured"},
+	{Name: "dropped", Kind: report.Count, Help: "packets dropped"},
+	{Name: "none", Kind: report.Flag, Help: "no packet matched"},
+}
+
+func (st Stats) metric(name string) float64 {
+	switch name {
+	case "count":
+		return float64(st.Captured)
+	case "dropped":
+		return float64(st.Dropped)
+	case "none":
+		if st.Captured == 0 {
+			return 1
+		}
+	}
+	return 0
 }
 
 // Run captures (or reads) until Count packets, Duration, or ctx is done,
@@ -431,12 +465,26 @@ func invalidHeader(caplen, wire int) string {
 
 // finish flushes the output, prints tcpdump's tallies and picks the exit.
 func finish(out *output, st Stats, stderr io.Writer, runErr error) error {
+	failed := false
+	for _, e := range out.opts.Expects {
+		held := e.Check(st.metric(e.Metric.Name))
+		st.Expect = append(st.Expect, ExpectResult{Expect: e.Text, Held: held})
+		failed = failed || !held
+	}
 	if err := out.close(st); err != nil && runErr == nil {
 		runErr = err
 	}
 	fmt.Fprintf(stderr, "%d packets captured\n%d packets received by filter\n%d packets dropped by kernel\n", st.Captured, st.Received, st.Dropped)
 	if runErr != nil {
 		return runErr
+	}
+	for _, e := range out.opts.Expects {
+		if v := st.metric(e.Metric.Name); !e.Check(v) {
+			fmt.Fprintln(stderr, "sniff:", e.Failure(v))
+		}
+	}
+	if failed {
+		return report.ErrNetwork
 	}
 	if st.Dropped > 0 {
 		fmt.Fprintln(stderr, "sniff: packets were dropped: the capture is incomplete")

@@ -608,3 +608,29 @@ func TestRotationLimits(t *testing.T) {
 		t.Errorf("-G 1 -W 2: %d files after %v; want 2, ending by itself after about 2 s", len(gfiles), time.Since(start))
 	}
 }
+
+// --expect makes a capture a verdict: the packet a runbook waits for came
+// (count>=1), or nothing matched (none: a firewall rule holds).
+func TestExpect(t *testing.T) {
+	lab := netlab.ForTest(t, netlab.Spec{Routers: 1})
+	dst := lab.Server.Addr4.String()
+	for _, tc := range []struct {
+		args []string
+		code int
+	}{
+		{[]string{"--expect", "count>=1", "icmp"}, 0},
+		{[]string{"--expect", "count>=100", "icmp"}, 1},
+		{[]string{"--expect", "none", "tcp port 9"}, 0},
+		{[]string{"--expect", "none", "icmp"}, 1},
+	} {
+		args := append([]string{"-i", "to-r1", "--duration", "1.5"}, tc.args...)
+		c := during(t, lab, args, ping(lab, dst, 3))
+		if c.code != tc.code || tc.code == 1 && !strings.Contains(c.stderr, "expect") {
+			t.Errorf("%q: exit %d, want %d\n%s", tc.args, c.code, tc.code, c.stderr)
+		}
+	}
+	c := during(t, lab, []string{"-i", "to-r1", "--duration", "1.5", "--json", "--expect", "none", "icmp"}, ping(lab, dst, 2))
+	if !strings.Contains(c.stdout, `"expect":[{"expect":"none","held":false}]`) {
+		t.Errorf("the JSON summary does not say which expectation failed:\n%s", c.stdout)
+	}
+}

@@ -32,6 +32,9 @@ runs on each packet here. An expression this build does not support is an
 error, never a different filter; -d prints the program.
 
 At exit, tcpdump's tallies on stderr: captured, received by filter, dropped.
+--expect makes the capture a verdict: --expect 'count>=1' --duration 10 (the
+packet a runbook waits for came), --expect none (nothing matched: a firewall
+rule holds), --expect 'dropped==0'; a failed one exits 1 and says which.
 
 PRIVILEGE:
    Capturing needs CAP_NET_RAW ('sudo setcap cap_net_raw+ep ` + "`which sniff`" + `');
@@ -88,6 +91,7 @@ func newApp() *cli.App {
 			&cli.BoolFlag{Name: "N", Usage: "no domain of host names (sniff prints no names)"},
 			&cli.BoolFlag{Name: "O", Aliases: []string{"no-optimize"}, Usage: "do not optimize the filter (sniff's compiler does not)"},
 			&cli.BoolFlag{Name: "json", Usage: "NDJSON records on stdout (docs/json.md)"},
+			&cli.StringSliceFlag{Name: "expect", Usage: "`assertion` on the capture: 'count>=1', 'none', 'dropped==0' (repeatable)"},
 			&cli.StringFlag{Name: "netns", Usage: "open the sockets in network `namespace` NAME (ip netns) or PATH (/proc/PID/ns/net); needs CAP_SYS_ADMIN"},
 			&cli.StringFlag{Name: "z", Usage: "`command` after each rotation (not supported: refused)"},
 			&cli.BoolFlag{Name: "I", Aliases: []string{"monitor-mode"}, Usage: "monitor mode (not supported: refused)"},
@@ -163,6 +167,10 @@ func run(c *cli.Context) error {
 		Print:          c.Bool("print"),
 		BufferKiB:      c.Int("B"),
 		Netns:          ns,
+	}
+	var err error
+	if o.Expects, err = report.ParseExpects(c.StringSlice("expect"), capture.Metrics); err != nil {
+		return err
 	}
 	if o.BufferKiB < 0 {
 		return report.Usagef("negative -B")
