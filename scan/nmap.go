@@ -2,8 +2,10 @@ package scan
 
 import (
 	"cmp"
+	"encoding/xml"
 	"fmt"
 	"io"
+	"math"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -295,4 +297,135 @@ func (s *scanner) cmdLine() string {
 		return strings.Join(s.opts.CmdLine, " ")
 	}
 	return "portscan"
+}
+
+// attr escapes a value for an XML attribute.
+func attr(v string) string {
+	var b strings.Builder
+	xml.EscapeText(&b, []byte(v))
+	return strings.ReplaceAll(b.String(), `"`, "&quot;")
+}
+
+// writeXML writes nmap's XML output (-oX) line for line as nmap 7 does,
+// so that ndiff and nmap.xsl read it: the stylesheet line, nmaprun with
+// scaninfo, a host element per host up with its ports (extraports for
+// the states left out, as in the normal output), and runstats, whose
+// finished element says exit="error" for an interrupted scan.
+func (s *scanner) writeXML(w io.Writer, results []Result, elapsed time.Duration, sum summary) {
+	end := time.Now()
+	proto := s.opts.Type.Proto()
+	fmt.Fprintf(w, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<!DOCTYPE nmaprun>\n")
+	fmt.Fprintf(w, "<?xml-stylesheet href=\"file:///usr/bin/../share/nmap/nmap.xsl\" type=\"text/xsl\"?>\n")
+	// As nmap: "--" may not stand in an XML comment, its second dash
+	// becomes a character reference.
+	fmt.Fprintf(w, "<!-- %s scan initiated %s as: %s -->\n", nmapBanner(), s.start.Format(time.ANSIC),
+		strings.ReplaceAll(s.cmdLine(), "--", "-&#45;"))
+	fmt.Fprintf(w, "<nmaprun scanner=\"portscan\" args=\"%s\" start=\"%d\" startstr=\"%s\" version=\"%s\" xmloutputversion=\"1.05\">\n",
+		attr(s.cmdLine()), s.start.Unix(), s.start.Format(time.ANSIC), attr(report.Version()))
+	fmt.Fprintf(w, "<scaninfo type=\"%s\" protocol=\"%s\" numservices=\"%d\" services=\"%s\"/>\n", s.opts.Type, proto, len(s.ports), FormatPorts(s.ports))
+	fmt.Fprintf(w, "<verbose level=\"0\"/>\n<debugging level=\"0\"/>\n")
+	hosts := s.byHost(results)
+	up := 0
+	for _, h := range hosts {
+		if !h.up {
+			continue
+		}
+		up++
+		typ := "ipv4"
+		if h.addr.Is6() {
+			typ = "ipv6"
+		}
+		reason, ttl := "user-set", 0
+		if !s.opts.SkipDiscovery {
+			reason, ttl = h.firstAnswer()
+		}
+		fmt.Fprintf(w, "<host starttime=\"%d\" endtime=\"%d\"><status state=\"up\" reason=\"%s\" reason_ttl=\"%d\"/>\n", s.start.Unix(), end.Unix(), reason, ttl)
+		fmt.Fprintf(w, "<address addr=\"%s\" addrtype=\"%s\"/>\n", h.addr, typ)
+		if mac, ok := macOf(h.addr); ok {
+			vendor := ""
+			if v := macVendor(mac); v != "Unknown" {
+				vendor = fmt.Sprintf(" vendor=\"%s\"", attr(v))
+			}
+			fmt.Fprintf(w, "<address addr=\"%s\" addrtype=\"mac\"%s/>\n", mac, vendor)
+		}
+		fmt.Fprintf(w, "<hostnames>\n</hostnames>\n<ports>")
+		rows, _, ignored := s.hostTable(h)
+		for _, st := range stateOrder {
+			n := ignored[st]
+			if n == 0 {
+				continue
+			}
+			fmt.Fprintf(w, "<extraports state=\"%s\" count=\"%d\">\n", st, n)
+			byReason := map[string][]uint16{}
+			var order []string
+			for _, r := range h.ports {
+				if r.State == st && s.ignored(st, n) {
+					if byReason[r.Reason] == nil {
+						order = append(order, r.Reason)
+					}
+					byReason[r.Reason] = append(byReason[r.Reason], r.Port)
+				}
+			}
+			for _, reason := range order {
+				fmt.Fprintf(w, "<extrareasons reason=\"%s\" count=\"%d\" proto=\"%s\" ports=\"%s\"/>\n", reason, len(byReason[reason]), proto, FormatPorts(byReason[reason]))
+			}
+			fmt.Fprintf(w, "</extraports>\n")
+		}
+		for i, r := range rows {
+			if i > 0 {
+				fmt.Fprintln(w)
+			}
+			state := fmt.Sprintf("<state state=\"%s\" reason=\"%s\" reason_ttl=\"%d\"", r.State, r.Reason, r.TTL)
+			if r.From.IsValid() && r.From != r.Addr {
+				state += fmt.Sprintf(" reason_ip=\"%s\"", r.From)
+			}
+			fmt.Fprintf(w, "<port protocol=\"%s\" portid=\"%d\">%s/><service name=\"%s\" method=\"table\" conf=\"3\"/></port>", proto, r.Port, state, attr(ServiceName(proto, r.Port)))
+		}
+		if len(rows) > 0 {
+			fmt.Fprintln(w)
+		}
+		srtt, rttvar := h.rttStats()
+		fmt.Fprintf(w, "</ports>\n<times srtt=\"%d\" rttvar=\"%d\" to=\"%d\"/>\n</host>\n", srtt, rttvar, max(100000, srtt+4*rttvar))
+	}
+	exit, errmsg := "success", ""
+	if sum.Interrupted {
+		exit, errmsg = "error", fmt.Sprintf(" errormsg=\"interrupted: %d probes never sent\"", sum.Unprobed)
+	}
+	done := fmt.Sprintf("%s (%s) scanned in %.2f seconds", plural(len(hosts), "IP address", "IP addresses"), plural(up, "host up", "hosts up"), elapsed.Seconds())
+	fmt.Fprintf(w, "<runstats><finished time=\"%d\" timestr=\"%s\" summary=\"Nmap done at %s; %s\" elapsed=\"%.2f\" exit=\"%s\"%s/><hosts up=\"%d\" down=\"%d\" total=\"%d\"/>\n",
+		end.Unix(), end.Format(time.ANSIC), end.Format(time.ANSIC), done, elapsed.Seconds(), exit, errmsg, up, len(hosts)-up, len(hosts))
+	fmt.Fprintf(w, "</runstats>\n</nmaprun>\n")
+}
+
+// firstAnswer is the reason (and TTL) the host is known to be up by.
+func (h hostResult) firstAnswer() (string, int) {
+	reason, _ := strings.CutPrefix(h.reason, "received ")
+	name, ttlText, found := strings.Cut(reason, " ttl ")
+	ttl := 0
+	if found {
+		ttl, _ = strconv.Atoi(ttlText)
+	}
+	return name, ttl
+}
+
+// rttStats are the mean and deviation of the host's answers' RTTs, in
+// microseconds, for nmap's times element.
+func (h hostResult) rttStats() (int64, int64) {
+	var sum, n float64
+	var rtts []float64
+	for _, r := range h.ports {
+		if r.RTT > 0 {
+			us := float64(r.RTT.Microseconds())
+			rtts, sum, n = append(rtts, us), sum+us, n+1
+		}
+	}
+	if n == 0 {
+		return 0, 0
+	}
+	mean := sum / n
+	dev := 0.0
+	for _, v := range rtts {
+		dev += math.Abs(v - mean)
+	}
+	return int64(mean), int64(dev / n)
 }

@@ -2,11 +2,9 @@ package scan
 
 import (
 	"bufio"
-	"encoding/xml"
 	"errors"
 	"fmt"
 	"io"
-	"net/netip"
 	"os"
 	"strings"
 	"time"
@@ -108,9 +106,7 @@ func writeOutputs(s *scanner, results []Result, sum summary, stdout io.Writer, f
 	case s.opts.JSON:
 		writeJSON(s, results, sum, w)
 	case s.opts.XMLFile == "-":
-		if err := writeXML(s, results, sum, w); err != nil {
-			return err
-		}
+		s.writeXML(w, results, elapsed, sum)
 	case s.opts.GrepFile == "-":
 		s.writeGrepable(w, results, elapsed)
 	case s.opts.NormalFile == "-":
@@ -127,7 +123,7 @@ func writeOutputs(s *scanner, results []Result, sum summary, stdout io.Writer, f
 	}{
 		{files.normal, func(w io.Writer) error { s.writeNormal(w, results, elapsed, true); return nil }},
 		{files.grep, func(w io.Writer) error { s.writeGrepable(w, results, elapsed); return nil }},
-		{files.xml, func(w io.Writer) error { return writeXML(s, results, sum, w) }},
+		{files.xml, func(w io.Writer) error { s.writeXML(w, results, elapsed, sum); return nil }},
 	} {
 		if f.file == nil {
 			continue
@@ -178,142 +174,6 @@ func writeJSON(s *scanner, results []Result, sum summary, w io.Writer) {
 }
 
 // nmap's XML output (nmap.dtd), enough for tools that read it.
-type xmlRun struct {
-	XMLName  xml.Name  `xml:"nmaprun"`
-	Scanner  string    `xml:"scanner,attr"`
-	Args     string    `xml:"args,attr"`
-	Start    int64     `xml:"start,attr"`
-	Version  string    `xml:"version,attr"`
-	Info     xmlInfo   `xml:"scaninfo"`
-	Hosts    []xmlHost `xml:"host"`
-	Finished xmlStats  `xml:"runstats>finished"`
-	HostsRun xmlCount  `xml:"runstats>hosts"`
-}
-
-type xmlInfo struct {
-	Type     string `xml:"type,attr"`
-	Protocol string `xml:"protocol,attr"`
-	Services string `xml:"services,attr"`
-}
-
-type xmlHost struct {
-	Status  xmlStatus  `xml:"status"`
-	Address xmlAddress `xml:"address"`
-	Extra   []xmlExtra `xml:"ports>extraports,omitempty"`
-	Ports   []xmlPort  `xml:"ports>port"`
-}
-
-type xmlStatus struct {
-	State  string `xml:"state,attr"`
-	Reason string `xml:"reason,attr"`
-}
-
-type xmlAddress struct {
-	Addr string `xml:"addr,attr"`
-	Type string `xml:"addrtype,attr"`
-}
-
-type xmlExtra struct {
-	State string `xml:"state,attr"`
-	Count int    `xml:"count,attr"`
-}
-
-type xmlPort struct {
-	Protocol string     `xml:"protocol,attr"`
-	Port     uint16     `xml:"portid,attr"`
-	State    xmlState   `xml:"state"`
-	Service  xmlService `xml:"service"`
-}
-
-type xmlState struct {
-	State     string `xml:"state,attr"`
-	Reason    string `xml:"reason,attr"`
-	ReasonTTL int    `xml:"reason_ttl,attr"`
-	ReasonIP  string `xml:"reason_ip,attr,omitempty"`
-}
-
-type xmlService struct {
-	Name   string `xml:"name,attr"`
-	Method string `xml:"method,attr"`
-}
-
-type xmlStats struct {
-	Time     int64   `xml:"time,attr"`
-	Elapsed  float64 `xml:"elapsed,attr"`
-	Summary  string  `xml:"summary,attr"`
-	Exit     string  `xml:"exit,attr"`
-	ErrorMsg string  `xml:"errormsg,attr,omitempty"`
-}
-
-type xmlCount struct {
-	Up    int `xml:"up,attr"`
-	Total int `xml:"total,attr"`
-}
-
-func writeXML(s *scanner, results []Result, sum summary, w io.Writer) error {
-	scanType := map[Type]string{SYN: "syn", Connect: "connect", UDP: "udp"}[s.opts.Type]
-	run := xmlRun{Scanner: "rawkit-portscan", Args: strings.Join(os.Args, " "), Start: s.start.Unix(), Version: "1",
-		Info:     xmlInfo{Type: scanType, Protocol: s.opts.Type.Proto(), Services: FormatPorts(s.ports)},
-		Finished: xmlStats{Time: time.Now().Unix(), Elapsed: sum.Duration / 1000, Summary: fmt.Sprintf("%d hosts scanned", sum.Targets), Exit: "success"},
-		HostsRun: xmlCount{Up: sum.Targets, Total: sum.Targets}}
-	if sum.Interrupted {
-		run.Finished.Exit = "error"
-		run.Finished.ErrorMsg = fmt.Sprintf("interrupted: %d probes never sent", sum.Unprobed)
-	}
-	byAddr := map[netip.Addr]*xmlHost{}
-	var order []netip.Addr
-	type hostState struct {
-		a  netip.Addr
-		st State
-	}
-	counts := map[hostState]int{}
-	for _, r := range results {
-		counts[hostState{r.Addr, r.State}]++
-	}
-	for _, r := range results {
-		h := byAddr[r.Addr]
-		if h == nil {
-			typ := "ipv4"
-			if r.Addr.Is6() {
-				typ = "ipv6"
-			}
-			h = &xmlHost{Status: xmlStatus{State: "up", Reason: "user-set"}, Address: xmlAddress{Addr: r.Addr.String(), Type: typ}}
-			byAddr[r.Addr] = h
-			order = append(order, r.Addr)
-		}
-		if s.ignored(r.State, counts[hostState{r.Addr, r.State}]) {
-			found := false
-			for i := range h.Extra {
-				if h.Extra[i].State == r.State.String() {
-					h.Extra[i].Count++
-					found = true
-				}
-			}
-			if !found {
-				h.Extra = append(h.Extra, xmlExtra{State: r.State.String(), Count: 1})
-			}
-			continue
-		}
-		st := xmlState{State: r.State.String(), Reason: r.Reason, ReasonTTL: r.TTL}
-		if r.From.IsValid() {
-			st.ReasonIP = r.From.String()
-		}
-		h.Ports = append(h.Ports, xmlPort{Protocol: s.opts.Type.Proto(), Port: r.Port, State: st,
-			Service: xmlService{Name: ServiceName(s.opts.Type.Proto(), r.Port), Method: "table"}})
-	}
-	for _, a := range order {
-		run.Hosts = append(run.Hosts, *byAddr[a])
-	}
-	io.WriteString(w, xml.Header+"<!DOCTYPE nmaprun>\n")
-	enc := xml.NewEncoder(w)
-	enc.Indent("", "  ")
-	if err := enc.Encode(run); err != nil {
-		return err
-	}
-	_, err := io.WriteString(w, "\n")
-	return err
-}
-
 // check evaluates an --expect; it returns what failed, or "".
 func (e Expectation) check(s *scanner, results []Result, sum summary) string {
 	if e.Metric != nil {
