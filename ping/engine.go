@@ -91,8 +91,9 @@ func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 			}
 			return err
 		})
-		if errors.Is(err, rawsock.ErrNoSuchNamespace) || errors.Is(err, os.ErrPermission) {
-			return err
+		var privilege *rawsock.PrivilegeError
+		if errors.Is(err, rawsock.ErrNoSuchNamespace) || errors.As(err, &privilege) {
+			return err // --netns could not be entered
 		}
 		if errors.Is(err, unix.ENETUNREACH) || errors.Is(err, unix.EHOSTUNREACH) {
 			var errno unix.Errno
