@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net/netip"
 	"os"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -319,5 +320,19 @@ func TestFormatRTT(t *testing.T) {
 		if got := FormatRTT(d); got != want {
 			t.Errorf("FormatRTT(%v) = %s, want %s", d, got, want)
 		}
+	}
+}
+
+// A run over both families reads each socket on its own goroutine; none
+// outlives the run.
+func TestReadersJoined(t *testing.T) {
+	n := fakeNet{up: "up", up6: "up"}
+	before := runtime.NumGoroutine()
+	_, _, err := runFake(t, n, Options{Targets: []string{up.String(), up6.String()}, Count: 2, Interval: 5 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after := runtime.NumGoroutine(); after > before {
+		t.Errorf("%d goroutines after the run, %d before: a reader was left running", after, before)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"sync"
 	"time"
 )
 
@@ -57,6 +58,11 @@ func (w *socketWaiter) wait(d time.Duration) (bool, error) {
 	if err := w.c.SetReadDeadline(time.Now().Add(d)); err != nil {
 		return false, err
 	}
+	// A cancellation between the first look and the new deadline would
+	// have its past deadline overwritten: look again.
+	if w.ctx.Err() != nil {
+		return false, errStopped
+	}
 	for {
 		n, meta, err := w.c.ReadMsg(w.buf)
 		at := time.Now()
@@ -87,6 +93,7 @@ type channelWaiter struct {
 	arrivals chan arrival
 	readErr  chan error
 	timer    *time.Timer
+	readers  sync.WaitGroup
 }
 
 func newChannelWaiter(ctx context.Context, p *pinger) *channelWaiter {
@@ -95,7 +102,11 @@ func newChannelWaiter(ctx context.Context, p *pinger) *channelWaiter {
 		arrivals: make(chan arrival, 1024), readErr: make(chan error, len(p.conns)),
 		timer: time.NewTimer(time.Hour)}
 	for fam, c := range p.conns {
-		go w.read(fam, c)
+		w.readers.Add(1)
+		go func() {
+			defer w.readers.Done()
+			w.read(fam, c)
+		}()
 	}
 	return w
 }
@@ -157,5 +168,12 @@ func (w *channelWaiter) takeQueued() {
 	}
 }
 
-// close stops the readers; the sockets' Close unblocks their reads.
-func (w *channelWaiter) close() { w.cancel() }
+// close stops the readers and waits for them: a read is unblocked by a
+// deadline in the past, so no reader outlives the run.
+func (w *channelWaiter) close() {
+	w.cancel()
+	for _, c := range w.p.conns {
+		c.SetReadDeadline(time.Unix(1, 0))
+	}
+	w.readers.Wait()
+}
