@@ -39,10 +39,12 @@ type scanner struct {
 	index   map[netip.Addr]uint32
 	portIdx []int32 // port -> index in ports, -1 when not scanned
 	probed  bitset  // the probes sent at least once (or answered in a resumed record)
-	n       uint64
-	perm    *Permutation
-	key     uint64
-	sport   uint16
+	// resumeErr is set when the --resume record could not be written.
+	resumeErr error
+	n         uint64
+	perm      *Permutation
+	key       uint64
+	sport     uint16
 
 	mu      sync.Mutex
 	states  []State
@@ -143,7 +145,7 @@ func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 	}
 	if ctx.Err() != nil {
 		fmt.Fprintln(stderr, "portscan: interrupted; the results above are partial")
-		if opts.ResumeFile != "" {
+		if opts.ResumeFile != "" && s.resumeErr == nil {
 			fmt.Fprintf(stderr, "portscan: go on with --resume %s and the same arguments\n", opts.ResumeFile)
 		}
 		return report.ErrNetwork
@@ -315,7 +317,7 @@ func (s *scanner) runRaw(ctx context.Context, resume *resumeState, stderr io.Wri
 	if resume != nil {
 		firstPass, firstJ = resume.Pass, resume.Next
 	}
-	saver := newResumeSaver(s)
+	saver := newResumeSaver(s, stderr)
 	defer saver.stop()
 	for pass := firstPass; pass <= s.opts.Retries; pass++ {
 		sentBefore, gotBefore := s.sent.Load(), s.got.Load()

@@ -181,9 +181,15 @@ func loadResume(s *scanner) (*resumeState, error) {
 type resumeSaver struct {
 	s    *scanner
 	last time.Time
+	// failed is the first write error, said once on stderr: a resume
+	// record that cannot be written must not be advised later.
+	failed error
+	stderr io.Writer
 }
 
-func newResumeSaver(s *scanner) *resumeSaver { return &resumeSaver{s: s, last: time.Now()} }
+func newResumeSaver(s *scanner, stderr io.Writer) *resumeSaver {
+	return &resumeSaver{s: s, last: time.Now(), stderr: stderr}
+}
 
 func (r *resumeSaver) maybeSave(pass int, j uint64) {
 	if r.s.opts.ResumeFile == "" || time.Since(r.last) < 2*time.Second {
@@ -210,8 +216,16 @@ func (r *resumeSaver) save(pass int, next uint64) {
 	s.mu.Unlock()
 	b, _ := json.Marshal(st)
 	tmp := s.opts.ResumeFile + ".tmp"
-	if os.WriteFile(tmp, b, 0o600) == nil {
-		os.Rename(tmp, s.opts.ResumeFile)
+	err := os.WriteFile(tmp, b, 0o600)
+	if err == nil {
+		err = os.Rename(tmp, s.opts.ResumeFile)
+	}
+	if err != nil && r.failed == nil {
+		r.failed = err
+		s.resumeErr = err
+		if r.stderr != nil {
+			fmt.Fprintf(r.stderr, "portscan: --resume %s: the record cannot be written: %v\n", s.opts.ResumeFile, err)
+		}
 	}
 }
 
