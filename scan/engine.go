@@ -30,6 +30,8 @@ type Result struct {
 	From   netip.Addr // the router that sent an ICMP answer
 	TTL    int
 	RTT    time.Duration
+
+	idx uint64 // the probe's number in the scan
 }
 
 type scanner struct {
@@ -41,10 +43,15 @@ type scanner struct {
 	probed  bitset  // the probes sent at least once (or answered in a resumed record)
 	// resumeErr is set when the --resume record could not be written.
 	resumeErr error
-	n         uint64
-	perm      *Permutation
-	key       uint64
-	sport     uint16
+	// stream writes --json's port records as they become final (an open
+	// port at its answer), so a scan killed midway leaves what it found;
+	// streamed marks the probes already written.
+	stream   *report.JSONWriter
+	streamed bitset
+	n        uint64
+	perm     *Permutation
+	key      uint64
+	sport    uint16
 
 	mu      sync.Mutex
 	states  []State
@@ -107,6 +114,10 @@ func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 	s.perm = NewPermutation(s.n, s.opts.Seed)
 	s.states = make([]State, s.n)
 	s.probed = make(bitset, (s.n+63)/64)
+	if opts.JSON {
+		s.stream = report.NewJSONWriter(stdout, "portscan")
+		s.streamed = make(bitset, (s.n+63)/64)
+	}
 	s.details = map[uint64]*Result{}
 	if s.n <= 1<<24 {
 		s.sentAt = make([]uint32, s.n)
@@ -207,6 +218,13 @@ func (s *scanner) record(idx uint64, r Result, at time.Time) {
 	}
 	s.details[idx] = &r
 	s.got.Add(1)
+	if s.stream != nil && r.State == Open {
+		// Final: an open port stays open whatever comes later.
+		r.Addr, r.Port = s.probeOf(idx)
+		s.streamed.set(idx)
+		s.stream.Write("port", s.jsonPort(r))
+		s.stream.Flush()
+	}
 }
 
 func (s *scanner) families() []int {
@@ -591,7 +609,7 @@ func (s *scanner) results(interrupted bool) []Result {
 			}
 			if d := s.details[idx]; d != nil {
 				r := *d
-				r.Addr, r.Port = a, port
+				r.Addr, r.Port, r.idx = a, port, idx
 				out = append(out, r)
 				continue
 			}

@@ -1,8 +1,10 @@
 package scan
 
 import (
+	"bytes"
 	"encoding/binary"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -11,6 +13,7 @@ import (
 
 	"github.com/rawkit/rawkit/probe"
 	"github.com/rawkit/rawkit/rawsock"
+	"github.com/rawkit/rawkit/report"
 )
 
 var (
@@ -111,5 +114,29 @@ func TestSendersStopWithoutWork(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("stop did not return")
+	}
+}
+
+// --json writes an open port as it is found (a scan killed midway leaves
+// it), and once only.
+func TestOpenPortsStreamed(t *testing.T) {
+	s := testScanner(SYN)
+	s.opts.JSON, s.opts.All = true, true
+	var out bytes.Buffer
+	s.stream, s.streamed = report.NewJSONWriter(&out, "portscan"), make(bitset, 1)
+	s.record(0, Result{State: Open, Reason: "syn-ack"}, time.Now())
+	if !strings.Contains(out.String(), `"port":22`) || !strings.Contains(out.String(), `"state":"open"`) {
+		t.Fatalf("the open port was not written when found: %q", out.String())
+	}
+	s.record(1, Result{State: Closed, Reason: "reset"}, time.Now())
+	if strings.Contains(out.String(), `"port":23`) {
+		t.Fatal("a closed port was streamed")
+	}
+	writeJSON(s, s.results(false), summary{}, &out)
+	if n := strings.Count(out.String(), `"port":22`); n != 1 {
+		t.Errorf("port 22 written %d times:\n%s", n, out.String())
+	}
+	if !strings.Contains(out.String(), `"port":23`) || !strings.Contains(out.String(), `"type":"summary"`) {
+		t.Errorf("the rest and the summary missing:\n%s", out.String())
 	}
 }

@@ -157,20 +157,28 @@ func (s *scanner) jsonShown(r Result) bool {
 }
 
 func writeJSON(s *scanner, results []Result, sum summary, w io.Writer) {
-	jw := report.NewJSONWriter(w, "portscan")
+	jw := s.stream
+	if jw == nil {
+		jw = report.NewJSONWriter(w, "portscan")
+	}
 	for _, r := range results {
-		if !s.jsonShown(r) {
-			continue
+		if !s.jsonShown(r) || s.streamed != nil && s.streamed.has(r.idx) && r.State == Open {
+			continue // written as it was found
 		}
-		rec := jsonPort{IP: r.Addr.String(), Port: r.Port, Proto: s.opts.Type.Proto(), State: r.State.String(),
-			Reason: r.Reason, TTL: r.TTL, RTT: report.Millis(r.RTT)}
-		if r.From.IsValid() {
-			rec.From = r.From.String()
-		}
-		jw.Write("port", rec)
+		jw.Write("port", s.jsonPort(r))
 	}
 	jw.Write("summary", sum)
 	jw.Flush()
+}
+
+// jsonPort is r's NDJSON record.
+func (s *scanner) jsonPort(r Result) jsonPort {
+	rec := jsonPort{IP: r.Addr.String(), Port: r.Port, Proto: s.opts.Type.Proto(), State: r.State.String(),
+		Reason: r.Reason, TTL: r.TTL, RTT: report.Millis(r.RTT)}
+	if r.From.IsValid() {
+		rec.From = r.From.String()
+	}
+	return rec
 }
 
 // nmap's XML output (nmap.dtd), enough for tools that read it.
