@@ -248,6 +248,8 @@ func (c *compiler) prim(q prim, t, f label) error {
 		return c.hostNet(q, t, f)
 	case "port", "portrange":
 		return c.port(q, t, f)
+	case "llc", "stp":
+		return c.llc(q, t, f)
 	case "inbound", "outbound":
 		// The packet's direction: the cooked header's packet type, or
 		// the kernel's for the packet (an ancillary load, as libpcap
@@ -313,6 +315,41 @@ func (c *compiler) prim(q prim, t, f label) error {
 		return nil
 	}
 	return fmt.Errorf("filter: %s is not supported", q.kind)
+}
+
+// llc compiles "llc" (an 802.3 frame, its length field at most 1500, that
+// is not Novell's raw 0xffff) and "stp" (an 802.3 frame to the spanning
+// tree's LLC address 0x42), as libpcap does; on a cooked capture stp is
+// the 802.2 protocol with that address, and llc is refused as libpcap
+// refuses it.
+func (c *compiler) llc(q prim, t, f label) error {
+	switch c.lt {
+	case Ethernet:
+		off := 12 + 4*uint32(q.vlans)
+		l := c.newLabel()
+		c.emit(bpf.LoadAbsolute{Off: off, Size: 2})
+		c.jump(bpf.JumpGreaterThan, 1500, f, l)
+		c.place(l)
+		if q.kind == "stp" {
+			c.emit(bpf.LoadAbsolute{Off: off + 2, Size: 1})
+			c.jump(bpf.JumpEqual, 0x42, t, f)
+		} else {
+			c.emit(bpf.LoadAbsolute{Off: off + 2, Size: 2})
+			c.jump(bpf.JumpEqual, 0xffff, f, t)
+		}
+		return nil
+	case LinuxSLL:
+		if q.kind == "stp" {
+			l := c.newLabel()
+			c.emit(bpf.LoadAbsolute{Off: 14, Size: 2})
+			c.jump(bpf.JumpEqual, 4, l, f) // LINUX_SLL_P_802_2
+			c.place(l)
+			c.emit(bpf.LoadAbsolute{Off: 16, Size: 1})
+			c.jump(bpf.JumpEqual, 0x42, t, f)
+			return nil
+		}
+	}
+	return fmt.Errorf("filter: %s is not supported on the %s link type", q.kind, c.lt)
 }
 
 // ipCast compiles "ip broadcast", "ip multicast" and "ip6 multicast" as

@@ -40,6 +40,7 @@ var expressions = []string{
 	"ether host 020000000001", "ether src 0200.0000.0001", "ether dst 02.00.00.00.00.02", "ether proto \\ip", "ether proto \\ip6",
 	"icmp6[0] == 128", "icmp6[icmp6type] == icmp6-echo", "icmp6[icmp6type] == icmp6-echoreply or icmp6[icmp6type] == icmp6-neighborsolicit",
 	"icmp6[1] == 0 and ip6", "icmp6[4:2] == 1",
+	"llc", "stp", "llc and ether[14] == 0xaa", "not stp and not llc",
 	"inbound", "outbound", "outbound and icmp", "ip multicast", "ip broadcast", "ip6 multicast", "not ip multicast and udp",
 	"tcp[13] & 2 != 0", "tcp[tcpflags] & tcp-syn != 0", "tcp[tcpflags] & (tcp-syn|tcp-ack) == tcp-syn",
 	"tcp[tcpflags] == tcp-ack", "tcp[13] = 18", "tcp[0:2] = 40000", "tcp[2:2] > 1023",
@@ -257,6 +258,10 @@ func corpus(lt LinkType) []packet {
 			add("arp reply", arp(2, a3, a1), 0x806, dst, vlan)
 			add("rarp", arp(3, a1, a3), 0x8035, dst, vlan)
 			add("other ethertype", make([]byte, 46), 0x88cc, dst, vlan)
+			add("802.3 stp", append([]byte{0x42, 0x42, 0x03}, make([]byte, 35)...), 38, dst, vlan)
+			add("802.3 snap", append([]byte{0xaa, 0xaa, 0x03, 0, 0, 0, 0x08, 0}, make([]byte, 30)...), 38, dst, vlan)
+			add("802.3 novell raw", append([]byte{0xff, 0xff}, make([]byte, 36)...), 38, dst, vlan)
+			add("802.2 stp (cooked protocol 4)", append([]byte{0x42, 0x42, 0x03}, make([]byte, 35)...), 4, dst, vlan)
 			add("truncated ipv4", v4(6, a1, a2, nil, 0, 0, 64)[:12], 0x800, dst, vlan)
 			add("truncated tcp", v4(6, a1, a2, tcpSeg(40000, 80, 2)[:6], 0, 0, 64), 0x800, dst, vlan)
 			add("truncated ipv6", v6(6, s1, s2, nil, false)[:30], 0x86dd, dst, vlan)

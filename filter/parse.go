@@ -315,6 +315,9 @@ func (p *parser) parsePrim() (node, error) {
 	case "inbound", "outbound":
 		p.next()
 		return prim{kind: t.text, vlans: p.vlans}, nil
+	case "llc", "stp":
+		p.next()
+		return prim{kind: t.text, vlans: p.vlans}, nil
 	case "igmp", "pim", "vrrp", "carp", "ah", "esp":
 		// Protocols that stand alone as pcap-filter's abbreviations of
 		// "ip proto N" (and "ip6 proto N" where IPv6 carries them).
