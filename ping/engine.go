@@ -516,6 +516,7 @@ func (p *pinger) sendError(t *target, pr *probe, err error) error {
 	case errors.Is(errno, unix.EPERM):
 		// sendto's EPERM on an open socket is netfilter's verdict: the
 		// network (here the local one) said no. The probe counts as lost.
+		t.localDrops++
 		if !p.opts.Quiet {
 			fmt.Fprintf(p.stderr, "ping: sendto %s: %v: dropped by a local firewall rule (netfilter OUTPUT)\n", t.addr, errno)
 		}

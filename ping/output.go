@@ -252,6 +252,9 @@ type jsonSummary struct {
 	Loss     float64         `json:"loss_pct"`
 	Time     float64         `json:"time_ms"`
 	RTT      *report.Summary `json:"rtt_ms"`
+	// LocalDrops counts probes a local firewall rule dropped: the loss
+	// is here, not on the network.
+	LocalDrops int `json:"local_drops"`
 }
 
 func (p *jsonPrinter) start([]*target, int) {}
@@ -271,7 +274,7 @@ func (p *jsonPrinter) timeout(t *target, seq int) {
 
 func (p *jsonPrinter) summary(t *target, elapsed time.Duration) {
 	rec := jsonSummary{Target: t.name, Addr: t.addr.String(), Sent: t.sent, Received: t.received,
-		Dups: t.dups, Errors: t.errors, Loss: lossPct(t), Time: report.Millis(elapsed)}
+		Dups: t.dups, Errors: t.errors, Loss: lossPct(t), Time: report.Millis(elapsed), LocalDrops: t.localDrops}
 	if t.received > 0 {
 		s := t.stats.Summary()
 		rec.RTT = &s

@@ -23,9 +23,11 @@ type target struct {
 	// pipe is the most probes ever outstanding at once, and ewma the
 	// moving average of RTTs (weight 1/8): iputils' "pipe N" and
 	// "ipg/ewma" in the statistics.
-	pipe    int
-	ewma    time.Duration
-	replied bitset // target sequence numbers answered
+	pipe int
+	ewma time.Duration
+	// localDrops counts probes a local firewall rule dropped (EPERM).
+	localDrops int
+	replied    bitset // target sequence numbers answered
 }
 
 // resolveTargets turns the user's arguments into addresses: literals,

@@ -19,6 +19,7 @@ import (
 	"github.com/rawkit/rawkit/probe"
 	"github.com/rawkit/rawkit/rawsock"
 	"github.com/rawkit/rawkit/report"
+	"golang.org/x/sys/unix"
 )
 
 // Result is what a scan found for one port of one target.
@@ -35,12 +36,13 @@ type Result struct {
 }
 
 type scanner struct {
-	opts    Options
-	targets []netip.Addr
-	ports   []uint16
-	index   map[netip.Addr]uint32
-	portIdx []int32 // port -> index in ports, -1 when not scanned
-	probed  bitset  // the probes sent at least once (or answered in a resumed record)
+	opts       Options
+	targets    []netip.Addr
+	ports      []uint16
+	index      map[netip.Addr]uint32
+	portIdx    []int32       // port -> index in ports, -1 when not scanned
+	probed     bitset        // the probes sent at least once (or answered in a resumed record)
+	localDrops atomic.Uint64 // probes a local firewall rule dropped (EPERM)
 	// resumeErr is set when the --resume record could not be written.
 	resumeErr error
 	// stream writes --json's port records as they become final (an open
@@ -145,6 +147,7 @@ func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 	interrupted := ctx.Err() != nil
 	results := s.results(interrupted)
 	sum := summarize(s, results, time.Since(s.start))
+	sum.LocalDrops = s.localDrops.Load()
 	if interrupted {
 		// Only what was probed is reported; the summary says the rest
 		// was not (nmap's runstats exit="error").
@@ -153,6 +156,9 @@ func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 	}
 	if err := writeOutputs(s, results, sum, stdout, outs); err != nil {
 		return err
+	}
+	if n := sum.LocalDrops; n > 0 {
+		fmt.Fprintf(stderr, "portscan: local: %d probes dropped by a local firewall rule (netfilter OUTPUT)\n", n)
 	}
 	if ctx.Err() != nil {
 		fmt.Fprintln(stderr, "portscan: interrupted; the results above are partial")
@@ -499,6 +505,12 @@ func (s *scanner) sendProbe(idx uint64, buf *[]byte, sender int) error {
 		c = s.extra[sender-1][fam]
 	}
 	if _, err := c.WriteToTTL(b, dst, 0); err != nil {
+		if errors.Is(err, unix.EPERM) {
+			// On an open raw socket EPERM is netfilter's verdict: a local
+			// OUTPUT rule dropped the probe. Counted, and said at the end.
+			s.localDrops.Add(1)
+			return nil
+		}
 		if errors.Is(err, os.ErrPermission) {
 			return err
 		}

@@ -31,6 +31,9 @@ type summary struct {
 	// ports are left out of the results.
 	Interrupted bool   `json:"interrupted"`
 	Unprobed    uint64 `json:"unprobed"`
+	// LocalDrops counts the sends a local firewall rule refused: the
+	// reason those ports look filtered is here, not on the network.
+	LocalDrops uint64 `json:"local_drops"`
 }
 
 func summarize(s *scanner, results []Result, d time.Duration) summary {

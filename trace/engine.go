@@ -69,6 +69,8 @@ type tracer struct {
 	buf      []byte
 	retry    []*probeRec // probes to send again, smaller (--mtu)
 	routeMTU int         // the local route's MTU, for --mtu's first shrink
+	// localDrops counts probes a local firewall rule dropped (EPERM).
+	localDrops int
 
 	arrivals    chan arrival
 	stopReaders func()
@@ -121,6 +123,10 @@ func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 	out.summary(res)
 	if err := out.flush(); err != nil {
 		return err
+	}
+	if t.localDrops > 0 {
+		// The reason is here, not on the network: say so.
+		fmt.Fprintf(stderr, "traceroute: local: %d probes dropped by a local firewall rule (netfilter OUTPUT)\n", t.localDrops)
 	}
 	failed := false
 	for _, e := range opts.Expects {
@@ -387,6 +393,14 @@ func (t *tracer) send(p *probeRec) error {
 			t.answer(p, &reply{mtu: mtu}, time.Now(), rawsock.Meta{})
 			return nil
 		}
+	}
+	if errors.Is(err, unix.EPERM) {
+		// On an open raw socket EPERM is netfilter's verdict (a local
+		// OUTPUT rule dropped the probe): no answer, counted and said.
+		t.localDrops++
+		t.inflight--
+		t.answer(p, &reply{}, time.Now(), rawsock.Meta{})
+		return nil
 	}
 	if err != nil {
 		if errors.Is(err, os.ErrPermission) {

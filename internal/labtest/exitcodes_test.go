@@ -157,3 +157,43 @@ func exitOf(cmd *exec.Cmd) int {
 	}
 	return 0
 }
+
+// A probe a local firewall rule drops is said to be dropped here (exit 1
+// for the probing tools, the ports filtered for portscan), never taken
+// for a missing privilege; a drop on a router is the network's.
+func TestLocalFirewallDrop(t *testing.T) {
+	lab := netlab.ForTest(t, netlab.Spec{Routers: 1, Services: netlab.Services{TCP: map[int]netlab.PortState{22: netlab.Open}}})
+	dst := lab.Server.Addr4.String()
+	runs := []struct {
+		tool string
+		args []string
+		code int
+	}{
+		{"ping", []string{"-c", "2", "-i", "0.2", "-W", "0.5", dst}, 1},
+		{"traceroute", []string{"-n", "-q", "1", "-m", "3", "-w", "0.3", dst}, 1},
+		{"portscan", []string{"-p", "22", "--max-retries", "1", "--json", dst}, 0},
+	}
+	for _, where := range []struct {
+		node  *netlab.Node
+		chain string
+		local bool
+	}{{lab.Client, "OUTPUT", true}, {lab.Routers[0], "FORWARD", false}} {
+		rule := []string{"-d", dst, "-j", "DROP"}
+		if err := lab.Run(where.node, "iptables", append([]string{"-I", where.chain}, rule...)...); err != nil {
+			t.Fatal(err)
+		}
+		for _, run := range runs {
+			r := labtest.Run(t, lab, lab.Client, time.Minute, append([]string{bins[run.tool]}, run.args...)...)
+			said := strings.Contains(r.Stderr, "local firewall rule")
+			if r.Code != run.code || said != where.local {
+				t.Errorf("DROP in %s's %s: %s %q: exit %d (want %d), local said: %v\n%s%s", where.node.Name, where.chain, run.tool, run.args, r.Code, run.code, said, r.Stdout, r.Stderr)
+			}
+			if run.tool == "portscan" && where.local && !strings.Contains(r.Stdout, `"local_drops":`) || run.tool == "portscan" && where.local && strings.Contains(r.Stdout, `"local_drops":0`) {
+				t.Errorf("portscan's summary does not count the local drops:\n%s", r.Stdout)
+			}
+		}
+		if err := lab.Run(where.node, "iptables", append([]string{"-D", where.chain}, rule...)...); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
