@@ -112,13 +112,13 @@ func transport(ipName, src, dst string, proto int, b []byte, length int) summary
 		off := int(b[12]>>4) * 4
 		fl := b[13]
 		var flags strings.Builder
-		for _, f := range tcpFlagNames {
-			if fl&f.bit != 0 && f.bit != 0x10 {
+		for _, f := range tcpFlagNames { // tcpdump's order: ACK before URG
+			if fl&f.bit != 0 {
 				flags.WriteString(f.name)
 			}
 		}
-		if fl&0x10 != 0 {
-			flags.WriteString(".")
+		if flags.Len() == 0 {
+			flags.WriteString("none")
 		}
 		s.flags = flags.String()
 		data := max(len(b)-off, 0)

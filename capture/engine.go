@@ -56,6 +56,9 @@ type Options struct {
 	// seconds, 3 the delta from the previous packet, 4 the date and time
 	// of day, 5 the delta from the first packet.
 	Stamps int
+	// AbsoluteSeq (-S) prints TCP sequence numbers as they are, not
+	// relative to the conversation's first.
+	AbsoluteSeq bool
 	// Number (-#) puts the packet's number before each line.
 	Number bool
 	// LineBuffered (-l) writes each line out at once; PacketBuffered (-U)

@@ -1,6 +1,7 @@
 package capture
 
 import (
+	"encoding/binary"
 	"fmt"
 	"strings"
 
@@ -32,7 +33,19 @@ type decoder struct {
 	ip6p   *gopacket.DecodingLayerParser // raw IP: from the IPv6 header
 	found  []gopacket.LayerType
 	linkLT filter.LinkType
+	// conversations holds, per TCP conversation, the sequence numbers
+	// tcpdump makes the others relative to; absolute (-S) keeps none.
+	conversations map[tcpKey]*tcpBase
+	absolute      bool
 }
+
+// tcpKey names a TCP conversation the same way in both directions.
+type tcpKey struct {
+	a, b   string
+	ab, ba layers.TCPPort
+}
+
+type tcpBase struct{ seq, ack uint32 }
 
 func newDecoder(lt filter.LinkType) *decoder {
 	d := &decoder{linkLT: lt, found: make([]gopacket.LayerType, 0, 12)}
@@ -126,31 +139,127 @@ func (d *decoder) tcpText(s summary, ipName string, ipLen int) summary {
 	t := &d.tcp
 	s.proto, s.sport, s.dport = "tcp", int(t.SrcPort), int(t.DstPort)
 	var flags strings.Builder
+	// tcpdump's order: F S R P U . E W ... its table lists ACK after URG.
 	for _, f := range []struct {
 		on   bool
 		name string
-	}{{t.FIN, "F"}, {t.SYN, "S"}, {t.RST, "R"}, {t.PSH, "P"}, {t.URG, "U"}, {t.ECE, "E"}, {t.CWR, "W"}, {t.ACK, "."}} {
+	}{{t.FIN, "F"}, {t.SYN, "S"}, {t.RST, "R"}, {t.PSH, "P"}, {t.ACK, "."}, {t.URG, "U"}, {t.ECE, "E"}, {t.CWR, "W"}} {
 		if f.on {
 			flags.WriteString(f.name)
 		}
 	}
+	if flags.Len() == 0 {
+		flags.WriteString("none")
+	}
 	s.flags = flags.String()
 	data := max(ipLen-int(t.DataOffset)*4, 0)
+	seq, ack := d.relative(s, t)
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s %s.%d > %s.%d: Flags [%s]", ipName, s.src, s.sport, s.dst, s.dport, s.flags)
 	if t.SYN || data > 0 || t.FIN || t.RST {
 		if data > 0 {
-			fmt.Fprintf(&b, ", seq %d:%d", t.Seq, t.Seq+uint32(data))
+			fmt.Fprintf(&b, ", seq %d:%d", seq, seq+uint32(data))
 		} else {
-			fmt.Fprintf(&b, ", seq %d", t.Seq)
+			fmt.Fprintf(&b, ", seq %d", seq)
 		}
 	}
 	if t.ACK {
-		fmt.Fprintf(&b, ", ack %d", t.Ack)
+		fmt.Fprintf(&b, ", ack %d", ack)
 	}
-	fmt.Fprintf(&b, ", win %d, length %d", t.Window, data)
+	fmt.Fprintf(&b, ", win %d", t.Window)
+	if t.URG {
+		fmt.Fprintf(&b, ", urg %d", t.Urgent)
+	}
+	if len(t.Options) > 0 {
+		b.WriteString(", options [")
+		for i, o := range t.Options {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteString(tcpOption(o))
+		}
+		b.WriteByte(']')
+	}
+	fmt.Fprintf(&b, ", length %d", data)
+	if data > 0 && (t.SrcPort == 179 || t.DstPort == 179) {
+		b.WriteString(": BGP") // tcpdump's BGP printer says no more without -v
+	}
 	s.text = b.String()
 	return s
+}
+
+// relative gives the sequence and acknowledgement numbers as tcpdump
+// prints them: from the first packet of a conversation that acknowledges
+// (or a new SYN), the others relative to it, unless -S.
+func (d *decoder) relative(s summary, t *layers.TCP) (uint32, uint32) {
+	seq, ack := t.Seq, t.Ack
+	if d.absolute || !t.ACK {
+		return seq, ack
+	}
+	key, rev := tcpKey{a: s.src, b: s.dst, ab: t.SrcPort, ba: t.DstPort}, false
+	if s.src > s.dst || s.src == s.dst && t.SrcPort > t.DstPort {
+		key, rev = tcpKey{a: s.dst, b: s.src, ab: t.DstPort, ba: t.SrcPort}, true
+	}
+	if d.conversations == nil {
+		d.conversations = map[tcpKey]*tcpBase{}
+	}
+	base, ok := d.conversations[key]
+	if !ok || t.SYN {
+		if rev {
+			base = &tcpBase{seq: ack - 1, ack: seq}
+		} else {
+			base = &tcpBase{seq: seq, ack: ack - 1}
+		}
+		if len(d.conversations) < 1<<16 { // bounded: a long capture of many flows
+			d.conversations[key] = base
+		}
+		return seq, ack
+	}
+	if rev {
+		return seq - base.ack, ack - base.seq
+	}
+	return seq - base.seq, ack - base.ack
+}
+
+// tcpOption is one option as tcpdump lists it.
+func tcpOption(o layers.TCPOption) string {
+	v := o.OptionData
+	switch o.OptionType {
+	case layers.TCPOptionKindEndList:
+		return "eol"
+	case layers.TCPOptionKindNop:
+		return "nop"
+	case layers.TCPOptionKindMSS:
+		if len(v) == 2 {
+			return fmt.Sprintf("mss %d", binary.BigEndian.Uint16(v))
+		}
+	case layers.TCPOptionKindWindowScale:
+		if len(v) == 1 {
+			return fmt.Sprintf("wscale %d", v[0])
+		}
+	case layers.TCPOptionKindSACKPermitted:
+		return "sackOK"
+	case layers.TCPOptionKindSACK:
+		if len(v)%8 == 0 {
+			var b strings.Builder
+			fmt.Fprintf(&b, "sack %d", len(v)/8)
+			for i := 0; i+8 <= len(v); i += 8 {
+				fmt.Fprintf(&b, " {%d:%d}", binary.BigEndian.Uint32(v[i:]), binary.BigEndian.Uint32(v[i+4:]))
+			}
+			return b.String()
+		}
+	case layers.TCPOptionKindTimestamps:
+		if len(v) == 8 {
+			return fmt.Sprintf("TS val %d ecr %d", binary.BigEndian.Uint32(v), binary.BigEndian.Uint32(v[4:]))
+		}
+	}
+	switch {
+	case o.OptionType == 19 && len(v) == 16:
+		return fmt.Sprintf("md5 shared secret not supplied with -M, can't check - %x", v)
+	case (o.OptionType == 253 || o.OptionType == 254) && len(v) >= 2:
+		return fmt.Sprintf("exp-%x", v[:2]) // RFC 6994's experiment id
+	}
+	return fmt.Sprintf("unknown-%d 0x%x", o.OptionType, v)
 }
 
 func (d *decoder) dnsText() string {

@@ -222,6 +222,7 @@ func (o *output) packet(c captured) error {
 	et, nh := o.network(c)
 	if o.dec == nil {
 		o.dec = newDecoder(o.lt)
+		o.dec.absolute = o.opts.AbsoluteSeq
 	}
 	var s summary
 	if c.opaque {
@@ -318,12 +319,12 @@ func (o *output) stamp(ts time.Time) string {
 
 // delta prints a time difference as tcpdump's -ttt and -ttttt do.
 func delta(d time.Duration) string {
-	neg := ""
+	sign := " " // tcpdump: a space, or the minus in its place
 	if d < 0 {
-		neg, d = "-", -d
+		sign, d = "-", -d
 	}
 	us := d.Microseconds()
-	return fmt.Sprintf(" %s%02d:%02d:%02d.%06d", neg, us/3600e6, us/60e6%60, us/1e6%60, us%1e6)
+	return fmt.Sprintf("%s%02d:%02d:%02d.%06d", sign, us/3600e6, us/60e6%60, us/1e6%60, us%1e6)
 }
 
 var etherNames = map[uint16]string{0x800: "IPv4", 0x86dd: "IPv6", 0x806: "ARP", 0x8100: "802.1Q"}
