@@ -26,7 +26,8 @@ type PacketConn struct {
 	pkt       int // packets of cur already read
 	off       int // offset of the next packet in cur
 	cooked    bool
-	ifindex   int // 0 on "any"
+	ifindex   int  // 0 on "any"
+	downSeen  bool // the interface went down once: it may be removed next
 	drops     uint64
 	received  uint64
 	closed    atomic.Bool
@@ -176,6 +177,9 @@ func (c *PacketConn) Next(timeout time.Duration) (p Packet, ok bool, err error) 
 				return p, false, sockErr
 			}
 			if errors.Is(err, os.ErrDeadlineExceeded) {
+				if c.downSeen && c.ifaceGone() {
+					return p, false, ErrInterfaceGone
+				}
 				return p, false, nil
 			}
 			if err != nil {
@@ -236,18 +240,26 @@ func (c *PacketConn) socketError() error {
 		return nil
 	}
 	if syscall.Errno(e) == unix.ENETDOWN && c.ifindex != 0 {
-		// Asked through the socket itself, so in its own namespace: does
-		// the interface still have a name?
-		ifr, err := unix.NewIfreq("")
-		if err == nil {
-			ifr.SetUint32(uint32(c.ifindex))
-			if unix.IoctlIfreq(c.fd, unix.SIOCGIFNAME, ifr) == unix.ENODEV {
-				return ErrInterfaceGone
-			}
+		if c.ifaceGone() {
+			return ErrInterfaceGone
 		}
+		// Removal takes the interface down first and reports nothing
+		// more: look again on each idle wait from now on.
+		c.downSeen = true
 		return ErrInterfaceDown
 	}
 	return os.NewSyscallError("packet socket", syscall.Errno(e))
+}
+
+// ifaceGone asks, through the socket itself (so in its own namespace),
+// whether the interface still has a name.
+func (c *PacketConn) ifaceGone() bool {
+	ifr, err := unix.NewIfreq("")
+	if err != nil {
+		return false
+	}
+	ifr.SetUint32(uint32(c.ifindex))
+	return unix.IoctlIfreq(c.fd, unix.SIOCGIFNAME, ifr) == unix.ENODEV
 }
 
 // Stats returns the packets the kernel handed to the socket and those it
