@@ -211,7 +211,7 @@ func (s *scanner) writeNormal(w io.Writer, results []Result, elapsed time.Durati
 	if up == 0 && len(hosts) == 1 {
 		fmt.Fprintln(w, "Note: Host seems down. If it is really up, but blocking our ping probes, try -Pn")
 	}
-	done := fmt.Sprintf("%s (%s) scanned in %.2f seconds", plural(len(hosts), "IP address", "IP addresses"), plural(up, "host up", "hosts up"), elapsed.Seconds())
+	done := doneText(len(hosts), up, elapsed)
 	if file {
 		fmt.Fprintf(w, "# Nmap done at %s -- %s\n", time.Now().Format(time.ANSIC), done)
 	} else {
@@ -278,8 +278,13 @@ func (s *scanner) writeGrepable(w io.Writer, results []Result, elapsed time.Dura
 		}
 		fmt.Fprintln(w, line)
 	}
-	fmt.Fprintf(w, "# Nmap done at %s -- %s (%s) scanned in %.2f seconds\n", time.Now().Format(time.ANSIC),
-		plural(len(hosts), "IP address", "IP addresses"), plural(up, "host up", "hosts up"), elapsed.Seconds())
+	fmt.Fprintf(w, "# Nmap done at %s -- %s\n", time.Now().Format(time.ANSIC), doneText(len(hosts), up, elapsed))
+}
+
+// doneText is nmap's closing count: "1 IP address (1 host up) scanned in
+// 0.09 seconds".
+func doneText(hosts, up int, elapsed time.Duration) string {
+	return fmt.Sprintf("%s (%s) scanned in %.2f seconds", plural(hosts, "IP address", "IP addresses"), plural(up, "host up", "hosts up"), elapsed.Seconds())
 }
 
 func plural(n int, one, many string) string {
@@ -391,7 +396,7 @@ func (s *scanner) writeXML(w io.Writer, results []Result, elapsed time.Duration,
 	if sum.Interrupted {
 		exit, errmsg = "error", fmt.Sprintf(" errormsg=\"interrupted: %d probes never sent\"", sum.Unprobed)
 	}
-	done := fmt.Sprintf("%s (%s) scanned in %.2f seconds", plural(len(hosts), "IP address", "IP addresses"), plural(up, "host up", "hosts up"), elapsed.Seconds())
+	done := doneText(len(hosts), up, elapsed)
 	fmt.Fprintf(w, "<runstats><finished time=\"%d\" timestr=\"%s\" summary=\"Nmap done at %s; %s\" elapsed=\"%.2f\" exit=\"%s\"%s/><hosts up=\"%d\" down=\"%d\" total=\"%d\"/>\n",
 		end.Unix(), end.Format(time.ANSIC), end.Format(time.ANSIC), done, elapsed.Seconds(), exit, errmsg, up, len(hosts)-up, len(hosts))
 	fmt.Fprintf(w, "</runstats>\n</nmaprun>\n")
