@@ -171,6 +171,53 @@ func transport(ipName, src, dst string, proto int, b []byte, length int) summary
 	return s
 }
 
+// unreach4 are tcpdump's words for ICMP unreachable codes; %s is the
+// quoted packet's destination.
+var unreach4 = []string{
+	"net %s unreachable", "host %s unreachable", "", "", "%s unreachable - need to frag",
+	"%s unreachable - source route failed", "net %s unreachable - unknown", "host %s unreachable - unknown",
+	"src host %s isolated unreachable", "net %s unreachable - admin prohibited", "host %s unreachable - admin prohibited",
+	"net %s unreachable - tos prohibited", "host %s unreachable - tos prohibited",
+	"host %s unreachable - admin prohibited filter", "host %s unreachable - host precedence violation",
+	"host %s unreachable - precedence cutoff",
+}
+
+// unreachText says what tcpdump says of an ICMP unreachable quoting q
+// (the original IP header and the start of its payload); mtu is the
+// next hop's, for "need to frag".
+func unreachText(code byte, mtu uint16, q []byte) string {
+	if len(q) < 20 || q[0]>>4 != 4 {
+		return fmt.Sprintf("unreachable, code %d", code)
+	}
+	dst := fmt.Sprintf("%d.%d.%d.%d", q[16], q[17], q[18], q[19])
+	proto := q[9]
+	ihl := int(q[0]&0x0f) * 4
+	switch code {
+	case 2:
+		return fmt.Sprintf("%s protocol %d unreachable", dst, proto)
+	case 3:
+		if len(q) < ihl+4 {
+			return fmt.Sprintf("%s port unreachable", dst)
+		}
+		port := binary.BigEndian.Uint16(q[ihl+2:])
+		switch proto {
+		case 6:
+			return fmt.Sprintf("%s tcp port %d unreachable", dst, port)
+		case 17:
+			return fmt.Sprintf("%s udp port %d unreachable", dst, port)
+		}
+		return fmt.Sprintf("%s protocol %d port %d unreachable", dst, proto, port)
+	case 4:
+		if mtu != 0 {
+			return fmt.Sprintf("%s unreachable - need to frag (mtu %d)", dst, mtu)
+		}
+	}
+	if int(code) < len(unreach4) && unreach4[code] != "" {
+		return fmt.Sprintf(unreach4[code], dst)
+	}
+	return fmt.Sprintf("unreachable, code %d", code)
+}
+
 func icmpText(proto int, b []byte) string {
 	typ, code := b[0], b[1]
 	idSeq := ""
@@ -184,9 +231,21 @@ func icmpText(proto int, b []byte) string {
 		case 0:
 			return "ICMP echo reply" + idSeq
 		case 11:
+			if code == 1 {
+				return "ICMP ip reassembly time exceeded"
+			}
 			return "ICMP time exceeded in-transit"
 		case 3:
-			return fmt.Sprintf("ICMP unreachable, code %d", code)
+			if len(b) < 8 {
+				return "ICMP unreachable"
+			}
+			return "ICMP " + unreachText(code, binary.BigEndian.Uint16(b[6:]), b[8:])
+		case 4:
+			return "ICMP source quench"
+		case 12:
+			if len(b) >= 5 {
+				return fmt.Sprintf("ICMP parameter problem - octet %d", b[4])
+			}
 		}
 		return fmt.Sprintf("ICMP type-#%d", typ)
 	}

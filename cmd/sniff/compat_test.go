@@ -186,13 +186,15 @@ func tcpdumpLines(out []byte) []string {
 }
 
 // TCP lines as tcpdump -n prints them (flags in its order, relative
-// sequence numbers, options), over every savefile of tcpdump's tests
-// whose packets both read alike: the share identical may only grow (the
-// figure reached is the floor; app-layer decodes such as HTTP, BGP
+// sequence numbers, options), and ICMP lines (unreachables named as
+// tcpdump names them), over every savefile of tcpdump's tests whose
+// packets both read alike: the share identical may only grow (the
+// figures reached are the floors; app-layer decodes such as HTTP, BGP
 // details or NFS are not done yet).
 func TestTCPLinesLikeTcpdump(t *testing.T) {
 	files, _ := filepath.Glob(filepath.Join(testdata(t, "tcpdump-tests"), "*.pcap"))
 	total, same := 0, 0
+	icmpTotal, icmpSame := 0, 0
 	for _, f := range files {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		env := append(os.Environ(), "TZ=UTC")
@@ -214,10 +216,19 @@ func TestTCPLinesLikeTcpdump(t *testing.T) {
 					same++
 				}
 			}
+			if strings.Contains(a[i], ": ICMP ") {
+				icmpTotal++
+				if a[i] == b[i] {
+					icmpSame++
+				}
+			}
 		}
 	}
-	t.Logf("TCP lines identical to tcpdump -n's: %d of %d", same, total)
+	t.Logf("TCP lines identical to tcpdump -n's: %d of %d; ICMP: %d of %d", same, total, icmpSame, icmpTotal)
 	if total < 1500 || same < 752 {
 		t.Errorf("TCP lines identical to tcpdump -n's: %d of %d; reached before: 752", same, total)
+	}
+	if icmpTotal < 100 || icmpSame < 42 {
+		t.Errorf("ICMP lines identical to tcpdump -n's: %d of %d; reached before: 42", icmpSame, icmpTotal)
 	}
 }
