@@ -66,7 +66,11 @@ func newDecoder(lt filter.LinkType) *decoder {
 }
 
 // decode describes a whole captured frame.
-func (d *decoder) decode(frame []byte) summary {
+func (d *decoder) decode(frame []byte) summary { return d.decodeWire(frame, len(frame)) }
+
+// decodeWire is decode for a frame wire bytes long on the wire (more
+// than captured when the capture was cut short).
+func (d *decoder) decodeWire(frame []byte, wire int) summary {
 	p := d.first
 	if d.linkLT == filter.RawIP {
 		p = d.ip4p
@@ -103,7 +107,10 @@ func (d *decoder) decode(frame []byte) summary {
 			ipLen -= 8
 		}
 	case has(layers.LayerTypeARP):
-		return d.arpText()
+		// tcpdump's ARP length is what follows the link header on the
+		// wire, padding included.
+		off := len(frame) - len(d.arp.Contents) - len(d.arp.Payload)
+		return d.arpText(wire - off)
 	}
 	switch {
 	case has(layers.LayerTypeTCP):
@@ -275,7 +282,7 @@ func (d *decoder) dnsText() string {
 	return fmt.Sprintf("%d %d/%d/%d %s? %s.", d.dns.ID, d.dns.ANCount, d.dns.NSCount, d.dns.ARCount, tname, q.Name)
 }
 
-func (d *decoder) arpText() summary {
+func (d *decoder) arpText(n int) summary {
 	a := &d.arp
 	s := summary{proto: "arp"}
 	if len(a.SourceProtAddress) != 4 || len(a.DstProtAddress) != 4 {
@@ -285,7 +292,6 @@ func (d *decoder) arpText() summary {
 	spa := fmt.Sprintf("%d.%d.%d.%d", a.SourceProtAddress[0], a.SourceProtAddress[1], a.SourceProtAddress[2], a.SourceProtAddress[3])
 	tpa := fmt.Sprintf("%d.%d.%d.%d", a.DstProtAddress[0], a.DstProtAddress[1], a.DstProtAddress[2], a.DstProtAddress[3])
 	s.src, s.dst = spa, tpa
-	n := len(a.Contents)
 	switch a.Operation {
 	case 1:
 		s.text = fmt.Sprintf("ARP, Request who-has %s tell %s, length %d", tpa, spa, n)

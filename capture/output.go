@@ -231,7 +231,7 @@ func (o *output) packet(c captured) error {
 		s = summary{proto: "unknown", text: fmt.Sprintf("[link type %s] length %d", c.linkName, c.wire)}
 		et, nh = 0, c.data
 	} else {
-		s = o.dec.decode(c.data)
+		s = o.dec.decodeWire(c.data, c.wire)
 	}
 	dir := ""
 	if o.lt == filter.LinuxSLL {

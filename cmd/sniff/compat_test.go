@@ -195,6 +195,7 @@ func TestTCPLinesLikeTcpdump(t *testing.T) {
 	files, _ := filepath.Glob(filepath.Join(testdata(t, "tcpdump-tests"), "*.pcap"))
 	total, same := 0, 0
 	icmpTotal, icmpSame := 0, 0
+	arpTotal, arpSame := 0, 0
 	for _, f := range files {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		env := append(os.Environ(), "TZ=UTC")
@@ -222,13 +223,22 @@ func TestTCPLinesLikeTcpdump(t *testing.T) {
 					icmpSame++
 				}
 			}
+			if strings.Contains(a[i], "ARP, ") {
+				arpTotal++
+				if a[i] == b[i] {
+					arpSame++
+				}
+			}
 		}
 	}
-	t.Logf("TCP lines identical to tcpdump -n's: %d of %d; ICMP: %d of %d", same, total, icmpSame, icmpTotal)
+	t.Logf("TCP lines identical to tcpdump -n's: %d of %d; ICMP: %d of %d; ARP: %d of %d", same, total, icmpSame, icmpTotal, arpSame, arpTotal)
 	if total < 1500 || same < 752 {
 		t.Errorf("TCP lines identical to tcpdump -n's: %d of %d; reached before: 752", same, total)
 	}
 	if icmpTotal < 100 || icmpSame < 42 {
 		t.Errorf("ICMP lines identical to tcpdump -n's: %d of %d; reached before: 42", icmpSame, icmpTotal)
+	}
+	if arpTotal < 50 || arpSame < 45 {
+		t.Errorf("ARP lines identical to tcpdump -n's: %d of %d; reached before: 45", arpSame, arpTotal)
 	}
 }
