@@ -256,7 +256,7 @@ func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 					d.start(markNanos)
 				default:
 				}
-				if d.overdue(time.Now()) {
+				if d.active && d.overdue(time.Now()) { // no clock read unless stopping
 					finish(nil)
 					return
 				}
@@ -305,7 +305,7 @@ func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 				finish(nil)
 				return
 			}
-			if p.Outgoing && p.HAType == 772 && cooked { // ARPHRD_LOOPBACK: the copy is seen twice
+			if p.Outgoing && p.HAType == 772 { // ARPHRD_LOOPBACK: each packet is seen twice, on -i lo as on any (libpcap keeps the incoming copy)
 				continue
 			}
 			if opts.Direction == "in" && p.Outgoing || opts.Direction == "out" && !p.Outgoing {

@@ -634,3 +634,14 @@ func TestExpect(t *testing.T) {
 		t.Errorf("the JSON summary does not say which expectation failed:\n%s", c.stdout)
 	}
 }
+
+// On the loopback interface each packet is seen once, as tcpdump sees it
+// (the kernel hands a packet socket both the outgoing and the incoming
+// copy).
+func TestLoopbackOnce(t *testing.T) {
+	lab := netlab.ForTest(t, netlab.Spec{})
+	c := during(t, lab, []string{"-i", "lo", "--duration", "1.5", "icmp"}, ping(lab, "127.0.0.1", 2))
+	if lines(c.stdout) != 4 || strings.Count(c.stdout, "echo request") != 2 || strings.Count(c.stdout, "echo reply") != 2 {
+		t.Errorf("-i lo: want 2 requests and 2 replies\n%s%s", c.stdout, c.stderr)
+	}
+}
