@@ -46,11 +46,12 @@ type tracer struct {
 	dst     netip.Addr
 	src     netip.Addr
 	family  int
-	icmpC   *rawsock.ICMPConn
-	sendC   *rawsock.IPConn // UDP or TCP probes
-	tcpC    *rawsock.IPConn // SYN-ACK and RST answers
-	udpC    *rawsock.IPConn // UDP answers from a service at the fixed port
-	lastTx  time.Time       // the last send, for -z
+	net     rawsock.Network
+	icmpC   rawsock.Conn
+	sendC   rawsock.Conn // UDP or TCP probes
+	tcpC    rawsock.Conn // SYN-ACK and RST answers
+	udpC    rawsock.Conn // UDP answers from a service at the fixed port
+	lastTx  time.Time    // the last send, for -z
 	icmpID  uint16
 	cookie  uint16 // high half of TCP sequence numbers
 	sport   uint16 // first source port; flow f uses sport+f
@@ -233,9 +234,13 @@ func newTracer(ctx context.Context, opts Options) (*tracer, error) {
 			opts.PacketLen = 80
 		}
 	}
+	network := opts.Network
+	if network == nil {
+		network = rawsock.System
+	}
 	var src netip.Addr
 	err = rawsock.InNetns(opts.Netns, func() (err error) {
-		src, err = rawsock.SourceFor(dst, opts.Iface, opts.Source)
+		src, err = network.SourceFor(dst, opts.Iface, opts.Source)
 		return err
 	})
 	if errors.Is(err, unix.ENETUNREACH) || errors.Is(err, unix.EHOSTUNREACH) {
@@ -244,7 +249,7 @@ func newTracer(ctx context.Context, opts Options) (*tracer, error) {
 	if err != nil {
 		return nil, err
 	}
-	t := &tracer{opts: opts, dst: dst, src: src, family: family, byID: map[uint16]*probeRec{},
+	t := &tracer{opts: opts, net: network, dst: dst, src: src, family: family, byID: map[uint16]*probeRec{},
 		icmpID: random16(), cookie: random16(), sport: 32768 + random16()%16384, flowSum: random16(),
 		limit: opts.MaxTTL, pmtu: opts.PacketLen, mtuSeen: map[int]int{}}
 	if opts.MTU {
@@ -282,9 +287,9 @@ func (t *tracer) open(sockOpts rawsock.Options) error {
 	var err error
 	if opts.MTU {
 		// Asked here, in the namespace the probes leave from.
-		t.routeMTU, _ = rawsock.RouteMTU(t.dst, opts.Iface)
+		t.routeMTU, _ = t.net.RouteMTU(t.dst, opts.Iface)
 	}
-	t.icmpC, err = rawsock.ListenICMP(rawsock.ICMPConfig{Family: family, Mode: rawsock.Privileged, ID: int(t.icmpID), Options: sockOpts})
+	t.icmpC, err = t.net.ListenICMP(rawsock.ICMPConfig{Family: family, Mode: rawsock.Privileged, ID: int(t.icmpID), Options: sockOpts})
 	if err != nil {
 		return err
 	}
@@ -296,12 +301,12 @@ func (t *tracer) open(sockOpts rawsock.Options) error {
 			// reaches the destination as surely as a port unreachable.
 			cfg.Filter = rawsock.PortFilter(family, 0, uint16(opts.Port))
 		}
-		t.sendC, err = rawsock.ListenIP(cfg)
+		t.sendC, err = t.net.ListenIP(cfg)
 		if !opts.Classic {
 			t.udpC = t.sendC
 		}
 	case TCP:
-		t.sendC, err = rawsock.ListenIP(rawsock.IPConfig{Family: family, Protocol: probe.ProtoTCP, Options: sockOpts,
+		t.sendC, err = t.net.ListenIP(rawsock.IPConfig{Family: family, Protocol: probe.ProtoTCP, Options: sockOpts,
 			Filter: rawsock.PortFilter(family, 0, uint16(opts.Port))})
 		t.tcpC = t.sendC
 	}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/rawkit/rawkit/internal/hosts"
+	"github.com/rawkit/rawkit/rawsock"
 	"github.com/rawkit/rawkit/report"
 )
 
@@ -77,6 +78,9 @@ type Options struct {
 	// Mtr, with Report, writes mtr's report formats.
 	Mtr *MtrOutput
 
+	// Network opens the sockets; nil is rawsock.System. Tests give a
+	// simulated network.
+	Network rawsock.Network
 	// Resolve looks a host name up; nil uses the system resolver.
 	Resolve hosts.Resolver
 	// Reverse looks an address up; nil uses the system resolver.
