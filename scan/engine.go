@@ -63,14 +63,15 @@ type scanner struct {
 	maxRTT  atomic.Int64
 
 	src  map[int]netip.Addr // per family
-	send map[int]*rawsock.IPConn
-	icmp map[int]*rawsock.ICMPConn
+	net  rawsock.Network
+	send map[int]rawsock.Conn
+	icmp map[int]rawsock.Conn
 	sent atomic.Uint64
 	got  atomic.Uint64
 	rate int
 
 	shardSet map[uint64]bool
-	extra    []map[int]*rawsock.IPConn // send-only sockets of the other senders
+	extra    []map[int]rawsock.Conn // send-only sockets of the other senders
 }
 
 // Run scans, writing results to stdout (and opts.XMLFile). Its error maps
@@ -260,7 +261,11 @@ func (s *scanner) openRaw() error {
 
 // openRawSockets opens the scan's sockets (in the namespace of --netns).
 func (s *scanner) openRawSockets() error {
-	s.src, s.send, s.icmp = map[int]netip.Addr{}, map[int]*rawsock.IPConn{}, map[int]*rawsock.ICMPConn{}
+	s.src, s.send, s.icmp = map[int]netip.Addr{}, map[int]rawsock.Conn{}, map[int]rawsock.Conn{}
+	s.net = s.opts.Network
+	if s.net == nil {
+		s.net = rawsock.System
+	}
 	proto := probe.ProtoTCP
 	if s.opts.Type == UDP {
 		proto = probe.ProtoUDP
@@ -273,28 +278,28 @@ func (s *scanner) openRawSockets() error {
 				break
 			}
 		}
-		src, err := rawsock.SourceFor(dst, s.opts.Iface, s.opts.Source)
+		src, err := s.net.SourceFor(dst, s.opts.Iface, s.opts.Source)
 		if err != nil {
 			return report.Usagef("%v", err)
 		}
 		s.src[fam] = src
 		o := rawsock.Options{Iface: s.opts.Iface, Source: src, NoTxTimestamps: true, RecvBuffer: 8 << 20}
-		c, err := rawsock.ListenIP(rawsock.IPConfig{Family: fam, Protocol: proto, Options: o, Filter: rawsock.PortFilter(fam, 2, s.sport)})
+		c, err := s.net.ListenIP(rawsock.IPConfig{Family: fam, Protocol: proto, Options: o, Filter: rawsock.PortFilter(fam, 2, s.sport)})
 		if err != nil {
 			return err
 		}
 		s.send[fam] = c
-		ic, err := rawsock.ListenICMP(rawsock.ICMPConfig{Family: fam, Mode: rawsock.Privileged, ID: int(s.sport), Options: o})
+		ic, err := s.net.ListenICMP(rawsock.ICMPConfig{Family: fam, Mode: rawsock.Privileged, ID: int(s.sport), Options: o})
 		if err != nil {
 			return err
 		}
 		s.icmp[fam] = ic
 		for i := 1; i < runtime.NumCPU(); i++ {
 			if len(s.extra) < i {
-				s.extra = append(s.extra, map[int]*rawsock.IPConn{})
+				s.extra = append(s.extra, map[int]rawsock.Conn{})
 			}
 			// Send only: a nil filter keeps no received packet.
-			x, err := rawsock.ListenIP(rawsock.IPConfig{Family: fam, Protocol: proto, Options: o})
+			x, err := s.net.ListenIP(rawsock.IPConfig{Family: fam, Protocol: proto, Options: o})
 			if err != nil {
 				return err
 			}

@@ -104,7 +104,7 @@ func TestHandleICMP(t *testing.T) {
 // after stop once waited forever).
 func TestSendersStopWithoutWork(t *testing.T) {
 	s := testScanner(SYN)
-	s.extra = make([]map[int]*rawsock.IPConn, 3)
+	s.extra = make([]map[int]rawsock.Conn, 3)
 	done := make(chan error, 1)
 	go func() { done <- newSenders(s).stop() }()
 	select {

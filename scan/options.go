@@ -2,6 +2,7 @@ package scan
 
 import (
 	"fmt"
+	"github.com/rawkit/rawkit/rawsock"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -82,6 +83,9 @@ type Options struct {
 	Concurrency int
 	Expects     []Expectation
 	Progress    bool // a progress line on stderr
+	// Network opens the raw sockets of SYN and UDP scans; nil is
+	// rawsock.System. Tests give a simulated network.
+	Network rawsock.Network
 }
 
 // State is a port's state, as nmap names them.

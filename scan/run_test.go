@@ -1,0 +1,370 @@
+package scan
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/rawkit/rawkit/internal/fakenet"
+	"github.com/rawkit/rawkit/report"
+)
+
+var (
+	client  = netip.MustParseAddr("198.18.0.1")
+	client6 = netip.MustParseAddr("2001:db8::1")
+	server  = netip.MustParseAddr("198.18.1.2")
+	dark    = netip.MustParseAddr("198.18.1.3") // every port filtered
+	server6 = netip.MustParseAddr("2001:db8:1::2")
+)
+
+// labNet is a server with open, closed, filtered and rejecting ports,
+// a host that answers nothing, and an IPv6 server, one router away.
+func labNet() *fakenet.Net {
+	return &fakenet.Net{
+		Source4: client, Source6: client6,
+		Path: []netip.Addr{router},
+		Hosts: map[netip.Addr]*fakenet.Host{
+			server: {
+				TCP: map[uint16]string{22: fakenet.Open, 80: fakenet.Open, 25: fakenet.Filtered, 113: fakenet.Reject},
+				UDP: map[uint16]string{53: fakenet.Open, 161: fakenet.Filtered, 500: fakenet.Reject},
+			},
+			dark:    {DefaultTCP: fakenet.Filtered, DefaultUDP: fakenet.Filtered},
+			server6: {TCP: map[uint16]string{443: fakenet.Open}},
+		},
+		HopDelay: 100 * time.Microsecond,
+	}
+}
+
+func scan(t *testing.T, n *fakenet.Net, opts Options, targets ...string) (string, string, error) {
+	t.Helper()
+	opts.Network = n
+	opts.Targets.Args = targets
+	if opts.Ports == nil {
+		opts.Ports = []uint16{21, 22, 23, 25, 80, 113, 443}
+	}
+	if opts.InitialWait == 0 {
+		opts.InitialWait = 200 * time.Millisecond
+	}
+	opts.MaxWait = 200 * time.Millisecond
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var stdout, stderr bytes.Buffer
+	err := Run(ctx, opts, &stdout, &stderr)
+	return stdout.String(), stderr.String(), err
+}
+
+// jsonStates reads --json output into "addr:port" -> state, and the
+// summary.
+func jsonStates(t *testing.T, out string) (map[string]string, map[string]any) {
+	t.Helper()
+	states := map[string]string{}
+	var sum map[string]any
+	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(l), &m); err != nil {
+			t.Fatalf("%q: %v", l, err)
+		}
+		switch m["type"] {
+		case "port":
+			k := fmt.Sprintf("%v:%v", m["ip"], m["port"])
+			if old, ok := states[k]; ok && old != m["state"] {
+				t.Errorf("%s written as %s and as %v", k, old, m["state"])
+			}
+			states[k] = m["state"].(string)
+		case "summary":
+			sum = m
+		}
+	}
+	if sum == nil {
+		t.Fatalf("no summary:\n%s", out)
+	}
+	return states, sum
+}
+
+func TestRunSYNStates(t *testing.T) {
+	out, stderr, err := scan(t, labNet(), Options{JSON: true, All: true}, server.String(), dark.String(), server6.String())
+	if err != nil {
+		t.Fatalf("%v %s", err, stderr)
+	}
+	got, sum := jsonStates(t, out)
+	want := map[string]string{}
+	for _, p := range []uint16{21, 22, 23, 25, 80, 113, 443} {
+		want[fmt.Sprintf("%v:%d", server, p)] = map[uint16]string{22: "open", 80: "open", 25: "filtered", 113: "filtered"}[p]
+		if want[fmt.Sprintf("%v:%d", server, p)] == "" {
+			want[fmt.Sprintf("%v:%d", server, p)] = "closed"
+		}
+		want[fmt.Sprintf("%v:%d", dark, p)] = "filtered"
+		want[fmt.Sprintf("%v:%d", server6, p)] = map[bool]string{true: "open", false: "closed"}[p == 443]
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("states\n got %v\nwant %v", got, want)
+	}
+	if sum["probes"].(float64) < 21 {
+		t.Errorf("summary %v", sum)
+	}
+}
+
+func TestRunUDPStates(t *testing.T) {
+	out, _, err := scan(t, labNet(), Options{Type: UDP, JSON: true, All: true, Ports: []uint16{53, 161, 500, 1000}, Retries: 1}, server.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := jsonStates(t, out)
+	want := map[string]string{"198.18.1.2:53": "open", "198.18.1.2:161": "open|filtered", "198.18.1.2:500": "filtered", "198.18.1.2:1000": "closed"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("got %v\nwant %v", got, want)
+	}
+}
+
+// Through a path that loses 30 % of the probes and 30 % of the answers,
+// the retries still find every port's state.
+func TestRunUnderLoss(t *testing.T) {
+	for run := range 3 {
+		n := labNet()
+		var mu sync.Mutex
+		r := rand.New(rand.NewPCG(uint64(run), 7))
+		n.Drop = func(bool) bool { mu.Lock(); defer mu.Unlock(); return r.IntN(10) < 3 }
+		ports := make([]uint16, 0, 1000)
+		for p := 1; p <= 1000; p++ {
+			ports = append(ports, uint16(p))
+		}
+		n.Hosts[server].DefaultTCP = fakenet.Filtered
+		out, _, err := scan(t, n, Options{JSON: true, Ports: ports}, server.String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := jsonStates(t, out)
+		for _, p := range []uint16{22, 80} {
+			if s := got[fmt.Sprintf("%v:%d", server, p)]; s != "open" {
+				t.Errorf("run %d: port %d is %q under 30%% loss", run, p, s)
+			}
+		}
+	}
+}
+
+func TestRunNmapNormalOutput(t *testing.T) {
+	out, _, err := scan(t, labNet(), Options{}, server.String(), dark.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"Nmap scan report for 198.18.1.2\n",
+		"Host is up",
+		"PORT    STATE    SERVICE\n21/tcp  closed   ftp\n22/tcp  open     ssh\n23/tcp  closed   telnet\n25/tcp  filtered smtp\n80/tcp  open     http\n113/tcp filtered ident\n443/tcp closed   https\n",
+		"Nmap done: 2 IP addresses (1 host up) scanned in ",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("no %q in\n%s", want, out)
+		}
+	}
+}
+
+func TestRunReasonAndOpenOnly(t *testing.T) {
+	out, _, err := scan(t, labNet(), Options{Reason: true, OpenOnly: true}, server.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "Not shown: 1 filtered tcp ports (no-response), 1 filtered tcp ports (admin-prohibited), 3 closed tcp ports (reset)\n") ||
+		!strings.Contains(out, "22/tcp open  ssh     syn-ack ttl 62\n") || strings.Contains(out, "filtered smtp") {
+		t.Errorf("--reason --open:\n%s", out)
+	}
+}
+
+func TestRunFileOutputs(t *testing.T) {
+	dir := t.TempDir()
+	x, g, nf := filepath.Join(dir, "s.xml"), filepath.Join(dir, "s.gnmap"), filepath.Join(dir, "s.nmap")
+	_, _, err := scan(t, labNet(), Options{XMLFile: x, GrepFile: g, NormalFile: nf, CmdLine: []string{"portscan", "-oA", "s"}}, server.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	xb, _ := os.ReadFile(x)
+	var run struct {
+		Hosts []struct {
+			Ports []struct {
+				ID    int `xml:"portid,attr"`
+				State struct {
+					State string `xml:"state,attr"`
+				} `xml:"state"`
+			} `xml:"ports>port"`
+		} `xml:"host"`
+		Stats struct {
+			Finished struct {
+				Exit string `xml:"exit,attr"`
+			} `xml:"finished"`
+		} `xml:"runstats"`
+	}
+	if err := xml.Unmarshal(xb, &run); err != nil {
+		t.Fatalf("XML: %v\n%s", err, xb)
+	}
+	var open []int
+	for _, p := range run.Hosts[0].Ports {
+		if p.State.State == "open" {
+			open = append(open, p.ID)
+		}
+	}
+	if fmt.Sprint(open) != "[22 80]" || run.Stats.Finished.Exit != "success" {
+		t.Errorf("XML open %v, exit %q", open, run.Stats.Finished.Exit)
+	}
+	gb, _ := os.ReadFile(g)
+	if !strings.Contains(string(gb), "Host: 198.18.1.2 ()\tPorts: 21/closed/tcp//ftp///, 22/open/tcp//ssh///, 23/closed/tcp//telnet///, 25/filtered/tcp//smtp///, 80/open/tcp//http///, 113/filtered/tcp//ident///, 443/closed/tcp//https///\n") {
+		t.Errorf("grepable:\n%s", gb)
+	}
+	nb, _ := os.ReadFile(nf)
+	if !strings.HasPrefix(string(nb), "# ") || !strings.Contains(string(nb), "as: portscan -oA s") {
+		t.Errorf("normal file:\n%s", nb)
+	}
+}
+
+func TestRunUnwritableOutputIsBadInput(t *testing.T) {
+	n := labNet()
+	_, _, err := scan(t, n, Options{XMLFile: "/nonexistent/dir/x.xml"}, server.String())
+	if report.ExitCode(err) != report.ExitUsage || len(n.SentPackets()) != 0 {
+		t.Errorf("exit %d (%v), %d probes sent", report.ExitCode(err), err, len(n.SentPackets()))
+	}
+}
+
+func TestRunLocalFirewallDrop(t *testing.T) {
+	n := labNet()
+	n.WriteErr = func(netip.Addr) error { return syscall.EPERM }
+	_, stderr, err := scan(t, n, Options{Retries: 1, Ports: []uint16{22}}, server.String())
+	if err != nil || !strings.Contains(stderr, "2 probes dropped by a local firewall rule") {
+		t.Errorf("%v %q", err, stderr)
+	}
+}
+
+func TestRunExpectations(t *testing.T) {
+	open, _ := ParseExpectation("open=22,80")
+	closed, _ := ParseExpectation("closed=22")
+	_, _, err := scan(t, labNet(), Options{Expects: []Expectation{open}}, server.String())
+	if err != nil {
+		t.Errorf("open=22,80 failed: %v", err)
+	}
+	_, stderr, err := scan(t, labNet(), Options{Expects: []Expectation{closed}}, server.String())
+	if !errors.Is(err, report.ErrNetwork) || stderr == "" {
+		t.Errorf("closed=22 held: %v %q", err, stderr)
+	}
+}
+
+// A scan cancelled midway reports only what it probed and says so; its
+// resume file lets the same scan go on, and refuses another.
+func TestRunInterruptAndResume(t *testing.T) {
+	dir := t.TempDir()
+	rf := filepath.Join(dir, "resume")
+	ports := make([]uint16, 0, 2000)
+	for p := 1; p <= 2000; p++ {
+		ports = append(ports, uint16(p))
+	}
+	n := labNet()
+	n.Hosts[server].DefaultTCP = fakenet.Filtered
+	ctx, cancel := context.WithCancel(context.Background())
+	opts := Options{Network: n, Targets: TargetSpec{Args: []string{server.String()}}, Ports: ports, Rate: 2000, JSON: true,
+		ResumeFile: rf, Seed: 12345, Retries: 1, InitialWait: 100 * time.Millisecond, MaxWait: 100 * time.Millisecond}
+	time.AfterFunc(300*time.Millisecond, cancel)
+	var out, stderr bytes.Buffer
+	err := Run(ctx, opts, &out, &stderr)
+	if !errors.Is(err, report.ErrNetwork) {
+		t.Fatalf("interrupted scan: %v", err)
+	}
+	got, sum := jsonStates(t, out.String())
+	if sum["interrupted"] != true || sum["unprobed"].(float64) == 0 || len(got) >= 2000 {
+		t.Fatalf("summary %v, %d ports", sum, len(got))
+	}
+	if !strings.Contains(stderr.String(), "--resume "+rf) {
+		t.Errorf("no resume advice: %q", stderr.String())
+	}
+	// Another target: refused, nothing sent.
+	other := opts
+	other.Targets.Args = []string{dark.String()}
+	other.Network = labNet()
+	if err := Run(context.Background(), other, &out, &stderr); report.ExitCode(err) != report.ExitUsage || len(other.Network.(*fakenet.Net).SentPackets()) != 0 {
+		t.Errorf("resume of another scan: %v", err)
+	}
+	// The same scan goes on and finds both open ports.
+	out.Reset()
+	opts.Network = labNet()
+	opts.Network.(*fakenet.Net).Hosts[server].DefaultTCP = fakenet.Filtered
+	if err := Run(context.Background(), opts, &out, &stderr); err != nil {
+		t.Fatalf("resumed: %v", err)
+	}
+	got, sum = jsonStates(t, out.String())
+	if got["198.18.1.2:22"] != "open" || got["198.18.1.2:80"] != "open" || sum["interrupted"] == true {
+		t.Errorf("resumed: 22 %q, 80 %q, summary %v", got["198.18.1.2:22"], got["198.18.1.2:80"], sum)
+	}
+	if _, err := os.Stat(rf); !os.IsNotExist(err) {
+		t.Errorf("the resume file outlived the finished scan: %v", err)
+	}
+}
+
+// Shards of one seed cover every probe once between them.
+func TestRunShardsPartitionTheScan(t *testing.T) {
+	var all []string
+	for i := range 3 {
+		seen := map[string]bool{}
+		n := labNet()
+		_, _, err := scan(t, n, Options{Shard: Shard{I: uint64(i), N: 3}, Seed: 99, Retries: 0, Ports: []uint16{1, 2, 3, 4, 5, 6, 7, 8}}, server.String(), dark.String())
+		if err != nil && !errors.Is(err, report.ErrNetwork) {
+			t.Fatal(err)
+		}
+		for _, p := range n.SentPackets() {
+			k := fmt.Sprintf("%v:%d", p.Dst, int(p.Data[2])<<8|int(p.Data[3]))
+			if !seen[k] { // a retry sends the same probe again
+				seen[k] = true
+				all = append(all, k)
+			}
+		}
+	}
+	sort.Strings(all)
+	if len(all) != 16 {
+		t.Fatalf("%d probes over 3 shards, want 16: %v", len(all), all)
+	}
+	for i := 1; i < len(all); i++ {
+		if all[i] == all[i-1] {
+			t.Errorf("%s probed by two shards", all[i])
+		}
+	}
+}
+
+// A connect scan needs no privilege: loopback listeners answer it.
+func TestRunConnectOnLoopback(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	open := uint16(l.Addr().(*net.TCPAddr).Port)
+	// A port just freed: closed.
+	l2, _ := net.Listen("tcp", "127.0.0.1:0")
+	closed := uint16(l2.Addr().(*net.TCPAddr).Port)
+	l2.Close()
+	out, _, err := scan(t, nil, Options{Type: Connect, JSON: true, All: true, Ports: []uint16{open, closed}}, "127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := jsonStates(t, out)
+	if got[fmt.Sprintf("127.0.0.1:%d", open)] != "open" || got[fmt.Sprintf("127.0.0.1:%d", closed)] != "closed" {
+		t.Errorf("%v", got)
+	}
+}
