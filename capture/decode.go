@@ -148,7 +148,7 @@ func transport(ipName, src, dst string, proto int, b []byte, length int) summary
 		s.sport, s.dport = int(binary.BigEndian.Uint16(b[0:])), int(binary.BigEndian.Uint16(b[2:]))
 		ulen := int(binary.BigEndian.Uint16(b[4:])) - 8
 		if s.sport == 53 || s.dport == 53 || s.sport == 5353 || s.dport == 5353 {
-			if d := dnsText(b[8:]); d != "" {
+			if d := dnsText(b[8:], s.sport == 5353 || s.dport == 5353); d != "" {
 				s.text = fmt.Sprintf("%s %s.%d > %s.%d: %s (%d)", ipName, src, s.sport, dst, s.dport, d, ulen)
 				return s
 			}
@@ -268,50 +268,6 @@ func icmpText(proto int, b []byte) string {
 		return fmt.Sprintf("ICMP6, destination unreachable, code %d", code)
 	}
 	return fmt.Sprintf("ICMP6, type %d", typ)
-}
-
-// dnsText is tcpdump's short form of a DNS message: "4660+ A? example.com."
-// for a query, "4660 1/0/0" for a response; "" when it does not parse.
-func dnsText(b []byte) string {
-	if len(b) < 12 {
-		return ""
-	}
-	id := binary.BigEndian.Uint16(b[0:])
-	flags := binary.BigEndian.Uint16(b[2:])
-	qd, an, ns, ar := binary.BigEndian.Uint16(b[4:]), binary.BigEndian.Uint16(b[6:]), binary.BigEndian.Uint16(b[8:]), binary.BigEndian.Uint16(b[10:])
-	name, off, ok := dnsName(b, 12)
-	if qd == 0 || !ok || off+4 > len(b) {
-		return fmt.Sprintf("%d %d/%d/%d", id, an, ns, ar)
-	}
-	qtype := binary.BigEndian.Uint16(b[off:])
-	tname := map[uint16]string{1: "A", 2: "NS", 5: "CNAME", 6: "SOA", 12: "PTR", 15: "MX", 16: "TXT", 28: "AAAA", 33: "SRV", 255: "ANY"}[qtype]
-	if tname == "" {
-		tname = fmt.Sprintf("Type%d", qtype)
-	}
-	if flags&0x8000 == 0 {
-		rd := ""
-		if flags&0x0100 != 0 {
-			rd = "+"
-		}
-		return fmt.Sprintf("%d%s %s? %s", id, rd, tname, name)
-	}
-	return fmt.Sprintf("%d %d/%d/%d %s? %s", id, an, ns, ar, tname, name)
-}
-
-func dnsName(b []byte, off int) (string, int, bool) {
-	var parts []string
-	for hops := 0; off < len(b) && hops < 64; hops++ {
-		n := int(b[off])
-		if n == 0 {
-			return strings.Join(parts, ".") + ".", off + 1, true
-		}
-		if n&0xc0 != 0 || off+1+n > len(b) {
-			return "", off, false // compression pointers are not followed in a question
-		}
-		parts = append(parts, string(b[off+1:off+1+n]))
-		off += 1 + n
-	}
-	return "", off, false
 }
 
 func decodeARP(b []byte) summary {

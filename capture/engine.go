@@ -82,6 +82,30 @@ type Options struct {
 	// Ready, if set, is called once the capture socket is bound and
 	// packets are being kept.
 	Ready func()
+	// Listen opens the capture socket; nil opens a real one with
+	// rawsock.ListenPacket. Tests substitute a fake.
+	Listen func(rawsock.PacketConfig) (Source, error)
+}
+
+// Source is what a live capture reads packets from: a
+// *rawsock.PacketConn, or a fake.
+type Source interface {
+	// Next returns the next packet, waiting at most timeout; ok is false
+	// when none came in time.
+	Next(timeout time.Duration) (p rawsock.Packet, ok bool, err error)
+	// Stats are the packets received and dropped since the socket opened.
+	Stats() (received, dropped uint64, err error)
+	Close() error
+}
+
+var _ Source = (*rawsock.PacketConn)(nil)
+
+func listenPacket(cfg rawsock.PacketConfig) (Source, error) {
+	c, err := rawsock.ListenPacket(cfg)
+	if err != nil {
+		return nil, err // not a non-nil Source around a nil *PacketConn
+	}
+	return c, nil
 }
 
 type captured struct {
@@ -188,10 +212,14 @@ func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 	} else {
 		cfg.Filter = prog
 	}
-	var conn *rawsock.PacketConn
+	listen := opts.Listen
+	if listen == nil {
+		listen = listenPacket
+	}
+	var conn Source
 	var names map[int]string
 	err = rawsock.InNetns(opts.Netns, func() (err error) {
-		conn, err = rawsock.ListenPacket(cfg)
+		conn, err = listen(cfg)
 		if err == nil {
 			names = ifnames() // the namespace's own
 		}

@@ -49,7 +49,7 @@ type tcpBase struct{ seq, ack uint32 }
 
 func newDecoder(lt filter.LinkType) *decoder {
 	d := &decoder{linkLT: lt, found: make([]gopacket.LayerType, 0, 12)}
-	all := []gopacket.DecodingLayer{&d.eth, &d.sll, &d.dot1q, &d.ip4, &d.ip6, &d.frag, &d.tcp, &d.udp, &d.icmp4, &d.icmp6, &d.arp, &d.dns, &d.pay}
+	all := []gopacket.DecodingLayer{&d.eth, &d.sll, &d.dot1q, &d.ip4, &d.ip6, &d.frag, &d.tcp, &d.udp, &d.icmp4, &d.icmp6, &d.arp, &d.pay}
 	parser := func(first gopacket.LayerType) *gopacket.DecodingLayerParser {
 		p := gopacket.NewDecodingLayerParser(first, all...)
 		p.IgnoreUnsupported = true
@@ -118,9 +118,12 @@ func (d *decoder) decodeWire(frame []byte, wire int) summary {
 	case has(layers.LayerTypeUDP):
 		s.proto, s.sport, s.dport = "udp", int(d.udp.SrcPort), int(d.udp.DstPort)
 		ulen := int(d.udp.Length) - 8
-		if has(layers.LayerTypeDNS) && len(d.dns.Questions) > 0 {
-			s.text = fmt.Sprintf("%s %s.%d > %s.%d: %s (%d)", ipName, s.src, s.sport, s.dst, s.dport, d.dnsText(), ulen)
-			return s
+		mdns := s.sport == 5353 || s.dport == 5353
+		if s.sport == 53 || s.dport == 53 || mdns {
+			if t := dnsText(d.udp.Payload, mdns); t != "" {
+				s.text = fmt.Sprintf("%s %s.%d > %s.%d: %s (%d)", ipName, s.src, s.sport, s.dst, s.dport, t, ulen)
+				return s
+			}
 		}
 		s.text = fmt.Sprintf("%s %s.%d > %s.%d: UDP, length %d", ipName, s.src, s.sport, s.dst, s.dport, ulen)
 		return s
@@ -188,8 +191,20 @@ func (d *decoder) tcpText(s summary, ipName string, ipLen int) summary {
 		b.WriteByte(']')
 	}
 	fmt.Fprintf(&b, ", length %d", data)
-	if data > 0 && (t.SrcPort == 179 || t.DstPort == 179) {
-		b.WriteString(": BGP") // tcpdump's BGP printer says no more without -v
+	if data > 0 {
+		pay := t.Payload
+		if len(pay) > data {
+			pay = pay[:data] // Ethernet padding is not the segment's
+		}
+		port := func(p layers.TCPPort) bool { return t.SrcPort == p || t.DstPort == p }
+		switch {
+		case port(179):
+			b.WriteString(": BGP") // tcpdump's BGP printer says no more without -v
+		case port(22):
+			b.WriteString(sshText(pay))
+		case port(80) || port(8080):
+			b.WriteString(httpText(pay))
+		}
 	}
 	s.text = b.String()
 	return s
@@ -267,19 +282,6 @@ func tcpOption(o layers.TCPOption) string {
 		return fmt.Sprintf("exp-%x", v[:2]) // RFC 6994's experiment id
 	}
 	return fmt.Sprintf("unknown-%d 0x%x", o.OptionType, v)
-}
-
-func (d *decoder) dnsText() string {
-	q := d.dns.Questions[0]
-	tname := q.Type.String()
-	if !d.dns.QR {
-		rd := ""
-		if d.dns.RD {
-			rd = "+"
-		}
-		return fmt.Sprintf("%d%s %s? %s.", d.dns.ID, rd, tname, q.Name)
-	}
-	return fmt.Sprintf("%d %d/%d/%d %s? %s.", d.dns.ID, d.dns.ANCount, d.dns.NSCount, d.dns.ARCount, tname, q.Name)
 }
 
 func (d *decoder) arpText(n int) summary {
