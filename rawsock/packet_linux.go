@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -31,6 +32,9 @@ type PacketConn struct {
 	drops     uint64
 	received  uint64
 	closed    atomic.Bool
+	// reading is held by Next for its whole call, so that Close, from
+	// another goroutine, unmaps the ring only once Next is out of it.
+	reading sync.Mutex
 }
 
 const (
@@ -144,8 +148,12 @@ func (c *PacketConn) status(b []byte) *uint32 {
 }
 
 // Next returns the next packet, waiting at most timeout; ok is false when
-// none came in time or the socket is closed.
+// none came in time or the socket is closed. p.Data points into the ring:
+// it is valid until the next call of Next or Close. One goroutine reads;
+// Close may come from another, and ends a waiting Next with os.ErrClosed.
 func (c *PacketConn) Next(timeout time.Duration) (p Packet, ok bool, err error) {
+	c.reading.Lock()
+	defer c.reading.Unlock()
 	var deadline time.Time // set when first needed: time.Now costs per packet
 	for {
 		if c.closed.Load() {
@@ -274,20 +282,23 @@ func (c *PacketConn) Stats() (received, dropped uint64, err error) {
 	return c.received, c.drops, nil
 }
 
-// Close releases the ring and the socket. It must not run while another
-// goroutine is inside Next, which reads the ring it unmaps.
+// Close releases the ring and the socket. A Next waiting in another
+// goroutine returns os.ErrClosed; the ring is unmapped once it has.
 func (c *PacketConn) Close() error {
 	if c.closed.Swap(true) {
 		return nil
 	}
 	var err error
 	if c.file != nil {
-		err = c.file.Close()
+		err = c.file.Close() // wakes a Next waiting in the poller
 	} else {
 		err = unix.Close(c.fd)
 	}
+	c.reading.Lock()
+	defer c.reading.Unlock()
 	if c.ring != nil {
 		unix.Munmap(c.ring)
+		c.ring = nil
 	}
 	return err
 }

@@ -107,7 +107,9 @@ func writeOutputs(s *scanner, results []Result, sum summary, stdout io.Writer, f
 	w := bufio.NewWriter(stdout)
 	switch {
 	case s.opts.JSON:
-		writeJSON(s, results, sum, w)
+		if err := writeJSON(s, results, sum, w); err != nil {
+			return err
+		}
 	case s.opts.XMLFile == "-":
 		s.writeXML(w, results, elapsed, sum)
 	case s.opts.GrepFile == "-":
@@ -159,7 +161,7 @@ func (s *scanner) jsonShown(r Result) bool {
 	return s.opts.All || r.State == Open || s.opts.Type == UDP && r.State == OpenFiltered && len(s.ports) <= 100
 }
 
-func writeJSON(s *scanner, results []Result, sum summary, w io.Writer) {
+func writeJSON(s *scanner, results []Result, sum summary, w io.Writer) error {
 	jw := s.stream
 	if jw == nil {
 		jw = report.NewJSONWriter(w, "portscan")
@@ -171,7 +173,7 @@ func writeJSON(s *scanner, results []Result, sum summary, w io.Writer) {
 		jw.Write("port", s.jsonPort(r))
 	}
 	jw.Write("summary", sum)
-	jw.Flush()
+	return jw.Flush() // a write error is sticky: the first one is here
 }
 
 // jsonPort is r's NDJSON record.

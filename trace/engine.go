@@ -1,6 +1,7 @@
 package trace
 
 import (
+	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/binary"
@@ -105,9 +106,9 @@ func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 	case opts.JSON:
 		out = &jsonPrinter{w: report.NewJSONWriter(stdout, "traceroute"), t: t, names: names}
 	case opts.Report && opts.Mtr != nil:
-		out = &mtrPrinter{w: stdout, t: t, names: names, m: opts.Mtr}
+		out = &mtrPrinter{w: bufio.NewWriter(stdout), t: t, names: names, m: opts.Mtr}
 	case opts.Report:
-		out = &reportPrinter{w: stdout, t: t, names: names}
+		out = &reportPrinter{w: bufio.NewWriter(stdout), t: t, names: names}
 	default:
 		out = &textPrinter{w: stdout, t: t, names: names}
 	}

@@ -1,9 +1,9 @@
 package trace
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/netip"
 	"os"
 	"strings"
@@ -22,7 +22,7 @@ type MtrOutput struct {
 
 // mtrPrinter writes what mtr 0.95 writes at the end of a report run.
 type mtrPrinter struct {
-	w     io.Writer
+	w     *bufio.Writer
 	t     *tracer
 	names *namer
 	m     *MtrOutput
@@ -31,7 +31,7 @@ type mtrPrinter struct {
 
 func (p *mtrPrinter) start()                          { p.began = time.Now() }
 func (p *mtrPrinter) hop(ttl int, probes []*probeRec) {}
-func (p *mtrPrinter) flush() error                    { return nil }
+func (p *mtrPrinter) flush() error                    { return p.w.Flush() }
 
 // hostName is a hop's address as mtr names it, "???" when none answered.
 func (p *mtrPrinter) hostName(h *hopStats) string {

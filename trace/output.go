@@ -335,14 +335,14 @@ func (p *jsonPrinter) flush() error { return p.w.Flush() }
 // reportPrinter writes mtr's report table, with a jitter column and a
 // note on hops that only rate-limit their ICMP.
 type reportPrinter struct {
-	w     io.Writer
+	w     *bufio.Writer
 	t     *tracer
 	names *namer
 }
 
 func (p *reportPrinter) start()                          {}
 func (p *reportPrinter) hop(ttl int, probes []*probeRec) {}
-func (p *reportPrinter) flush() error                    { return nil }
+func (p *reportPrinter) flush() error                    { return p.w.Flush() }
 
 func (p *reportPrinter) summary(res result) {
 	host, _ := os.Hostname()

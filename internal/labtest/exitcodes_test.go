@@ -197,3 +197,44 @@ func TestLocalFirewallDrop(t *testing.T) {
 		}
 	}
 }
+
+// An output that cannot be written (a full disk) is a runtime error,
+// exit 4 with the reason, in every tool and output format: never a
+// success with the results lost.
+func TestFullOutputIsExit4(t *testing.T) {
+	lab := netlab.ForTest(t, netlab.Spec{Routers: 1, Services: netlab.Services{TCP: map[int]netlab.PortState{22: netlab.Open}}})
+	dst := lab.Server.Addr4.String()
+	dir := t.TempDir()
+	for _, name := range []string{"fping", "mtr"} {
+		tool := map[string]string{"fping": "ping", "mtr": "traceroute"}[name]
+		if err := os.Symlink(bins[tool], filepath.Join(dir, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, argv := range [][]string{
+		{bins["ping"], "-c", "2", "-i", "0.01", dst},
+		{bins["ping"], "--json", "-c", "2", "-i", "0.01", dst},
+		{filepath.Join(dir, "fping"), dst},
+		{bins["traceroute"], "-n", dst},
+		{bins["traceroute"], "--json", "-n", dst},
+		{filepath.Join(dir, "mtr"), "-r", "-c", "1", "-n", dst},
+		{filepath.Join(dir, "mtr"), "-j", "-c", "1", "-n", dst},
+		{bins["portscan"], "-p", "22", dst},
+		{bins["portscan"], "--json", "-p", "22", dst},
+		{bins["portscan"], "-oX", "-", "-p", "22", dst},
+		{bins["portscan"], "-oG", "-", "-p", "22", dst},
+		{bins["sniff"], "-i", "to-r1", "--duration", "0.5"},
+	} {
+		run := append([]string{"sh", "-c", `exec "$@" > /dev/full`, "sh"}, argv...)
+		if strings.HasSuffix(argv[0], "sniff") {
+			go func() {
+				time.Sleep(200 * time.Millisecond)
+				labtest.Run(t, lab, lab.Client, time.Minute, "ping", "-c", "2", "-i", "0.05", dst)
+			}()
+		}
+		r := labtest.Run(t, lab, lab.Client, time.Minute, run...)
+		if r.Code != 4 || !strings.Contains(r.Stderr, "no space left on device") {
+			t.Errorf("%q > /dev/full: exit %d, want 4 and the reason: %q", argv[1:], r.Code, r.Stderr)
+		}
+	}
+}
