@@ -26,7 +26,6 @@ type decoder struct {
 	icmp4  layers.ICMPv4
 	icmp6  layers.ICMPv6
 	arp    layers.ARP
-	dns    layers.DNS
 	pay    gopacket.Payload
 	first  *gopacket.DecodingLayerParser // from the link header
 	ip4p   *gopacket.DecodingLayerParser // raw IP: from the IPv4 header

@@ -54,11 +54,9 @@ func (s *scanner) runConnect(ctx context.Context, resume *resumeState, stderr io
 					continue // interrupted: unknown, not filtered
 				}
 				s.mu.Lock()
-				if s.sentAt != nil {
-					s.sentAt[idx] = uint32(start.Sub(s.start) / time.Microsecond)
-				}
 				s.probed.set(idx)
 				s.mu.Unlock()
+				r.RTT = time.Since(start)
 				s.record(idx, r, time.Now())
 			}
 		}()
@@ -80,7 +78,7 @@ func (s *scanner) runConnect(ctx context.Context, resume *resumeState, stderr io
 		wg.Wait()
 		return startErr
 	}
-	paced := newPacer(s.rate)
+	pace := newPace(s.opts)
 	j0 := s.opts.Shard.I
 	if resume != nil {
 		j0 = resume.Next
@@ -90,7 +88,10 @@ func (s *scanner) runConnect(ctx context.Context, resume *resumeState, stderr io
 		if s.answered(idx) {
 			continue
 		}
-		paced.wait()
+		for now := int64(time.Since(s.start)); !pace.may(now, true, true); now = int64(time.Since(s.start)) {
+			time.Sleep(pace.wait(now))
+		}
+		pace.sent(int64(time.Since(s.start)))
 		select {
 		case work <- idx:
 		case <-ctx.Done():

@@ -1,7 +1,6 @@
 package scan
 
 import (
-	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/binary"
@@ -55,12 +54,16 @@ type scanner struct {
 	key      uint64
 	sport    uint16
 
-	mu      sync.Mutex
-	states  []State
-	details map[uint64]*Result
-	sentAt  []uint32 // µs since start, per probe; nil for huge scans
-	start   time.Time
-	maxRTT  atomic.Int64
+	mu    sync.Mutex
+	table *table
+	start time.Time
+	// A raw scan's probes between send and final answer, in the order
+	// sent (for their timeouts), and those waiting to be sent again.
+	pending map[uint64]*flight
+	fifo    []*flight
+	resend  []*flight
+	win     window
+	wake    chan struct{} // an answer made room in the window
 
 	src  map[int]netip.Addr // per family
 	net  rawsock.Network
@@ -68,7 +71,6 @@ type scanner struct {
 	icmp map[int]rawsock.Conn
 	sent atomic.Uint64
 	got  atomic.Uint64
-	rate int
 
 	shardSet map[uint64]bool
 	extra    []map[int]rawsock.Conn // send-only sockets of the other senders
@@ -90,7 +92,7 @@ func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	s := &scanner{opts: opts, targets: targets, ports: opts.Ports, rate: opts.Rate,
+	s := &scanner{opts: opts, targets: targets, ports: opts.Ports,
 		index: make(map[netip.Addr]uint32, len(targets)), portIdx: make([]int32, 65536)}
 	for i := range s.portIdx {
 		s.portIdx[i] = -1
@@ -115,15 +117,11 @@ func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 		s.sport = opts.SourcePort
 	}
 	s.perm = NewPermutation(s.n, s.opts.Seed)
-	s.states = make([]State, s.n)
+	s.table = newTable(s.n)
 	s.probed = make(bitset, (s.n+63)/64)
 	if opts.JSON {
 		s.stream = report.NewJSONWriter(stdout, "portscan")
 		s.streamed = make(bitset, (s.n+63)/64)
-	}
-	s.details = map[uint64]*Result{}
-	if s.n <= 1<<24 {
-		s.sentAt = make([]uint32, s.n)
 	}
 	resume, err := loadResume(s)
 	if err != nil {
@@ -206,24 +204,36 @@ func (s *scanner) indexOf(a netip.Addr, port uint16) (uint64, bool) {
 	return uint64(t)*uint64(len(s.ports)) + uint64(s.portIdx[port]), true
 }
 
-// record stores an answer for probe idx; the first answer stands.
+// record stores an answer for probe idx; the first answer stands. For a
+// raw scan the probe must still be waiting (a late answer to a probe
+// already given up is not taken: the port was reported without it), and
+// the answer feeds the window; a connect scan gives its own RTT.
 func (s *scanner) record(idx uint64, r Result, at time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.states[idx] != Unknown {
+	if s.table.cell[idx] != 0 {
 		return
 	}
-	s.states[idx] = r.State
-	if s.sentAt != nil {
-		r.RTT = at.Sub(s.start) - time.Duration(s.sentAt[idx])*time.Microsecond
-		if r.RTT < 0 {
-			r.RTT = 0
+	if s.pending != nil {
+		fl := s.pending[idx]
+		if fl == nil {
+			return
 		}
-		if int64(r.RTT) > s.maxRTT.Load() {
-			s.maxRTT.Store(int64(r.RTT))
+		sent, now := fl.sent.Load(), int64(at.Sub(s.start))
+		delete(s.pending, idx)
+		fl.final = true
+		if fl.air {
+			s.win.inflight--
+		}
+		s.win.answered(fl.try, sent, now)
+		r.RTT = time.Duration(max(now-sent, 0))
+		select {
+		case s.wake <- struct{}{}:
+		default:
 		}
 	}
-	s.details[idx] = &r
+	target, _ := s.probeOf(idx)
+	s.table.set(idx, target, r)
 	s.got.Add(1)
 	if s.stream != nil && r.State == Open {
 		// Final: an open port stays open whatever comes later.
@@ -323,8 +333,9 @@ func (s *scanner) closeRaw() {
 	}
 }
 
-// runRaw is the SYN or UDP scan: passes over the shard's probes, each
-// retry sending only what is still unanswered, readers recording answers.
+// runRaw is the SYN or UDP scan: probes go out as the window allows
+// (or at the pace --rate pins), in the permutation's order, each resent
+// after its timeout while tries are left, readers recording answers.
 func (s *scanner) runRaw(ctx context.Context, resume *resumeState, stderr io.Writer) error {
 	if err := s.openRaw(); err != nil {
 		s.closeRaw()
@@ -335,6 +346,9 @@ func (s *scanner) runRaw(ctx context.Context, resume *resumeState, stderr io.Wri
 		s.closeRaw()
 		wg.Wait()
 	}()
+	s.pending = map[uint64]*flight{}
+	s.win = newWindow(s.opts)
+	s.wake = make(chan struct{}, 1)
 	for fam := range s.send {
 		wg.Add(2)
 		go func() { defer wg.Done(); s.readTransport(fam) }()
@@ -342,94 +356,185 @@ func (s *scanner) runRaw(ctx context.Context, resume *resumeState, stderr io.Wri
 	}
 	progress := newProgress(s, stderr)
 	defer progress.stop()
-	firstPass, firstJ := 0, s.opts.Shard.I
+	j := s.opts.Shard.I
 	if resume != nil {
-		firstPass, firstJ = resume.Pass, resume.Next
+		j = resume.Next
 	}
 	saver := newResumeSaver(s, stderr)
 	defer saver.stop()
-	for pass := firstPass; pass <= s.opts.Retries; pass++ {
-		sentBefore, gotBefore := s.sent.Load(), s.got.Load()
-		paced := newPacer(s.rate)
-		j0 := s.opts.Shard.I
-		if pass == firstPass {
-			j0 = firstJ
+	senders := newSenders(s)
+	pace := newPace(s.opts)
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		if ctx.Err() != nil {
+			senders.stop()
+			saver.save(s.resumePoint(j))
+			return nil
 		}
-		senders := newSenders(s)
-		for j := j0; j < s.n; j += s.opts.Shard.N {
-			if ctx.Err() != nil {
-				senders.stop()
-				saver.save(pass, j)
-				return nil
-			}
-			idx := s.perm.At(j)
-			if pass > 0 && s.answered(idx) {
-				continue
-			}
-			paced.wait()
-			if err := senders.send(idx); err != nil {
-				return err
-			}
-			saver.maybeSave(pass, j)
+		now := int64(time.Since(s.start))
+		s.mu.Lock()
+		s.expire(now)
+		var fl *flight
+		if pace.may(now, s.win.room(), len(s.pending) < maxPending) {
+			fl, j = s.nextProbe(j)
 		}
-		if err := senders.stop(); err != nil {
-			return err
+		if fl != nil {
+			fl.air = true
+			s.pending[fl.idx] = fl
+			s.fifo = append(s.fifo, fl)
+			s.win.inflight++
+			s.probed.set(fl.idx)
 		}
-		s.settle(ctx)
-		if pass > 0 {
-			// Answers to resent probes mean the first ones were lost:
-			// slow down for the next pass.
-			resent, late := s.sent.Load()-sentBefore, s.got.Load()-gotBefore
-			if resent > 0 && late*100 > resent {
-				s.rate = max(s.rate/2, 100, s.opts.MinRate)
-			}
-		}
-		if s.got.Load() == s.opts.Shard.Count(s.n) {
+		finished := fl == nil && j >= s.n && len(s.pending) == 0 && !s.catchUp()
+		wait := s.nextTimeout(now)
+		s.mu.Unlock()
+		if finished {
 			break
 		}
+		if fl != nil {
+			pace.sent(now)
+			if err := senders.send(fl); err != nil {
+				return err
+			}
+			saver.maybeSave(func() uint64 { return s.resumePoint(j) })
+			continue
+		}
+		// Nothing may go now: wait for an answer to make room, the
+		// next timeout, or the pace.
+		timer.Reset(min(wait, pace.wait(now), 50*time.Millisecond))
+		select {
+		case <-s.wake:
+		case <-timer.C:
+		case <-ctx.Done():
+		}
+	}
+	if err := senders.stop(); err != nil {
+		return err
 	}
 	saver.done()
 	return nil
 }
 
-func (s *scanner) answered(idx uint64) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.states[idx] != Unknown
+// catchUp queues again the probes given up with fewer tries than are
+// allowed now: loss seen late in a scan (a resend answered) raises the
+// tries, and the probes given up before it was seen get theirs too, so
+// an open port whose first sends were lost early is still found. It
+// reports whether it queued any.
+func (s *scanner) catchUp() bool {
+	tries := s.win.tries()
+	queued := false
+	for j := s.opts.Shard.I; j < s.n; j += s.opts.Shard.N {
+		idx := s.perm.At(j)
+		if s.table.cell[idx] != 0 || !s.probed.has(idx) || int(s.table.ttl[idx]) >= tries {
+			continue
+		}
+		fl := &flight{idx: idx, pos: j, try: int(s.table.ttl[idx])}
+		s.pending[idx] = fl
+		s.resend = append(s.resend, fl)
+		queued = true
+	}
+	return queued
 }
 
-// settle waits for late answers after a pass: five times the largest RTT
-// seen, at least 100 ms and at most 3 s (1 s before any answer), or until
-// every probe of the shard is answered.
-func (s *scanner) settle(ctx context.Context) {
-	begin := time.Now()
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		w := s.opts.Wait
-		if w == 0 {
-			w = cmp.Or(s.opts.InitialWait, time.Second)
-			if m := time.Duration(s.maxRTT.Load()); m > 0 {
-				w = min(max(5*m, cmp.Or(s.opts.MinWait, 100*time.Millisecond)), cmp.Or(s.opts.MaxWait, 3*time.Second))
-			}
+// maxPending bounds the probes waiting for an answer or a resend, so a
+// pinned pace into a silent network holds a bounded state.
+const maxPending = 1 << 20
+
+// nextProbe is the next probe to send, a resend first, and the next
+// position in the permutation; nil when there is none now.
+func (s *scanner) nextProbe(j uint64) (*flight, uint64) {
+	for len(s.resend) > 0 {
+		fl := s.resend[0]
+		s.resend = s.resend[1:]
+		if fl.final {
+			continue // answered late, while waiting to go again
 		}
-		if time.Since(begin) >= w || s.got.Load() >= s.opts.Shard.Count(s.n) {
-			return
+		fl.try++
+		fl.sent.Store(0)
+		s.win.resends++
+		return fl, j
+	}
+	for ; j < s.n; j += s.opts.Shard.N {
+		idx := s.perm.At(j)
+		if s.table.cell[idx] != 0 {
+			continue // answered in the run this one resumes
 		}
-		select {
-		case <-tick.C:
-		case <-ctx.Done():
-			return
+		return &flight{idx: idx, pos: j}, j + s.opts.Shard.N
+	}
+	return nil, j
+}
+
+// expire moves the probes whose wait is over to the resend queue, or
+// gives them up when their tries are spent. The wait is the same for
+// every probe at a moment, so the oldest send is the first to expire.
+func (s *scanner) expire(now int64) {
+	rto := int64(s.win.rto())
+	head := 0
+	for ; head < len(s.fifo); head++ {
+		fl := s.fifo[head]
+		if fl.final || !fl.air {
+			continue
 		}
+		sent := fl.sent.Load()
+		if sent == 0 || now-sent < rto {
+			break
+		}
+		fl.air = false
+		s.win.inflight--
+		if fl.try < s.win.tries() {
+			s.resend = append(s.resend, fl)
+			continue
+		}
+		fl.final = true // no answer: filtered (open|filtered for UDP)
+		delete(s.pending, fl.idx)
+		s.table.ttl[fl.idx] = uint8(min(fl.try, 255)) // the tries it had, for a later catch-up
+
+	}
+	s.fifo = s.fifo[head:]
+	if cap(s.fifo) > 4096 && len(s.fifo) < cap(s.fifo)/4 {
+		s.fifo = append([]*flight(nil), s.fifo...)
 	}
 }
 
-// senders spread a pass's sends over one goroutine and socket per CPU:
-// on a fast path each send carries the probe's whole round trip through
-// the kernel, so one thread cannot keep up. Each has its own socket,
-// since a socket's writes are serialized by its lock.
+// nextTimeout is how long until the oldest probe in flight expires.
+func (s *scanner) nextTimeout(now int64) time.Duration {
+	for _, fl := range s.fifo {
+		if fl.final || !fl.air {
+			continue
+		}
+		sent := fl.sent.Load()
+		if sent == 0 {
+			return time.Millisecond // not sent yet: look again soon
+		}
+		return max(time.Duration(sent+int64(s.win.rto())-now), 0)
+	}
+	return time.Hour
+}
+
+// resumePoint is where a resumed scan starts: the first position of the
+// permutation whose probe is not final yet.
+func (s *scanner) resumePoint(j uint64) uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, fl := range s.pending {
+		j = min(j, fl.pos)
+	}
+	return j
+}
+
+func (s *scanner) answered(idx uint64) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.table.cell[idx] != 0
+}
+
+// senders spread the sends over one goroutine and socket per CPU: on a
+// fast path each send carries the probe's whole round trip through the
+// kernel, so one thread cannot keep up. Each has its own socket, since a
+// socket's writes are serialized by its lock.
 type senders struct {
-	work    chan uint64
+	work    chan *flight
 	errs    chan error
 	wg      sync.WaitGroup
 	err     error
@@ -438,15 +543,15 @@ type senders struct {
 
 func newSenders(s *scanner) *senders {
 	k := len(s.extra) + 1
-	work := make(chan uint64, 4096)
+	work := make(chan *flight, 256)
 	ss := &senders{work: work, errs: make(chan error, k)}
 	for i := 0; i < k; i++ {
 		ss.wg.Add(1)
 		go func() {
 			defer ss.wg.Done()
 			buf := make([]byte, 0, 1500)
-			for idx := range work {
-				if err := s.sendProbe(idx, &buf, i); err != nil {
+			for fl := range work {
+				if err := s.sendProbe(fl, &buf, i); err != nil {
 					ss.errs <- err
 					for range work {
 					}
@@ -458,14 +563,14 @@ func newSenders(s *scanner) *senders {
 	return ss
 }
 
-func (ss *senders) send(idx uint64) error {
+func (ss *senders) send(fl *flight) error {
 	select {
 	case err := <-ss.errs:
 		ss.err = err
 		return err
 	default:
 	}
-	ss.work <- idx
+	ss.work <- fl
 	return nil
 }
 
@@ -484,8 +589,8 @@ func (ss *senders) stop() error {
 	}
 }
 
-func (s *scanner) sendProbe(idx uint64, buf *[]byte, sender int) error {
-	dst, port := s.probeOf(idx)
+func (s *scanner) sendProbe(fl *flight, buf *[]byte, sender int) error {
+	dst, port := s.probeOf(fl.idx)
 	fam := 4
 	if dst.Is6() {
 		fam = 6
@@ -498,17 +603,14 @@ func (s *scanner) sendProbe(idx uint64, buf *[]byte, sender int) error {
 		b = probe.TCPSyn((*buf)[:0], src, dst, s.sport, port, s.cookie(dst, port))
 	}
 	*buf = b
-	s.mu.Lock()
-	if s.sentAt != nil {
-		s.sentAt[idx] = uint32(time.Since(s.start) / time.Microsecond)
-	}
-	s.probed.set(idx)
-	s.mu.Unlock()
 	s.sent.Add(1)
 	c := s.send[fam]
 	if sender > 0 {
 		c = s.extra[sender-1][fam]
 	}
+	// Stamped before the write: on a fast path the answer can be read
+	// before the write returns.
+	fl.sent.Store(max(int64(time.Since(s.start)), 1))
 	if _, err := c.WriteToTTL(b, dst, 0); err != nil {
 		if errors.Is(err, unix.EPERM) {
 			// On an open raw socket EPERM is netfilter's verdict: a local
@@ -519,7 +621,8 @@ func (s *scanner) sendProbe(idx uint64, buf *[]byte, sender int) error {
 		if errors.Is(err, os.ErrPermission) {
 			return err
 		}
-		// A local refusal (no route): the probe stays unanswered.
+		// A local refusal (no route, a full queue): the probe stays
+		// unanswered and is resent after its wait.
 	}
 	return nil
 }
@@ -624,8 +727,7 @@ func (s *scanner) results(interrupted bool) []Result {
 			if !s.inShard(idx) {
 				continue
 			}
-			if d := s.details[idx]; d != nil {
-				r := *d
+			if r, ok := s.table.get(idx, a); ok {
 				r.Addr, r.Port, r.idx = a, port, idx
 				out = append(out, r)
 				continue

@@ -25,13 +25,12 @@ var (
 func testScanner(t Type) *scanner {
 	s := &scanner{opts: Options{Type: t, Shard: Shard{0, 1}}, targets: []netip.Addr{target}, ports: []uint16{22, 23},
 		index: map[netip.Addr]uint32{target: 0}, portIdx: make([]int32, 65536), key: 99, sport: 45000,
-		details: map[uint64]*Result{}, start: time.Now()}
+		table: newTable(2), start: time.Now()}
 	for i := range s.portIdx {
 		s.portIdx[i] = -1
 	}
 	s.portIdx[22], s.portIdx[23] = 0, 1
 	s.n = 2
-	s.states = make([]State, 2)
 	return s
 }
 
@@ -68,8 +67,8 @@ func TestHandleTransport(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			s := testScanner(SYN)
 			s.handleTransport(tt.b(s), rawsock.Meta{Src: tt.from, TTL: 63}, time.Now())
-			if s.states[0] != tt.state {
-				t.Errorf("state %v, want %v", s.states[0], tt.state)
+			if got := s.table.state(0); got != tt.state {
+				t.Errorf("state %v, want %v", got, tt.state)
 			}
 		})
 	}
@@ -86,17 +85,17 @@ func TestHandleICMP(t *testing.T) {
 	quote = append(quote, syn...)
 	b, _ := (&xicmp.Message{Type: ipv4.ICMPTypeDestinationUnreachable, Code: 13, Body: &xicmp.DstUnreach{Data: quote}}).Marshal(nil)
 	s.handleICMP(4, b, rawsock.Meta{Src: router, TTL: 64}, time.Now())
-	r := s.details[1]
-	if s.states[1] != Filtered || r == nil || r.Reason != "admin-prohibited" || r.From != router {
-		t.Fatalf("state %v details %+v", s.states[1], r)
+	r, ok := s.table.get(1, target)
+	if r.State != Filtered || !ok || r.Reason != "admin-prohibited" || r.From != router {
+		t.Fatalf("details %+v", r)
 	}
 	// The same error quoting a SYN with another sequence number is not ours.
 	s = testScanner(SYN)
 	binary.BigEndian.PutUint32(quote[24:28], 7)
 	b, _ = (&xicmp.Message{Type: ipv4.ICMPTypeDestinationUnreachable, Code: 13, Body: &xicmp.DstUnreach{Data: quote}}).Marshal(nil)
 	s.handleICMP(4, b, rawsock.Meta{Src: router}, time.Now())
-	if s.states[1] != Unknown {
-		t.Errorf("forged quote taken: %v", s.states[1])
+	if s.table.state(1) != Unknown {
+		t.Errorf("forged quote taken: %v", s.table.state(1))
 	}
 }
 

@@ -36,21 +36,24 @@ type Options struct {
 	Targets TargetSpec
 	Ports   []uint16
 	Type    Type
-	// Rate is the probes per second to start at (10000); the rate halves
-	// when a retry pass shows that probes were lost, and never exceeds
-	// MaxRate (0: no ceiling).
-	Rate, MaxRate int
-	// MinRate (--min-rate) is a floor the rate never halves below.
-	MinRate int
+	// Rate (--rate), when set, pins the pace: that many probes a second,
+	// whatever the answers say. 0 leaves the pace to the congestion
+	// window, which grows while answers keep up and halves on loss.
+	// MaxRate (--max-rate) caps either; MinRate (--min-rate) sends even
+	// without room in the window while the scan is behind that rate.
+	Rate, MaxRate, MinRate int
 	// SourcePort (-g) fixes the probes' source port; 0 picks one.
 	SourcePort uint16
-	// Retries is how many times an unanswered probe is sent again (4).
+	// Retries is the most times an unanswered probe is sent again: 0 is
+	// the default, 10 as nmap's; NoRetries sends each probe once. A probe
+	// is resent at most one try beyond the highest try ever answered
+	// (nmap's rule): without loss a filtered port costs one resend.
 	Retries int
-	// Wait, when set, is how long the scan waits for late answers after
-	// each pass; zero derives it from the round-trip times seen.
+	// Wait, when set, is how long each probe is waited for; zero derives
+	// it from the round-trip times seen (RFC 6298).
 	Wait time.Duration
 	// MinWait and MaxWait bound the wait derived from round-trip times
-	// (100 ms, 3 s: nmap's --min-rtt-timeout and --max-rtt-timeout);
+	// (100 ms, 10 s: nmap's --min-rtt-timeout and --max-rtt-timeout);
 	// InitialWait is it before any answer (1 s).
 	MinWait, MaxWait, InitialWait time.Duration
 	// Deadline bounds the whole scan (nmap's --host-timeout); the
@@ -157,20 +160,11 @@ func ParseShard(s string) (Shard, error) {
 }
 
 func (o *Options) validate() error {
-	if o.Rate < 0 || o.MaxRate < 0 || o.Retries < 0 || o.Wait < 0 || o.Concurrency < 0 {
+	if o.Rate < 0 || o.MaxRate < 0 || o.MinRate < 0 || o.Retries < NoRetries || o.Wait < 0 || o.Concurrency < 0 {
 		return report.Usagef("negative rate, retries, wait or concurrency")
-	}
-	if o.Rate == 0 {
-		o.Rate = max(10000, o.MinRate)
 	}
 	if o.MaxRate > 0 && o.MinRate > o.MaxRate {
 		return report.Usagef("--min-rate %d is above --max-rate %d", o.MinRate, o.MaxRate)
-	}
-	if o.MaxRate > 0 {
-		o.Rate = min(o.Rate, o.MaxRate)
-	}
-	if o.Retries == 0 {
-		o.Retries = 4
 	}
 	if o.Shard.N == 0 {
 		o.Shard = Shard{0, 1}
@@ -182,6 +176,20 @@ func (o *Options) validate() error {
 		return report.Usagef("no ports to scan")
 	}
 	return nil
+}
+
+// NoRetries as Retries sends each probe once (--max-retries 0).
+const NoRetries = -1
+
+// retries is the most resends of a probe.
+func (o Options) retries() int {
+	switch o.Retries {
+	case 0:
+		return 10
+	case NoRetries:
+		return 0
+	}
+	return o.Retries
 }
 
 // reasonText is nmap's name for an ICMP unreachable code.

@@ -12,22 +12,67 @@ import (
 	"github.com/rawkit/rawkit/report"
 )
 
-// pacer spaces sends to a rate, sleeping in slices of at least a
-// millisecond so the sleep itself costs little.
-type pacer struct {
-	rate  float64
-	start time.Time
-	n     float64
+// pace decides when a probe may go. By default the window decides (a
+// probe goes when there is room); --rate pins the pace instead (that many
+// probes a second, room or not); --max-rate caps either; --min-rate lets
+// a probe go without room while the scan is behind that rate. Sends that
+// are due go in bursts of up to a millisecond's worth, so the pace costs
+// no sleep per probe.
+type pace struct {
+	pinned, max, min float64 // probes per second; 0 for none
+	next             int64   // ns since the start when the capped pace allows the next send
+	n                float64 // probes sent
 }
 
-func newPacer(rate int) *pacer { return &pacer{rate: float64(rate), start: time.Now()} }
+const paceBurst = int64(time.Millisecond)
 
-func (p *pacer) wait() {
-	p.n++
-	due := p.start.Add(time.Duration(p.n / p.rate * float64(time.Second)))
-	if ahead := time.Until(due); ahead > time.Millisecond {
-		time.Sleep(ahead)
+func newPace(o Options) *pace {
+	p := &pace{pinned: float64(o.Rate), max: float64(o.MaxRate), min: float64(o.MinRate)}
+	if p.pinned > 0 && p.max > 0 {
+		p.pinned = min(p.pinned, p.max)
 	}
+	return p
+}
+
+// capped is the rate sends may not exceed: the pinned or the maximum.
+func (p *pace) capped() float64 {
+	if p.pinned > 0 {
+		return p.pinned
+	}
+	return p.max
+}
+
+// may reports whether a probe may go at now, given whether the window
+// has room and the scan holds fewer probes than its bound.
+func (p *pace) may(now int64, room, under bool) bool {
+	if !under {
+		return false
+	}
+	if r := p.capped(); r > 0 && now+paceBurst < p.next {
+		return false
+	}
+	if p.pinned > 0 || room {
+		return true
+	}
+	// Behind --min-rate: send without room.
+	return p.min > 0 && p.n < float64(now)/1e9*p.min
+}
+
+// sent counts a send at now.
+func (p *pace) sent(now int64) {
+	p.n++
+	if r := p.capped(); r > 0 {
+		p.next = max(p.next, now-paceBurst) + int64(1e9/r)
+	}
+}
+
+// wait is how long until the capped pace allows a send (an hour when
+// nothing caps it).
+func (p *pace) wait(now int64) time.Duration {
+	if p.capped() == 0 {
+		return time.Hour
+	}
+	return time.Duration(max(p.next-paceBurst-now, 0))
 }
 
 // progress writes a line with rate and ETA to stderr, when stderr is a
@@ -85,11 +130,12 @@ type resumeState struct {
 	// Scan names what is resumed: the scan type, the ports, the number
 	// of targets, and a hash over all of them, the targets and the shard;
 	// a file whose hash differs is refused.
-	Scan    resumeScan     `json:"scan"`
-	Seed    uint64         `json:"seed"`
-	Shard   [2]uint64      `json:"shard"`
-	Probes  uint64         `json:"probes"`
-	Pass    int            `json:"pass"`
+	Scan   resumeScan `json:"scan"`
+	Seed   uint64     `json:"seed"`
+	Shard  [2]uint64  `json:"shard"`
+	Probes uint64     `json:"probes"`
+	// Next is the first position of the permutation whose probe was not
+	// final: the resumed scan starts there.
 	Next    uint64         `json:"next"`
 	Answers []resumeAnswer `json:"answers"`
 }
@@ -167,10 +213,13 @@ func loadResume(s *scanner) (*resumeState, error) {
 		if a.Index >= s.n {
 			return nil, report.Usagef("--resume %s: probe %d out of range", s.opts.ResumeFile, a.Index)
 		}
-		res := &Result{State: a.State, Reason: a.Reason, TTL: a.TTL}
+		if a.State == Unknown || a.State > Unfiltered {
+			return nil, report.Usagef("--resume %s: probe %d has no state", s.opts.ResumeFile, a.Index)
+		}
+		res := Result{State: a.State, Reason: a.Reason, TTL: a.TTL}
 		res.From.UnmarshalText([]byte(a.From))
-		s.states[a.Index] = a.State
-		s.details[a.Index] = res
+		target, _ := s.probeOf(a.Index)
+		s.table.set(a.Index, target, res)
 		s.probed.set(a.Index)
 		s.got.Add(1)
 	}
@@ -191,24 +240,31 @@ func newResumeSaver(s *scanner, stderr io.Writer) *resumeSaver {
 	return &resumeSaver{s: s, last: time.Now(), stderr: stderr}
 }
 
-func (r *resumeSaver) maybeSave(pass int, j uint64) {
+// maybeSave saves when two seconds have passed; next gives the position
+// to resume from, asked only then.
+func (r *resumeSaver) maybeSave(next func() uint64) {
 	if r.s.opts.ResumeFile == "" || time.Since(r.last) < 2*time.Second {
 		return
 	}
-	r.save(pass, j)
+	r.save(next())
 }
 
-func (r *resumeSaver) save(pass int, next uint64) {
+func (r *resumeSaver) save(next uint64) {
 	s := r.s
 	if s.opts.ResumeFile == "" {
 		return
 	}
 	r.last = time.Now()
-	st := resumeState{Scan: s.identity(), Seed: s.opts.Seed, Shard: [2]uint64{s.opts.Shard.I, s.opts.Shard.N}, Probes: s.n, Pass: pass, Next: next}
+	st := resumeState{Scan: s.identity(), Seed: s.opts.Seed, Shard: [2]uint64{s.opts.Shard.I, s.opts.Shard.N}, Probes: s.n, Next: next}
 	s.mu.Lock()
-	for idx, d := range s.details {
-		a := resumeAnswer{Index: idx, State: d.State, Reason: d.Reason, TTL: d.TTL}
-		if d.From.IsValid() {
+	for idx := range s.table.cell {
+		target, _ := s.probeOf(uint64(idx))
+		d, ok := s.table.get(uint64(idx), target)
+		if !ok {
+			continue
+		}
+		a := resumeAnswer{Index: uint64(idx), State: d.State, Reason: d.Reason, TTL: d.TTL}
+		if d.From.IsValid() && d.From != target {
 			a.From = d.From.String()
 		}
 		st.Answers = append(st.Answers, a)

@@ -84,10 +84,10 @@ func newApp() *cli.App {
 			&cli.BoolFlag{Name: "6", Usage: "IPv6 addresses of host names"},
 			&cli.BoolFlag{Name: "allow-broadcast", Usage: "scan broadcast, multicast and network addresses too"},
 			&cli.BoolFlag{Name: "allow-large", Usage: "scan more than 65536 targets"},
-			&cli.IntFlag{Name: "rate", Usage: "probes per `second` to start at (10000)"},
+			&cli.IntFlag{Name: "rate", Usage: "pin the pace at `N` probes per second (default: the congestion window finds it)"},
 			&cli.IntFlag{Name: "max-rate", Usage: "never more than `N` probes per second"},
-			&cli.IntFlag{Name: "max-retries", Usage: "resend an unanswered probe up to `N` times (4)"},
-			&cli.Float64Flag{Name: "wait", Usage: "`seconds` to wait for late answers after each pass (default: from RTTs)"},
+			&cli.IntFlag{Name: "max-retries", Usage: "resend an unanswered probe up to `N` times (10; fewer when answers show no loss)"},
+			&cli.Float64Flag{Name: "wait", Usage: "`seconds` each probe is waited for (default: from RTTs)"},
 			&cli.Uint64Flag{Name: "seed", Usage: "`seed` of the probe order (default: random)"},
 			&cli.StringFlag{Name: "shard", Value: "0/1", Usage: "run shard `i/n` of the scan"},
 			&cli.StringFlag{Name: "resume", Usage: "keep progress in `file` and go on from it"},
@@ -151,7 +151,7 @@ func options(c *cli.Context) (scan.Options, bool, error) {
 	o := scan.Options{
 		Rate:          c.Int("rate"),
 		MaxRate:       c.Int("max-rate"),
-		Retries:       c.Int("max-retries"),
+		Retries:       retries(c),
 		Seed:          c.Uint64("seed"),
 		Iface:         c.String("e"),
 		All:           c.Bool("all"),
@@ -305,10 +305,20 @@ func options(c *cli.Context) (scan.Options, bool, error) {
 	return o, explicit, nil
 }
 
+// retries is --max-retries, where 0 means none (scan.NoRetries), not
+// the default.
+func retries(c *cli.Context) int {
+	if c.IsSet("max-retries") && c.Int("max-retries") == 0 {
+		return scan.NoRetries
+	}
+	return c.Int("max-retries")
+}
+
 // timing reads nmap's -T template and timing options into o. The
 // templates map onto portscan's pace: -T0 to -T2 pin slow rates (1, 3
-// and 10 probes a second), -T3 and -T4 keep the defaults, -T5 retries
-// less; an explicit option overrides its template's part.
+// and 10 probes a second), -T3 keeps the defaults, -T4 and -T5 take
+// nmap's shorter waits and fewer resends; an explicit option overrides
+// its template's part.
 func timing(c *cli.Context, o *scan.Options) error {
 	if t := c.String("T"); t != "" {
 		names := map[string]string{"paranoid": "0", "sneaky": "1", "polite": "2", "normal": "3", "aggressive": "4", "insane": "5"}
@@ -322,9 +332,19 @@ func timing(c *cli.Context, o *scan.Options) error {
 			o.Rate, o.MaxRate = 3, 3
 		case "2":
 			o.Rate, o.MaxRate = 10, 10
-		case "3", "4":
+		case "3":
+		case "4":
+			// nmap's aggressive timing: shorter waits, fewer resends
+			// (the wait options, read below, override these).
+			o.InitialWait, o.MaxWait = 500*time.Millisecond, 1250*time.Millisecond
+			if !c.IsSet("max-retries") {
+				o.Retries = 6
+			}
 		case "5":
-			o.Retries = 2
+			o.InitialWait, o.MaxWait, o.MinWait = 250*time.Millisecond, 300*time.Millisecond, 50*time.Millisecond
+			if !c.IsSet("max-retries") {
+				o.Retries = 2
+			}
 		default:
 			return report.Usagef("-T %s: use 0 to 5 or a template name", t)
 		}

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/pprof"
 	"slices"
 	"strings"
 
@@ -26,6 +27,14 @@ import (
 // Main runs app with os.Args read in dialect d and returns the process
 // exit status.
 func Main(app *cli.App, d Dialect) int {
+	if name := os.Getenv("RAWKIT_CPUPROFILE"); name != "" {
+		// For the benchmarks document: a CPU profile of the whole run.
+		if f, err := os.Create(name); err == nil {
+			pprof.StartCPUProfile(f)
+			defer f.Close()
+			defer pprof.StopCPUProfile()
+		}
+	}
 	return Run(app, d, os.Args, os.Stderr)
 }
 
