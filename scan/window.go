@@ -40,7 +40,7 @@ type window struct {
 // Window bounds, in probes.
 const (
 	initialWindow = 64
-	minWindow     = 8
+	minWindow     = 64
 	maxWindow     = 1 << 16
 )
 

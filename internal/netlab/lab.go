@@ -27,8 +27,8 @@ type Spec struct {
 	// ICMP time-exceeded messages they would send.
 	Silent []int
 	// Loss is the probability, 0 to 1, that a packet arriving at the
-	// server is dropped.
-	Loss float64
+	// server is dropped; ReturnLoss that one leaving it is.
+	Loss, ReturnLoss float64
 	// MTU, when non-zero, is the MTU of the server's link; the others
 	// keep 1500.
 	MTU int
@@ -387,8 +387,8 @@ func (l *Lab) applyOptions() error {
 			return err
 		}
 	}
-	if p := l.spec.Loss; p > 0 {
-		if err := l.SetLoss(p); err != nil {
+	if l.spec.Loss > 0 || l.spec.ReturnLoss > 0 {
+		if err := l.setLoss(l.spec.Loss, l.spec.ReturnLoss); err != nil {
 			return err
 		}
 	}
@@ -414,23 +414,29 @@ func (l *Lab) applyOptions() error {
 
 // SetLoss makes the server drop each arriving packet with probability p,
 // replacing any loss set before; 0 removes it.
-func (l *Lab) SetLoss(p float64) error {
+func (l *Lab) SetLoss(p float64) error { return l.setLoss(p, 0) }
+
+// setLoss drops each packet arriving at the server with probability in,
+// and each leaving it with probability out.
+func (l *Lab) setLoss(in, out float64) error {
 	for _, ipt := range []string{"iptables", "ip6tables"} {
-		_ = l.Run(l.Server, ipt, "-F", "INPUT")
-		if p > 0 && ipt == "ip6tables" {
-			// Neighbour discovery is exempt: losing it would delay and
-			// drop far more than p of the traffic (ARP is not IP, so
-			// iptables never sees it).
-			for _, typ := range []string{"neighbour-solicitation", "neighbour-advertisement"} {
-				if err := l.Run(l.Server, ipt, "-A", "INPUT", "-p", "icmpv6", "--icmpv6-type", typ, "-j", "ACCEPT"); err != nil {
-					return err
+		for chain, p := range map[string]float64{"INPUT": in, "OUTPUT": out} {
+			_ = l.Run(l.Server, ipt, "-F", chain)
+			if p > 0 && ipt == "ip6tables" {
+				// Neighbour discovery is exempt: losing it would delay and
+				// drop far more than p of the traffic (ARP is not IP, so
+				// iptables never sees it).
+				for _, typ := range []string{"neighbour-solicitation", "neighbour-advertisement"} {
+					if err := l.Run(l.Server, ipt, "-A", chain, "-p", "icmpv6", "--icmpv6-type", typ, "-j", "ACCEPT"); err != nil {
+						return err
+					}
 				}
 			}
-		}
-		if p > 0 {
-			if err := l.Run(l.Server, ipt, "-A", "INPUT", "-m", "statistic", "--mode", "random",
-				"--probability", fmt.Sprintf("%.4f", p), "-j", "DROP"); err != nil {
-				return err
+			if p > 0 {
+				if err := l.Run(l.Server, ipt, "-A", chain, "-m", "statistic", "--mode", "random",
+					"--probability", fmt.Sprintf("%.4f", p), "-j", "DROP"); err != nil {
+					return err
+				}
 			}
 		}
 	}
