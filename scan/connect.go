@@ -54,7 +54,9 @@ func (s *scanner) runConnect(ctx context.Context, resume *resumeState, stderr io
 					continue // interrupted: unknown, not filtered
 				}
 				s.mu.Lock()
-				s.probed.set(idx)
+				if s.probed != nil {
+					s.probed.set(idx)
+				}
 				s.mu.Unlock()
 				r.RTT = time.Since(start)
 				s.record(idx, r, time.Now())

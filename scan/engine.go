@@ -55,8 +55,10 @@ type scanner struct {
 	sport    uint16
 
 	mu    sync.Mutex
-	table *table
-	start time.Time
+	table *table // nil for a scan too large for one (tableLimit)
+	// counts are the results of each state a scan without a table wrote.
+	counts [Unfiltered + 1]atomic.Uint64
+	start  time.Time
 	// A raw scan's probes between send and final answer, in the order
 	// sent (for their timeouts), and those waiting to be sent again.
 	pending map[uint64]*flight
@@ -117,11 +119,20 @@ func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 		s.sport = opts.SourcePort
 	}
 	s.perm = NewPermutation(s.n, s.opts.Seed)
-	s.table = newTable(s.n)
-	s.probed = make(bitset, (s.n+63)/64)
-	if opts.JSON {
+	if s.n > tableLimit {
+		// Too many probes for a table: each result is written as it
+		// becomes final, and only counts are kept.
+		if err := opts.streamable(s.n); err != nil {
+			return err
+		}
 		s.stream = report.NewJSONWriter(stdout, "portscan")
-		s.streamed = make(bitset, (s.n+63)/64)
+	} else {
+		s.table = newTable(s.n)
+		s.probed = make(bitset, (s.n+63)/64)
+		if opts.JSON {
+			s.stream = report.NewJSONWriter(stdout, "portscan")
+			s.streamed = make(bitset, (s.n+63)/64)
+		}
 	}
 	resume, err := loadResume(s)
 	if err != nil {
@@ -152,6 +163,9 @@ func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 		// was not (nmap's runstats exit="error").
 		sum.Interrupted = true
 		sum.Unprobed = s.opts.Shard.Count(s.n) - uint64(len(results))
+		if s.table == nil {
+			sum.Unprobed = s.opts.Shard.Count(s.n) - s.finals()
+		}
 	}
 	if err := writeOutputs(s, results, sum, stdout, outs); err != nil {
 		return err
@@ -211,7 +225,7 @@ func (s *scanner) indexOf(a netip.Addr, port uint16) (uint64, bool) {
 func (s *scanner) record(idx uint64, r Result, at time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.table.cell[idx] != 0 {
+	if s.table != nil && s.table.cell[idx] != 0 {
 		return
 	}
 	if s.pending != nil {
@@ -232,9 +246,13 @@ func (s *scanner) record(idx uint64, r Result, at time.Time) {
 		default:
 		}
 	}
+	s.got.Add(1)
+	if s.table == nil {
+		s.emit(idx, r)
+		return
+	}
 	target, _ := s.probeOf(idx)
 	s.table.set(idx, target, r)
-	s.got.Add(1)
 	if s.stream != nil && r.State == Open {
 		// Final: an open port stays open whatever comes later.
 		r.Addr, r.Port = s.probeOf(idx)
@@ -242,6 +260,36 @@ func (s *scanner) record(idx uint64, r Result, at time.Time) {
 		s.stream.Write("port", s.jsonPort(r))
 		s.stream.Flush()
 	}
+}
+
+// emit writes a final result of a scan without a table, and counts it.
+// Open ports are flushed at once: a scan killed midway leaves them.
+func (s *scanner) emit(idx uint64, r Result) {
+	s.counts[r.State].Add(1)
+	r.Addr, r.Port = s.probeOf(idx)
+	if s.jsonShown(r) {
+		s.stream.Write("port", s.jsonPort(r))
+		if r.State == Open {
+			s.stream.Flush()
+		}
+	}
+}
+
+// unanswered is a probe's result when it had no answer.
+func (s *scanner) unanswered() Result {
+	if s.opts.Type == UDP {
+		return Result{State: OpenFiltered, Reason: "no-response"}
+	}
+	return Result{State: Filtered, Reason: "no-response"}
+}
+
+// finals is the number of results a scan without a table wrote.
+func (s *scanner) finals() uint64 {
+	var n uint64
+	for i := range s.counts {
+		n += s.counts[i].Load()
+	}
+	return n
 }
 
 func (s *scanner) families() []int {
@@ -370,6 +418,15 @@ func (s *scanner) runRaw(ctx context.Context, resume *resumeState, stderr io.Wri
 		if ctx.Err() != nil {
 			senders.stop()
 			saver.save(s.resumePoint(j))
+			if s.table == nil {
+				// Sent, not answered: reported as a table would.
+				s.mu.Lock()
+				for idx, fl := range s.pending {
+					fl.final = true
+					s.emit(idx, s.unanswered())
+				}
+				s.mu.Unlock()
+			}
 			return nil
 		}
 		now := int64(time.Since(s.start))
@@ -384,7 +441,9 @@ func (s *scanner) runRaw(ctx context.Context, resume *resumeState, stderr io.Wri
 			s.pending[fl.idx] = fl
 			s.fifo = append(s.fifo, fl)
 			s.win.inflight++
-			s.probed.set(fl.idx)
+			if s.probed != nil {
+				s.probed.set(fl.idx)
+			}
 		}
 		finished := fl == nil && j >= s.n && len(s.pending) == 0 && !s.catchUp()
 		wait := s.nextTimeout(now)
@@ -422,6 +481,9 @@ func (s *scanner) runRaw(ctx context.Context, resume *resumeState, stderr io.Wri
 // an open port whose first sends were lost early is still found. It
 // reports whether it queued any.
 func (s *scanner) catchUp() bool {
+	if s.table == nil {
+		return false // no record of the tries each probe had
+	}
 	tries := s.win.tries()
 	queued := false
 	for j := s.opts.Shard.I; j < s.n; j += s.opts.Shard.N {
@@ -457,7 +519,7 @@ func (s *scanner) nextProbe(j uint64) (*flight, uint64) {
 	}
 	for ; j < s.n; j += s.opts.Shard.N {
 		idx := s.perm.At(j)
-		if s.table.cell[idx] != 0 {
+		if s.table != nil && s.table.cell[idx] != 0 {
 			continue // answered in the run this one resumes
 		}
 		return &flight{idx: idx, pos: j}, j + s.opts.Shard.N
@@ -488,6 +550,10 @@ func (s *scanner) expire(now int64) {
 		}
 		fl.final = true // no answer: filtered (open|filtered for UDP)
 		delete(s.pending, fl.idx)
+		if s.table == nil {
+			s.emit(fl.idx, s.unanswered())
+			continue
+		}
 		s.table.ttl[fl.idx] = uint8(min(fl.try, 255)) // the tries it had, for a later catch-up
 
 	}
@@ -526,7 +592,7 @@ func (s *scanner) resumePoint(j uint64) uint64 {
 func (s *scanner) answered(idx uint64) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.table.cell[idx] != 0
+	return s.table != nil && s.table.cell[idx] != 0
 }
 
 // senders spread the sends over one goroutine and socket per CPU: on a
@@ -719,6 +785,9 @@ func (s *scanner) handleICMP(fam int, b []byte, meta rawsock.Meta, at time.Time)
 func (s *scanner) results(interrupted bool) []Result {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.table == nil {
+		return nil // written as they became final
+	}
 	var out []Result
 	np := uint64(len(s.ports))
 	for t, a := range s.targets {

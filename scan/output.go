@@ -43,6 +43,10 @@ func summarize(s *scanner, results []Result, d time.Duration) summary {
 	if d > 0 {
 		sum.Rate = float64(sum.Probes) / d.Seconds()
 	}
+	if s.table == nil {
+		sum.Open, sum.Closed = int(s.counts[Open].Load()), int(s.counts[Closed].Load())
+		sum.Filtered, sum.OpenFiltered = int(s.counts[Filtered].Load()), int(s.counts[OpenFiltered].Load())
+	}
 	for _, r := range results {
 		switch r.State {
 		case Open:

@@ -385,3 +385,33 @@ func TestRunConnectOnLoopback(t *testing.T) {
 		t.Errorf("%v", got)
 	}
 }
+
+// A scan too large for a table writes each result as it becomes final
+// and keeps counts: the same states and totals as with a table.
+func TestRunWithoutTable(t *testing.T) {
+	withTable, _, err := scan(t, labNet(), Options{JSON: true, All: true}, server.String(), dark.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func(l uint64) { tableLimit = l }(tableLimit)
+	tableLimit = 4
+	streamed, _, err := scan(t, labNet(), Options{JSON: true, All: true}, server.String(), dark.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, sa := jsonStates(t, withTable)
+	b, sb := jsonStates(t, streamed)
+	if fmt.Sprint(a) != fmt.Sprint(b) || len(b) != 14 {
+		t.Errorf("states with a table %v, without %v", a, b)
+	}
+	for _, k := range []string{"open", "closed", "filtered"} {
+		if sa[k] != sb[k] {
+			t.Errorf("%s: %v with a table, %v without", k, sa[k], sb[k])
+		}
+	}
+	// nmap's formats need the table: refused before any probe.
+	n := labNet()
+	if _, _, err := scan(t, n, Options{}, server.String(), dark.String()); report.ExitCode(err) != report.ExitUsage || len(n.SentPackets()) > 0 {
+		t.Errorf("normal output without a table: %v", err)
+	}
+}
