@@ -34,9 +34,18 @@ States and reasons as nmap: open (syn-ack, udp-response), closed (rst,
 port-unreach), filtered (no-response, or an ICMP unreachable such as
 admin-prohibited, with the router that sent it), open|filtered (UDP without
 an answer). SYN-ACKs are matched by a keyed hash in the sequence number;
-one that does not acknowledge it is ignored. Only unanswered probes are sent
-again (--max-retries); the rate starts at --rate and halves when a retry pass
-shows loss; the wait after each pass follows the RTTs seen.
+one that does not acknowledge it is ignored.
+
+Pace: a congestion window of probes in flight, as TCP's and nmap's: it grows
+with each answer and halves when a resent probe is answered (the first was
+lost), so a path that keeps up is scanned as fast as this host sends, and a
+lossy one is not flooded. Each probe waits its timeout (from the RTTs seen,
+--min-rtt-timeout 100ms to --max-rtt-timeout 10s) and is resent while the
+loss seen calls for it (--max-retries, 10). --rate N pins the pace at N a
+second instead; --max-rate caps it; --min-rate keeps it above.
+Above 16777216 probes (targets x ports) no table is kept: each result is
+written as it becomes final, so such a scan needs --json (not -oN/-oG/-oX,
+--resume or an --expect on ports).
 
 Order and splitting: probes go out in a random permutation of targets x
 ports; --seed fixes it; --shard i/n (0 <= i < n, zmap's meaning) runs every
