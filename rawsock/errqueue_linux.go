@@ -37,20 +37,20 @@ type errEntry struct {
 
 // readErrQueue reads one error-queue message without waiting.
 func (s *sock) readErrQueue(buf []byte) (errEntry, bool) {
-	var oob [512]byte
-	var n, oobn int
-	var from netip.Addr
-	var err error
+	s.emu.Lock()
+	defer s.emu.Unlock()
+	r := &s.er
+	r.b, r.oobCap, r.flags = buf, len(r.oob), unix.MSG_ERRQUEUE|unix.MSG_DONTWAIT
 	// Control, not Read: a reader may hold the read lock while it waits,
 	// and this must not wait at all.
-	cerr := s.rc.Control(func(fd uintptr) {
-		n, oobn, from, err = sysRecvmsg(int(fd), buf, oob[:], unix.MSG_ERRQUEUE|unix.MSG_DONTWAIT)
-	})
-	if cerr != nil || err != nil {
+	cerr := s.rc.Control(r.now)
+	r.b = nil
+	if cerr != nil || r.err != nil {
 		return errEntry{}, false
 	}
-	e := errEntry{dst: from.Unmap(), payload: buf[:min(n, len(buf))]}
-	eachControl(oob[:oobn], func(level, typ int32, data []byte) {
+	e := errEntry{dst: r.from.Unmap(), payload: buf[:min(r.n, len(buf))]}
+	oob := r.oob[:r.oobn]
+	for level, typ, data, rest, ok := nextControl(oob); ok; level, typ, data, rest, ok = nextControl(rest) {
 		switch {
 		case level == unix.SOL_SOCKET && typ == unix.SCM_TIMESTAMPING && len(data) >= 16:
 			e.stamp = readTimespec(data)
@@ -62,7 +62,7 @@ func (s *sock) readErrQueue(buf []byte) (errEntry, bool) {
 			e.info, e.data = ne.Uint32(data[8:12]), ne.Uint32(data[12:16])
 			e.offender = sockaddrAddr(data[16:])
 		}
-	})
+	}
 	return e, true
 }
 

@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"sync"
 	"syscall"
 	"time"
 
@@ -16,6 +17,62 @@ type sock struct {
 	file *os.File
 	rc   syscall.RawConn
 	fd   int // valid while file is open; for setsockopt at set-up only
+
+	// The state of the read and the write in progress, bound once: a
+	// closure per call would put its variables on the heap, two
+	// allocations per packet at hundreds of thousands a second.
+	rmu sync.Mutex
+	rd  readOp
+	wmu sync.Mutex
+	wr  writeOp
+	// The error queue is read without waiting, also while a reader waits
+	// (holding rmu): its own state.
+	emu sync.Mutex
+	er  readOp
+}
+
+type readOp struct {
+	b       []byte
+	oob     [512]byte
+	oobCap  int
+	flags   int
+	idle    func() bool
+	n, oobn int
+	from    netip.Addr
+	idled   bool
+	err     error
+	wait    func(uintptr) bool // do, for RawConn.Read
+	now     func(uintptr)      // once, for RawConn.Control
+}
+
+func (r *readOp) once(fd uintptr) {
+	r.n, r.oobn, r.from, r.err = sysRecvmsg(int(fd), r.b, r.oob[:r.oobCap], r.flags)
+}
+
+func (r *readOp) do(fd uintptr) bool {
+	r.once(fd)
+	if r.err == unix.EAGAIN && r.idle != nil && r.idle() {
+		r.idled, r.err = true, nil
+		return true
+	}
+	return r.err != unix.EAGAIN
+}
+
+type writeOp struct {
+	b         []byte
+	to        netip.Addr
+	port, ttl int
+	err       error
+	fn        func(uintptr) bool
+}
+
+func (w *writeOp) do(fd uintptr) bool {
+	if w.ttl > 0 {
+		w.err = sysSendmsgTTL(int(fd), w.b, w.to, w.port, w.ttl)
+	} else {
+		w.err = sysSendto(int(fd), w.b, w.to, w.port)
+	}
+	return w.err != unix.EAGAIN
 }
 
 func openSock(domain, typ, proto int) (*sock, error) {
@@ -29,7 +86,9 @@ func openSock(domain, typ, proto int) (*sock, error) {
 		f.Close()
 		return nil, err
 	}
-	return &sock{file: f, rc: rc, fd: fd}, nil
+	s := &sock{file: f, rc: rc, fd: fd}
+	s.rd.wait, s.rd.now, s.wr.fn, s.er.now = s.rd.do, s.rd.once, s.wr.do, s.er.once
+	return s, nil
 }
 
 func (s *sock) setInt(level, opt, v int, name string) error {
@@ -39,64 +98,65 @@ func (s *sock) setInt(level, opt, v int, name string) error {
 	return nil
 }
 
-// recvmsg reads one datagram, waiting in the poller until one arrives or
-// the read deadline passes. When the queue is empty it calls idle, if not
-// nil, and when idle returns true stops waiting and reports idled.
+// recvmsg reads one datagram into b and its control messages into oob,
+// waiting in the poller until one arrives or the read deadline passes.
+// When the queue is empty it calls idle, if not nil, and when idle
+// returns true stops waiting and reports idled.
 func (s *sock) recvmsg(b, oob []byte, idle func() bool) (n, oobn int, from netip.Addr, idled bool, err error) {
-	cerr := s.rc.Read(func(fd uintptr) bool {
-		n, oobn, from, err = sysRecvmsg(int(fd), b, oob, unix.MSG_TRUNC)
-		if err == unix.EAGAIN && idle != nil && idle() {
-			idled, err = true, nil
-			return true
-		}
-		return err != unix.EAGAIN
-	})
+	s.rmu.Lock()
+	defer s.rmu.Unlock()
+	r := &s.rd
+	r.b, r.oobCap, r.flags, r.idle, r.idled = b, min(len(oob), len(r.oob)), unix.MSG_TRUNC, idle, false
+	cerr := s.rc.Read(r.wait)
+	r.b, r.idle = nil, nil
 	if cerr != nil {
-		return 0, 0, from, false, cerr
+		return 0, 0, r.from, false, cerr
 	}
-	if err != nil {
-		return 0, 0, from, false, os.NewSyscallError("recvmsg", err)
+	if r.err != nil {
+		return 0, 0, r.from, false, os.NewSyscallError("recvmsg", r.err)
 	}
-	if idled {
-		return 0, 0, from, true, nil
+	if r.idled {
+		return 0, 0, r.from, true, nil
 	}
-	return min(n, len(b)), oobn, from, false, nil
+	oobn = copy(oob, r.oob[:r.oobn])
+	return min(r.n, len(b)), oobn, r.from, false, nil
 }
 
 // recvmsgNow reads one queued datagram, or returns unix.EAGAIN at once.
 func (s *sock) recvmsgNow(b, oob []byte) (n, oobn int, from netip.Addr, err error) {
-	cerr := s.rc.Control(func(fd uintptr) {
-		n, oobn, from, err = sysRecvmsg(int(fd), b, oob, unix.MSG_TRUNC|unix.MSG_DONTWAIT)
-	})
+	s.rmu.Lock()
+	defer s.rmu.Unlock()
+	r := &s.rd
+	r.b, r.oobCap, r.flags = b, min(len(oob), len(r.oob)), unix.MSG_TRUNC|unix.MSG_DONTWAIT
+	cerr := s.rc.Control(r.now)
+	r.b = nil
 	if cerr != nil {
-		return 0, 0, from, cerr
+		return 0, 0, r.from, cerr
 	}
-	if err == unix.EAGAIN {
-		return 0, 0, from, err
+	if r.err == unix.EAGAIN {
+		return 0, 0, r.from, r.err
 	}
-	if err != nil {
-		return 0, 0, from, os.NewSyscallError("recvmsg", err)
+	if r.err != nil {
+		return 0, 0, r.from, os.NewSyscallError("recvmsg", r.err)
 	}
-	return min(n, len(b)), oobn, from, nil
+	oobn = copy(oob, r.oob[:r.oobn])
+	return min(r.n, len(b)), oobn, r.from, nil
 }
 
 // sendto sends b to an address and port; a ttl above 0 sets the time to
 // live or hop limit of this packet alone.
 func (s *sock) sendto(b []byte, to netip.Addr, port, ttl int) error {
-	var err error
-	cerr := s.rc.Write(func(fd uintptr) bool {
-		if ttl > 0 {
-			err = sysSendmsgTTL(int(fd), b, to, port, ttl)
-		} else {
-			err = sysSendto(int(fd), b, to, port)
-		}
-		return err != unix.EAGAIN
-	})
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	w := &s.wr
+	w.b, w.to, w.port, w.ttl = b, to, port, ttl
+	cerr := s.rc.Write(w.fn)
+	w.b = nil
 	if cerr != nil {
 		return cerr
 	}
-	if err != nil {
-		return os.NewSyscallError("sendto", err)
+	if w.err != nil {
+		return os.NewSyscallError("sendto", w.err)
 	}
 	return nil
 }
@@ -132,8 +192,8 @@ var _ net.Addr = (*netAddr)(nil)
 // parseControl reads the receive timestamp, TTL or hop limit and TOS
 // from the control messages of a recvmsg.
 func parseControl(oob []byte, m *Meta) {
-	eachControl(oob, func(level, typ int32, data []byte) {
-		ne := binary.NativeEndian
+	ne := binary.NativeEndian
+	for level, typ, data, rest, ok := nextControl(oob); ok; level, typ, data, rest, ok = nextControl(rest) {
 		switch {
 		case level == unix.SOL_SOCKET && typ == unix.SCM_TIMESTAMPNS && len(data) >= 2*unix.SizeofPtr:
 			m.KernelTime = readTimespec(data)
@@ -145,28 +205,30 @@ func parseControl(oob []byte, m *Meta) {
 		case level == unix.IPPROTO_IPV6 && typ == unix.IPV6_TCLASS && len(data) >= 4:
 			m.TOS = int(int32(ne.Uint32(data[0:4])))
 		}
-	})
+	}
 }
 
-// eachControl calls f for each control message in oob.
-func eachControl(oob []byte, f func(level, typ int32, data []byte)) {
+// nextControl reads the first control message of oob: its level, type
+// and data, and the messages after it; ok is false when there is none.
+// (A loop, not a callback: a callback would move oob to the heap.)
+func nextControl(oob []byte) (level, typ int32, data, rest []byte, ok bool) {
 	ne := binary.NativeEndian
-	for len(oob) >= unix.SizeofCmsghdr {
-		// struct cmsghdr: a size_t length, then int level and int type.
-		var hlen int
-		if unix.SizeofPtr == 8 {
-			hlen = int(ne.Uint64(oob[0:8]))
-		} else {
-			hlen = int(ne.Uint32(oob[0:4]))
-		}
-		if hlen < unix.SizeofCmsghdr || hlen > len(oob) {
-			return
-		}
-		level := int32(ne.Uint32(oob[unix.SizeofPtr:]))
-		typ := int32(ne.Uint32(oob[unix.SizeofPtr+4:]))
-		f(level, typ, oob[unix.SizeofCmsghdr:hlen])
-		oob = oob[min(cmsgAlign(hlen), len(oob)):]
+	if len(oob) < unix.SizeofCmsghdr {
+		return 0, 0, nil, nil, false
 	}
+	// struct cmsghdr: a size_t length, then int level and int type.
+	var hlen int
+	if unix.SizeofPtr == 8 {
+		hlen = int(ne.Uint64(oob[0:8]))
+	} else {
+		hlen = int(ne.Uint32(oob[0:4]))
+	}
+	if hlen < unix.SizeofCmsghdr || hlen > len(oob) {
+		return 0, 0, nil, nil, false
+	}
+	level = int32(ne.Uint32(oob[unix.SizeofPtr:]))
+	typ = int32(ne.Uint32(oob[unix.SizeofPtr+4:]))
+	return level, typ, oob[unix.SizeofCmsghdr:hlen], oob[min(cmsgAlign(hlen), len(oob)):], true
 }
 
 // readTimespec reads a struct timespec of this platform.

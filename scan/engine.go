@@ -65,7 +65,9 @@ type scanner struct {
 	fifo    []*flight
 	resend  []*flight
 	win     window
-	wake    chan struct{} // an answer made room in the window
+	wake    chan struct{}         // an answer made room in the window
+	free    []*flight             // flights done with, for reuse
+	arp     map[netip.Addr]string // the kernel's neighbours, read for the output
 
 	src  map[int]netip.Addr // per family
 	net  rawsock.Network
@@ -499,6 +501,29 @@ func (s *scanner) catchUp() bool {
 	return queued
 }
 
+// newFlight is a flight from the free list, or a new one: a scan of
+// millions of probes would otherwise make as many of them for the
+// collector.
+func (s *scanner) newFlight() *flight {
+	if n := len(s.free); n > 0 {
+		fl := s.free[n-1]
+		s.free = s.free[:n-1]
+		*fl = flight{}
+		return fl
+	}
+	return &flight{}
+}
+
+// freeFlight returns a final flight, out of every queue, to the free
+// list. One never sent (a resend still waiting in a sender's queue when a
+// late answer made it final) is left to the collector: the sender still
+// holds it.
+func (s *scanner) freeFlight(fl *flight) {
+	if fl.sent.Load() != 0 && len(s.free) < 1<<16 {
+		s.free = append(s.free, fl)
+	}
+}
+
 // maxPending bounds the probes waiting for an answer or a resend, so a
 // pinned pace into a silent network holds a bounded state.
 const maxPending = 1 << 20
@@ -510,7 +535,8 @@ func (s *scanner) nextProbe(j uint64) (*flight, uint64) {
 		fl := s.resend[0]
 		s.resend = s.resend[1:]
 		if fl.final {
-			continue // answered late, while waiting to go again
+			s.freeFlight(fl) // answered late, while waiting to go again
+			continue
 		}
 		fl.try++
 		fl.sent.Store(0)
@@ -522,7 +548,9 @@ func (s *scanner) nextProbe(j uint64) (*flight, uint64) {
 		if s.table != nil && s.table.cell[idx] != 0 {
 			continue // answered in the run this one resumes
 		}
-		return &flight{idx: idx, pos: j}, j + s.opts.Shard.N
+		fl := s.newFlight()
+		fl.idx, fl.pos = idx, j
+		return fl, j + s.opts.Shard.N
 	}
 	return nil, j
 }
@@ -535,7 +563,11 @@ func (s *scanner) expire(now int64) {
 	head := 0
 	for ; head < len(s.fifo); head++ {
 		fl := s.fifo[head]
-		if fl.final || !fl.air {
+		if fl.final {
+			s.freeFlight(fl)
+			continue
+		}
+		if !fl.air {
 			continue
 		}
 		sent := fl.sent.Load()
@@ -552,10 +584,10 @@ func (s *scanner) expire(now int64) {
 		delete(s.pending, fl.idx)
 		if s.table == nil {
 			s.emit(fl.idx, s.unanswered())
-			continue
+		} else {
+			s.table.ttl[fl.idx] = uint8(min(fl.try, 255)) // the tries it had, for a later catch-up
 		}
-		s.table.ttl[fl.idx] = uint8(min(fl.try, 255)) // the tries it had, for a later catch-up
-
+		s.freeFlight(fl)
 	}
 	s.fifo = s.fifo[head:]
 	if cap(s.fifo) > 4096 && len(s.fifo) < cap(s.fifo)/4 {
@@ -788,7 +820,7 @@ func (s *scanner) results(interrupted bool) []Result {
 	if s.table == nil {
 		return nil // written as they became final
 	}
-	var out []Result
+	out := make([]Result, 0, s.opts.Shard.Count(s.n))
 	np := uint64(len(s.ports))
 	for t, a := range s.targets {
 		for p, port := range s.ports {

@@ -26,7 +26,18 @@ type hostResult struct {
 	ports   []Result
 	up      bool
 	latency time.Duration // the quickest answer, 0 when none
-	reason  string        // why the host is up: nmap's "received ..."
+	// why and ttl say why the host is up: nmap's "received WHY ttl TTL"
+	// (no ttl when 0).
+	why string
+	ttl int
+}
+
+// reason is nmap's text of why the host is up.
+func (h hostResult) reason() string {
+	if h.ttl > 0 {
+		return fmt.Sprintf("received %s ttl %d", h.why, h.ttl)
+	}
+	return "received " + h.why
 }
 
 // byHost groups results per target, in the targets' order, ports
@@ -35,30 +46,28 @@ type hostResult struct {
 // no discovery probes of its own yet); with -Pn every host is up, as
 // nmap says: "received user-set".
 func (s *scanner) byHost(results []Result) []hostResult {
-	var hosts []hostResult
+	hosts := make([]hostResult, 0, len(s.targets))
 	for i := 0; i < len(results); {
 		j := i
 		for j < len(results) && results[j].Addr == results[i].Addr {
 			j++
 		}
-		h := hostResult{addr: results[i].Addr, ports: slices.Clone(results[i:j])}
+		// Sorted in place: results is the scan's own, grouped by target.
+		h := hostResult{addr: results[i].Addr, ports: results[i:j:j]}
 		slices.SortFunc(h.ports, func(a, b Result) int { return cmp.Compare(a.Port, b.Port) })
 		for _, r := range h.ports {
 			if r.Reason == "no-response" || r.From.IsValid() && r.From != r.Addr {
 				continue
 			}
 			if !h.up {
-				h.up, h.reason = true, "received "+r.Reason
-				if r.TTL > 0 {
-					h.reason += fmt.Sprintf(" ttl %d", r.TTL)
-				}
+				h.up, h.why, h.ttl = true, r.Reason, r.TTL
 			}
 			if r.RTT > 0 && (h.latency == 0 || r.RTT < h.latency) {
 				h.latency = r.RTT
 			}
 		}
 		if s.opts.SkipDiscovery {
-			h.up, h.reason = true, "received user-set"
+			h.up, h.why, h.ttl = true, "user-set", 0
 		}
 		hosts = append(hosts, h)
 		i = j
@@ -182,7 +191,7 @@ func (s *scanner) writeNormal(w io.Writer, results []Result, elapsed time.Durati
 		fmt.Fprintf(w, "Nmap scan report for %s\n", h.addr)
 		line := "Host is up"
 		if s.opts.Reason {
-			line += ", " + h.reason
+			line += ", " + h.reason()
 		}
 		if h.latency > 0 {
 			line += " (" + latencyText(h.latency) + "s latency)"
@@ -203,7 +212,7 @@ func (s *scanner) writeNormal(w io.Writer, results []Result, elapsed time.Durati
 		if len(rows) > 0 {
 			s.writeTable(w, rows)
 		}
-		if mac, ok := macOf(h.addr); ok {
+		if mac, ok := s.macOf(h.addr); ok {
 			fmt.Fprintf(w, "MAC Address: %s (%s)\n", mac, macVendor(mac))
 		}
 		fmt.Fprintln(w)
@@ -346,7 +355,7 @@ func (s *scanner) writeXML(w io.Writer, results []Result, elapsed time.Duration,
 		}
 		fmt.Fprintf(w, "<host starttime=\"%d\" endtime=\"%d\"><status state=\"up\" reason=\"%s\" reason_ttl=\"%d\"/>\n", s.start.Unix(), end.Unix(), reason, ttl)
 		fmt.Fprintf(w, "<address addr=\"%s\" addrtype=\"%s\"/>\n", h.addr, typ)
-		if mac, ok := macOf(h.addr); ok {
+		if mac, ok := s.macOf(h.addr); ok {
 			vendor := ""
 			if v := macVendor(mac); v != "Unknown" {
 				vendor = fmt.Sprintf(" vendor=\"%s\"", attr(v))
@@ -403,15 +412,7 @@ func (s *scanner) writeXML(w io.Writer, results []Result, elapsed time.Duration,
 }
 
 // firstAnswer is the reason (and TTL) the host is known to be up by.
-func (h hostResult) firstAnswer() (string, int) {
-	reason, _ := strings.CutPrefix(h.reason, "received ")
-	name, ttlText, found := strings.Cut(reason, " ttl ")
-	ttl := 0
-	if found {
-		ttl, _ = strconv.Atoi(ttlText)
-	}
-	return name, ttl
-}
+func (h hostResult) firstAnswer() (string, int) { return h.why, h.ttl }
 
 // rttStats are the mean and deviation of the host's answers' RTTs, in
 // microseconds, for nmap's times element.

@@ -105,22 +105,37 @@ func topFromNmap(proto string, n int) []uint16 {
 // attached link and the kernel's ARP table knows it (/proc/net/arp, as
 // the scan has just talked to it): nmap's "MAC Address:" line. IPv6
 // neighbours are not looked up.
-func macOf(a netip.Addr) (string, bool) {
+func (s *scanner) macOf(a netip.Addr) (string, bool) {
 	if !a.Is4() {
 		return "", false
 	}
+	if s.arp == nil {
+		// Read once, after the scan: a scan of a /16 asks for every host.
+		s.arp = arpTable()
+	}
+	mac, ok := s.arp[a]
+	return mac, ok
+}
+
+// arpTable is the kernel's complete IPv4 neighbour entries (flag 0x2),
+// address to upper-case MAC.
+func arpTable() map[netip.Addr]string {
+	m := map[netip.Addr]string{}
 	b, err := os.ReadFile("/proc/net/arp")
 	if err != nil {
-		return "", false
+		return m
 	}
 	for _, line := range strings.Split(string(b), "\n")[1:] {
 		f := strings.Fields(line)
-		// IP, HW type, flags, HW address: complete entries (flag 0x2).
-		if len(f) >= 4 && f[0] == a.String() && f[2] != "0x0" && f[3] != "00:00:00:00:00:00" {
-			return strings.ToUpper(f[3]), true
+		// IP, HW type, flags, HW address.
+		if len(f) < 4 || f[2] == "0x0" || f[3] == "00:00:00:00:00:00" {
+			continue
+		}
+		if a, err := netip.ParseAddr(f[0]); err == nil {
+			m[a] = strings.ToUpper(f[3])
 		}
 	}
-	return "", false
+	return m
 }
 
 // macVendors is nmap's table of OUI prefixes, when nmap is installed.

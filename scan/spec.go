@@ -205,7 +205,7 @@ func ParsePorts(spec string) ([]uint16, error) {
 		spec = "1-65535"
 	}
 	var out []uint16
-	seen := map[uint16]bool{}
+	var seen [65536 / 64]uint64 // a bit per port
 	for _, part := range strings.Split(spec, ",") {
 		part = strings.TrimSpace(part)
 		if part == "" {
@@ -227,8 +227,8 @@ func ParsePorts(spec string) ([]uint16, error) {
 			return nil, report.Usagef("bad port or range %q: use 1 to 65535, such as 22,80,1000-2000", part)
 		}
 		for p := a; p <= b; p++ {
-			if !seen[uint16(p)] {
-				seen[uint16(p)] = true
+			if seen[p/64]&(1<<(p%64)) == 0 {
+				seen[p/64] |= 1 << (p % 64)
 				out = append(out, uint16(p))
 			}
 		}

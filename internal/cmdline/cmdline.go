@@ -35,7 +35,15 @@ func Main(app *cli.App, d Dialect) int {
 			defer pprof.StopCPUProfile()
 		}
 	}
-	return Run(app, d, os.Args, os.Stderr)
+	code := Run(app, d, os.Args, os.Stderr)
+	if name := os.Getenv("RAWKIT_MEMPROFILE"); name != "" {
+		// Every allocation of the run, by where it was made.
+		if f, err := os.Create(name); err == nil {
+			pprof.Lookup("allocs").WriteTo(f, 0)
+			f.Close()
+		}
+	}
+	return code
 }
 
 // Run runs app with args read in dialect d and returns the exit status,
