@@ -107,10 +107,10 @@ func sshText(b []byte) string {
 	for i := 4; i < len(b); i++ {
 		switch c := b[i]; {
 		case c == '\n':
-			return ": " + string(b[:i])
+			return ": SSH: " + string(b[:i])
 		case c == '\r':
 			if i+1 < len(b) && b[i+1] == '\n' {
-				return ": " + string(b[:i])
+				return ": SSH: " + string(b[:i])
 			}
 			return ""
 		case !printableASCII(c):
