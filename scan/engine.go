@@ -65,9 +65,13 @@ type scanner struct {
 	fifo    []*flight
 	resend  []*flight
 	win     window
-	wake    chan struct{}         // an answer made room in the window
-	free    []*flight             // flights done with, for reuse
-	arp     map[netip.Addr]string // the kernel's neighbours, read for the output
+	wake    chan struct{} // an answer made room in the window
+	free    []*flight     // flights done with, for reuse
+	givenUp uint64        // probes given up without an answer
+	// sendErrs counts sends the kernel refused (other than a firewall's
+	// EPERM): no route, a full queue.
+	sendErrs atomic.Uint64
+	arp      map[netip.Addr]string // the kernel's neighbours, read for the output
 
 	src  map[int]netip.Addr // per family
 	net  rawsock.Network
@@ -169,6 +173,7 @@ func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 			sum.Unprobed = s.opts.Shard.Count(s.n) - s.finals()
 		}
 	}
+	s.verdict(&sum)
 	if err := writeOutputs(s, results, sum, stdout, outs); err != nil {
 		return err
 	}
@@ -582,6 +587,7 @@ func (s *scanner) expire(now int64) {
 		}
 		fl.final = true // no answer: filtered (open|filtered for UDP)
 		delete(s.pending, fl.idx)
+		s.givenUp++
 		if s.table == nil {
 			s.emit(fl.idx, s.unanswered())
 		} else {
@@ -721,6 +727,7 @@ func (s *scanner) sendProbe(fl *flight, buf *[]byte, sender int) error {
 		}
 		// A local refusal (no route, a full queue): the probe stays
 		// unanswered and is resent after its wait.
+		s.sendErrs.Add(1)
 	}
 	return nil
 }

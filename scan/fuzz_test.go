@@ -16,7 +16,7 @@ func FuzzSpecs(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		ParsePorts(s)
-		ParseShard(s)
+		ParseShard(s, func(string) string { return "1" })
 		ParseExpectation(s)
 		spec := TargetSpec{Args: []string{s}, Lookup: func(context.Context, string, string) ([]netip.Addr, error) { return nil, context.Canceled }}
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)

@@ -120,6 +120,7 @@ type Expectation struct {
 // Metrics are the counts --expect can compare.
 var Metrics = []report.Metric{
 	{Name: "open", Kind: report.Count}, {Name: "closed", Kind: report.Count}, {Name: "filtered", Kind: report.Count},
+	{Name: "complete", Kind: report.Flag, Help: "the scan finished whole (the summary's complete)"},
 }
 
 // ParseExpectation reads one --expect.
@@ -149,12 +150,31 @@ func ParseExpectation(text string) (Expectation, error) {
 }
 
 // ParseShard reads "i/n" with 0 <= i < n.
-func ParseShard(s string) (Shard, error) {
+//
+// "n" alone takes the index from the scheduler that runs the shards, as
+// getenv reads its environment: JOB_COMPLETION_INDEX (a Kubernetes
+// Indexed Job), else NOMAD_ALLOC_INDEX (Nomad).
+func ParseShard(s string, getenv func(string) string) (Shard, error) {
 	a, b, ok := strings.Cut(s, "/")
+	if !ok {
+		from := ""
+		for _, name := range []string{"JOB_COMPLETION_INDEX", "NOMAD_ALLOC_INDEX"} {
+			if v := getenv(name); v != "" {
+				a, b, from = v, s, name
+				break
+			}
+		}
+		if from == "" {
+			return Shard{}, report.Usagef("--shard %s names only the count: give i/%s, or run under a scheduler that sets JOB_COMPLETION_INDEX or NOMAD_ALLOC_INDEX", s, s)
+		}
+		if _, err := strconv.ParseUint(a, 10, 32); err != nil {
+			return Shard{}, report.Usagef("%s=%q is not a shard index", from, a)
+		}
+	}
 	i, err1 := strconv.ParseUint(a, 10, 32)
 	n, err2 := strconv.ParseUint(b, 10, 32)
-	if !ok || err1 != nil || err2 != nil || n == 0 || i >= n {
-		return Shard{}, report.Usagef("bad --shard %q: use i/n with 0 <= i < n, such as 0/4", s)
+	if err1 != nil || err2 != nil || n == 0 || i >= n {
+		return Shard{}, report.Usagef("bad --shard %q: use i/n with 0 <= i < n, such as 0/4 (or n with the index from the scheduler)", s)
 	}
 	return Shard{I: i, N: n}, nil
 }

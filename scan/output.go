@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"strings"
 	"time"
@@ -34,6 +35,75 @@ type summary struct {
 	// LocalDrops counts the sends a local firewall rule refused: the
 	// reason those ports look filtered is here, not on the network.
 	LocalDrops uint64 `json:"local_drops"`
+	// Answered, Resent and GivenUp count probes answered, sends that
+	// were resends, and probes given up without an answer; LossPct is
+	// the share of sends lost, estimated from the answers (the tries
+	// before each).
+	Answered uint64  `json:"answered"`
+	Resent   uint64  `json:"resent"`
+	GivenUp  uint64  `json:"given_up"`
+	LossPct  float64 `json:"loss_pct"`
+	// Complete says the scan finished whole: nothing interrupted it,
+	// nothing local refused its probes, and at the loss seen its tries
+	// leave less than half a port expected missed; Degraded says why
+	// not.
+	Complete bool     `json:"complete"`
+	Degraded []string `json:"degraded,omitempty"`
+}
+
+// manifest is what a shard's --json output says of the scan it belongs
+// to (written before the summary), so that merge needs only the shards'
+// outputs.
+type manifest struct {
+	Scan   resumeScan `json:"scan"` // the whole scan: the same in every shard
+	Seed   uint64     `json:"seed"`
+	Shard  uint64     `json:"shard"`  // this shard's index, 0-based
+	Shards uint64     `json:"shards"` // how many
+	Probes uint64     `json:"probes"` // this shard's
+	Start  string     `json:"start"`
+	End    string     `json:"end"`
+	// All says every port's result is in the output (--all): merge can
+	// then write nmap's formats.
+	All         bool   `json:"all"`
+	Interrupted bool   `json:"interrupted"`
+	Complete    bool   `json:"complete"`
+	Answered    uint64 `json:"answered"`
+	Resent      uint64 `json:"resent"`
+	GivenUp     uint64 `json:"given_up"`
+}
+
+// verdict fills the completeness of sum.
+func (s *scanner) verdict(sum *summary) {
+	s.mu.Lock()
+	w := s.win
+	sum.GivenUp = s.givenUp
+	s.mu.Unlock()
+	sum.Answered, sum.Resent = s.got.Load(), w.resends
+	var why []string
+	if sum.Interrupted {
+		why = append(why, fmt.Sprintf("interrupted with %d probes never sent", sum.Unprobed))
+	}
+	if sum.LocalDrops > 0 {
+		why = append(why, fmt.Sprintf("%d probes dropped by a local firewall rule", sum.LocalDrops))
+	}
+	if n := s.sendErrs.Load(); n > 0 {
+		why = append(why, fmt.Sprintf("%d probes could not be sent", n))
+	}
+	if w.lostSends > 0 {
+		q := float64(w.lostSends) / float64(w.lostSends+w.answers)
+		sum.LossPct = 100 * q
+		if miss := float64(sum.GivenUp) * math.Pow(q, float64(w.tries()+1)); miss >= 0.5 {
+			why = append(why, fmt.Sprintf("at the loss seen (%.0f%% of sends) about %.0f of the %d ports given up may have answered: raise --max-retries", 100*q, miss, sum.GivenUp))
+		}
+	}
+	sum.Complete, sum.Degraded = len(why) == 0, why
+}
+
+// manifestOf is this shard's manifest record.
+func (s *scanner) manifestOf(sum summary, end time.Time) manifest {
+	return manifest{Scan: s.scanID(false), Seed: s.opts.Seed, Shard: s.opts.Shard.I, Shards: s.opts.Shard.N,
+		Probes: s.opts.Shard.Count(s.n), Start: s.start.UTC().Format(report.TimeFormat), End: end.UTC().Format(report.TimeFormat),
+		All: s.opts.All, Interrupted: sum.Interrupted, Complete: sum.Complete, Answered: sum.Answered, Resent: sum.Resent, GivenUp: sum.GivenUp}
 }
 
 func summarize(s *scanner, results []Result, d time.Duration) summary {
@@ -176,6 +246,7 @@ func writeJSON(s *scanner, results []Result, sum summary, w io.Writer) error {
 		}
 		jw.Write("port", s.jsonPort(r))
 	}
+	jw.Write("manifest", s.manifestOf(sum, time.Now()))
 	jw.Write("summary", sum)
 	return jw.Flush() // a write error is sticky: the first one is here
 }
@@ -195,6 +266,9 @@ func (s *scanner) jsonPort(r Result) jsonPort {
 func (e Expectation) check(s *scanner, results []Result, sum summary) string {
 	if e.Metric != nil {
 		v := map[string]float64{"open": float64(sum.Open), "closed": float64(sum.Closed), "filtered": float64(sum.Filtered)}[e.Metric.Metric.Name]
+		if e.Metric.Metric.Name == "complete" && sum.Complete {
+			v = 1
+		}
 		if !e.Metric.Check(v) {
 			return e.Metric.Failure(v)
 		}

@@ -148,9 +148,18 @@ type resumeScan struct {
 }
 
 // identity is what a resume file must match.
-func (s *scanner) identity() resumeScan {
+func (s *scanner) identity() resumeScan { return s.scanID(true) }
+
+// scanID names the scan: its type, ports, targets and number of shards,
+// and with index, which shard this is. Without it, every shard of one
+// scan has the same: what merge checks.
+func (s *scanner) scanID(index bool) resumeScan {
 	h := sha256.New()
-	fmt.Fprintf(h, "%s\n%s\n%d/%d\n", s.opts.Type, FormatPorts(s.ports), s.opts.Shard.I, s.opts.Shard.N)
+	if index {
+		fmt.Fprintf(h, "%s\n%s\n%d/%d\n", s.opts.Type, FormatPorts(s.ports), s.opts.Shard.I, s.opts.Shard.N)
+	} else {
+		fmt.Fprintf(h, "%s\n%s\nof %d\n", s.opts.Type, FormatPorts(s.ports), s.opts.Shard.N)
+	}
 	// The order of ports matters to the probe numbering, not only the set.
 	for _, p := range s.ports {
 		fmt.Fprintf(h, "%d,", p)

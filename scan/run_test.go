@@ -415,3 +415,68 @@ func TestRunWithoutTable(t *testing.T) {
 		t.Errorf("normal output without a table: %v", err)
 	}
 }
+
+// The summary says whether a scan finished whole, and why not.
+func TestRunVerdict(t *testing.T) {
+	_, sum := jsonStates(t, mustScan(t, labNet(), Options{JSON: true}, server.String()))
+	if sum["complete"] != true || sum["degraded"] != nil {
+		t.Errorf("a clean scan: %v", sum)
+	}
+	// Loss with no resends allowed: degraded, and --expect complete fails.
+	n := labNet()
+	var mu sync.Mutex
+	r := rand.New(rand.NewPCG(3, 4))
+	n.Drop = func(bool) bool { mu.Lock(); defer mu.Unlock(); return r.IntN(10) < 3 }
+	ports := make([]uint16, 0, 300)
+	for p := 1; p <= 300; p++ {
+		ports = append(ports, uint16(p))
+	}
+	complete, _ := ParseExpectation("complete")
+	out, stderr, err := scan(t, n, Options{JSON: true, Ports: ports, Retries: 1, MinWait: 20 * time.Millisecond, Expects: []Expectation{complete}}, server.String())
+	_, sum = jsonStates(t, out)
+	if sum["complete"] != false || !strings.Contains(fmt.Sprint(sum["degraded"]), "raise --max-retries") || sum["loss_pct"].(float64) < 20 {
+		t.Errorf("a lossy scan with one resend: %v", sum)
+	}
+	if !errors.Is(err, report.ErrNetwork) || !strings.Contains(stderr, "complete") {
+		t.Errorf("--expect complete held: %v %q", err, stderr)
+	}
+	// A local firewall: degraded.
+	n = labNet()
+	n.WriteErr = func(netip.Addr) error { return syscall.EPERM }
+	out, _, _ = scan(t, n, Options{JSON: true, Retries: NoRetries}, server.String())
+	if _, sum = jsonStates(t, out); sum["complete"] != false {
+		t.Errorf("local drops: %v", sum)
+	}
+}
+
+// Each shard's --json carries a manifest naming the whole scan.
+func TestRunManifest(t *testing.T) {
+	var hashes []string
+	for i := range 2 {
+		out := mustScan(t, labNet(), Options{JSON: true, Seed: 5, Shard: Shard{I: uint64(i), N: 2}}, server.String())
+		var m map[string]any
+		for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+			var rec map[string]any
+			json.Unmarshal([]byte(l), &rec)
+			if rec["type"] == "manifest" {
+				m = rec
+			}
+		}
+		if m == nil || m["shard"] != float64(i) || m["shards"] != 2.0 || m["seed"] != 5.0 || m["complete"] != true {
+			t.Fatalf("shard %d manifest %v", i, m)
+		}
+		hashes = append(hashes, m["scan"].(map[string]any)["sha256"].(string))
+	}
+	if hashes[0] != hashes[1] {
+		t.Errorf("shards of one scan name different scans: %v", hashes)
+	}
+}
+
+func mustScan(t *testing.T, n *fakenet.Net, opts Options, targets ...string) string {
+	t.Helper()
+	out, stderr, err := scan(t, n, opts, targets...)
+	if err != nil {
+		t.Fatalf("%v %s", err, stderr)
+	}
+	return out
+}

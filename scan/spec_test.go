@@ -98,8 +98,36 @@ func TestExpectations(t *testing.T) {
 			t.Errorf("%q accepted", bad)
 		}
 	}
-	if _, err := ParseShard("3/2"); err == nil || !strings.Contains(err.Error(), "i/n") {
+	none := func(string) string { return "" }
+	if _, err := ParseShard("3/2", none); err == nil || !strings.Contains(err.Error(), "i/n") {
 		t.Errorf("shard 3/2: %v", err)
+	}
+}
+
+// --shard n takes its index from the scheduler's environment.
+func TestShardFromScheduler(t *testing.T) {
+	for _, tc := range []struct {
+		spec string
+		env  map[string]string
+		want Shard
+		ok   bool
+	}{
+		{"1/4", nil, Shard{1, 4}, true},
+		{"4", map[string]string{"JOB_COMPLETION_INDEX": "3"}, Shard{3, 4}, true},
+		{"4", map[string]string{"NOMAD_ALLOC_INDEX": "2"}, Shard{2, 4}, true},
+		{"4", map[string]string{"JOB_COMPLETION_INDEX": "0", "NOMAD_ALLOC_INDEX": "2"}, Shard{0, 4}, true},
+		{"4", map[string]string{"JOB_COMPLETION_INDEX": "4"}, Shard{}, false}, // beyond the count
+		{"4", map[string]string{"JOB_COMPLETION_INDEX": "x"}, Shard{}, false},
+		{"4", nil, Shard{}, false}, // no scheduler: say so
+		{"0", map[string]string{"JOB_COMPLETION_INDEX": "0"}, Shard{}, false},
+	} {
+		got, err := ParseShard(tc.spec, func(k string) string { return tc.env[k] })
+		if (err == nil) != tc.ok || got != tc.want {
+			t.Errorf("--shard %s with %v: %v, %v", tc.spec, tc.env, got, err)
+		}
+		if err != nil && report.ExitCode(err) != report.ExitUsage {
+			t.Errorf("--shard %s: exit %d", tc.spec, report.ExitCode(err))
+		}
 	}
 }
 

@@ -48,6 +48,9 @@ func ports(t *testing.T, out string) []port {
 			}
 			continue
 		}
+		if m["type"] == "manifest" {
+			continue
+		}
 		p := port{IP: m["ip"].(string), Proto: m["proto"].(string), State: m["state"].(string), Reason: m["reason"].(string), Port: int(m["port"].(float64))}
 		if f, ok := m["from"].(string); ok {
 			p.From = f

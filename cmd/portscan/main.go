@@ -73,7 +73,42 @@ EXPECT (--expect, repeatable): 'open:22,443' (every target has these ports
 // nmap reads its options with getopt_long_only: -sS, -Pn, -oX FILE.
 var nmapDialect = cmdline.Dialect{SingleDashLong: true}
 
-func main() { os.Exit(cmdline.Main(newApp(), nmapDialect)) }
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == "merge" {
+		os.Exit(cmdline.Run(newMergeApp(), nmapDialect, append([]string{"portscan merge"}, os.Args[2:]...), os.Stderr))
+	}
+	os.Exit(cmdline.Main(newApp(), nmapDialect))
+}
+
+func newMergeApp() *cli.App {
+	return &cli.App{
+		Name:      "portscan merge",
+		Usage:     "check that the outputs of a sharded scan make the whole scan, and merge them",
+		UsageText: "portscan merge [-oN FILE] [-oG FILE] [-oX FILE] SHARD.json...",
+		Description: `Reads the --json outputs of the shards of one scan (--seed S --shard i/n,
+or --shard n under a Kubernetes Indexed Job). Each carries a manifest record
+naming the scan (type, ports, targets, number of shards, seed, a hash of
+them) and its shard. merge checks that every shard 0..n-1 is there, of the
+same scan, and writes the whole scan: NDJSON by default (port records by
+address and port, then the merged summary), or nmap's formats with
+-oN/-oG/-oX (FILE, or - for stdout), which need shards run with --all.
+Two outputs of one shard (a retried pod) count once: the complete one, or
+the later.
+
+` + report.ExitCodesHelp + `
+   1 also when a shard is missing (named, 0-based) or was interrupted;
+   2 when the files are not of one scan.`,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "oN", Usage: "nmap's normal output to `FILE` (- for stdout)"},
+			&cli.StringFlag{Name: "oG", Usage: "nmap's grepable output to `FILE` (- for stdout)"},
+			&cli.StringFlag{Name: "oX", Usage: "nmap's XML to `FILE` (- for stdout)"},
+		},
+		Action: func(c *cli.Context) error {
+			return scan.Merge(scan.MergeOptions{Files: c.Args().Slice(), NormalFile: c.String("oN"), GrepFile: c.String("oG"),
+				XMLFile: c.String("oX"), CmdLine: os.Args}, c.App.Writer, c.App.ErrWriter)
+		},
+	}
+}
 
 func newApp() *cli.App {
 	return &cli.App{
@@ -98,7 +133,8 @@ func newApp() *cli.App {
 			&cli.IntFlag{Name: "max-retries", Usage: "resend an unanswered probe up to `N` times (10; fewer when answers show no loss)"},
 			&cli.Float64Flag{Name: "wait", Usage: "`seconds` each probe is waited for (default: from RTTs)"},
 			&cli.Uint64Flag{Name: "seed", Usage: "`seed` of the probe order (default: random)"},
-			&cli.StringFlag{Name: "shard", Value: "0/1", Usage: "run shard `i/n` of the scan"},
+			&cli.StringFlag{Name: "shard", Value: "0/1", Usage: "run shard `i/n` of the scan (n alone: i from JOB_COMPLETION_INDEX or NOMAD_ALLOC_INDEX); needs --seed"},
+			&cli.BoolFlag{Name: "split-rate", Usage: "--rate, --max-rate and --min-rate are the whole sharded scan's: each shard takes 1/n"},
 			&cli.StringFlag{Name: "resume", Usage: "keep progress in `file` and go on from it"},
 			&cli.StringFlag{Name: "S", Usage: "source `address`"},
 			&cli.StringFlag{Name: "e", Usage: "send through `interface`"},
@@ -294,8 +330,18 @@ func options(c *cli.Context) (scan.Options, bool, error) {
 	} else {
 		o.Wait = time.Duration(w * float64(time.Second))
 	}
-	if o.Shard, err = scan.ParseShard(c.String("shard")); err != nil {
+	if o.Shard, err = scan.ParseShard(c.String("shard"), os.Getenv); err != nil {
 		return o, false, err
+	}
+	if o.Shard.N > 1 && !c.IsSet("seed") {
+		// A shard walks the permutation of its seed: shards of different
+		// seeds would overlap and leave gaps.
+		return o, false, report.Usagef("--shard needs --seed: every shard of a scan must walk the same order")
+	}
+	if c.Bool("split-rate") {
+		// The rates given are the whole scan's: each shard takes its part.
+		n := int(o.Shard.N)
+		o.MaxRate, o.MinRate, o.Rate = ceilDiv(o.MaxRate, n), ceilDiv(o.MinRate, n), ceilDiv(o.Rate, n)
 	}
 	if s := c.String("S"); s != "" {
 		a, err := netip.ParseAddr(s)
@@ -313,6 +359,9 @@ func options(c *cli.Context) (scan.Options, bool, error) {
 	}
 	return o, explicit, nil
 }
+
+// ceilDiv is a/n rounded up, 0 for 0.
+func ceilDiv(a, n int) int { return (a + n - 1) / n }
 
 // retries is --max-retries, where 0 means none (scan.NoRetries), not
 // the default.
