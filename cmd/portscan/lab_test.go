@@ -240,6 +240,61 @@ func TestShardsAreDisjointAndWhole(t *testing.T) {
 	}
 }
 
+// Shards run as an Indexed Job runs them (--shard n, the index in
+// JOB_COMPLETION_INDEX) merge into the unsharded scan's results and
+// nmap output; without one shard, merge names it and fails.
+func TestIndexedJobShardsMerge(t *testing.T) {
+	lab := netlab.ForTest(t, netlab.Spec{Routers: 1, Services: netlab.Services{TCP: map[int]netlab.PortState{22: netlab.Open, 80: netlab.Open}}})
+	targets := []string{lab.Server.Addr4.String(), lab.Routers[0].Addr4.String()}
+	args := append([]string{"-p", "1-300", "--all", "--json", "--seed", "9", "--shard", "4"}, targets...)
+	dir := t.TempDir()
+	var files []string
+	for i := range 4 {
+		r := labtest.Run(t, lab, lab.Client, time.Minute, append([]string{"env", fmt.Sprintf("JOB_COMPLETION_INDEX=%d", i), bin}, args...)...)
+		if r.Code != 0 {
+			t.Fatalf("shard %d: exit %d %s", i, r.Code, r.Stderr)
+		}
+		f := filepath.Join(dir, fmt.Sprintf("shard-%d.json", i))
+		if err := os.WriteFile(f, []byte(r.Stdout), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, f)
+	}
+	merged, err := exec.Command(bin, append([]string{"merge"}, files...)...).Output()
+	if err != nil {
+		t.Fatalf("merge: %v", err)
+	}
+	whole := runScan(t, lab, append([]string{"-p", "1-300", "--all", "--json"}, targets...)...)
+	state := func(out string) map[string]string {
+		m := map[string]string{}
+		for _, p := range ports(t, out) {
+			m[fmt.Sprintf("%s:%d", p.IP, p.Port)] = p.State
+		}
+		return m
+	}
+	a, b := state(string(merged)), state(whole.Stdout)
+	if len(a) != 600 || fmt.Sprint(a) != fmt.Sprint(b) {
+		t.Errorf("merged shards: %d ports, equal to the whole scan: %v", len(a), fmt.Sprint(a) == fmt.Sprint(b))
+	}
+	// nmap's grepable output of the merge lists what the whole scan's does.
+	grep, err := exec.Command(bin, append([]string{"merge", "-oG", "-"}, files...)...).Output()
+	if err != nil || !strings.Contains(string(grep), "22/open/tcp//ssh///") {
+		t.Errorf("merge -oG -: %v\n%s", err, grep)
+	}
+	// A shard short: exit 1, the missing index named.
+	cmd := exec.Command(bin, "merge", files[0], files[1], files[3])
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	err = cmd.Run()
+	if code := cmd.ProcessState.ExitCode(); code != 1 || !strings.Contains(stderr.String(), "shard 2 of 4") {
+		t.Errorf("merge without shard 2: exit %d %v %q", code, err, stderr.String())
+	}
+	// Sharding without a seed is refused.
+	if r := runScan(t, lab, "-p", "22", "--shard", "0/2", targets[0]); r.Code != 2 {
+		t.Errorf("--shard without --seed: exit %d", r.Code)
+	}
+}
+
 func TestXMLAndExpect(t *testing.T) {
 	lab := netlab.ForTest(t, netlab.Spec{Services: netlab.Services{TCP: map[int]netlab.PortState{22: netlab.Open}}})
 	srv := lab.Server.Addr4.String()

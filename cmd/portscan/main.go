@@ -50,8 +50,9 @@ written as it becomes final, so such a scan needs --json (not -oN/-oG/-oX,
 Order and splitting: probes go out in a random permutation of targets x
 ports; --seed fixes it; --shard i/n (0 <= i < n, zmap's meaning) runs every
 n-th probe from the i-th, so n shards with one seed are disjoint and together
-the whole scan. With Kubernetes Indexed Jobs: completions n, and in each pod
-  portscan --seed 42 --shard $JOB_COMPLETION_INDEX/n ... --json
+the whole scan; --shard n alone takes i from JOB_COMPLETION_INDEX (Kubernetes
+Indexed Jobs) or NOMAD_ALLOC_INDEX. 'portscan merge SHARD.json...' checks the
+shards' --json outputs make the whole scan and writes it (see its --help).
 --resume FILE keeps progress in FILE and goes on from it when it exists.
 
 Safety: broadcast, multicast and unspecified addresses are refused (and a
@@ -64,8 +65,9 @@ PRIVILEGE:
    scan exits 3. All capabilities are dropped once the sockets are open.
 
 EXPECT (--expect, repeatable): 'open:22,443' (every target has these ports
-   open; likewise closed:, filtered:, open|filtered:), or counts such as
-   'open>=1', 'filtered==0'.
+   open; likewise closed:, filtered:, open|filtered:), counts such as
+   'open>=1', 'filtered==0', or 'complete' (the scan finished whole: the
+   summary's verdict).
 
 ` + report.ExitCodesHelp + `
    1 also when the scan was interrupted (the results are partial).`
