@@ -108,6 +108,34 @@ func TCPSyn(dst []byte, src, to netip.Addr, sport, dport uint16, seq uint32) []b
 	return dst
 }
 
+// TCPAck appends a 20-byte TCP ACK header acknowledging ack to dst: a
+// host answers it with a RST whose sequence number is ack (RFC 9293
+// 3.10.7.1), whether the port is open or not, which is what nmap's ACK
+// ping (-PA) asks.
+func TCPAck(dst []byte, src, to netip.Addr, sport, dport uint16, seq, ack uint32) []byte {
+	start := len(dst)
+	dst = TCPSyn(dst, src, to, sport, dport, seq)
+	b := dst[start:]
+	b[13] = FlagACK
+	binary.BigEndian.PutUint32(b[8:12], ack)
+	b[16], b[17] = 0, 0
+	binary.BigEndian.PutUint16(b[16:18], PseudoHeader(src, to, ProtoTCP, len(b)).Add(b).Checksum())
+	return dst
+}
+
+// ICMPTimestamp appends an ICMP timestamp request (RFC 792) with the
+// identifier and sequence number and an originate time of ms since
+// midnight UT.
+func ICMPTimestamp(dst []byte, id, seq uint16, ms uint32) []byte {
+	b := make([]byte, 20)
+	b[0] = 13
+	binary.BigEndian.PutUint16(b[4:6], id)
+	binary.BigEndian.PutUint16(b[6:8], seq)
+	binary.BigEndian.PutUint32(b[8:12], ms)
+	binary.BigEndian.PutUint16(b[2:4], Sum(0).Add(b).Checksum())
+	return append(dst, b...)
+}
+
 // TCPHeader is what a prober reads from a TCP segment.
 type TCPHeader struct {
 	SrcPort, DstPort uint16

@@ -113,3 +113,19 @@ func TestUDPEchoID(t *testing.T) {
 		}
 	}
 }
+
+func TestTCPAckAndTimestamp(t *testing.T) {
+	src, dst := netip.MustParseAddr("198.18.0.1"), netip.MustParseAddr("198.18.1.2")
+	b := TCPAck(nil, src, dst, 40000, 80, 7, 0xdeadbeef)
+	h, ok := ParseTCP(b)
+	if !ok || h.Flags != FlagACK || h.Ack != 0xdeadbeef || h.Seq != 7 || h.DstPort != 80 {
+		t.Fatalf("%+v", h)
+	}
+	if PseudoHeader(src, dst, ProtoTCP, len(b)).Add(b).Fold() != 0xffff {
+		t.Error("bad TCP checksum")
+	}
+	ts := ICMPTimestamp(nil, 0x1234, 5, 1000)
+	if ts[0] != 13 || len(ts) != 20 || Sum(0).Add(ts).Fold() != 0xffff {
+		t.Errorf("timestamp request %x", ts)
+	}
+}

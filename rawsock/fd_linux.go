@@ -25,8 +25,10 @@ type sock struct {
 	rd  readOp
 	wmu sync.Mutex
 	wr  writeOp
-	// The error queue is read without waiting, also while a reader waits
-	// (holding rmu): its own state.
+	// A read that does not wait (TryReadMsg) and the error queue's are
+	// made also while a reader waits (holding rmu): their own state.
+	nmu sync.Mutex
+	nr  readOp
 	emu sync.Mutex
 	er  readOp
 }
@@ -87,7 +89,7 @@ func openSock(domain, typ, proto int) (*sock, error) {
 		return nil, err
 	}
 	s := &sock{file: f, rc: rc, fd: fd}
-	s.rd.wait, s.rd.now, s.wr.fn, s.er.now = s.rd.do, s.rd.once, s.wr.do, s.er.once
+	s.rd.wait, s.wr.fn, s.nr.now, s.er.now = s.rd.do, s.wr.do, s.nr.once, s.er.once
 	return s, nil
 }
 
@@ -124,9 +126,9 @@ func (s *sock) recvmsg(b, oob []byte, idle func() bool) (n, oobn int, from netip
 
 // recvmsgNow reads one queued datagram, or returns unix.EAGAIN at once.
 func (s *sock) recvmsgNow(b, oob []byte) (n, oobn int, from netip.Addr, err error) {
-	s.rmu.Lock()
-	defer s.rmu.Unlock()
-	r := &s.rd
+	s.nmu.Lock()
+	defer s.nmu.Unlock()
+	r := &s.nr
 	r.b, r.oobCap, r.flags = b, min(len(oob), len(r.oob)), unix.MSG_TRUNC|unix.MSG_DONTWAIT
 	cerr := s.rc.Control(r.now)
 	r.b = nil

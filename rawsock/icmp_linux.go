@@ -151,10 +151,12 @@ func (c *ICMPConn) attachFilter() error {
 	var prog []bpf.Instruction
 	if c.family == 4 {
 		// A raw IPv4 socket's packets start at the IP header: X = IHL*4.
+		// Echo and timestamp replies (0, 14) carrying the identifier.
 		prog = []bpf.Instruction{
 			bpf.LoadMemShift{Off: ipv4IHLByte},
 			bpf.LoadIndirect{Off: icmpTypeOff, Size: 1},
-			bpf.JumpIf{Cond: bpf.JumpEqual, Val: echoReply4, SkipFalse: 3},
+			bpf.JumpIf{Cond: bpf.JumpEqual, Val: echoReply4, SkipTrue: 1},
+			bpf.JumpIf{Cond: bpf.JumpEqual, Val: 14, SkipFalse: 3},
 			bpf.LoadIndirect{Off: icmpIDOffset, Size: 2},
 			bpf.JumpIf{Cond: bpf.JumpEqual, Val: uint32(c.id), SkipFalse: 4},
 			bpf.RetConstant{Val: 0xffff},

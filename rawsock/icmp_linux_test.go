@@ -184,3 +184,28 @@ func TestBadConfig(t *testing.T) {
 		t.Error("bad PMTU mode accepted")
 	}
 }
+
+// A read that does not wait returns at once while another goroutine
+// waits in ReadMsg on the same socket (ping's loop and reader do this).
+func TestTryReadMsgBesideAWaitingReader(t *testing.T) {
+	c := listenOrSkip(t, ICMPConfig{Family: 4, Mode: Privileged, ID: 0x7171})
+	defer c.Close()
+	go func() {
+		b := make([]byte, 1500)
+		c.ReadMsg(b) // waits until Close
+	}()
+	time.Sleep(50 * time.Millisecond)
+	done := make(chan error, 1)
+	go func() {
+		_, _, err := c.TryReadMsg(make([]byte, 1500))
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if !errors.Is(err, ErrNoPacket) {
+			t.Errorf("TryReadMsg: %v, want ErrNoPacket", err)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("TryReadMsg waited for the reader")
+	}
+}

@@ -35,8 +35,12 @@ type Result struct {
 }
 
 type scanner struct {
-	opts       Options
-	targets    []netip.Addr
+	opts    Options
+	targets []netip.Addr // those scanned: the targets up, after discovery
+	// allTargets and disc are every target and what discovery found of
+	// each, when it ran.
+	allTargets []netip.Addr
+	disc       []hostState
 	ports      []uint16
 	index      map[netip.Addr]uint32
 	portIdx    []int32       // port -> index in ports, -1 when not scanned
@@ -111,7 +115,6 @@ func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 	for i, a := range targets {
 		s.index[a] = uint32(i)
 	}
-	s.n = uint64(len(targets)) * uint64(len(s.ports))
 	if s.opts.Seed == 0 {
 		var b [8]byte
 		rand.Read(b[:])
@@ -124,25 +127,13 @@ func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 	if opts.SourcePort != 0 {
 		s.sport = opts.SourcePort
 	}
-	s.perm = NewPermutation(s.n, s.opts.Seed)
-	if s.n > tableLimit {
-		// Too many probes for a table: each result is written as it
-		// becomes final, and only counts are kept.
-		if err := opts.streamable(s.n); err != nil {
+	if opts.JSON {
+		s.stream = report.NewJSONWriter(stdout, "portscan")
+	}
+	if all := uint64(len(targets)) * uint64(len(s.ports)); all > tableLimit && !opts.PingOnly {
+		if err := opts.streamable(all); err != nil {
 			return err
 		}
-		s.stream = report.NewJSONWriter(stdout, "portscan")
-	} else {
-		s.table = newTable(s.n)
-		s.probed = make(bitset, (s.n+63)/64)
-		if opts.JSON {
-			s.stream = report.NewJSONWriter(stdout, "portscan")
-			s.streamed = make(bitset, (s.n+63)/64)
-		}
-	}
-	resume, err := loadResume(s)
-	if err != nil {
-		return err
 	}
 	// Every output is opened before the first probe: one that cannot be
 	// is bad input, found before any work is done.
@@ -151,10 +142,42 @@ func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer outs.close()
-	s.start = time.Now()
-	if opts.Type == Connect {
-		err = s.runConnect(ctx, resume, stderr)
+	if s.discovers() {
+		if err := s.discoverUp(ctx); err != nil {
+			return err
+		}
+	}
+	s.n = uint64(len(s.targets)) * uint64(len(s.ports))
+	if opts.PingOnly {
+		s.n = 0
+	}
+	s.perm = NewPermutation(s.n, s.opts.Seed)
+	if s.n > tableLimit {
+		// Too many probes for a table: each result is written as it
+		// becomes final, and only counts are kept.
+		if err := opts.streamable(s.n); err != nil {
+			return err
+		}
 	} else {
+		s.table = newTable(s.n)
+		s.probed = make(bitset, (s.n+63)/64)
+		if opts.JSON {
+			s.streamed = make(bitset, (s.n+63)/64)
+		}
+	}
+	resume, err := loadResume(s)
+	if err != nil {
+		return err
+	}
+	if s.start.IsZero() {
+		s.start = time.Now()
+	}
+	switch {
+	case s.n == 0:
+		// -sn, or no target up: nothing to scan.
+	case opts.Type == Connect:
+		err = s.runConnect(ctx, resume, stderr)
+	default:
 		err = s.runRaw(ctx, resume, stderr)
 	}
 	if err != nil {
@@ -824,8 +847,8 @@ func (s *scanner) handleICMP(fam int, b []byte, meta rawsock.Meta, at time.Time)
 func (s *scanner) results(interrupted bool) []Result {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.table == nil {
-		return nil // written as they became final
+	if s.table == nil || s.n == 0 {
+		return nil // written as they became final, or -sn
 	}
 	out := make([]Result, 0, s.opts.Shard.Count(s.n))
 	np := uint64(len(s.ports))

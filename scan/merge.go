@@ -250,7 +250,7 @@ func writeMerged(opts MergeOptions, m manifest, shards map[uint64]*shardOutput, 
 // rebuild makes a scanner and its results from port records: targets
 // and ports as the records name them, in order.
 func rebuild(m manifest, ports []jsonPort, cmdLine []string) (*scanner, []Result, error) {
-	s := &scanner{opts: Options{All: false, CmdLine: cmdLine, Seed: m.Seed}, start: time.Now()}
+	s := &scanner{opts: Options{CmdLine: cmdLine, Seed: m.Seed, SkipDiscovery: m.Pn}, start: time.Now()}
 	if t, err := time.Parse(report.TimeFormat, m.Start); err == nil {
 		s.start = t
 	}

@@ -19,7 +19,7 @@ func shardFiles(t *testing.T, n int, seed uint64, targets ...string) []string {
 	dir := t.TempDir()
 	var files []string
 	for i := range n {
-		out := mustScan(t, labNet(), Options{JSON: true, All: true, Seed: seed, Shard: Shard{I: uint64(i), N: uint64(n)}}, targets...)
+		out := mustScan(t, labNet(), Options{JSON: true, All: true, Seed: seed, Shard: Shard{I: uint64(i), N: uint64(n)}, SkipDiscovery: true}, targets...)
 		f := filepath.Join(dir, fmt.Sprintf("shard-%d.json", i))
 		os.WriteFile(f, []byte(out), 0o644)
 		files = append(files, f)
@@ -29,7 +29,7 @@ func shardFiles(t *testing.T, n int, seed uint64, targets ...string) []string {
 
 func TestMergeEqualsTheWholeScan(t *testing.T) {
 	targets := []string{server.String(), dark.String(), server6.String()}
-	whole, _ := jsonStates(t, mustScan(t, labNet(), Options{JSON: true, All: true}, targets...))
+	whole, _ := jsonStates(t, mustScan(t, labNet(), Options{JSON: true, All: true, SkipDiscovery: true}, targets...))
 	files := shardFiles(t, 3, 11, targets...)
 	var out, stderr bytes.Buffer
 	if err := Merge(MergeOptions{Files: files}, &out, &stderr); err != nil {
@@ -47,7 +47,7 @@ func TestMergeEqualsTheWholeScan(t *testing.T) {
 	if err := Merge(MergeOptions{Files: files, NormalFile: "-"}, &normal, &stderr); err != nil {
 		t.Fatal(err)
 	}
-	direct, _, _ := scan(t, labNet(), Options{NormalFile: "-"}, targets...)
+	direct, _, _ := scan(t, labNet(), Options{NormalFile: "-", SkipDiscovery: true}, targets...)
 	mask := regexp.MustCompile(`(?m)^# .*$|\([0-9.]+s latency\)`)
 	if a, b := mask.ReplaceAllString(normal.String(), "T"), mask.ReplaceAllString(direct, "T"); a != b {
 		t.Errorf("merged -oN -:\n%s\nwhole scan:\n%s", a, b)

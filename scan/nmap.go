@@ -72,7 +72,29 @@ func (s *scanner) byHost(results []Result) []hostResult {
 		hosts = append(hosts, h)
 		i = j
 	}
-	return hosts
+	if s.disc == nil {
+		return hosts
+	}
+	// Discovery said who is up: every target, in order, with its
+	// ports when it was scanned; latency and reason its answer's.
+	scanned := make(map[netip.Addr]int, len(hosts))
+	for k, h := range hosts {
+		scanned[h.addr] = k
+	}
+	all := make([]hostResult, 0, len(s.allTargets))
+	for i, a := range s.allTargets {
+		h := hostResult{addr: a}
+		if k, ok := scanned[a]; ok {
+			h = hosts[k]
+		}
+		d := s.disc[i]
+		h.up, h.why, h.ttl = d.up, d.why, d.ttl
+		if d.rtt > 0 {
+			h.latency = d.rtt
+		}
+		all = append(all, h)
+	}
+	return all
 }
 
 // stateOrder is the order nmap lists ignored states in.
@@ -197,6 +219,12 @@ func (s *scanner) writeNormal(w io.Writer, results []Result, elapsed time.Durati
 			line += " (" + latencyText(h.latency) + "s latency)"
 		}
 		fmt.Fprintln(w, line+".")
+		if s.opts.PingOnly {
+			if mac, ok := s.macOf(h.addr); ok {
+				fmt.Fprintf(w, "MAC Address: %s (%s)\n", mac, macVendor(mac))
+			}
+			continue
+		}
 		rows, notShown, _ := s.hostTable(h)
 		if len(rows) == 0 {
 			fmt.Fprintf(w, "All %d scanned ports on %s are in ignored states.\n", len(h.ports), h.addr)
@@ -274,6 +302,9 @@ func (s *scanner) writeGrepable(w io.Writer, results []Result, elapsed time.Dura
 		}
 		up++
 		fmt.Fprintf(w, "Host: %s ()\tStatus: Up\n", h.addr)
+		if s.opts.PingOnly {
+			continue
+		}
 		rows, _, ignoredCounts := s.hostTable(h)
 		var ports []string
 		for _, r := range rows {

@@ -64,7 +64,10 @@ type manifest struct {
 	End    string     `json:"end"`
 	// All says every port's result is in the output (--all): merge can
 	// then write nmap's formats.
-	All         bool   `json:"all"`
+	All bool `json:"all"`
+	// Pn says every target was taken as up (-Pn): merge writes nmap's
+	// formats as the scan would have.
+	Pn          bool   `json:"pn"`
 	Interrupted bool   `json:"interrupted"`
 	Complete    bool   `json:"complete"`
 	Answered    uint64 `json:"answered"`
@@ -103,11 +106,15 @@ func (s *scanner) verdict(sum *summary) {
 func (s *scanner) manifestOf(sum summary, end time.Time) manifest {
 	return manifest{Scan: s.scanID(false), Seed: s.opts.Seed, Shard: s.opts.Shard.I, Shards: s.opts.Shard.N,
 		Probes: s.opts.Shard.Count(s.n), Start: s.start.UTC().Format(report.TimeFormat), End: end.UTC().Format(report.TimeFormat),
-		All: s.opts.All, Interrupted: sum.Interrupted, Complete: sum.Complete, Answered: sum.Answered, Resent: sum.Resent, GivenUp: sum.GivenUp}
+		All: s.opts.All, Pn: s.opts.SkipDiscovery, Interrupted: sum.Interrupted, Complete: sum.Complete, Answered: sum.Answered, Resent: sum.Resent, GivenUp: sum.GivenUp}
 }
 
 func summarize(s *scanner, results []Result, d time.Duration) summary {
-	sum := summary{Targets: len(s.targets), Ports: len(s.ports), Probes: s.sent.Load(),
+	targets := len(s.targets)
+	if s.disc != nil {
+		targets = len(s.allTargets)
+	}
+	sum := summary{Targets: targets, Ports: len(s.ports), Probes: s.sent.Load(),
 		Duration: report.Millis(d), Shard: fmt.Sprintf("%d/%d", s.opts.Shard.I, s.opts.Shard.N),
 		Seed: s.opts.Seed, Type: s.opts.Type.String()}
 	if d > 0 {

@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -42,7 +43,7 @@ func labNet() *fakenet.Net {
 				TCP: map[uint16]string{22: fakenet.Open, 80: fakenet.Open, 25: fakenet.Filtered, 113: fakenet.Reject},
 				UDP: map[uint16]string{53: fakenet.Open, 161: fakenet.Filtered, 500: fakenet.Reject},
 			},
-			dark:    {DefaultTCP: fakenet.Filtered, DefaultUDP: fakenet.Filtered},
+			dark:    {DefaultTCP: fakenet.Filtered, DefaultUDP: fakenet.Filtered, NoEcho: true},
 			server6: {TCP: map[uint16]string{443: fakenet.Open}},
 		},
 		HopDelay: 100 * time.Microsecond,
@@ -96,7 +97,7 @@ func jsonStates(t *testing.T, out string) (map[string]string, map[string]any) {
 }
 
 func TestRunSYNStates(t *testing.T) {
-	out, stderr, err := scan(t, labNet(), Options{JSON: true, All: true}, server.String(), dark.String(), server6.String())
+	out, stderr, err := scan(t, labNet(), Options{JSON: true, All: true, SkipDiscovery: true}, server.String(), dark.String(), server6.String())
 	if err != nil {
 		t.Fatalf("%v %s", err, stderr)
 	}
@@ -257,7 +258,7 @@ func TestRunUnwritableOutputIsBadInput(t *testing.T) {
 func TestRunLocalFirewallDrop(t *testing.T) {
 	n := labNet()
 	n.WriteErr = func(netip.Addr) error { return syscall.EPERM }
-	_, stderr, err := scan(t, n, Options{Retries: 1, Ports: []uint16{22}}, server.String())
+	_, stderr, err := scan(t, n, Options{Retries: 1, Ports: []uint16{22}, SkipDiscovery: true}, server.String())
 	if err != nil || !strings.Contains(stderr, "2 probes dropped by a local firewall rule") {
 		t.Errorf("%v %q", err, stderr)
 	}
@@ -389,13 +390,13 @@ func TestRunConnectOnLoopback(t *testing.T) {
 // A scan too large for a table writes each result as it becomes final
 // and keeps counts: the same states and totals as with a table.
 func TestRunWithoutTable(t *testing.T) {
-	withTable, _, err := scan(t, labNet(), Options{JSON: true, All: true}, server.String(), dark.String())
+	withTable, _, err := scan(t, labNet(), Options{JSON: true, All: true, SkipDiscovery: true}, server.String(), dark.String())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer func(l uint64) { tableLimit = l }(tableLimit)
 	tableLimit = 4
-	streamed, _, err := scan(t, labNet(), Options{JSON: true, All: true}, server.String(), dark.String())
+	streamed, _, err := scan(t, labNet(), Options{JSON: true, All: true, SkipDiscovery: true}, server.String(), dark.String())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -479,4 +480,59 @@ func mustScan(t *testing.T, n *fakenet.Net, opts Options, targets ...string) str
 		t.Fatalf("%v %s", err, stderr)
 	}
 	return out
+}
+
+// Host discovery as nmap's: each target's first answer to an echo, a
+// SYN to 443, an ACK to 80 or a timestamp request says it is up; an ICMP
+// error about it, that it is down; silence, down after the waits.
+func TestRunPingScan(t *testing.T) {
+	n := labNet()
+	behind := netip.MustParseAddr("198.18.1.9")
+	n.Hosts[behind] = &fakenet.Host{Unreachable: true}
+	out, _, err := scan(t, n, Options{PingOnly: true, JSON: true, All: true}, server.String(), dark.String(), behind.String(), server6.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	hosts := map[string]string{}
+	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+		var m map[string]any
+		json.Unmarshal([]byte(l), &m)
+		if m["type"] == "host" {
+			hosts[m["ip"].(string)] = fmt.Sprint(m["up"], " ", m["reason"])
+		}
+		if m["type"] == "port" {
+			t.Errorf("-sn scanned a port: %v", m)
+		}
+	}
+	// The server answers all four at once: whichever is read first.
+	for _, up := range []string{server.String(), server6.String()} {
+		if !regexp.MustCompile(`^true (echo-reply|reset|syn-ack|timestamp-reply)$`).MatchString(hosts[up]) {
+			t.Errorf("%s: %q", up, hosts[up])
+		}
+	}
+	if hosts[dark.String()] != "false no-response" || hosts[behind.String()] != "false host-unreach" || len(hosts) != 4 {
+		t.Errorf("hosts %v", hosts)
+	}
+	// Each probe kind alone finds the server.
+	for _, d := range []Discovery{{SYN: []uint16{22}}, {ACK: []uint16{80}}, {Timestamp: true}, {Echo: true}} {
+		n := labNet()
+		out, _, err := scan(t, n, Options{PingOnly: true, Reason: true, Discovery: d}, server.String())
+		if err != nil || !strings.Contains(out, "Host is up, received ") {
+			t.Errorf("%+v: %v\n%s", d, err, out)
+		}
+		if k := len(n.SentPackets()); k != 1 {
+			t.Errorf("%+v: %d probes sent for one answer", d, k)
+		}
+	}
+	// A port scan scans the hosts up only, and counts them all.
+	n = labNet()
+	out, _, err = scan(t, n, Options{Ports: []uint16{22}}, server.String(), dark.String())
+	if err != nil || !strings.Contains(out, "Nmap done: 2 IP addresses (1 host up)") || strings.Contains(out, "198.18.1.3") {
+		t.Errorf("%v\n%s", err, out)
+	}
+	for _, p := range n.SentPackets() {
+		if p.Dst == dark && p.Proto == 6 && p.Data[3] == 22 {
+			t.Error("a host found down was port scanned")
+		}
+	}
 }

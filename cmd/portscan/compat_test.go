@@ -53,9 +53,14 @@ func TestRunbookFormsLikeNmap(t *testing.T) {
 	forms := [][]string{
 		{"-n", "-p", some, dst},
 		{"-n", "-Pn", "--open", "-p", some, dst},
-		// Without -Pn nmap's host reason is its ping's; ours is the first
-		// answer's until host discovery lands (docs/compat.md).
 		{"-n", "-Pn", "--reason", "-p", "22,443", dst},
+		// Host discovery: the reason is the ping's.
+		{"-n", "--reason", "-p", "22,443", dst},
+		{"-n", "-sn", dst, "198.18.200.1", lab.Routers[0].Addr4.String()},
+		{"-n", "-sn", "--reason", dst},
+		{"-n", "-sn", "-oG", "-", dst, "198.18.200.1"},
+		{"-n", "-sn", "198.18.200.1"},
+		{"-n", "-sn", "-PS22", dst},
 		{"-n", "-oG", "-", "-p", "22,80,443", dst},
 		{"-n", "-F", dst},
 		{"-n", "-T4", "-F", dst},

@@ -41,7 +41,7 @@ with each answer and halves when a resent probe is answered (the first was
 lost), so a path that keeps up is scanned as fast as this host sends, and a
 lossy one is not flooded. Each probe waits its timeout (from the RTTs seen,
 --min-rtt-timeout 100ms to --max-rtt-timeout 10s) and is resent while the
-loss seen calls for it (--max-retries, 10). --rate N pins the pace at N a
+loss seen calls for it (--max-retries, by default up to 20). --rate N pins the pace at N a
 second instead; --max-rate caps it; --min-rate keeps it above.
 Above 16777216 probes (targets x ports) no table is kept: each result is
 written as it becomes final, so such a scan needs --json (not -oN/-oG/-oX,
@@ -73,7 +73,7 @@ EXPECT (--expect, repeatable): 'open:22,443' (every target has these ports
    1 also when the scan was interrupted (the results are partial).`
 
 // nmap reads its options with getopt_long_only: -sS, -Pn, -oX FILE.
-var nmapDialect = cmdline.Dialect{SingleDashLong: true}
+var nmapDialect = cmdline.Dialect{SingleDashLong: true, Prefixed: []string{"PS", "PA"}}
 
 func main() {
 	if len(os.Args) > 1 && os.Args[1] == "merge" {
@@ -132,7 +132,7 @@ func newApp() *cli.App {
 			&cli.BoolFlag{Name: "allow-large", Usage: "scan more than 65536 targets"},
 			&cli.IntFlag{Name: "rate", Usage: "pin the pace at `N` probes per second (default: the congestion window finds it)"},
 			&cli.IntFlag{Name: "max-rate", Usage: "never more than `N` probes per second"},
-			&cli.IntFlag{Name: "max-retries", Usage: "resend an unanswered probe up to `N` times (10; fewer when answers show no loss)"},
+			&cli.IntFlag{Name: "max-retries", Usage: "resend an unanswered probe up to `N` times (default: as the loss measured calls for, at most 20; 0: never)"},
 			&cli.Float64Flag{Name: "wait", Usage: "`seconds` each probe is waited for (default: from RTTs)"},
 			&cli.Uint64Flag{Name: "seed", Usage: "`seed` of the probe order (default: random)"},
 			&cli.StringFlag{Name: "shard", Value: "0/1", Usage: "run shard `i/n` of the scan (n alone: i from JOB_COMPLETION_INDEX or NOMAD_ALLOC_INDEX); needs --seed"},
@@ -164,7 +164,11 @@ func newApp() *cli.App {
 			&cli.BoolFlag{Name: "d", Count: new(int), Usage: "debug (accepted: -d, -dd)"},
 			&cli.BoolFlag{Name: "defeat-rst-ratelimit", Usage: "accepted: closed ports are never waited for again"},
 			&cli.BoolFlag{Name: "version", Aliases: []string{"V"}, Usage: "print the version and exit"},
-			&cli.BoolFlag{Name: "sn", Usage: "host discovery only (not supported yet: refused)"},
+			&cli.BoolFlag{Name: "sn", Usage: "host discovery only: which targets are up, no port scan"},
+			&cli.StringFlag{Name: "PS", Usage: "discover with TCP SYN to `ports` (-PS22,443; -PS alone: 80)"},
+			&cli.StringFlag{Name: "PA", Usage: "discover with TCP ACK to `ports` (-PA80; -PA alone: 80)"},
+			&cli.BoolFlag{Name: "PE", Usage: "discover with ICMP echo requests"},
+			&cli.BoolFlag{Name: "PP", Usage: "discover with ICMP timestamp requests"},
 			&cli.BoolFlag{Name: "sV", Usage: "service versions (not supported yet: refused)"},
 			&cli.BoolFlag{Name: "O", Usage: "OS detection (not supported: refused)"},
 			&cli.BoolFlag{Name: "A", Usage: "OS, versions, scripts, traceroute (not supported: refused)"},
@@ -186,7 +190,7 @@ func run(c *cli.Context) error {
 		return err
 	}
 	err = scan.Run(c.Context, opts, c.App.Writer, c.App.ErrWriter)
-	if errors.Is(err, os.ErrPermission) && opts.Type == scan.SYN && !explicit {
+	if errors.Is(err, os.ErrPermission) && opts.Type == scan.SYN && !explicit && !opts.PingOnly {
 		fmt.Fprintln(c.App.ErrWriter, "portscan: no CAP_NET_RAW for a SYN scan: falling back to a connect scan (--connect)")
 		opts.Type = scan.Connect
 		return scan.Run(c.Context, opts, c.App.Writer, c.App.ErrWriter)
@@ -216,8 +220,26 @@ func options(c *cli.Context) (scan.Options, bool, error) {
 		Concurrency:   c.Int("concurrency"),
 		Progress:      true,
 	}
+	o.PingOnly = c.Bool("sn")
+	for _, f := range []struct {
+		name string
+		to   *[]uint16
+	}{{"PS", &o.Discovery.SYN}, {"PA", &o.Discovery.ACK}} {
+		if !c.IsSet(f.name) {
+			continue
+		}
+		spec := c.String(f.name)
+		if spec == "" {
+			spec = "80"
+		}
+		ps, err := scan.ParsePorts(spec)
+		if err != nil {
+			return o, false, report.Usagef("-%s%s: %v", f.name, c.String(f.name), err)
+		}
+		*f.to = ps
+	}
+	o.Discovery.Echo, o.Discovery.Timestamp = c.Bool("PE"), c.Bool("PP")
 	if err := cmdline.Refuse(c, [][2]string{
-		{"sn", "-sn (host discovery alone): not supported yet"},
 		{"sV", "-sV (service versions): not supported yet"},
 		{"O", "-O (OS detection): not supported"},
 		{"A", "-A (OS, versions, scripts and traceroute): not supported"},

@@ -21,6 +21,19 @@ type Dialect struct {
 	SingleDash []string
 	// NoAbbrev refuses GNU's unambiguous prefixes of long options.
 	NoAbbrev bool
+	// Prefixed names options whose value, optional, is attached to the
+	// name: nmap's -PS22,443 and -PS alone (an empty value).
+	Prefixed []string
+}
+
+// prefixOf is the option of prefixed that word starts with, or "".
+func prefixOf(word string, prefixed []string) string {
+	for _, p := range prefixed {
+		if strings.HasPrefix(word, p) {
+			return p
+		}
+	}
+	return ""
 }
 
 // optionTable is what the reader needs of an App's flags: each name, and
@@ -110,6 +123,10 @@ func Getopt(flags []cli.Flag, args []string, d Dialect) ([]string, error) {
 			continue
 		}
 		word := a[1:]
+		if p := prefixOf(word, d.Prefixed); p != "" {
+			emit(p, word[len(p):], true)
+			continue
+		}
 		if _, known := t[word[:1]]; !known && isNumber(a) {
 			operands = append(operands, a) // a negative number
 			continue

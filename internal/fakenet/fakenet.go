@@ -266,18 +266,33 @@ func (n *Net) travel(src, dst netip.Addr, proto, ttl int, b []byte) {
 	}
 	switch proto {
 	case probe.ProtoICMP, probe.ProtoICMPv6:
-		if len(b) < 8 || h.NoEcho || (b[0] != 8 && b[0] != 128) {
+		if len(b) < 8 || h.NoEcho || (b[0] != 8 && b[0] != 128 && !(b[0] == 13 && proto == probe.ProtoICMP)) {
 			return
 		}
 		reply := append([]byte(nil), b...)
-		reply[0] = 0
-		if dst.Is6() {
+		switch reply[0] {
+		case 8:
+			reply[0] = 0
+		case 128:
 			reply[0] = 129
+		case 13:
+			reply[0] = 14 // timestamp reply
 		}
 		n.deliver(hop, dst, src, proto, setChecksum(reply, 2, dst, src, proto))
 	case probe.ProtoTCP:
 		t, ok := probe.ParseTCP(b)
-		if !ok || t.Flags&probe.FlagSYN == 0 {
+		if !ok {
+			return
+		}
+		if t.Flags&(probe.FlagSYN|probe.FlagACK) == probe.FlagACK {
+			// An ACK of no connection: a RST whose sequence number is
+			// the acknowledgement (RFC 9293 3.10.7.1), unless filtered.
+			if st := h.tcp(t.DstPort); st != Filtered && st != Reject {
+				n.deliver(hop, dst, src, proto, tcpSegment(dst, src, t.DstPort, t.SrcPort, t.Ack, 0, probe.FlagRST))
+			}
+			return
+		}
+		if t.Flags&probe.FlagSYN == 0 {
 			return
 		}
 		switch h.tcp(t.DstPort) {

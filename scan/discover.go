@@ -1,0 +1,382 @@
+package scan
+
+import (
+	"errors"
+
+	"context"
+	"encoding/binary"
+	"golang.org/x/sys/unix"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/rawkit/rawkit/icmp"
+	"github.com/rawkit/rawkit/probe"
+	"github.com/rawkit/rawkit/rawsock"
+	"github.com/rawkit/rawkit/report"
+)
+
+// Host discovery, as nmap's before a port scan and alone with -sn
+// (nmap(1), "HOST DISCOVERY"): as root it sends each target an ICMP echo
+// request, a TCP SYN to port 443, a TCP ACK to port 80 and (IPv4) an ICMP
+// timestamp request; any answer from the target means it is up (an ICMP
+// unreachable about it, that it is down). Unanswered targets are asked
+// once more after the wait. -PS, -PA, -PE and -PP choose the probes
+// instead. ARP and neighbour discovery are not used: a host on the local
+// link is found by the same probes.
+
+// Discovery names the probes of host discovery; the zero value is nmap's
+// default set.
+type Discovery struct {
+	SYN       []uint16 // -PS: TCP SYN to these ports
+	ACK       []uint16 // -PA: TCP ACK to these ports
+	Echo      bool     // -PE
+	Timestamp bool     // -PP
+}
+
+// defaults is nmap's default discovery as root.
+func (d Discovery) defaults() Discovery {
+	if len(d.SYN) == 0 && len(d.ACK) == 0 && !d.Echo && !d.Timestamp {
+		return Discovery{SYN: []uint16{443}, ACK: []uint16{80}, Echo: true, Timestamp: true}
+	}
+	return d
+}
+
+// hostState is what discovery found of one target.
+type hostState struct {
+	up, down bool // an answer said so; neither when nothing answered
+	why      string
+	ttl      int
+	rtt      time.Duration
+	sent     time.Time // the round's first probe
+	order    int       // of the answer that said up (discoveryAnswer.order)
+}
+
+type discoveryAnswer struct {
+	target int
+	up     bool
+	why    string
+	ttl    int
+	at     time.Time
+	// order is the answered probe's place in the order they are sent
+	// (echo, SYN, ACK, timestamp): of answers read together, the one to
+	// the earliest probe is the reason given, as nmap gives it.
+	order int
+}
+
+// discover runs host discovery over s.targets and returns their states,
+// in order. Its sockets are its own, closed when it returns.
+func (s *scanner) discover(ctx context.Context) ([]hostState, error) {
+	d := s.opts.Discovery.defaults()
+	hosts := make([]hostState, len(s.targets))
+	net := s.opts.Network
+	if net == nil {
+		net = rawsock.System
+	}
+	type socks struct {
+		src       netip.Addr
+		tcp, icmp rawsock.Conn
+	}
+	conns := map[int]*socks{}
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	defer func() {
+		// Closing the sockets ends the readers' reads.
+		close(stop)
+		for _, c := range conns {
+			if c.tcp != nil {
+				c.tcp.Close()
+			}
+			if c.icmp != nil {
+				c.icmp.Close()
+			}
+		}
+		wg.Wait()
+	}()
+	err := rawsock.InNetns(s.opts.Netns, func() error {
+		for _, fam := range s.families() {
+			var dst netip.Addr
+			for _, a := range s.targets {
+				if a.Is4() == (fam == 4) {
+					dst = a
+					break
+				}
+			}
+			src, err := net.SourceFor(dst, s.opts.Iface, s.opts.Source)
+			if err != nil {
+				return report.Usagef("%v", err)
+			}
+			c := &socks{src: src}
+			conns[fam] = c
+			o := rawsock.Options{Iface: s.opts.Iface, Source: src, NoTxTimestamps: true, RecvBuffer: 4 << 20}
+			if c.tcp, err = net.ListenIP(rawsock.IPConfig{Family: fam, Protocol: probe.ProtoTCP, Options: o, Filter: rawsock.PortFilter(fam, 2, s.sport)}); err != nil {
+				return err
+			}
+			if c.icmp, err = net.ListenICMP(rawsock.ICMPConfig{Family: fam, Mode: rawsock.Privileged, ID: int(s.sport), Options: o}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	answers := make(chan discoveryAnswer, 1024)
+	for fam, c := range conns {
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			s.readDiscovery(c.tcp, fam, true, answers, stop)
+		}()
+		go func() {
+			defer wg.Done()
+			s.readDiscovery(c.icmp, fam, false, answers, stop)
+		}()
+	}
+	win := newWindow(s.opts)
+	pace := newPace(s.opts)
+	start := time.Now()
+	buf := make([]byte, 0, 64)
+	for round := 0; round < 2; round++ {
+		sentAny := false
+		for i, a := range s.targets {
+			if hosts[i].up || hosts[i].down {
+				continue
+			}
+			fam := 4
+			if a.Is6() {
+				fam = 6
+			}
+			c := conns[fam]
+			hosts[i].sent = time.Now()
+			send := func(conn rawsock.Conn, b []byte) {
+				for now := int64(time.Since(start)); !pace.may(now, true, true); now = int64(time.Since(start)) {
+					time.Sleep(pace.wait(now))
+				}
+				pace.sent(int64(time.Since(start)))
+				s.sent.Add(1)
+				sentAny = true
+				if _, err := conn.WriteToTTL(b, a, 0); errors.Is(err, unix.EPERM) {
+					s.localDrops.Add(1) // a local firewall rule: said at the end
+				}
+				// Any other refusal is an unanswered probe.
+			}
+			seq := uint16(i)
+			if d.Echo {
+				send(c.icmp, probe.ICMPEcho(buf[:0], fam, c.src, a, s.sport, seq, 0, 10))
+			}
+			for _, p := range d.SYN {
+				send(c.tcp, probe.TCPSyn(buf[:0], c.src, a, s.sport, p, s.cookie(a, p)))
+			}
+			for _, p := range d.ACK {
+				send(c.tcp, probe.TCPAck(buf[:0], c.src, a, s.sport, p, 0, s.cookie(a, p)))
+			}
+			if d.Timestamp && fam == 4 {
+				now := time.Now().UTC()
+				ms := uint32(now.Sub(now.Truncate(24*time.Hour)) / time.Millisecond)
+				send(c.icmp, probe.ICMPTimestamp(buf[:0], s.sport, seq, ms))
+			}
+			s.takeAnswers(hosts, answers, &win)
+		}
+		if !sentAny {
+			break
+		}
+		// Wait for the answers of this round: until the probe sent last
+		// has had its wait (which shrinks as answers show the round
+		// trip), or every target is known.
+		last := time.Now()
+		timer := time.NewTimer(time.Hour)
+		for !allKnown(hosts) {
+			wait := time.Until(last.Add(win.rto()))
+			if wait <= 0 {
+				break
+			}
+			timer.Reset(wait)
+			select {
+			case a := <-answers:
+				s.takeAnswer(hosts, a, &win)
+			case <-timer.C:
+			case <-ctx.Done():
+				timer.Stop()
+				return hosts, nil
+			}
+		}
+		timer.Stop()
+	}
+	s.takeAnswers(hosts, answers, &win)
+	return hosts, nil
+}
+
+// discovers reports whether the scan runs host discovery first: not
+// with -Pn, nor for a connect scan (it needs raw sockets), nor where the
+// targets must be the same in every run (--resume) and every shard.
+func (s *scanner) discovers() bool {
+	return !s.opts.SkipDiscovery && s.opts.Type != Connect && s.opts.ResumeFile == "" && s.opts.Shard.N <= 1
+}
+
+// discoverUp runs discovery and leaves only the targets that are up to
+// be scanned; with --json each target's state is written (every one
+// with --all, else those up).
+func (s *scanner) discoverUp(ctx context.Context) error {
+	s.start = time.Now()
+	hosts, err := s.discover(ctx)
+	if err != nil {
+		return err
+	}
+	s.allTargets, s.disc = s.targets, hosts
+	var up []netip.Addr
+	for i, h := range hosts {
+		a := s.allTargets[i]
+		if h.up {
+			up = append(up, a)
+		}
+		if s.stream != nil && (h.up || s.opts.All) {
+			rec := jsonHost{IP: a.String(), Up: h.up, Reason: h.why, TTL: h.ttl, RTT: report.Millis(h.rtt)}
+			if !h.up && !h.down {
+				rec.Reason = "no-response"
+			}
+			s.stream.Write("host", rec)
+		}
+	}
+	if s.stream != nil {
+		s.stream.Flush()
+	}
+	s.targets = up
+	s.index = make(map[netip.Addr]uint32, len(up))
+	for i, a := range up {
+		s.index[a] = uint32(i)
+	}
+	return nil
+}
+
+// jsonHost is a target's discovery record.
+type jsonHost struct {
+	IP     string  `json:"ip"`
+	Up     bool    `json:"up"`
+	Reason string  `json:"reason"`
+	TTL    int     `json:"ttl"`
+	RTT    float64 `json:"rtt_ms"`
+}
+
+func allKnown(hosts []hostState) bool {
+	for _, h := range hosts {
+		if !h.up && !h.down {
+			return false
+		}
+	}
+	return true
+}
+
+// takeAnswers takes the answers already queued.
+func (s *scanner) takeAnswers(hosts []hostState, answers chan discoveryAnswer, win *window) {
+	for {
+		select {
+		case a := <-answers:
+			s.takeAnswer(hosts, a, win)
+		default:
+			return
+		}
+	}
+}
+
+// takeAnswer records the first answer about a target.
+func (s *scanner) takeAnswer(hosts []hostState, a discoveryAnswer, win *window) {
+	h := &hosts[a.target]
+	if h.up || h.down {
+		if h.up && a.up && a.order < h.order {
+			h.why, h.ttl, h.order = a.why, a.ttl, a.order
+		}
+		return
+	}
+	h.up, h.down, h.why, h.ttl, h.order = a.up, !a.up, a.why, a.ttl, a.order
+	if a.up {
+		h.rtt = a.at.Sub(h.sent)
+		win.sample(h.rtt)
+	}
+}
+
+// readDiscovery passes the answers to discovery probes read from c (the
+// TCP socket, or the ICMP one) to the loop until stop.
+func (s *scanner) readDiscovery(c rawsock.Conn, fam int, tcp bool, out chan<- discoveryAnswer, stop chan struct{}) {
+	b := make([]byte, 1500)
+	for {
+		n, meta, err := c.ReadMsg(b)
+		if err != nil {
+			return
+		}
+		at := time.Now()
+		var a discoveryAnswer
+		var ok bool
+		if tcp {
+			a, ok = s.discoveryTCP(b[:n], meta)
+		} else {
+			a, ok = s.discoveryICMP(fam, b[:n], meta)
+		}
+		if !ok {
+			continue
+		}
+		a.at = at
+		select {
+		case out <- a:
+		case <-stop:
+			return
+		}
+	}
+}
+
+// discoveryTCP reads a SYN-ACK or RST answering a SYN or ACK ping.
+func (s *scanner) discoveryTCP(b []byte, meta rawsock.Meta) (discoveryAnswer, bool) {
+	h, ok := probe.ParseTCP(b)
+	src := meta.Src.Unmap()
+	t, known := s.index[src]
+	if !ok || !known || h.DstPort != s.sport {
+		return discoveryAnswer{}, false
+	}
+	c := s.cookie(src, h.SrcPort)
+	switch {
+	case h.Flags&(probe.FlagSYN|probe.FlagACK) == probe.FlagSYN|probe.FlagACK && h.Ack == c+1:
+		return discoveryAnswer{target: int(t), up: true, why: "syn-ack", ttl: meta.TTL, order: 1}, true
+	case h.Flags&probe.FlagRST != 0 && h.Ack == c+1:
+		return discoveryAnswer{target: int(t), up: true, why: "reset", ttl: meta.TTL, order: 1}, true
+	case h.Flags&probe.FlagRST != 0 && h.Seq == c:
+		// A RST to the ACK carries its acknowledgement as its sequence.
+		return discoveryAnswer{target: int(t), up: true, why: "reset", ttl: meta.TTL, order: 2}, true
+	}
+	return discoveryAnswer{}, false
+}
+
+// discoveryICMP reads an echo or timestamp reply, or an unreachable
+// quoting one of the probes.
+func (s *scanner) discoveryICMP(fam int, b []byte, meta rawsock.Meta) (discoveryAnswer, bool) {
+	src := meta.Src.Unmap()
+	if len(b) >= 8 && binary.BigEndian.Uint16(b[4:6]) == s.sport {
+		t, known := s.index[src]
+		switch {
+		case !known:
+		case fam == 4 && b[0] == 0, fam == 6 && b[0] == 129:
+			return discoveryAnswer{target: int(t), up: true, why: "echo-reply", ttl: meta.TTL}, true
+		case fam == 4 && b[0] == 14:
+			return discoveryAnswer{target: int(t), up: true, why: "timestamp-reply", ttl: meta.TTL, order: 3}, true
+		}
+	}
+	m, err := icmp.Parse(fam, b)
+	if err != nil || !m.IsError() || m.Quote == nil {
+		return discoveryAnswer{}, false
+	}
+	t, known := s.index[m.Quote.Dst.Unmap()]
+	if !known {
+		return discoveryAnswer{}, false
+	}
+	if id, _, ok := m.Quote.QuotedEcho(); ok && uint16(id) != s.sport {
+		return discoveryAnswer{}, false
+	}
+	if sp, _, ok := m.Quote.Ports(); ok && sp != s.sport {
+		return discoveryAnswer{}, false
+	}
+	if src == m.Quote.Dst.Unmap() {
+		// The target itself said unreachable (a port or protocol): it
+		// is there.
+		return discoveryAnswer{target: int(t), up: true, why: reasonText(fam, m.Type, m.Code), ttl: meta.TTL}, true
+	}
+	return discoveryAnswer{target: int(t), up: false, why: reasonText(fam, m.Type, m.Code), ttl: meta.TTL}, true
+}
