@@ -203,7 +203,21 @@ func (s *scanner) discover(ctx context.Context) ([]hostState, error) {
 		}
 		timer.Stop()
 	}
-	s.takeAnswers(hosts, answers, &win)
+	// The answers to all of a host's probes come together: read those
+	// still on their way for a moment, so the reason given is that of
+	// the earliest probe answered (the echo, as nmap's), whichever was
+	// read first.
+	grace := time.NewTimer(min(max(2*win.srtt, time.Millisecond), 50*time.Millisecond))
+	defer grace.Stop()
+	for {
+		select {
+		case a := <-answers:
+			s.takeAnswer(hosts, a, &win)
+			continue
+		case <-grace.C:
+		}
+		break
+	}
 	return hosts, nil
 }
 

@@ -48,8 +48,8 @@ func ports(t *testing.T, out string) []port {
 			}
 			continue
 		}
-		if m["type"] == "manifest" {
-			continue
+		if m["type"] != "port" {
+			continue // the manifest, discovery's host records
 		}
 		p := port{IP: m["ip"].(string), Proto: m["proto"].(string), State: m["state"].(string), Reason: m["reason"].(string), Port: int(m["port"].(float64))}
 		if f, ok := m["from"].(string); ok {
