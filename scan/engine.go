@@ -37,6 +37,9 @@ type Result struct {
 type scanner struct {
 	opts    Options
 	targets []netip.Addr // those scanned: the targets up, after discovery
+	// prev is the --diff scan; changes what differs from it.
+	prev    *previous
+	changes []change
 	// allTargets and disc are every target and what discovery found of
 	// each, when it ran.
 	allTargets []netip.Addr
@@ -127,6 +130,11 @@ func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 	if opts.SourcePort != 0 {
 		s.sport = opts.SourcePort
 	}
+	if opts.DiffFile != "" {
+		if s.prev, err = loadPrevious(opts.DiffFile); err != nil {
+			return err
+		}
+	}
 	if opts.JSON {
 		s.stream = report.NewJSONWriter(stdout, "portscan")
 	}
@@ -197,6 +205,9 @@ func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 		}
 	}
 	s.verdict(&sum)
+	if s.prev != nil {
+		s.changes = s.diff(s.prev, results)
+	}
 	if err := writeOutputs(s, results, sum, stdout, outs); err != nil {
 		return err
 	}

@@ -90,6 +90,10 @@ type Options struct {
 	Concurrency int
 	Expects     []Expectation
 	Progress    bool // a progress line on stderr
+	// DiffFile (--diff) is a previous scan's --json output: the ports
+	// whose state changed since are listed ("change" records with
+	// --json) and --expect unchanged holds when none did.
+	DiffFile string
 	// Network opens the raw sockets of SYN and UDP scans; nil is
 	// rawsock.System. Tests give a simulated network.
 	Network rawsock.Network
@@ -125,6 +129,7 @@ type Expectation struct {
 var Metrics = []report.Metric{
 	{Name: "open", Kind: report.Count}, {Name: "closed", Kind: report.Count}, {Name: "filtered", Kind: report.Count},
 	{Name: "complete", Kind: report.Flag, Help: "the scan finished whole (the summary's complete)"},
+	{Name: "unchanged", Kind: report.Flag, Help: "no port changed since the --diff scan"},
 }
 
 // ParseExpectation reads one --expect.
@@ -198,6 +203,11 @@ func (o *Options) validate() error {
 	}
 	if len(o.Ports) == 0 {
 		return report.Usagef("no ports to scan")
+	}
+	for _, e := range o.Expects {
+		if e.Metric != nil && e.Metric.Metric.Name == "unchanged" && o.DiffFile == "" {
+			return report.Usagef("--expect unchanged needs --diff OLD.json, the scan to compare with")
+		}
 	}
 	return nil
 }

@@ -199,6 +199,9 @@ func writeOutputs(s *scanner, results []Result, sum summary, stdout io.Writer, f
 		s.writeNormal(w, results, elapsed, true)
 	default:
 		s.writeNormal(w, results, elapsed, false)
+		if s.prev != nil {
+			s.writeChanges(w)
+		}
 	}
 	if err := w.Flush(); err != nil {
 		return err
@@ -253,6 +256,9 @@ func writeJSON(s *scanner, results []Result, sum summary, w io.Writer) error {
 		}
 		jw.Write("port", s.jsonPort(r))
 	}
+	for _, c := range s.changes {
+		jw.Write("change", c)
+	}
 	jw.Write("manifest", s.manifestOf(sum, time.Now()))
 	jw.Write("summary", sum)
 	return jw.Flush() // a write error is sticky: the first one is here
@@ -273,7 +279,7 @@ func (s *scanner) jsonPort(r Result) jsonPort {
 func (e Expectation) check(s *scanner, results []Result, sum summary) string {
 	if e.Metric != nil {
 		v := map[string]float64{"open": float64(sum.Open), "closed": float64(sum.Closed), "filtered": float64(sum.Filtered)}[e.Metric.Metric.Name]
-		if e.Metric.Metric.Name == "complete" && sum.Complete {
+		if e.Metric.Metric.Name == "complete" && sum.Complete || e.Metric.Metric.Name == "unchanged" && len(s.changes) == 0 {
 			v = 1
 		}
 		if !e.Metric.Check(v) {

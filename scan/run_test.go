@@ -536,3 +536,37 @@ func TestRunPingScan(t *testing.T) {
 		}
 	}
 }
+
+// --diff lists what changed since an earlier scan's --json output, and
+// --expect unchanged says whether anything did.
+func TestRunDiff(t *testing.T) {
+	old := filepath.Join(t.TempDir(), "old.json")
+	first := mustScan(t, labNet(), Options{JSON: true}, server.String())
+	os.WriteFile(old, []byte(first), 0o644)
+	unchanged, _ := ParseExpectation("unchanged")
+	out, _, err := scan(t, labNet(), Options{DiffFile: old, Expects: []Expectation{unchanged}}, server.String())
+	if err != nil || !strings.Contains(out, "Changes since "+old+": 0 ports\n") {
+		t.Errorf("the same network: %v\n%s", err, out)
+	}
+	n := labNet()
+	n.Hosts[server].TCP[80] = fakenet.Closed
+	n.Hosts[server].TCP[443] = fakenet.Open
+	out, stderr, err := scan(t, n, Options{DiffFile: old, Expects: []Expectation{unchanged}}, server.String())
+	if !errors.Is(err, report.ErrNetwork) || !strings.Contains(stderr, "unchanged") {
+		t.Errorf("--expect unchanged held after a change: %v %q", err, stderr)
+	}
+	if !strings.Contains(out, "Changes since "+old+": 2 ports\n  198.18.1.2 80/tcp: open -> closed\n  198.18.1.2 443/tcp: not listed -> open\n") {
+		t.Errorf("changes:\n%s", out)
+	}
+	js, _, _ := scan(t, n, Options{DiffFile: old, JSON: true}, server.String())
+	if strings.Count(js, `"type":"change"`) != 2 || !strings.Contains(js, `"ip":"198.18.1.2","port":80,"was":"open","now":"closed"`) {
+		t.Errorf("change records:\n%s", js)
+	}
+	// Without --diff, or with a file that is not a scan's: bad input.
+	if _, _, err := scan(t, labNet(), Options{Expects: []Expectation{unchanged}}, server.String()); report.ExitCode(err) != report.ExitUsage {
+		t.Errorf("unchanged without --diff: %v", err)
+	}
+	if _, _, err := scan(t, labNet(), Options{DiffFile: "/etc/hostname"}, server.String()); report.ExitCode(err) != report.ExitUsage {
+		t.Errorf("--diff of a non-scan: %v", err)
+	}
+}

@@ -66,8 +66,8 @@ PRIVILEGE:
 
 EXPECT (--expect, repeatable): 'open:22,443' (every target has these ports
    open; likewise closed:, filtered:, open|filtered:), counts such as
-   'open>=1', 'filtered==0', or 'complete' (the scan finished whole: the
-   summary's verdict).
+   'open>=1', 'filtered==0', 'complete' (the scan finished whole: the
+   summary's verdict), or 'unchanged' (no port changed since --diff OLD.json).
 
 ` + report.ExitCodesHelp + `
    1 also when the scan was interrupted (the results are partial).`
@@ -136,6 +136,7 @@ func newApp() *cli.App {
 			&cli.Float64Flag{Name: "wait", Usage: "`seconds` each probe is waited for (default: from RTTs)"},
 			&cli.Uint64Flag{Name: "seed", Usage: "`seed` of the probe order (default: random)"},
 			&cli.StringFlag{Name: "shard", Value: "0/1", Usage: "run shard `i/n` of the scan (n alone: i from JOB_COMPLETION_INDEX or NOMAD_ALLOC_INDEX); needs --seed"},
+			&cli.StringFlag{Name: "diff", Usage: "list the ports whose state changed since the scan whose --json output is `OLD.json` (--expect unchanged)"},
 			&cli.BoolFlag{Name: "split-rate", Usage: "--rate, --max-rate and --min-rate are the whole sharded scan's: each shard takes 1/n"},
 			&cli.StringFlag{Name: "resume", Usage: "keep progress in `file` and go on from it"},
 			&cli.StringFlag{Name: "S", Usage: "source `address`"},
@@ -217,6 +218,7 @@ func options(c *cli.Context) (scan.Options, bool, error) {
 		CmdLine:       os.Args,
 		Netns:         c.String("netns"),
 		ResumeFile:    c.String("resume"),
+		DiffFile:      c.String("diff"),
 		Concurrency:   c.Int("concurrency"),
 		Progress:      true,
 	}

@@ -1,0 +1,125 @@
+package scan
+
+import (
+	"bufio"
+	"cmp"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"slices"
+
+	"github.com/rawkit/rawkit/report"
+)
+
+// change is a port whose state differs from a previous scan's (--diff).
+type change struct {
+	IP   string `json:"ip"`
+	Port uint16 `json:"port"`
+	// Was and Now are the states; "" when the scan listed no record of
+	// the port (a state not shown: closed or filtered, without --all).
+	Was string `json:"was"`
+	Now string `json:"now"`
+}
+
+// previous is the port records of an earlier --json output, by address
+// and port, and whether it listed every port (--all).
+type previous struct {
+	states map[netip.AddrPort]string
+	all    bool
+}
+
+// loadPrevious reads --diff's file: bad input when it is not a portscan
+// --json output.
+func loadPrevious(name string) (*previous, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, report.Usagef("--diff: %v", unwrapPath(err))
+	}
+	defer f.Close()
+	p := &previous{states: map[netip.AddrPort]string{}}
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64*1024), 1<<20)
+	seen := false
+	for line := 1; sc.Scan(); line++ {
+		var rec struct {
+			Tool  string `json:"tool"`
+			Type  string `json:"type"`
+			IP    string `json:"ip"`
+			Port  uint16 `json:"port"`
+			State string `json:"state"`
+			All   bool   `json:"all"`
+		}
+		if err := json.Unmarshal(sc.Bytes(), &rec); err != nil || rec.Tool != "portscan" {
+			return nil, report.Usagef("--diff %s line %d: not a portscan --json output", name, line)
+		}
+		switch rec.Type {
+		case "port":
+			a, err := netip.ParseAddr(rec.IP)
+			if err != nil {
+				return nil, report.Usagef("--diff %s line %d: %v", name, line, err)
+			}
+			p.states[netip.AddrPortFrom(a, rec.Port)] = rec.State
+		case "manifest":
+			p.all = rec.All
+		case "summary":
+			seen = true
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, report.Usagef("--diff %s: %v", name, err)
+	}
+	if !seen {
+		return nil, report.Usagef("--diff %s: no summary record: not a whole portscan --json output", name)
+	}
+	return p, nil
+}
+
+// diff lists the ports of this scan whose state is not the previous
+// scan's, in address and port order. A port only one of the two listed
+// changed when either is open; states that neither output lists in
+// full (closed against filtered without --all) are not compared.
+func (s *scanner) diff(p *previous, results []Result) []change {
+	var out []change
+	now := make(map[netip.AddrPort]bool, len(results))
+	for _, r := range results {
+		k := netip.AddrPortFrom(r.Addr, r.Port)
+		now[k] = true
+		shown := s.jsonShown(r)
+		was, listed := p.states[k]
+		switch {
+		case listed && was != r.State.String():
+			out = append(out, change{IP: r.Addr.String(), Port: r.Port, Was: was, Now: r.State.String()})
+		case !listed && shown && (r.State == Open || p.all):
+			out = append(out, change{IP: r.Addr.String(), Port: r.Port, Now: r.State.String()})
+		}
+	}
+	// Listed before, not found now though scanned: no longer in a
+	// listed state (open, for outputs without --all).
+	scanned := make(map[netip.Addr]bool, len(s.targets))
+	for _, a := range s.targets {
+		scanned[a] = true
+	}
+	for k, was := range p.states {
+		if !now[k] && scanned[k.Addr()] && s.portIdx[k.Port()] >= 0 {
+			out = append(out, change{IP: k.Addr().String(), Port: k.Port(), Was: was})
+		}
+	}
+	slices.SortFunc(out, func(a, b change) int {
+		x, _ := netip.ParseAddr(a.IP)
+		y, _ := netip.ParseAddr(b.IP)
+		return cmp.Or(x.Compare(y), cmp.Compare(a.Port, b.Port))
+	})
+	return out
+}
+
+// writeChanges writes the --diff section after nmap's normal output.
+func (s *scanner) writeChanges(w io.Writer) {
+	fmt.Fprintf(w, "Changes since %s: %s\n", s.opts.DiffFile, plural(len(s.changes), "port", "ports"))
+	proto := s.opts.Type.Proto()
+	for _, c := range s.changes {
+		was, now := cmp.Or(c.Was, "not listed"), cmp.Or(c.Now, "not listed")
+		fmt.Fprintf(w, "  %s %d/%s: %s -> %s\n", c.IP, c.Port, proto, was, now)
+	}
+}
