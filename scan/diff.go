@@ -106,12 +106,16 @@ func (s *scanner) diff(p *previous, results []Result) []change {
 			out = append(out, change{IP: k.Addr().String(), Port: k.Port(), Was: was})
 		}
 	}
-	slices.SortFunc(out, func(a, b change) int {
-		x, _ := netip.ParseAddr(a.IP)
-		y, _ := netip.ParseAddr(b.IP)
-		return cmp.Or(x.Compare(y), cmp.Compare(a.Port, b.Port))
-	})
+	slices.SortFunc(out, func(a, b change) int { return byAddrPort(a.IP, a.Port, b.IP, b.Port) })
 	return out
+}
+
+// byAddrPort orders records of text addresses and ports: by address,
+// then port.
+func byAddrPort(ipA string, portA uint16, ipB string, portB uint16) int {
+	x, _ := netip.ParseAddr(ipA)
+	y, _ := netip.ParseAddr(ipB)
+	return cmp.Or(x.Compare(y), cmp.Compare(portA, portB))
 }
 
 // writeChanges writes the --diff section after nmap's normal output.

@@ -95,14 +95,7 @@ func (s *scanner) discover(ctx context.Context) ([]hostState, error) {
 	}()
 	err := rawsock.InNetns(s.opts.Netns, func() error {
 		for _, fam := range s.families() {
-			var dst netip.Addr
-			for _, a := range s.targets {
-				if a.Is4() == (fam == 4) {
-					dst = a
-					break
-				}
-			}
-			src, err := net.SourceFor(dst, s.opts.Iface, s.opts.Source)
+			src, err := s.sourceFor(net, fam)
 			if err != nil {
 				return report.Usagef("%v", err)
 			}

@@ -333,6 +333,19 @@ func (s *scanner) finals() uint64 {
 	return n
 }
 
+// sourceFor is the address probes of family fam leave from: --source,
+// or the one the route to the family's first target gives.
+func (s *scanner) sourceFor(network rawsock.Network, fam int) (netip.Addr, error) {
+	var dst netip.Addr
+	for _, a := range s.targets {
+		if a.Is4() == (fam == 4) {
+			dst = a
+			break
+		}
+	}
+	return network.SourceFor(dst, s.opts.Iface, s.opts.Source)
+}
+
 func (s *scanner) families() []int {
 	var fams []int
 	has := map[int]bool{}
@@ -370,14 +383,7 @@ func (s *scanner) openRawSockets() error {
 		proto = probe.ProtoUDP
 	}
 	for _, fam := range s.families() {
-		var dst netip.Addr
-		for _, a := range s.targets {
-			if a.Is4() == (fam == 4) {
-				dst = a
-				break
-			}
-		}
-		src, err := s.net.SourceFor(dst, s.opts.Iface, s.opts.Source)
+		src, err := s.sourceFor(s.net, fam)
 		if err != nil {
 			return report.Usagef("%v", err)
 		}

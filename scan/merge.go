@@ -2,7 +2,6 @@ package scan
 
 import (
 	"bufio"
-	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -101,11 +100,7 @@ func Merge(opts MergeOptions, stdout, stderr io.Writer) error {
 		}
 		add(&sum, so.summary)
 	}
-	slices.SortFunc(ports, func(a, b jsonPort) int {
-		x, _ := netip.ParseAddr(a.IP)
-		y, _ := netip.ParseAddr(b.IP)
-		return cmp.Or(x.Compare(y), cmp.Compare(a.Port, b.Port))
-	})
+	slices.SortFunc(ports, func(a, b jsonPort) int { return byAddrPort(a.IP, a.Port, b.IP, b.Port) })
 	sum.Shard = fmt.Sprintf("all/%d", first.Shards)
 	sum.Seed, sum.Type, sum.Targets = first.Seed, first.Scan.Type, first.Scan.Targets
 	sum.Interrupted = len(interrupted) > 0

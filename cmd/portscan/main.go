@@ -47,6 +47,13 @@ Above 16777216 probes (targets x ports) no table is kept: each result is
 written as it becomes final, so such a scan needs --json (not -oN/-oG/-oX,
 --resume or an --expect on ports).
 
+Host discovery: as nmap's, before a SYN or UDP scan each target gets an ICMP
+echo request, a TCP SYN to 443, a TCP ACK to 80 and an ICMP timestamp
+request (-PS/-PA ports, -PE, -PP choose); a target that answers none is
+down and not scanned. -sn stops there; -Pn skips it. Connect scans, --resume
+and --shard skip it (their targets must be the same every run).
+--diff OLD.json lists the ports whose state changed since that scan.
+
 Order and splitting: probes go out in a random permutation of targets x
 ports; --seed fixes it; --shard i/n (0 <= i < n, zmap's meaning) runs every
 n-th probe from the i-th, so n shards with one seed are disjoint and together
