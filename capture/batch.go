@@ -6,7 +6,7 @@ import "sync"
 // to the output.
 const (
 	batchPackets = 256
-	batchBytes   = 256 << 10
+	batchBytes   = 64 << 10
 )
 
 // batch is packets copied out of the ring into one buffer.

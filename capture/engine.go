@@ -66,7 +66,7 @@ type Options struct {
 	LineBuffered, PacketBuffered bool
 	// Print (--print) prints the lines also while writing a -w file.
 	Print bool
-	// BufferKiB (-B) sizes the capture ring in KiB (0: 8 MiB).
+	// BufferKiB (-B) sizes the capture ring in KiB (0: 4 MiB).
 	BufferKiB int
 	// Expects (--expect) turn the capture into a verdict: exit 1 when
 	// one does not hold (see Metrics).
@@ -77,7 +77,7 @@ type Options struct {
 	// PrintFilter prints the compiled program (-d) and captures nothing.
 	PrintFilter bool
 	// QueueLen bounds the packets waiting between the ring and the output
-	// (65536); a full queue drops and counts the packet.
+	// (16384); a full queue drops and counts the packet.
 	QueueLen int
 	// Ready, if set, is called once the capture socket is bound and
 	// packets are being kept.
@@ -172,7 +172,7 @@ func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 		return report.Usagef("-Q %q: use in, out or inout", opts.Direction)
 	}
 	if opts.QueueLen == 0 {
-		opts.QueueLen = 65536
+		opts.QueueLen = 16384
 	}
 	if opts.ReadFile != "" {
 		return readFile(ctx, opts, stdout, stderr)

@@ -18,7 +18,7 @@ type PacketConfig struct {
 	// "any". Nil keeps everything.
 	Filter      []bpf.Instruction
 	Promiscuous bool
-	// BlockSize × Blocks is the ring's size; zero values give 1 MiB × 8.
+	// BlockSize × Blocks is the ring's size; zero values give 1 MiB × 4.
 	BlockSize, Blocks int
 	// Snaplen bounds the bytes kept of each packet (0: 262144).
 	Snaplen int

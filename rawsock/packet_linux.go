@@ -106,7 +106,7 @@ func (c *PacketConn) setup(cfg PacketConfig, proto int) error {
 		c.blockSize = 1 << 20
 	}
 	if c.blocks == 0 {
-		c.blocks = 8
+		c.blocks = 4
 	}
 	snap := cfg.Snaplen
 	if snap == 0 {

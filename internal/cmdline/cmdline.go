@@ -15,6 +15,7 @@ import (
 	"os"
 	"runtime/pprof"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -28,7 +29,9 @@ import (
 // exit status.
 func Main(app *cli.App, d Dialect) int {
 	if name := os.Getenv("RAWKIT_CPUPROFILE"); name != "" {
-		// For the benchmarks document: a CPU profile of the whole run.
+		// For the benchmarks document: a CPU profile of the whole run
+		// (%p in the name is the process id, for runs one after another).
+		name = strings.ReplaceAll(name, "%p", strconv.Itoa(os.Getpid()))
 		if f, err := os.Create(name); err == nil {
 			pprof.StartCPUProfile(f)
 			defer f.Close()
