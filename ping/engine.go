@@ -369,6 +369,13 @@ func (p *pinger) loop(ctx context.Context) error {
 		if !deadlineAt.IsZero() {
 			wake = min(wake, deadlineAt.Sub(now))
 		}
+		if wake < spinUnder {
+			// Due (almost) now: the runtime's poller cannot wait less
+			// than a millisecond, which would cap a flood at a thousand
+			// probes a second. Look at the socket and go round again.
+			p.drain(false)
+			continue
+		}
 		// Output is buffered while the loop is busy and written out
 		// before it waits, so a reader of a pipe sees it promptly.
 		if err := p.out.flush(); err != nil {
@@ -389,6 +396,10 @@ func (p *pinger) loop(ctx context.Context) error {
 	}
 	return p.summarize()
 }
+
+// spinUnder is the wait below which the loop goes round again instead
+// of sleeping: the poller's waits are whole milliseconds.
+const spinUnder = 200 * time.Microsecond
 
 // eager brings the next round forward when every probe is answered:
 // at once in a flood (-f), after the adaptive minimum with -A (200 ms,
