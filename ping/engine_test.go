@@ -1,6 +1,7 @@
 package ping
 
 import (
+	"sync/atomic"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -45,6 +46,7 @@ type fakeConn struct {
 	mu       sync.Mutex
 	deadline time.Time
 	poke     chan struct{} // a new deadline was set
+	waits    *atomic.Int64 // the loop's waits in the poller (deadlines set)
 }
 
 func (n fakeNet) listen(cfg rawsock.ICMPConfig) (Conn, error) {
@@ -58,6 +60,9 @@ func (c *fakeConn) Close() error {
 	return nil
 }
 func (c *fakeConn) SetReadDeadline(t time.Time) error {
+	if c.waits != nil && !t.IsZero() {
+		c.waits.Add(1)
+	}
 	c.mu.Lock()
 	c.deadline = t
 	c.mu.Unlock()
@@ -334,5 +339,27 @@ func TestReadersJoined(t *testing.T) {
 	}
 	if after := runtime.NumGoroutine(); after > before {
 		t.Errorf("%d goroutines after the run, %d before: a reader was left running", after, before)
+	}
+}
+
+// A flood sends the next probe as soon as the last is answered: the loop
+// never sleeps between rounds that are due (the runtime's poller sleeps
+// whole milliseconds: a flood that waited per round was capped at a
+// thousand probes a second).
+func TestFloodDoesNotWaitPerRound(t *testing.T) {
+	var waits atomic.Int64
+	n := fakeNet{up: "up"}
+	listen := func(cfg rawsock.ICMPConfig) (Conn, error) {
+		c, err := n.listen(cfg)
+		c.(*fakeConn).waits = &waits
+		return c, err
+	}
+	var out bytes.Buffer
+	err := Run(context.Background(), Options{Targets: []string{up.String()}, Count: 300, Flood: true, Quiet: true, Listen: listen}, &out, &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := waits.Load(); w > 30 {
+		t.Errorf("the loop waited %d times for 300 probes answered at once", w)
 	}
 }
