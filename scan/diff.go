@@ -1,13 +1,10 @@
 package scan
 
 import (
-	"bufio"
 	"cmp"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/netip"
-	"os"
 	"slices"
 
 	"github.com/rawkit/rawkit/report"
@@ -33,45 +30,17 @@ type previous struct {
 // loadPrevious reads --diff's file: bad input when it is not a portscan
 // --json output.
 func loadPrevious(name string) (*previous, error) {
-	f, err := os.Open(name)
+	so, err := readShard(name)
 	if err != nil {
-		return nil, report.Usagef("--diff: %v", unwrapPath(err))
+		return nil, report.Usagef("--diff: %v", err)
 	}
-	defer f.Close()
-	p := &previous{states: map[netip.AddrPort]string{}}
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64*1024), 1<<20)
-	seen := false
-	for line := 1; sc.Scan(); line++ {
-		var rec struct {
-			Tool  string `json:"tool"`
-			Type  string `json:"type"`
-			IP    string `json:"ip"`
-			Port  uint16 `json:"port"`
-			State string `json:"state"`
-			All   bool   `json:"all"`
+	p := &previous{states: make(map[netip.AddrPort]string, len(so.ports)), all: so.manifest.All}
+	for _, r := range so.ports {
+		a, err := netip.ParseAddr(r.IP)
+		if err != nil {
+			return nil, report.Usagef("--diff %s: address %q: %v", name, r.IP, err)
 		}
-		if err := json.Unmarshal(sc.Bytes(), &rec); err != nil || rec.Tool != "portscan" {
-			return nil, report.Usagef("--diff %s line %d: not a portscan --json output", name, line)
-		}
-		switch rec.Type {
-		case "port":
-			a, err := netip.ParseAddr(rec.IP)
-			if err != nil {
-				return nil, report.Usagef("--diff %s line %d: %v", name, line, err)
-			}
-			p.states[netip.AddrPortFrom(a, rec.Port)] = rec.State
-		case "manifest":
-			p.all = rec.All
-		case "summary":
-			seen = true
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return nil, report.Usagef("--diff %s: %v", name, err)
-	}
-	if !seen {
-		return nil, report.Usagef("--diff %s: no summary record: not a whole portscan --json output", name)
+		p.states[netip.AddrPortFrom(a, r.Port)] = r.State
 	}
 	return p, nil
 }

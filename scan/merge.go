@@ -26,10 +26,11 @@ type MergeOptions struct {
 
 // shardOutput is what one shard's --json output holds.
 type shardOutput struct {
-	name     string
-	manifest manifest
-	ports    []jsonPort
-	summary  summary
+	name        string
+	manifest    manifest
+	hasManifest bool // outputs before manifests existed have none
+	ports       []jsonPort
+	summary     summary
 }
 
 // Merge checks that the shards' outputs make one scan, every shard
@@ -48,6 +49,12 @@ func Merge(opts MergeOptions, stdout, stderr io.Writer) error {
 		so, err := readShard(name)
 		if err != nil {
 			return err
+		}
+		if !so.hasManifest {
+			return report.Usagef("%s has no manifest: not a whole portscan --json output (killed before its end?)", name)
+		}
+		if so.manifest.Shards == 0 || so.manifest.Shard >= so.manifest.Shards {
+			return report.Usagef("%s: shard %d of %d", name, so.manifest.Shard, so.manifest.Shards)
 		}
 		shards = append(shards, so)
 	}
@@ -149,7 +156,9 @@ func add(sum *summary, s summary) {
 	sum.Degraded = append(sum.Degraded, s.Degraded...)
 }
 
-// readShard reads one shard's --json output.
+// readShard reads one portscan --json output (a shard's for merge, an
+// earlier scan's for --diff): bad input when it is not one, or was cut
+// before its summary.
 func readShard(name string) (*shardOutput, error) {
 	f := os.Stdin
 	if name != "-" {
@@ -160,7 +169,7 @@ func readShard(name string) (*shardOutput, error) {
 		defer f.Close()
 	}
 	so := &shardOutput{name: name}
-	var hasManifest, hasSummary bool
+	var hasSummary bool
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 64*1024), 1<<20)
 	for line := 1; sc.Scan(); line++ {
@@ -182,7 +191,7 @@ func readShard(name string) (*shardOutput, error) {
 			err = json.Unmarshal(b, &p)
 			so.ports = append(so.ports, p)
 		case "manifest":
-			err, hasManifest = json.Unmarshal(b, &so.manifest), true
+			err, so.hasManifest = json.Unmarshal(b, &so.manifest), true
 		case "summary":
 			err, hasSummary = json.Unmarshal(b, &so.summary), true
 		}
@@ -193,11 +202,8 @@ func readShard(name string) (*shardOutput, error) {
 	if err := sc.Err(); err != nil {
 		return nil, report.Usagef("%s: %v", name, err)
 	}
-	if !hasManifest || !hasSummary {
-		return nil, report.Usagef("%s has no manifest and summary: not a whole portscan --json output (killed before its end?)", name)
-	}
-	if so.manifest.Shards == 0 || so.manifest.Shard >= so.manifest.Shards {
-		return nil, report.Usagef("%s: shard %d of %d", name, so.manifest.Shard, so.manifest.Shards)
+	if !hasSummary {
+		return nil, report.Usagef("%s has no summary: not a whole portscan --json output (killed before its end?)", name)
 	}
 	return so, nil
 }

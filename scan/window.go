@@ -32,7 +32,7 @@ type window struct {
 	retries          int           // the most resends of a probe
 	lastCut          int64         // when the window was last halved (ns since the start)
 	inflight         int
-	drops, resends   uint64
+	resends          uint64
 	answers          uint64 // probes answered
 	lostSends        uint64 // the sends before the answered one, over all answers
 }
@@ -92,7 +92,6 @@ func (w *window) answered(try int, sent, now int64) {
 		// The first send of this probe, or its answer, was lost: one
 		// loss event per round trip (what was sent before the last cut
 		// belongs to the event already counted).
-		w.drops++
 		w.ssthresh = max(w.cwnd/2, w.minCwnd)
 		w.cwnd = w.ssthresh
 		w.lastCut = now

@@ -17,10 +17,6 @@ type arrival struct {
 	at    time.Time
 }
 
-type packetReader interface {
-	ReadMsg(b []byte) (int, rawsock.Meta, error)
-}
-
 // startReaders starts a reader per socket for the whole run; close stops
 // them by closing the sockets.
 func (t *tracer) startReaders() {
@@ -37,7 +33,7 @@ func (t *tracer) startReaders() {
 }
 
 // read passes every packet of c to the loop until c is closed or ctx ends.
-func read(ctx context.Context, c packetReader, proto int, out chan<- arrival) {
+func read(ctx context.Context, c rawsock.Conn, proto int, out chan<- arrival) {
 	for {
 		buf := make([]byte, 1500)
 		n, meta, err := c.ReadMsg(buf)
