@@ -105,6 +105,8 @@ func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 	switch {
 	case opts.JSON:
 		out = &jsonPrinter{w: report.NewJSONWriter(stdout, "traceroute"), t: t, names: names}
+	case opts.Report && opts.Mtr != nil && opts.Mtr.Live != nil:
+		out = newMtrLive(stdout, t, names, opts.Mtr)
 	case opts.Report && opts.Mtr != nil:
 		out = &mtrPrinter{w: bufio.NewWriter(stdout), t: t, names: names, m: opts.Mtr}
 	case opts.Report:
@@ -120,6 +122,10 @@ func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 		res, err = t.runOnce(ctx, out)
 	}
 	if err != nil {
+		if live, ok := out.(*mtrLive); ok {
+			live.summary(res) // give the terminal its screen back
+			live.flush()
+		}
 		return err
 	}
 	out.summary(res)

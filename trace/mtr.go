@@ -18,6 +18,9 @@ type MtrOutput struct {
 	CSV     bool // --csv
 	ShowIPs bool // -b: "name (address)"
 	Size    int  // -s: the packet size mtr reports as psize (64)
+	// Live, when set, draws mtr's live view on a terminal instead of a
+	// report at the end.
+	Live *Live
 }
 
 // mtrPrinter writes what mtr 0.95 writes at the end of a report run.

@@ -113,11 +113,45 @@ func (h *hopStats) meanJitter() float64 {
 // per-hop statistics.
 func (t *tracer) runReport(ctx context.Context, out printer) (result, error) {
 	rows := map[int]*hopStats{}
+	live, _ := out.(*mtrLive)
+	paused := false
+	// key applies one of the live view's keys (mtr's: r restarts the
+	// statistics, p pauses, space resumes).
+	key := func(k byte) {
+		switch k {
+		case 'r', 'R':
+			clear(rows)
+		case 'p', 'P':
+			paused = true
+		case ' ':
+			paused = false
+		}
+	}
+	var keys chan byte
+	if live != nil {
+		ctx = live.watchKeys(ctx)
+		keys = live.keys
+		live.draw(nil)
+	}
 	for c := 0; c < t.opts.Cycles && ctx.Err() == nil; c++ {
 		if c > 0 {
-			select {
-			case <-time.After(t.opts.Interval):
-			case <-ctx.Done():
+			deadline := time.After(t.opts.Interval)
+		wait:
+			for {
+				select {
+				case <-deadline:
+					if !paused {
+						break wait
+					}
+				case k := <-keys:
+					key(k)
+					live.draw(t.tableOf(rows))
+					continue
+				case <-ctx.Done():
+				}
+				if ctx.Err() != nil {
+					break wait
+				}
 			}
 			if ctx.Err() != nil {
 				break
@@ -134,18 +168,21 @@ func (t *tracer) runReport(ctx context.Context, out printer) (result, error) {
 			for _, p := range probes {
 				h.add(p)
 			}
+			if live != nil {
+				for len(keys) > 0 {
+					key(<-keys)
+				}
+				live.draw(t.tableOf(rows))
+			}
 		})
 		if err != nil {
 			return result{}, err
 		}
 	}
-	res := result{method: t.opts.Method, reached: t.reached, paths: 1}
-	for ttl := t.opts.FirstTTL; ttl <= t.limit; ttl++ {
-		if h := rows[ttl]; h != nil {
-			res.table = append(res.table, h)
-			if h.recv > 0 {
-				res.lastHop = ttl
-			}
+	res := result{method: t.opts.Method, reached: t.reached, paths: 1, table: t.tableOf(rows)}
+	for _, h := range res.table {
+		if h.recv > 0 {
+			res.lastHop = h.ttl
 		}
 	}
 	// A hop losing what a later hop does not lose only rate-limits the
@@ -162,4 +199,15 @@ func (t *tracer) runReport(ctx context.Context, out printer) (result, error) {
 		res.hops = t.limit
 	}
 	return res, nil
+}
+
+// tableOf is the report's rows in TTL order, up to the destination's.
+func (t *tracer) tableOf(rows map[int]*hopStats) []*hopStats {
+	var table []*hopStats
+	for ttl := t.opts.FirstTTL; ttl <= t.limit; ttl++ {
+		if h := rows[ttl]; h != nil {
+			table = append(table, h)
+		}
+	}
+	return table
 }

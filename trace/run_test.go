@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"math"
 	"math/rand/v2"
 	"net/netip"
 	"regexp"
@@ -347,5 +349,32 @@ func TestRunBadOptions(t *testing.T) {
 		if report.ExitCode(err) != report.ExitUsage {
 			t.Errorf("%+v: exit %d (%v), want 2", o, report.ExitCode(err), err)
 		}
+	}
+}
+
+// The live view draws the hop table on the alternate screen and gives the
+// screen back; q from the keys ends an endless run.
+func TestRunLiveView(t *testing.T) {
+	n := labNet()
+	keys, typing := io.Pipe()
+	live := &Live{Keys: keys, Size: func() (int, int) { return 100, 30 }}
+	go func() {
+		time.Sleep(300 * time.Millisecond)
+		typing.Write([]byte("rq"))
+	}()
+	out, _, err := trace(t, n, Options{Report: true, Cycles: math.MaxInt32, Interval: 10 * time.Millisecond, Mtr: &MtrOutput{Live: live}})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if !strings.HasPrefix(out, enterScreen) || !strings.HasSuffix(out, leaveScreen) {
+		t.Errorf("the view does not enter and leave the alternate screen: %q...%q", out[:min(len(out), 20)], out[max(0, len(out)-20):])
+	}
+	hop := regexp.MustCompile(`\d\. ` + regexp.QuoteMeta(host.String()) + ` +0\.0% +\d+ `)
+	drawn := false
+	for _, frame := range strings.Split(out, "\x1b[H") {
+		drawn = drawn || strings.Contains(frame, "My traceroute") && hop.MatchString(frame)
+	}
+	if !drawn {
+		t.Errorf("no frame shows the title and the destination's hop:\n%q", out[max(0, len(out)-2000):])
 	}
 }

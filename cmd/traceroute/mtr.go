@@ -1,11 +1,14 @@
 package main
 
 import (
+	"math"
+	"os"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/rawkit/rawkit/internal/cmdline"
+	"github.com/rawkit/rawkit/internal/term"
 	"github.com/rawkit/rawkit/report"
 	"github.com/rawkit/rawkit/trace"
 )
@@ -15,8 +18,10 @@ import (
 
 const mtrDescription = `mtr's dialect of rawkit's traceroute: probes every hop over -c cycles and
 writes mtr's report (-r, -w), JSON (-j) or CSV (--csv). ICMP echo by default,
-UDP with -u, TCP SYN with -T. mtr's live, continuously updated view is not
-provided yet: without -r, -w, -j or --csv the report is written.
+UDP with -u, TCP SYN with -T. Without -r, -w, -j or --csv, on a terminal,
+mtr's live view: the hop table redrawn as answers come, until q or Ctrl-C
+(or -c cycles when -c is given); keys q quit, r restart the statistics,
+p pause, space resume. Not on a terminal, the report is written.
 
 PRIVILEGE:
    Raw sockets need CAP_NET_RAW ('sudo setcap cap_net_raw+ep ` + "`which traceroute`" + `').
@@ -54,7 +59,7 @@ func newMtrApp() *cli.App {
 			&cli.BoolFlag{Name: "4", Usage: "IPv4 only"},
 			&cli.BoolFlag{Name: "6", Usage: "IPv6 only"},
 			&cli.BoolFlag{Name: "version", Aliases: []string{"v"}, Usage: "print the version"},
-			&cli.BoolFlag{Name: "t", Aliases: []string{"curses"}, Usage: "the live terminal view (not supported yet: refused)"},
+			&cli.BoolFlag{Name: "t", Aliases: []string{"curses"}, Usage: "the live terminal view (the default on a terminal)"},
 			&cli.BoolFlag{Name: "g", Aliases: []string{"gtk"}, Usage: "the GTK interface (not supported: refused)"},
 			&cli.BoolFlag{Name: "l", Aliases: []string{"raw"}, Usage: "raw output (not supported: refused)"},
 			&cli.BoolFlag{Name: "x", Aliases: []string{"xml"}, Usage: "XML output (not supported: refused)"},
@@ -67,7 +72,6 @@ func newMtrApp() *cli.App {
 
 func runMtr(c *cli.Context) error {
 	if err := cmdline.Refuse(c, [][2]string{
-		{"t", "-t (the live view): not supported yet; use -r or -w"},
 		{"g", "-g (GTK): not supported"},
 		{"l", "-l (raw output): not supported"},
 		{"x", "-x (XML): not supported; use -j"},
@@ -141,5 +145,31 @@ func runMtr(c *cli.Context) error {
 		}
 		o.Source = src
 	}
+	if restore, live := liveView(c, &o); live != nil {
+		o.Mtr.Live = live
+		defer restore()
+	}
 	return trace.Run(c.Context, o, c.App.Writer, c.App.ErrWriter)
+}
+
+// liveView is mtr's live view when stdout and stdin are a terminal and no
+// report format was asked for (or -t asks for it): the terminal in cbreak
+// mode for single keys, restored by the returned function. Without -c,
+// the view runs until q or Ctrl-C, as mtr's.
+func liveView(c *cli.Context, o *trace.Options) (restore func(), live *trace.Live) {
+	out, ok := c.App.Writer.(*os.File)
+	if !ok || c.Bool("r") || c.Bool("w") || c.Bool("j") || c.Bool("C") || !term.IsTerminal(out) {
+		return nil, nil
+	}
+	live = &trace.Live{Size: func() (int, int) { return term.Size(out) }}
+	restore = func() {}
+	if term.IsTerminal(os.Stdin) {
+		if r, err := term.Cbreak(os.Stdin); err == nil {
+			live.Keys, restore = os.Stdin, r
+		}
+	}
+	if !c.IsSet("c") {
+		o.Cycles = math.MaxInt32
+	}
+	return restore, live
 }
