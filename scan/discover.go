@@ -148,6 +148,7 @@ func (s *scanner) discover(ctx context.Context) ([]hostState, error) {
 				}
 				pace.sent(int64(time.Since(start)))
 				s.sent.Add(1)
+				s.verbose.sent(a, len(b))
 				sentAny = true
 				if _, err := conn.WriteToTTL(b, a, 0); errors.Is(err, unix.EPERM) {
 					s.localDrops.Add(1) // a local firewall rule: said at the end
@@ -225,10 +226,20 @@ func (s *scanner) discovers() bool {
 // be scanned; with --json each target's state is written (every one
 // with --all, else those up).
 func (s *scanner) discoverUp(ctx context.Context) error {
-	s.start = time.Now()
+	d := s.opts.Discovery.defaults()
+	s.verbose.phase("Ping Scan", s.targets, len(d.SYN)+len(d.ACK)+btoi(d.Echo)+btoi(d.Timestamp))
 	hosts, err := s.discover(ctx)
 	if err != nil {
 		return err
+	}
+	s.verbose.completed("Ping Scan", uint64(len(s.targets)), "hosts")
+	if !s.opts.PingOnly {
+		// -sn lists them in its report, in order, instead.
+		for i, h := range hosts {
+			if !h.up {
+				s.verbose.line("Nmap scan report for %s [host down]", s.targets[i])
+			}
+		}
 	}
 	s.allTargets, s.disc = s.targets, hosts
 	var up []netip.Addr
@@ -322,6 +333,7 @@ func (s *scanner) readDiscovery(c rawsock.Conn, fam int, tcp bool, out chan<- di
 		if !ok {
 			continue
 		}
+		s.verbose.received(meta.Src, n)
 		a.at = at
 		select {
 		case out <- a:
@@ -386,4 +398,11 @@ func (s *scanner) discoveryICMP(fam int, b []byte, meta rawsock.Meta) (discovery
 		return discoveryAnswer{target: int(t), up: true, why: reasonText(fam, m.Type, m.Code), ttl: meta.TTL}, true
 	}
 	return discoveryAnswer{target: int(t), up: false, why: reasonText(fam, m.Type, m.Code), ttl: meta.TTL}, true
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

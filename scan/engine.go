@@ -88,7 +88,13 @@ type scanner struct {
 	got  atomic.Uint64
 
 	shardSet map[uint64]bool
-	extra    []map[int]rawsock.Conn // send-only sockets of the other senders
+	// verbose writes nmap's -v lines; nil when the normal output is not
+	// on the terminal or -v was not given.
+	verbose *verboseLog
+	// startPrinted: the normal output's "Starting" line went out when
+	// the scan began, as nmap's does.
+	startPrinted bool
+	extra        []map[int]rawsock.Conn // send-only sockets of the other senders
 }
 
 // Run scans, writing results to stdout (and opts.XMLFile). Its error maps
@@ -150,6 +156,18 @@ func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer outs.close()
+	s.start = time.Now()
+	if opts.normalOnStdout() {
+		// nmap's first line comes before the work, the rest after it.
+		if opts.Verbose > 0 && opts.SkipDiscovery {
+			fmt.Fprintln(stderr, "Host discovery disabled (-Pn). All addresses will be marked 'up' and scan times may be slower.")
+		}
+		fmt.Fprintf(stdout, "Starting %s at %s\n", nmapBanner(), s.start.Format("2006-01-02 15:04 MST"))
+		s.startPrinted = true
+		if opts.Verbose > 0 {
+			s.verbose = &verboseLog{w: stdout, level: opts.Verbose}
+		}
+	}
 	if s.discovers() {
 		if err := s.discoverUp(ctx); err != nil {
 			return err
@@ -177,8 +195,8 @@ func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if s.start.IsZero() {
-		s.start = time.Now()
+	if s.n > 0 {
+		s.verbose.phase(opts.Type.scanName(), s.targets, len(s.ports))
 	}
 	switch {
 	case s.n == 0:
@@ -190,6 +208,9 @@ func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 	}
 	if err != nil {
 		return err
+	}
+	if s.n > 0 {
+		s.verbose.completed(opts.Type.scanName(), s.n, "ports")
 	}
 	interrupted := ctx.Err() != nil
 	results := s.results(interrupted)
@@ -288,6 +309,10 @@ func (s *scanner) record(idx uint64, r Result, at time.Time) {
 		}
 	}
 	s.got.Add(1)
+	if r.State == Open && s.verbose != nil {
+		a, p := s.probeOf(idx)
+		s.verbose.line("Discovered open port %d/%s on %s", p, s.opts.Type.Proto(), a)
+	}
 	if s.table == nil {
 		s.emit(idx, r)
 		return
@@ -748,6 +773,7 @@ func (s *scanner) sendProbe(fl *flight, buf *[]byte, sender int) error {
 	}
 	*buf = b
 	s.sent.Add(1)
+	s.verbose.sent(dst, len(b))
 	c := s.send[fam]
 	if sender > 0 {
 		c = s.extra[sender-1][fam]
@@ -781,30 +807,33 @@ func (s *scanner) readTransport(fam int) {
 		if err != nil {
 			return
 		}
-		s.handleTransport(buf[:n], meta, time.Now())
+		if s.handleTransport(buf[:n], meta, time.Now()) {
+			s.verbose.received(meta.Src, n)
+		}
 	}
 }
 
 // handleTransport records a TCP or UDP segment from a target, if it
 // answers one of our probes.
-func (s *scanner) handleTransport(b []byte, meta rawsock.Meta, at time.Time) {
+func (s *scanner) handleTransport(b []byte, meta rawsock.Meta, at time.Time) bool {
 	if s.opts.Type == UDP {
 		h, ok := probe.ParseUDP(b)
 		if !ok || h.DstPort != s.sport {
-			return
+			return false
 		}
-		if idx, ok := s.indexOf(meta.Src, h.SrcPort); ok {
+		idx, ok := s.indexOf(meta.Src, h.SrcPort)
+		if ok {
 			s.record(idx, Result{State: Open, Reason: "udp-response", From: meta.Src, TTL: meta.TTL}, at)
 		}
-		return
+		return ok
 	}
 	h, ok := probe.ParseTCP(b)
 	if !ok || h.DstPort != s.sport {
-		return
+		return false
 	}
 	idx, ok := s.indexOf(meta.Src, h.SrcPort)
 	if !ok || h.Ack-1 != s.cookie(meta.Src.Unmap(), h.SrcPort) {
-		return // not an answer to our SYN: stray or forged
+		return false // not an answer to our SYN: stray or forged
 	}
 	switch {
 	case h.Flags&probe.FlagRST != 0:
@@ -812,6 +841,7 @@ func (s *scanner) handleTransport(b []byte, meta rawsock.Meta, at time.Time) {
 	case h.Flags&(probe.FlagSYN|probe.FlagACK) == probe.FlagSYN|probe.FlagACK:
 		s.record(idx, Result{State: Open, Reason: "syn-ack", From: meta.Src, TTL: meta.TTL}, at)
 	}
+	return true
 }
 
 // readICMP records ICMP errors about our probes.
@@ -823,33 +853,35 @@ func (s *scanner) readICMP(fam int) {
 		if err != nil {
 			return
 		}
-		s.handleICMP(fam, buf[:n], meta, time.Now())
+		if s.handleICMP(fam, buf[:n], meta, time.Now()) {
+			s.verbose.received(meta.Src, n)
+		}
 	}
 }
 
 // handleICMP records an ICMP error quoting one of our probes, with nmap's
 // mapping of unreachable codes to states.
-func (s *scanner) handleICMP(fam int, b []byte, meta rawsock.Meta, at time.Time) {
+func (s *scanner) handleICMP(fam int, b []byte, meta rawsock.Meta, at time.Time) bool {
 	m, err := icmp.Parse(fam, b)
 	if err != nil || !m.IsError() || m.Quote == nil {
-		return
+		return false
 	}
 	q := m.Quote
 	sport, dport, ok := q.Ports()
 	if !ok || sport != s.sport {
-		return
+		return false
 	}
 	idx, ok := s.indexOf(q.Dst, dport)
 	if !ok {
-		return
+		return false
 	}
 	if s.opts.Type == UDP {
 		if q.Protocol != probe.ProtoUDP {
-			return
+			return false
 		}
 	} else if q.Protocol != probe.ProtoTCP || len(q.Transport) < 8 ||
 		binary.BigEndian.Uint32(q.Transport[4:8]) != s.cookie(q.Dst, dport) {
-		return
+		return false
 	}
 	reason := reasonText(fam, m.Type, m.Code)
 	state := Filtered
@@ -857,6 +889,7 @@ func (s *scanner) handleICMP(fam int, b []byte, meta rawsock.Meta, at time.Time)
 		state = Closed
 	}
 	s.record(idx, Result{State: state, Reason: reason, From: meta.Src, TTL: meta.TTL}, at)
+	return true
 }
 
 // results lists every probe of the shard in target and port order, the

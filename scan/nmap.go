@@ -200,13 +200,17 @@ func latencyText(d time.Duration) string {
 func (s *scanner) writeNormal(w io.Writer, results []Result, elapsed time.Duration, file bool) {
 	if file {
 		fmt.Fprintf(w, "# %s scan initiated %s as: %s\n", nmapBanner(), s.start.Format(time.ANSIC), s.cmdLine())
-	} else {
+	} else if !s.startPrinted {
 		fmt.Fprintf(w, "Starting %s at %s\n", nmapBanner(), s.start.Format("2006-01-02 15:04 MST"))
 	}
 	hosts := s.byHost(results)
 	up := 0
+	verbose := !file && s.verbose != nil
 	for _, h := range hosts {
 		if !h.up {
+			if verbose && s.opts.PingOnly {
+				fmt.Fprintf(w, "Nmap scan report for %s [host down]\n", h.addr)
+			}
 			continue
 		}
 		up++
@@ -219,6 +223,9 @@ func (s *scanner) writeNormal(w io.Writer, results []Result, elapsed time.Durati
 			line += " (" + latencyText(h.latency) + "s latency)"
 		}
 		fmt.Fprintln(w, line+".")
+		if verbose && s.verbose.level > 1 && !s.opts.PingOnly {
+			fmt.Fprintf(w, "Scanned at %s for %ds\n", s.start.Format("2006-01-02 15:04:05 MST"), int(elapsed.Seconds()))
+		}
 		if s.opts.PingOnly {
 			if mac, ok := s.macOf(h.addr); ok {
 				fmt.Fprintf(w, "MAC Address: %s (%s)\n", mac, macVendor(mac))
@@ -249,10 +256,16 @@ func (s *scanner) writeNormal(w io.Writer, results []Result, elapsed time.Durati
 		fmt.Fprintln(w, "Note: Host seems down. If it is really up, but blocking our ping probes, try -Pn")
 	}
 	done := doneText(len(hosts), up, elapsed)
+	if t := nmapServices(); s.verbose != nil && t != nil && !s.opts.PingOnly {
+		fmt.Fprintf(w, "Read data files from: %s\n", t.dir)
+	}
 	if file {
 		fmt.Fprintf(w, "# Nmap done at %s -- %s\n", time.Now().Format(time.ANSIC), done)
-	} else {
-		fmt.Fprintf(w, "Nmap done: %s\n", done)
+		return
+	}
+	fmt.Fprintf(w, "Nmap done: %s\n", done)
+	if verbose {
+		fmt.Fprint(w, s.verbose.packets())
 	}
 }
 

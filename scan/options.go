@@ -73,6 +73,10 @@ type Options struct {
 	// Reason (--reason) adds nmap's REASON column; OpenOnly (--open)
 	// lists open ports only.
 	Reason, OpenOnly bool
+	// Verbose is nmap's -v level: 1 prints each phase's progress lines
+	// and open ports as they are found; 2 (-vv) adds reasons and each
+	// host's scan time. Only on the normal output on the terminal.
+	Verbose int
 	// SkipDiscovery (-Pn) counts every target as up; otherwise a SYN or
 	// UDP scan first finds which targets are up (Discovery's probes) and
 	// scans those. PingOnly (-sn) stops after discovery.
@@ -280,4 +284,10 @@ func reasonText(family, typ, code int) string {
 		return "time-exceeded"
 	}
 	return fmt.Sprintf("icmp-%d-%d", typ, code)
+}
+
+// normalOnStdout reports whether nmap's normal output goes to stdout: no
+// --json, no nmap format sent to "-".
+func (o Options) normalOnStdout() bool {
+	return !o.JSON && o.XMLFile != "-" && o.GrepFile != "-" && o.NormalFile != "-"
 }

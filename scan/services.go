@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -19,7 +20,9 @@ var nmapServices = sync.OnceValue(func() *serviceTable {
 	for _, path := range []string{"/usr/share/nmap/nmap-services", "/usr/local/share/nmap/nmap-services"} {
 		if f, err := os.Open(path); err == nil {
 			defer f.Close()
-			return parseServices(f)
+			t := parseServices(f)
+			t.dir = filepath.Dir(path)
+			return t
 		}
 	}
 	return nil
@@ -32,6 +35,7 @@ type serviceEntry struct {
 }
 
 type serviceTable struct {
+	dir   string                       // where it was read: nmap's "Read data files from"
 	names map[string]map[uint16]string // proto -> port -> name
 	byUse map[string][]serviceEntry    // proto -> entries, most often open first
 }

@@ -22,8 +22,9 @@ type TargetSpec struct {
 	Args    []string // addresses, host names, CIDR blocks, ranges (198.18.0.1-20)
 	Exclude []string // the same forms, left out
 	Family  int      // 4 or 6 for host names; 0 takes either
-	// AllowBroadcast scans broadcast, multicast and network addresses,
-	// which are refused (or, inside a block, skipped) otherwise.
+	// AllowBroadcast scans the limited broadcast, multicast and
+	// unspecified addresses, which are refused (or, inside a block,
+	// skipped) otherwise.
 	AllowBroadcast bool
 	// AllowLarge scans more than MaxTargets addresses.
 	AllowLarge bool
@@ -47,27 +48,26 @@ type addrRange struct{ first, last netip.Addr }
 
 // parseRange reads one target argument that is not a host name: an
 // address, a CIDR block, a full range (a-b) or a last-part range
-// (198.18.0.1-20). block reports a CIDR block, whose network and
-// broadcast addresses are skipped.
-func parseRange(arg string) (r addrRange, block, ok bool, err error) {
+// (198.18.0.1-20).
+func parseRange(arg string) (r addrRange, ok bool, err error) {
 	if strings.Contains(arg, "/") {
 		p, perr := netip.ParsePrefix(arg)
 		if perr != nil {
-			return r, false, true, report.Usagef("bad CIDR block %q: %v", arg, perr)
+			return r, true, report.Usagef("bad CIDR block %q: %v", arg, perr)
 		}
 		p = p.Masked()
-		return addrRange{p.Addr(), lastOf(p)}, true, true, nil
+		return addrRange{p.Addr(), lastOf(p)}, true, nil
 	}
 	if a, perr := netip.ParseAddr(arg); perr == nil {
-		return addrRange{a.Unmap(), a.Unmap()}, false, true, nil
+		return addrRange{a.Unmap(), a.Unmap()}, true, nil
 	}
 	lo, hi, found := strings.Cut(arg, "-")
 	if !found {
-		return r, false, false, nil
+		return r, false, nil
 	}
 	first, perr := netip.ParseAddr(lo)
 	if perr != nil {
-		return r, false, false, nil
+		return r, false, nil
 	}
 	last, perr := netip.ParseAddr(hi)
 	if perr != nil {
@@ -80,17 +80,17 @@ func parseRange(arg string) (r addrRange, block, ok bool, err error) {
 		i := strings.LastIndex(lo, sep)
 		n, nerr := strconv.ParseUint(hi, base, 16)
 		if i < 0 || nerr != nil {
-			return r, false, true, report.Usagef("bad range %q", arg)
+			return r, true, report.Usagef("bad range %q", arg)
 		}
 		last, perr = netip.ParseAddr(lo[:i+1] + strconv.FormatUint(n, base))
 		if perr != nil {
-			return r, false, true, report.Usagef("bad range %q", arg)
+			return r, true, report.Usagef("bad range %q", arg)
 		}
 	}
 	if first.Is4() != last.Is4() || last.Less(first) {
-		return r, false, true, report.Usagef("bad range %q: the end is before the start or of another family", arg)
+		return r, true, report.Usagef("bad range %q: the end is before the start or of another family", arg)
 	}
-	return addrRange{first, last}, false, true, nil
+	return addrRange{first, last}, true, nil
 }
 
 func lastOf(p netip.Prefix) netip.Addr {
@@ -116,7 +116,7 @@ func (s TargetSpec) Resolve(ctx context.Context) ([]netip.Addr, error) {
 			if one == "" {
 				continue
 			}
-			r, _, ok, err := parseRange(one)
+			r, ok, err := parseRange(one)
 			if err != nil {
 				return nil, err
 			}
@@ -155,7 +155,7 @@ func (s TargetSpec) Resolve(ctx context.Context) ([]netip.Addr, error) {
 		return nil
 	}
 	for _, arg := range s.Args {
-		r, block, ok, err := parseRange(arg)
+		r, ok, err := parseRange(arg)
 		if err != nil {
 			return nil, err
 		}
@@ -175,12 +175,12 @@ func (s TargetSpec) Resolve(ctx context.Context) ([]netip.Addr, error) {
 			}
 			continue
 		}
+		// A block is every address in it, its network and broadcast
+		// addresses too, as nmap scans it ("256 IP addresses" for a
+		// /24); the kernel sends nothing to a local broadcast address
+		// without SO_BROADCAST, and routers drop directed broadcasts
+		// (RFC 2644).
 		first, last := r.first, r.last
-		// A block's network and broadcast addresses reach every host of
-		// the subnet, or none: skipped unless asked for.
-		if block && first.Is4() && !s.AllowBroadcast && first.Next() != last {
-			first, last = first.Next(), last.Prev()
-		}
 		for a := first; a.IsValid() && !last.Less(a); a = a.Next() {
 			if special(a) && !s.AllowBroadcast {
 				continue

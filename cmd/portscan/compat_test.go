@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -28,13 +29,29 @@ var nmapVolatile = []struct {
 	{regexp.MustCompile(`<times [^>]*/>`), `<times/>`},
 	{regexp.MustCompile(`time="\d+" timestr="[^"]*" summary="Nmap done at [^;]*;`), `T;`},
 	{regexp.MustCompile(`elapsed="[0-9.]+"`), `elapsed="E"`},
+	// -v: the phases' clock times and lengths, the packet counts (nmap
+	// stops reading a host's answers once it is up; SYNs differ in
+	// options), where the data files are, and nmap's per-host
+	// completion lines, which come or not as its host groups finish.
+	{regexp.MustCompile(`(?m)^(Initiating|Completed) (.*) at \d\d:\d\d`), "$1 $2 at HH:MM"},
+	{regexp.MustCompile(`, [0-9.]+s elapsed`), ", Ts elapsed"},
+	{regexp.MustCompile(`(?m)^ +Raw packets sent: .*$`), "Raw packets"},
+	{regexp.MustCompile(`(?m)^Read data files from: .*$`), "Read data files"},
+	{regexp.MustCompile(`(?m)^Scanned at .* for \d+s$`), "Scanned at T"},
+	{regexp.MustCompile(`(?m)^Completed .* against .* left\)\n`), ""},
 }
+
+var discoveredLine = regexp.MustCompile(`(?m)^Discovered open port .*$`)
 
 func normalizeNmap(out string) string {
 	for _, v := range nmapVolatile {
 		out = v.re.ReplaceAllString(out, v.with)
 	}
-	return out
+	// Open ports are announced as their answers come: in any order.
+	found := discoveredLine.FindAllString(out, -1)
+	slices.Sort(found)
+	i := 0
+	return discoveredLine.ReplaceAllStringFunc(out, func(string) string { i++; return found[i-1] })
 }
 
 // Runbook command lines of nmap, typed verbatim with only the binary
@@ -78,6 +95,16 @@ func TestRunbookFormsLikeNmap(t *testing.T) {
 		{"-n", "-6", "-p", "22,80", lab.Server.Addr6.String()},
 		{"-n", "-Pn", "-oX", "-", "-p", some, dst},
 		{"-n", "-Pn", "-oX", "FILE.xml", "-F", dst},
+		// -v: nmap's progress lines.
+		{"-v", "-n", "-p", some, dst},
+		{"-vv", "-n", "-p", "22,443", dst},
+		{"-v", "-n", "-sn", dst, "198.18.200.1"},
+		// (Not a neighbour: nmap finds those with an ARP ping, in a host
+		// group of their own, which portscan does not do yet.)
+		{"-v", "-n", "-p", "22,80", dst, "198.18.200.1", "198.18.1.1"},
+		{"-v", "-n", "-Pn", "-p", "1-100", dst, "198.18.1.1"},
+		{"-v", "-v", "-n", "-Pn", "--open", "-p", some, dst},
+		{"-v", "-n", "-oN", "FILE.nmap", "-p", some, dst},
 		// (A neighbour on the link: nmap's XML adds a hosthint from its
 		// ARP discovery, which portscan does not do yet.)
 	}

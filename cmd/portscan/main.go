@@ -62,8 +62,9 @@ Indexed Jobs) or NOMAD_ALLOC_INDEX. 'portscan merge SHARD.json...' checks the
 shards' --json outputs make the whole scan and writes it (see its --help).
 --resume FILE keeps progress in FILE and goes on from it when it exists.
 
-Safety: broadcast, multicast and unspecified addresses are refused (and a
-block's network and broadcast addresses skipped) without --allow-broadcast;
+Safety: the limited broadcast (255.255.255.255), multicast and unspecified
+addresses are refused (inside a block, skipped) without --allow-broadcast;
+a block's network and broadcast addresses are scanned, as nmap scans them;
 more than 65536 targets need --allow-large.
 
 PRIVILEGE:
@@ -168,7 +169,7 @@ func newApp() *cli.App {
 			&cli.StringFlag{Name: "initial-rtt-timeout", Usage: "wait `time` for late answers before any RTT is known"},
 			&cli.StringSliceFlag{Name: "excludefile", Usage: "read targets to leave out from `file`"},
 			&cli.IntFlag{Name: "g", Aliases: []string{"source-port"}, Usage: "send from source `port`"},
-			&cli.BoolFlag{Name: "v", Count: new(int), Usage: "verbose (accepted: -v, -vv)"},
+			&cli.BoolFlag{Name: "v", Count: new(int), Usage: "verbose: nmap's progress lines (Initiating, Discovered open port, Completed) and packet counts; -vv adds reasons and scan times"},
 			&cli.BoolFlag{Name: "d", Count: new(int), Usage: "debug (accepted: -d, -dd)"},
 			&cli.BoolFlag{Name: "defeat-rst-ratelimit", Usage: "accepted: closed ports are never waited for again"},
 			&cli.BoolFlag{Name: "version", Aliases: []string{"V"}, Usage: "print the version and exit"},
@@ -218,7 +219,8 @@ func options(c *cli.Context) (scan.Options, bool, error) {
 		XMLFile:       c.String("oX"),
 		NormalFile:    c.String("oN"),
 		GrepFile:      c.String("oG"),
-		Reason:        c.Bool("reason"),
+		Reason:        c.Bool("reason") || c.Count("v") > 1,
+		Verbose:       c.Count("v"),
 		OpenOnly:      c.Bool("open"),
 		SkipDiscovery: c.Bool("Pn"),
 		MinRate:       c.Int("min-rate"),
