@@ -126,11 +126,13 @@ func (p *fpingPrinter) reply(t *target, seq int, meta rawsock.Meta, bytes int, r
 			fmt.Fprintf(p.w, "%s%s : [%d], %d bytes, %s ms (%s avg, %d%% loss)\n", p.stamp(), p.name(t), seq-1, bytes, fpingTime(rtt), p.avg(t), p.loss(t))
 		}
 	case t.received == 1:
-		// The default mode: said once, at the first reply.
+		// The default mode: said once, at the first reply. -q keeps
+		// the -a list (fping's alive_flag outlives its quiet_flag).
 		switch {
-		case p.f.Unreach || p.f.Quiet || p.f.MinReachable > 0:
+		case p.f.Unreach || p.f.MinReachable > 0:
 		case p.f.Alive:
 			fmt.Fprintf(p.w, "%s%s\n", p.stamp(), t.name)
+		case p.f.Quiet:
 		case p.f.Elapsed:
 			fmt.Fprintf(p.w, "%s%s is alive (%s ms)\n", p.stamp(), t.name, fpingTime(rtt))
 		default:
@@ -208,10 +210,10 @@ func (p *fpingPrinter) summary(t *target, elapsed time.Duration) {
 		p.rttN += t.received
 	}
 	if !p.counting() {
-		if t.received == 0 && !p.f.Alive && !p.f.Quiet && p.f.MinReachable == 0 {
+		if t.received == 0 && !p.f.Alive && p.f.MinReachable == 0 {
 			if p.f.Unreach {
 				fmt.Fprintf(p.w, "%s%s\n", p.stamp(), t.name)
-			} else {
+			} else if !p.f.Quiet {
 				fmt.Fprintf(p.w, "%s%s is unreachable\n", p.stamp(), t.name)
 			}
 		}

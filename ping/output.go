@@ -93,6 +93,11 @@ func (p *textPrinter) sent(t *target, seq int) {
 	if p.opts.Flood && !p.opts.Quiet {
 		io.WriteString(p.w, ".")
 	}
+	// -O: as iputils, before each probe, the one before it if no reply
+	// came (an ICMP error is no reply).
+	if p.opts.Outstand && !p.opts.Quiet && !p.opts.Flood && seq > 1 && !t.replied.has(seq-1) {
+		fmt.Fprintf(p.w, "%sno answer yet for icmp_seq=%d\n", p.stamp(), seq-1)
+	}
 }
 
 func (p *textPrinter) reply(t *target, seq int, meta rawsock.Meta, bytes int, rtt time.Duration, dup bool) {
@@ -132,11 +137,7 @@ func (p *textPrinter) icmpError(t *target, seq int, from netip.Addr, m *icmp.Mes
 	fmt.Fprintf(p.w, "%sFrom %s icmp_seq=%d %s\n", p.stamp(), p.host(t, from), seq, m.Describe())
 }
 
-func (p *textPrinter) timeout(t *target, seq int) {
-	if p.opts.Outstand && !p.opts.Quiet && !p.opts.Flood {
-		fmt.Fprintf(p.w, "%sno answer yet for icmp_seq=%d\n", p.stamp(), seq)
-	}
-}
+func (p *textPrinter) timeout(t *target, seq int) {}
 
 func (p *textPrinter) summary(t *target, elapsed time.Duration) {
 	s := t.stats.Summary()

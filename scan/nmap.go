@@ -97,8 +97,21 @@ func (s *scanner) byHost(results []Result) []hostResult {
 	return all
 }
 
-// stateOrder is the order nmap lists ignored states in.
-var stateOrder = []State{OpenFiltered, Filtered, Closed, Unfiltered}
+// ignoredOrder is the order nmap lists a host's ignored states in
+// (PortList::nextIgnoredState): the most common first, ties in the order
+// of nmap's state numbers (closed, open, filtered, unfiltered,
+// open|filtered).
+func ignoredOrder(counts map[State]int) []State {
+	rank := map[State]int{Closed: 1, Open: 2, Filtered: 3, Unfiltered: 6, OpenFiltered: 7}
+	var out []State
+	for st, n := range counts {
+		if n > 0 {
+			out = append(out, st)
+		}
+	}
+	slices.SortFunc(out, func(a, b State) int { return cmp.Or(cmp.Compare(counts[b], counts[a]), cmp.Compare(rank[a], rank[b])) })
+	return out
+}
 
 // ignored reports whether nmap would leave ports of state st out of a
 // host's table: never open ones; with --open every other; else a state
@@ -140,8 +153,9 @@ func (s *scanner) hostTable(h hostResult) (rows []Result, notShown string, ignor
 		}
 		groups[k].n++
 	}
+	order := ignoredOrder(ignoredCounts)
 	slices.SortStableFunc(groups, func(a, b group) int {
-		return cmp.Or(cmp.Compare(slices.Index(stateOrder, a.st), slices.Index(stateOrder, b.st)),
+		return cmp.Or(cmp.Compare(slices.Index(order, a.st), slices.Index(order, b.st)),
 			cmp.Compare(b.n, a.n),
 			cmp.Compare(boolRank(a.reason != "no-response"), boolRank(b.reason != "no-response")),
 			strings.Compare(a.reason, b.reason))
@@ -324,7 +338,7 @@ func (s *scanner) writeGrepable(w io.Writer, results []Result, elapsed time.Dura
 			ports = append(ports, fmt.Sprintf("%d/%s/%s//%s///", r.Port, r.State, proto, ServiceName(proto, r.Port)))
 		}
 		line := fmt.Sprintf("Host: %s ()\tPorts: %s", h.addr, strings.Join(ports, ", "))
-		for _, st := range stateOrder {
+		for _, st := range ignoredOrder(ignoredCounts) {
 			if n := ignoredCounts[st]; n > 0 {
 				line += fmt.Sprintf("\tIgnored State: %s (%d)", st, n)
 			}
@@ -408,7 +422,7 @@ func (s *scanner) writeXML(w io.Writer, results []Result, elapsed time.Duration,
 		}
 		fmt.Fprintf(w, "<hostnames>\n</hostnames>\n<ports>")
 		rows, _, ignored := s.hostTable(h)
-		for _, st := range stateOrder {
+		for _, st := range ignoredOrder(ignored) {
 			n := ignored[st]
 			if n == 0 {
 				continue

@@ -196,7 +196,7 @@ func TestRunReasonAndOpenOnly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(out, "Not shown: 1 filtered tcp ports (no-response), 1 filtered tcp ports (admin-prohibited), 3 closed tcp ports (reset)\n") ||
+	if !strings.Contains(out, "Not shown: 3 closed tcp ports (reset), 1 filtered tcp ports (no-response), 1 filtered tcp ports (admin-prohibited)\n") ||
 		!strings.Contains(out, "22/tcp open  ssh     syn-ack ttl 62\n") || strings.Contains(out, "filtered smtp") {
 		t.Errorf("--reason --open:\n%s", out)
 	}

@@ -43,7 +43,9 @@ func (p *mtrPrinter) hostName(h *hopStats) string {
 	}
 	a := h.addrs[0]
 	name := p.names.names([]netip.Addr{a})[a]
-	if base, _, ok := strings.Cut(name, " ("); ok && !p.m.ShowIPs {
+	// -b shows "name (address)"; a hop without a name (or -n) is its
+	// address once, as mtr shows it.
+	if base, _, ok := strings.Cut(name, " ("); ok && (!p.m.ShowIPs || base == a.String()) {
 		name = base
 	}
 	return name

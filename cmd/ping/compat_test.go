@@ -78,6 +78,9 @@ func TestRunbookFormsLikeIputils(t *testing.T) {
 		{args: []string{"-c", "2", "-i", "0.2", "-p", "ff", "-s", "100", dst}},
 		{args: []string{"-c", "1", "-s", "1473", "-M", "do", dst}, stderr: "local error: message too long, mtu=1500"},
 		{args: []string{"-c", "1", "-W", "1", silent}},
+		// -O: an ICMP error is no answer; said before the next probe.
+		{args: []string{"-c", "2", "-i", "0.2", "-O", silent}},
+		{args: []string{"-c", "3", "-i", "0.2", "-O", dst}},
 		{args: []string{"-c", "1", bcast}, stderr: "Do you want to ping broadcast? Then -b"},
 		{args: []string{"-c", "1", "-I", "nosuchif0", dst}},
 		{args: []string{"-c", "0", dst}, code: 2},

@@ -63,6 +63,7 @@ func TestRunbookFormsLikeNmap(t *testing.T) {
 	}
 	lab := netlab.ForTest(t, netlab.Spec{Routers: 1, Services: netlab.Services{
 		TCP: map[int]netlab.PortState{22: netlab.Open, 80: netlab.Open, 443: netlab.Closed, 8080: netlab.Filtered, 25: netlab.Rejected},
+		UDP: map[int]netlab.PortState{53: netlab.Open, 161: netlab.Filtered, 69: netlab.Rejected},
 	}})
 	dst := lab.Server.Addr4.String()
 	dir := t.TempDir()
@@ -95,6 +96,13 @@ func TestRunbookFormsLikeNmap(t *testing.T) {
 		{"-n", "-6", "-p", "22,80", lab.Server.Addr6.String()},
 		{"-n", "-Pn", "-oX", "-", "-p", some, dst},
 		{"-n", "-Pn", "-oX", "FILE.xml", "-F", dst},
+		// UDP: an answer is open, a port unreachable closed, an
+		// admin-prohibited filtered, silence open|filtered.
+		{"-n", "-sU", "-p", "53,69,123,161", dst},
+		{"-n", "-sU", "--reason", "-p", "53,69,123,161", dst},
+		{"-n", "-sU", "-Pn", "-oG", "-", "-p", "53,123", dst},
+		{"-n", "-sU", "-p", "1-200", dst},
+		{"-v", "-n", "-sU", "-p", "53,123", dst},
 		// -v: nmap's progress lines.
 		{"-v", "-n", "-p", some, dst},
 		{"-vv", "-n", "-p", "22,443", dst},

@@ -81,7 +81,7 @@ EXPECT (--expect, repeatable): 'open:22,443' (every target has these ports
    1 also when the scan was interrupted (the results are partial).`
 
 // nmap reads its options with getopt_long_only: -sS, -Pn, -oX FILE.
-var nmapDialect = cmdline.Dialect{SingleDashLong: true, Prefixed: []string{"PS", "PA"}}
+var nmapDialect = cmdline.Dialect{SingleDashLong: true, Prefixed: []string{"PS", "PA", "PU", "PY", "PO"}}
 
 func main() {
 	if len(os.Args) > 1 && os.Args[1] == "merge" {
@@ -178,6 +178,11 @@ func newApp() *cli.App {
 			&cli.StringFlag{Name: "PA", Usage: "discover with TCP ACK to `ports` (-PA80; -PA alone: 80)"},
 			&cli.BoolFlag{Name: "PE", Usage: "discover with ICMP echo requests"},
 			&cli.BoolFlag{Name: "PP", Usage: "discover with ICMP timestamp requests"},
+			&cli.StringFlag{Name: "PU", Usage: "discover with UDP to `ports` (not supported yet: refused)"},
+			&cli.StringFlag{Name: "PY", Usage: "discover with SCTP INIT to `ports` (not supported: refused)"},
+			&cli.StringFlag{Name: "PO", Usage: "discover with IP `protocols` (not supported: refused)"},
+			&cli.BoolFlag{Name: "PR", Usage: "ARP/ND ping on the local link (not supported yet: refused)"},
+			&cli.BoolFlag{Name: "PM", Usage: "ICMP address mask ping (not supported: refused)"},
 			&cli.BoolFlag{Name: "sV", Usage: "service versions (not supported yet: refused)"},
 			&cli.BoolFlag{Name: "O", Usage: "OS detection (not supported: refused)"},
 			&cli.BoolFlag{Name: "A", Usage: "OS, versions, scripts, traceroute (not supported: refused)"},
@@ -252,6 +257,11 @@ func options(c *cli.Context) (scan.Options, bool, error) {
 	o.Discovery.Echo, o.Discovery.Timestamp = c.Bool("PE"), c.Bool("PP")
 	if err := cmdline.Refuse(c, [][2]string{
 		{"sV", "-sV (service versions): not supported yet"},
+		{"PU", "-PU (UDP ping): not supported yet; -PE, -PP, -PS and -PA are"},
+		{"PY", "-PY (SCTP ping): not supported"},
+		{"PO", "-PO (IP protocol ping): not supported"},
+		{"PR", "-PR (ARP ping): not supported yet; the default probes find neighbours too"},
+		{"PM", "-PM (address mask ping): not supported"},
 		{"O", "-O (OS detection): not supported"},
 		{"A", "-A (OS, versions, scripts and traceroute): not supported"},
 		{"sC", "-sC (NSE scripts): not supported"},

@@ -50,6 +50,7 @@ func TestRunbookFormsLikeMtr(t *testing.T) {
 	forms := [][]string{
 		{"-rwnc", "2", "-i", "0.2", dst},
 		{"-rnc", "2", "-i", "0.2", dst},
+		{"-rwbc", "2", "-i", "0.2", dst},
 		{"-r", "-n", "-c", "3", "-i", "0.2", dst},
 		{"--report", "--report-wide", "--no-dns", "--report-cycles", "2", "--interval", "0.2", dst},
 		{"-jnc", "2", "-i", "0.2", dst},

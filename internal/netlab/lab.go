@@ -210,6 +210,9 @@ func (l *Lab) setupNode(n *Node) error {
 		// drop some and make them flaky.
 		"net.ipv4.icmp_ratelimit=0",
 		"net.ipv4.icmp_msgs_per_sec=1000000",
+		// The bucket's depth: the default 50 drops errors past the
+		// 50th sent within one jiffy, whatever the rate.
+		"net.ipv4.icmp_msgs_burst=1000000",
 		"net.ipv6.icmp.ratelimit=0",
 		// Raw sockets only: tests of unprivileged users set it themselves.
 		"net.ipv4.ping_group_range=1 0",
