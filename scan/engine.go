@@ -109,8 +109,13 @@ func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 		ctx, cancel = context.WithTimeout(ctx, opts.Deadline)
 		defer cancel()
 	}
-	targets, err := opts.Targets.Resolve(ctx)
-	if err != nil {
+	var targets []netip.Addr
+	var err error
+	if len(opts.Targets.Args) == 0 {
+		// As nmap: an empty target list (-iL of an empty file) is
+		// scanned, a warning said, and nothing found.
+		fmt.Fprintln(stderr, "WARNING: No targets were specified, so 0 hosts scanned.")
+	} else if targets, err = opts.Targets.Resolve(ctx); err != nil {
 		return err
 	}
 	s := &scanner{opts: opts, targets: targets, ports: opts.Ports,

@@ -96,6 +96,9 @@ func TestRunbookFormsLikeNmap(t *testing.T) {
 		{"-n", "-6", "-p", "22,80", lab.Server.Addr6.String()},
 		{"-n", "-Pn", "-oX", "-", "-p", some, dst},
 		{"-n", "-Pn", "-oX", "FILE.xml", "-F", dst},
+		// An empty target list: a warning, an empty report, exit 0.
+		{"-n", "-p", "22", "-iL", "/dev/null"},
+		{"-n", "-p", "22", "-oG", "-", "-iL", "/dev/null"},
 		// UDP: an answer is open, a port unreachable closed, an
 		// admin-prohibited filtered, silence open|filtered.
 		{"-n", "-sU", "-p", "53,69,123,161", dst},

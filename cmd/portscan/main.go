@@ -325,7 +325,7 @@ func options(c *cli.Context) (scan.Options, bool, error) {
 		}
 		o.Targets.Args = append(o.Targets.Args, more...)
 	}
-	if len(o.Targets.Args) == 0 {
+	if len(o.Targets.Args) == 0 && c.NumFlags() == 0 {
 		return o, false, report.Usagef("no targets given")
 	}
 	switch {
