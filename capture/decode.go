@@ -1,6 +1,8 @@
 package capture
 
 import (
+	"bufio"
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"net/netip"
@@ -48,7 +50,7 @@ func decodeIPv4(b []byte) summary {
 		payload = payload[:total-ihl]
 	}
 	if frag != 0 {
-		return summary{src: src, dst: dst, proto: "ip", text: fmt.Sprintf("IP %s > %s: ip-proto-%d fragment", src, dst, b[9])}
+		return summary{src: src, dst: dst, proto: "ip", text: fmt.Sprintf("IP %s > %s: ip-proto-%d", src, dst, b[9])}
 	}
 	s := transport("IP", src, dst, int(b[9]), payload, max(total-ihl, 0))
 	return s
@@ -164,11 +166,93 @@ func transport(ipName, src, dst string, proto int, b []byte, length int) summary
 			return s
 		}
 		s.text = fmt.Sprintf("%s %s > %s: %s, length %d", ipName, src, dst, icmpText(proto, b), max(length, len(b)))
+	case 2:
+		s.proto = "igmp"
+		s.text = fmt.Sprintf("%s %s > %s: %s", ipName, src, dst, igmpText(b, max(length, len(b))))
 	default:
 		s.proto = fmt.Sprintf("ip-proto-%d", proto)
 		s.text = fmt.Sprintf("%s %s > %s: ip-proto-%d %d", ipName, src, dst, proto, max(length, len(b)))
 	}
 	return s
+}
+
+// igmpText is tcpdump's text of an IGMP message (RFC 1112, 2236, 3376;
+// print-igmp.c), length bytes long.
+func igmpText(b []byte, length int) string {
+	if len(b) < 1 {
+		return "[|igmp]"
+	}
+	group := func() string {
+		if len(b) < 8 {
+			return "[|igmp]"
+		}
+		return netip.AddrFrom4([4]byte(b[4:8])).String()
+	}
+	lenNote := ""
+	if length != 8 {
+		lenNote = fmt.Sprintf(" [len %d]", length)
+	}
+	switch b[0] {
+	case 0x11:
+		if length >= 12 {
+			if len(b) < 12 {
+				return "igmp query [|igmp]"
+			}
+			text := "igmp query v3"
+			if g := group(); g != "0.0.0.0" {
+				text += " [gaddr " + g
+				if n := binary.BigEndian.Uint16(b[10:]); n > 0 {
+					text += fmt.Sprintf(" { %d source(s) }", n)
+				}
+				text += "]"
+			}
+			return text
+		}
+		if len(b) < 8 {
+			return "igmp query [|igmp]"
+		}
+		text := "igmp query v1"
+		if mrt := b[1]; mrt != 0 {
+			text = "igmp query v2"
+			if mrt != 100 {
+				text += " [max resp time " + relTime(int(mrt)/10) + "]"
+			}
+		}
+		if g := group(); g != "0.0.0.0" {
+			text += " [gaddr " + g + "]"
+		}
+		return text + lenNote
+	case 0x12:
+		return "igmp v1 report " + group() + lenNote
+	case 0x16:
+		return "igmp v2 report " + group() + lenNote
+	case 0x17:
+		return "igmp leave " + group() + lenNote
+	case 0x22:
+		if len(b) < 8 {
+			return "igmp v3 report [|igmp]"
+		}
+		return fmt.Sprintf("igmp v3 report, %d group record(s)", binary.BigEndian.Uint16(b[6:]))
+	}
+	return fmt.Sprintf("igmp-%d", b[0])
+}
+
+// relTime is tcpdump's unsigned_relts_print: "10s", "1m40s", "1h".
+func relTime(secs int) string {
+	if secs == 0 {
+		return "0s"
+	}
+	var out strings.Builder
+	for _, u := range []struct {
+		n    int
+		unit string
+	}{{31536000, "y"}, {604800, "w"}, {86400, "d"}, {3600, "h"}, {60, "m"}, {1, "s"}} {
+		if secs >= u.n {
+			fmt.Fprintf(&out, "%d%s", secs/u.n, u.unit)
+			secs %= u.n
+		}
+	}
+	return out.String()
 }
 
 // unreach4 are tcpdump's words for ICMP unreachable codes; %s is the
@@ -270,23 +354,104 @@ func icmpText(proto int, b []byte) string {
 	return fmt.Sprintf("ICMP6, type %d", typ)
 }
 
-func decodeARP(b []byte) summary {
+func decodeARP(b []byte) summary { return arpLine(b, len(b)) }
+
+// arpHardware and arpProtocol name ARP's address types as tcpdump does
+// (print-arp.c's arphrd_values, ethertype_values).
+var arpHardware = map[uint16]string{1: "Ethernet", 6: "TokenRing", 7: "ArcNet", 15: "FrameRelay", 19: "ATM (RFC 2225)",
+	23: "STRIP", 24: "IEEE 1394", 32: "InfiniBand"}
+
+var arpProtocol = map[uint16]string{0x0800: "IPv4", 0x86dd: "IPv6", 0x0806: "ARP", 0x8035: "Reverse ARP",
+	0x8100: "802.1Q", 0x88a8: "802.1Q-QinQ", 0x9100: "802.1Q-9100", 0x9200: "802.1Q-9200", 0x8137: "IPX", 0x809b: "Appletalk"}
+
+// arpLine is tcpdump's line for an ARP packet b (RFC 826), whatever its
+// address lengths; length is what followed the link header on the wire,
+// padding included. Operations tcpdump does not know are hex-dumped on
+// the lines after, as it does.
+func arpLine(b []byte, length int) summary {
 	s := summary{proto: "arp"}
-	if len(b) < 28 {
-		s.text = "ARP, truncated"
+	if len(b) < 8 {
+		s.text = " [|arp]"
 		return s
 	}
-	op := binary.BigEndian.Uint16(b[6:])
-	spa, tpa := netip.AddrFrom4([4]byte(b[14:18])).String(), netip.AddrFrom4([4]byte(b[24:28])).String()
-	s.src, s.dst = spa, tpa
+	hrd, pro := binary.BigEndian.Uint16(b), binary.BigEndian.Uint16(b[2:])
+	hln, pln, op := int(b[4]), int(b[5]), binary.BigEndian.Uint16(b[6:])
+	sha, spa := 8, 8+hln
+	tha, tpa := spa+pln, spa+pln+hln
+	if hrd == 19 && len(b) >= 12 {
+		// ATM ARP (RFC 2225) lays its lengths out otherwise.
+		need := 12 + int(b[4]&0x3f) + int(b[5]&0x3f) + int(b[8]) + int(b[9]&0x3f) + int(b[10]&0x3f) + int(b[11])
+		if need > len(b) {
+			s.text = " [|arp]"
+			return s
+		}
+	}
+	if tpa+pln > len(b) {
+		s.text = " [|arp]"
+		return s
+	}
+	proto := func(at int) string {
+		switch {
+		case pro != 0x0800 && pro != 0x1000:
+			return "<wrong proto type>"
+		case pln != 4:
+			return "<wrong len>"
+		}
+		return netip.AddrFrom4([4]byte(b[at : at+4])).String()
+	}
+	link := func(at int) string {
+		parts := make([]string, hln)
+		for i := range parts {
+			parts[i] = fmt.Sprintf("%02x", b[at+i])
+		}
+		return strings.Join(parts, ":")
+	}
+	var t strings.Builder
+	t.WriteString("ARP, ")
+	if pro != 0x0800 && pro != 0x1000 || pln != 4 || hln == 0 {
+		hw, ok := arpHardware[hrd]
+		if !ok {
+			hw = fmt.Sprintf("Unknown Hardware (%d)", hrd)
+		}
+		pr, ok := arpProtocol[pro]
+		if !ok {
+			pr = fmt.Sprintf("Unknown Protocol (0x%04x)", pro)
+		}
+		fmt.Fprintf(&t, "%s (len %d), %s (len %d), length %d", hw, hln, pr, pln, length)
+		s.text = t.String()
+		return s
+	}
+	s.src, s.dst = proto(spa), proto(tpa)
 	switch op {
 	case 1:
-		s.text = fmt.Sprintf("ARP, Request who-has %s tell %s, length %d", tpa, spa, len(b))
+		fmt.Fprintf(&t, "Request who-has %s", proto(tpa))
+		for _, c := range b[tha : tha+hln] {
+			if c != 0 {
+				fmt.Fprintf(&t, " (%s)", link(tha))
+				break
+			}
+		}
+		fmt.Fprintf(&t, " tell %s", proto(spa))
 	case 2:
-		mac := b[8:14]
-		s.text = fmt.Sprintf("ARP, Reply %s is-at %02x:%02x:%02x:%02x:%02x:%02x, length %d", spa, mac[0], mac[1], mac[2], mac[3], mac[4], mac[5], len(b))
+		fmt.Fprintf(&t, "Reply %s is-at %s", proto(spa), link(sha))
+	case 3:
+		fmt.Fprintf(&t, "Reverse Request who-is %s tell %s", link(tha), link(sha))
+	case 4:
+		fmt.Fprintf(&t, "Reverse Reply %s at %s", link(tha), proto(tpa))
+	case 8:
+		fmt.Fprintf(&t, "Inverse Request who-is %s tell %s", link(tha), link(sha))
+	case 9:
+		fmt.Fprintf(&t, "Inverse Reply %s at %s", link(sha), proto(spa))
 	default:
-		s.text = fmt.Sprintf("ARP, op %d, length %d", op, len(b))
+		fmt.Fprintf(&t, "Unknown (%d) ", op)
+		var hex bytes.Buffer
+		w := bufio.NewWriter(&hex)
+		hexDump(w, b, true)
+		w.Flush()
+		s.text = t.String() + "\n" + strings.TrimSuffix(hex.String(), "\n")
+		return s
 	}
+	fmt.Fprintf(&t, ", length %d", length)
+	s.text = t.String()
 	return s
 }

@@ -46,8 +46,9 @@ type Options struct {
 	JSON     bool
 	// LinkHeader (-e) prints the link-level header on each line.
 	LinkHeader bool
-	// Verbose (-v) adds the IP header's TTL, id and length.
-	Verbose bool
+	// Verbose is tcpdump's -v count: the IP header's fields and the
+	// TCP checksum (1), the UDP checksum over IPv4 too (2).
+	Verbose int
 	// Hex (-X) and ASCII (-A) dump each packet from its network header;
 	// HexOnly (-x) without the ASCII column; WithLink (-xx, -XX) from the
 	// link header.

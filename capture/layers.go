@@ -3,6 +3,7 @@ package capture
 import (
 	"encoding/binary"
 	"fmt"
+	"net/netip"
 	"strings"
 
 	"github.com/gopacket/gopacket"
@@ -36,6 +37,8 @@ type decoder struct {
 	// tcpdump makes the others relative to; absolute (-S) keeps none.
 	conversations map[tcpKey]*tcpBase
 	absolute      bool
+	verbose       int    // tcpdump's -v count: checksums are checked
+	frame         []byte // the frame being decoded
 }
 
 // tcpKey names a TCP conversation the same way in both directions.
@@ -78,6 +81,7 @@ func (d *decoder) decodeWire(frame []byte, wire int) summary {
 		}
 	}
 	d.found = d.found[:0]
+	d.frame = frame
 	p.DecodeLayers(frame, &d.found) // an error leaves the layers decoded so far
 	var s summary
 	ipName := ""
@@ -96,7 +100,7 @@ func (d *decoder) decodeWire(frame []byte, wire int) summary {
 		ipLen = int(d.ip4.Length) - int(d.ip4.IHL)*4
 		if d.ip4.FragOffset != 0 {
 			s.proto = "ip"
-			s.text = fmt.Sprintf("IP %s > %s: ip-proto-%d fragment", s.src, s.dst, d.ip4.Protocol)
+			s.text = fmt.Sprintf("IP %s > %s: ip-proto-%d", s.src, s.dst, d.ip4.Protocol)
 			return s
 		}
 	case has(layers.LayerTypeIPv6):
@@ -109,7 +113,7 @@ func (d *decoder) decodeWire(frame []byte, wire int) summary {
 		// tcpdump's ARP length is what follows the link header on the
 		// wire, padding included.
 		off := len(frame) - len(d.arp.Contents) - len(d.arp.Payload)
-		return d.arpText(wire - off)
+		return arpLine(frame[off:], wire-off)
 	}
 	switch {
 	case has(layers.LayerTypeTCP):
@@ -117,14 +121,15 @@ func (d *decoder) decodeWire(frame []byte, wire int) summary {
 	case has(layers.LayerTypeUDP):
 		s.proto, s.sport, s.dport = "udp", int(d.udp.SrcPort), int(d.udp.DstPort)
 		ulen := int(d.udp.Length) - 8
+		sum := d.udpSum()
 		mdns := s.sport == 5353 || s.dport == 5353
 		if s.sport == 53 || s.dport == 53 || mdns {
 			if t := dnsText(d.udp.Payload, mdns); t != "" {
-				s.text = fmt.Sprintf("%s %s.%d > %s.%d: %s (%d)", ipName, s.src, s.sport, s.dst, s.dport, t, ulen)
+				s.text = fmt.Sprintf("%s %s.%d > %s.%d: %s%s (%d)", ipName, s.src, s.sport, s.dst, s.dport, sum, t, ulen)
 				return s
 			}
 		}
-		s.text = fmt.Sprintf("%s %s.%d > %s.%d: UDP, length %d", ipName, s.src, s.sport, s.dst, s.dport, ulen)
+		s.text = fmt.Sprintf("%s %s.%d > %s.%d: %sUDP, length %d", ipName, s.src, s.sport, s.dst, s.dport, sum, ulen)
 		return s
 	case has(layers.LayerTypeICMPv4):
 		s.proto = "icmp"
@@ -165,6 +170,17 @@ func (d *decoder) tcpText(s summary, ipName string, ipLen int) summary {
 	seq, ack := d.relative(s, t)
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s %s.%d > %s.%d: Flags [%s]", ipName, s.src, s.sport, s.dst, s.dport, s.flags)
+	if d.verbose > 0 {
+		if seg, src, dst, ok := d.segment(t.Contents, ipLen); ok {
+			good, want := transportSum(src, dst, 6, seg, 16)
+			fmt.Fprintf(&b, ", cksum 0x%04x", t.Checksum)
+			if good {
+				b.WriteString(" (correct)")
+			} else {
+				fmt.Fprintf(&b, " (incorrect -> 0x%04x)", want)
+			}
+		}
+	}
 	if t.SYN || data > 0 || t.FIN || t.RST {
 		if data > 0 {
 			fmt.Fprintf(&b, ", seq %d:%d", seq, seq+uint32(data))
@@ -185,6 +201,10 @@ func (d *decoder) tcpText(s summary, ipName string, ipLen int) summary {
 			if i > 0 {
 				b.WriteByte(',')
 			}
+			if o.OptionType == 30 {
+				b.WriteString(mptcpOption(o.OptionData, t.SYN, t.ACK))
+				continue
+			}
 			b.WriteString(tcpOption(o))
 		}
 		b.WriteByte(']')
@@ -202,7 +222,7 @@ func (d *decoder) tcpText(s summary, ipName string, ipLen int) summary {
 		case port(22):
 			b.WriteString(sshText(pay))
 		case port(80) || port(8080):
-			b.WriteString(httpText(pay))
+			b.WriteString(httpText(pay, d.verbose > 0))
 		}
 	}
 	s.text = b.String()
@@ -283,23 +303,48 @@ func tcpOption(o layers.TCPOption) string {
 	return fmt.Sprintf("unknown-%d 0x%x", o.OptionType, v)
 }
 
-func (d *decoder) arpText(n int) summary {
-	a := &d.arp
-	s := summary{proto: "arp"}
-	if len(a.SourceProtAddress) != 4 || len(a.DstProtAddress) != 4 {
-		s.text = "ARP, unsupported"
-		return s
+// segment is the transport segment whose header is contents, when it was
+// captured whole (length bytes) and is no fragment, with the addresses
+// of its checksum's pseudo-header.
+func (d *decoder) segment(contents []byte, length int) (seg []byte, src, dst netip.Addr, ok bool) {
+	off := cap(d.frame) - cap(contents)
+	if off < 0 || off > len(d.frame) || length < len(contents) || off+length > len(d.frame) {
+		return nil, src, dst, false
 	}
-	spa := fmt.Sprintf("%d.%d.%d.%d", a.SourceProtAddress[0], a.SourceProtAddress[1], a.SourceProtAddress[2], a.SourceProtAddress[3])
-	tpa := fmt.Sprintf("%d.%d.%d.%d", a.DstProtAddress[0], a.DstProtAddress[1], a.DstProtAddress[2], a.DstProtAddress[3])
-	s.src, s.dst = spa, tpa
-	switch a.Operation {
-	case 1:
-		s.text = fmt.Sprintf("ARP, Request who-has %s tell %s, length %d", tpa, spa, n)
-	case 2:
-		s.text = fmt.Sprintf("ARP, Reply %s is-at %s, length %d", spa, mac(a.SourceHwAddress), n)
-	default:
-		s.text = fmt.Sprintf("ARP, op %d, length %d", a.Operation, n)
+	for _, f := range d.found {
+		switch f {
+		case layers.LayerTypeIPv6Fragment:
+			return nil, src, dst, false
+		case layers.LayerTypeIPv4:
+			if d.ip4.Flags&layers.IPv4MoreFragments != 0 || d.ip4.FragOffset != 0 {
+				return nil, src, dst, false
+			}
+			src, _ = netip.AddrFromSlice(d.ip4.SrcIP.To4())
+			dst, _ = netip.AddrFromSlice(d.ip4.DstIP.To4())
+		case layers.LayerTypeIPv6:
+			src, _ = netip.AddrFromSlice(d.ip6.SrcIP)
+			dst, _ = netip.AddrFromSlice(d.ip6.DstIP)
+		}
 	}
-	return s
+	return d.frame[off : off+length], src, dst, src.IsValid() && dst.IsValid()
+}
+
+// udpSum is what tcpdump -v says of a UDP checksum before the payload:
+// over IPv6 (where it is mandatory) from -v, over IPv4 from -vv.
+func (d *decoder) udpSum() string {
+	if d.verbose == 0 {
+		return ""
+	}
+	seg, src, dst, ok := d.segment(d.udp.Contents, int(d.udp.Length))
+	if !ok || src.Is4() && d.verbose < 2 {
+		return ""
+	}
+	if src.Is4() && d.udp.Checksum == 0 {
+		return "[no cksum] "
+	}
+	good, want := transportSum(src, dst, 17, seg, 6)
+	if good {
+		return "[udp sum ok] "
+	}
+	return fmt.Sprintf("[bad udp cksum 0x%04x -> 0x%04x!] ", d.udp.Checksum, want)
 }

@@ -223,6 +223,7 @@ func (o *output) packet(c captured) error {
 	if o.dec == nil {
 		o.dec = newDecoder(o.lt)
 		o.dec.absolute = o.opts.AbsoluteSeq
+		o.dec.verbose = o.opts.Verbose
 	}
 	var s summary
 	if c.opaque {
@@ -254,7 +255,7 @@ func (o *output) packet(c captured) error {
 		fmt.Fprintf(w, " %s %s", c.ifname, dir)
 	}
 	text := s.text
-	if o.opts.Verbose {
+	if o.opts.Verbose > 0 {
 		text = verboseIP(et, nh, text)
 	}
 	if o.opts.LinkHeader {
@@ -263,7 +264,9 @@ func (o *output) packet(c captured) error {
 		text = strings.TrimPrefix(strings.TrimPrefix(text, "IP6 "), "IP ")
 	}
 	if o.opts.Stamps == 1 {
-		text = strings.TrimPrefix(text, " ")
+		// tcpdump's time ends with the space before the text: with -t
+		// none is printed, and a text that starts with one (" [|arp]")
+		// keeps it.
 		fmt.Fprintf(w, "%s\n", text)
 	} else {
 		fmt.Fprintf(w, " %s\n", text)
@@ -347,20 +350,6 @@ func (o *output) linkText(c captured, et uint16) string {
 
 func mac(b []byte) string {
 	return fmt.Sprintf("%02x:%02x:%02x:%02x:%02x:%02x", b[0], b[1], b[2], b[3], b[4], b[5])
-}
-
-// verboseIP adds tcpdump -v's IP header fields after "IP" or "IP6".
-func verboseIP(et uint16, nh []byte, text string) string {
-	switch {
-	case et == 0x800 && len(nh) >= 20:
-		fields := fmt.Sprintf("(tos %#x, ttl %d, id %d, offset %d, proto %d, length %d)",
-			nh[1], nh[8], binary.BigEndian.Uint16(nh[4:]), (binary.BigEndian.Uint16(nh[6:])&0x1fff)*8, nh[9], binary.BigEndian.Uint16(nh[2:]))
-		return strings.Replace(text, "IP ", "IP "+fields+" ", 1)
-	case et == 0x86dd && len(nh) >= 40:
-		fields := fmt.Sprintf("(hlim %d, next-header %d, payload length %d)", nh[7], nh[6], binary.BigEndian.Uint16(nh[4:]))
-		return strings.Replace(text, "IP6 ", "IP6 "+fields+" ", 1)
-	}
-	return text
 }
 
 // hexDump writes tcpdump -X's hex and ASCII lines, or -x's hex alone.

@@ -345,7 +345,7 @@ func TestPrintingOptions(t *testing.T) {
 		want string
 	}{
 		{"-e", Options{LinkHeader: true}, "02:00:00:00:00:01 > 02:00:00:00:00:02, ethertype IPv4 (0x0800), length 71: 198.18.0.1.40000 > "},
-		{"-v", Options{Verbose: true}, "IP (tos 0x0, ttl 64, id 4660, offset 0, "},
+		{"-v", Options{Verbose: 1}, "IP (tos 0x0, ttl 64, id 4660, offset 0, flags [none], proto UDP (17), length 57)\n    198.18.0.1.40000 > 198.18.0.2.53: "},
 		{"-t", Options{Stamps: 1}, "IP 198.18.0.1.40000 > 198.18.0.2.53:"},
 		{"-tttt", Options{Stamps: 4}, "2026-12-01 12:00:00.000000 IP "},
 		{"-ttt", Options{Stamps: 3}, " 00:00:00.001000 IP 198.18.0.1 > 198.18.0.2: ICMP"},

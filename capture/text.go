@@ -1,6 +1,7 @@
 package capture
 
 import (
+	"fmt"
 	"strings"
 )
 
@@ -70,10 +71,42 @@ func firstLine(b []byte) (line string, ended, ok bool) {
 	return string(b), false, true
 }
 
+// txtLines is tcpdump -v's text of a text protocol: every line of the
+// segment, each on its own line after a tab, up to what is not text;
+// a last line without its end is marked cut short (util-print.c,
+// print_txt_line).
+func txtLines(b []byte, proto string) string {
+	var out strings.Builder
+	start := 0
+	for i := 0; i < len(b); i++ {
+		switch c := b[i]; {
+		case c == '\n':
+			out.WriteString("\n\t" + string(b[start:i]))
+			start = i + 1
+		case c == '\r':
+			if i+1 >= len(b) || b[i+1] != '\n' {
+				return out.String()
+			}
+			out.WriteString("\n\t" + string(b[start:i]))
+			i++
+			start = i + 1
+		case !printableASCII(c) && c != '\t':
+			return out.String()
+		}
+	}
+	if start < len(b) {
+		out.WriteString("\n\t" + string(b[start:]) + " [|" + proto + "]")
+	}
+	return out.String()
+}
+
 // httpText is what tcpdump adds after ", length N" for a segment of
 // port 80 or 8080: ": HTTP", and the request or status line when the
-// segment starts one.
-func httpText(b []byte) string {
+// segment starts one; with -v every line of the segment.
+func httpText(b []byte, verbose bool) string {
+	if verbose {
+		return fmt.Sprintf(": HTTP, length: %d", len(b)) + txtLines(b, "http")
+	}
 	text := ": HTTP"
 	tok, next := token(b, 0)
 	show := next != 0 && httpMethods[strings.ToUpper(tok)]

@@ -407,7 +407,8 @@ func TestTcpdumpOptionsLive(t *testing.T) {
 
 	// Clusters and counted flags: -nni IFACE -c N, -vvv, -ttt.
 	c := during(t, lab, []string{"-nni", "to-r1", "-c", "4", "-vvv", "-ttt", "icmp"}, ping(lab, dst, 4))
-	if n := lines(c.stdout); n != 4 || c.code != 0 || !strings.HasPrefix(c.stdout, " 00:00:00.000000 IP (tos") {
+	// -v puts the packet on a line indented under its IP header's.
+	if n := lines(c.stdout) - strings.Count(c.stdout, "\n    "); n != 4 || c.code != 0 || !strings.HasPrefix(c.stdout, " 00:00:00.000000 IP (tos") {
 		t.Errorf("-nni to-r1 -c 4 -vvv -ttt: %d lines, exit %d\n%s%s", n, c.code, c.stdout, c.stderr)
 	}
 	// inbound and outbound: in the kernel on an interface (an ancillary
