@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/rawkit/rawkit/internal/sockowner"
 	"io"
 	"net"
 	"os"
@@ -72,6 +73,12 @@ type Options struct {
 	// Expects (--expect) turn the capture into a verdict: exit 1 when
 	// one does not hold (see Metrics).
 	Expects []report.Expect
+	// Process (--process) names the local process of each TCP and UDP
+	// packet (sockowner); PID (--pid) and PName (--pname) keep only the
+	// packets of that process, in every output, -w files too.
+	Process bool
+	PID     int
+	PName   string
 	// AfterOpen, if set, runs once the capture socket and every output
 	// are open, before the first packet: sniff -Z gives up root there.
 	AfterOpen func() error
@@ -219,10 +226,16 @@ func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 	}
 	var conn Source
 	var names map[int]string
+	var owners *sockowner.Table
 	err = rawsock.InNetns(opts.Netns, func() (err error) {
 		conn, err = listen(cfg)
 		if err == nil {
 			names = ifnames() // the namespace's own
+		}
+		if err == nil && opts.processes() {
+			// The socket tables are the namespace's, read through a
+			// netlink socket opened in it.
+			owners, err = sockowner.New("")
 		}
 		return err
 	})
@@ -237,6 +250,7 @@ func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	out.owners = owners
 	if err := dropAfterOpen(opts); err != nil {
 		return err
 	}
@@ -471,11 +485,19 @@ func dropAfterOpen(opts Options) error {
 			return err
 		}
 	}
-	if err := rawsock.DropPrivileges(); err != nil {
+	var keep []int
+	if opts.processes() {
+		// Other users' /proc/PID/fd, for the owners of sockets.
+		keep = append(keep, rawsock.CapSysPtrace)
+	}
+	if err := rawsock.DropPrivilegesExcept(keep...); err != nil {
 		return fmt.Errorf("dropping capabilities: %w", err)
 	}
 	return nil
 }
+
+// processes reports whether packets are attributed to processes.
+func (o Options) processes() bool { return o.Process || o.PID != 0 || o.PName != "" }
 
 // invalidHeader is tcpdump's "[Invalid header: ...]" text for a record
 // whose captured and wire lengths contradict each other, or "".

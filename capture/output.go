@@ -5,7 +5,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/rawkit/rawkit/internal/sockowner"
 	"io"
+	"net/netip"
 	"os"
 	"strings"
 	"time"
@@ -18,6 +20,9 @@ import (
 type output struct {
 	opts   Options
 	stdout io.Writer
+	// owners names the process of each TCP and UDP packet (--process,
+	// --pid, --pname); nil otherwise.
+	owners *sockowner.Table
 	// rotation: the files written so far, the current one's size and age
 	seq     int
 	written int64
@@ -98,6 +103,10 @@ type jsonPacket struct {
 	Dport   int    `json:"dport,omitempty"`
 	Flags   string `json:"flags,omitempty"`
 	Summary string `json:"summary"`
+	// Process is the local process of a TCP or UDP packet (--process);
+	// ProcessUnknown marks one no process could be found for.
+	Process        *sockowner.Process `json:"process,omitempty"`
+	ProcessUnknown bool               `json:"process_unknown,omitempty"`
 }
 
 // fileName is the name of the seq-th file: -w's name, with a number
@@ -201,6 +210,18 @@ func (o *output) rotate(c captured, st Stats) error {
 }
 
 func (o *output) packet(c captured) error {
+	var proc *sockowner.Process
+	attributed := false // a TCP or UDP packet, looked up
+	if o.owners != nil && !c.opaque {
+		// Decoded first: --pid and --pname keep packets out of -w
+		// files too.
+		o.decoder()
+		s := o.dec.decodeWire(c.data, c.wire)
+		proc, attributed = o.ownerOf(s)
+		if o.opts.PID != 0 && (proc == nil || proc.PID != o.opts.PID) || o.opts.PName != "" && (proc == nil || proc.Comm != o.opts.PName) {
+			return nil
+		}
+	}
 	if o.pcap != nil || o.pcapng != nil {
 		if err := o.rotate(c, Stats{}); err != nil {
 			return err
@@ -220,11 +241,7 @@ func (o *output) packet(c captured) error {
 		}
 	}
 	et, nh := o.network(c)
-	if o.dec == nil {
-		o.dec = newDecoder(o.lt)
-		o.dec.absolute = o.opts.AbsoluteSeq
-		o.dec.verbose = o.opts.Verbose
-	}
+	o.decoder()
 	var s summary
 	if c.opaque {
 		// A link type sniff does not decode: the packet is counted and
@@ -243,7 +260,8 @@ func (o *output) packet(c captured) error {
 	}
 	if o.json != nil {
 		return o.json.Write("packet", jsonPacket{Ifname: c.ifname, Dir: dir, Len: c.wire, Caplen: len(c.data),
-			Src: s.src, Dst: s.dst, Proto: s.proto, Sport: s.sport, Dport: s.dport, Flags: s.flags, Summary: s.text})
+			Src: s.src, Dst: s.dst, Proto: s.proto, Sport: s.sport, Dport: s.dport, Flags: s.flags, Summary: s.text,
+			Process: proc, ProcessUnknown: attributed && proc == nil})
 	}
 	w := o.text
 	o.count++
@@ -251,8 +269,19 @@ func (o *output) packet(c captured) error {
 		fmt.Fprintf(w, "%5d  ", o.count)
 	}
 	w.WriteString(o.stamp(c.ts))
+	// --process: the process as ptcpdump shows it, COMM.PID, after the
+	// interface; "?" for a TCP or UDP packet of no known process.
+	who := ""
+	switch {
+	case proc != nil:
+		who = fmt.Sprintf(" %s.%d", proc.Comm, proc.PID)
+	case attributed:
+		who = " ?"
+	}
 	if dir != "" && c.ifname != "" {
-		fmt.Fprintf(w, " %s %s", c.ifname, dir)
+		fmt.Fprintf(w, " %s%s %s", c.ifname, who, dir)
+	} else {
+		w.WriteString(who)
 	}
 	text := s.text
 	if o.opts.Verbose > 0 {
@@ -465,4 +494,34 @@ func (o *output) close(st Stats) error {
 		}
 	}
 	return err
+}
+
+func (o *output) decoder() {
+	if o.dec == nil {
+		o.dec = newDecoder(o.lt)
+		o.dec.absolute = o.opts.AbsoluteSeq
+		o.dec.verbose = o.opts.Verbose
+	}
+}
+
+// ownerOf looks a decoded packet's flow up: its process, and whether it
+// was a TCP or UDP packet at all.
+func (o *output) ownerOf(s summary) (*sockowner.Process, bool) {
+	var proto uint8
+	switch s.proto {
+	case "tcp":
+		proto = 6
+	case "udp":
+		proto = 17
+	default:
+		return nil, false
+	}
+	src, err1 := netip.ParseAddr(s.src)
+	dst, err2 := netip.ParseAddr(s.dst)
+	if err1 != nil || err2 != nil {
+		return nil, false
+	}
+	f := sockowner.Flow{Proto: proto, Src: netip.AddrPortFrom(src, uint16(s.sport)), Dst: netip.AddrPortFrom(dst, uint16(s.dport))}
+	p, _ := o.owners.Lookup(f, time.Now())
+	return p, true
 }

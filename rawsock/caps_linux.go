@@ -19,12 +19,30 @@ import (
 // which works only in binaries built without cgo (as rawkit's are). In a
 // cgo binary, such as a race-enabled test, it changes nothing and returns
 // ErrCannotDrop: a tool must not go on believing it holds nothing.
-func DropPrivileges() error {
+func DropPrivileges() error { return DropPrivilegesExcept() }
+
+// CapSysPtrace is CAP_SYS_PTRACE's number (capabilities(7)): reading
+// another user's /proc/PID/fd needs it.
+const CapSysPtrace = 19
+
+// DropPrivilegesExcept is DropPrivileges keeping the capabilities keep
+// (CAP_* numbers) in the effective and permitted sets, where the thread
+// has them.
+func DropPrivilegesExcept(keep ...int) error {
 	if dropDisabled {
 		return nil
 	}
 	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var now [2]unix.CapUserData
+	if err := unix.Capget(&hdr, &now[0]); err != nil {
+		return os.NewSyscallError("capget", err)
+	}
 	var data [2]unix.CapUserData
+	for _, c := range keep {
+		bit := uint32(1) << (c % 32)
+		data[c/32].Effective |= now[c/32].Effective & bit
+		data[c/32].Permitted |= now[c/32].Permitted & bit
+	}
 	_, _, errno := syscall.AllThreadsSyscall(unix.SYS_CAPSET,
 		uintptr(unsafe.Pointer(&hdr)), uintptr(unsafe.Pointer(&data[0])), 0)
 	switch errno {

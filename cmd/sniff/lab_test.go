@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -644,5 +645,86 @@ func TestLoopbackOnce(t *testing.T) {
 	c := during(t, lab, []string{"-i", "lo", "--duration", "1.5", "icmp"}, ping(lab, "127.0.0.1", 2))
 	if lines(c.stdout) != 4 || strings.Count(c.stdout, "echo request") != 2 || strings.Count(c.stdout, "echo reply") != 2 {
 		t.Errorf("-i lo: want 2 requests and 2 replies\n%s%s", c.stdout, c.stderr)
+	}
+}
+
+// --process names the program behind each flow: two programs (bash
+// holding a TCP connection, socat a UDP exchange) are each named for
+// their own packets; --pname keeps exactly one program's packets.
+func TestProcessAttribution(t *testing.T) {
+	if _, err := exec.LookPath("socat"); err != nil {
+		t.Fatal("socat is needed (make deps installs it)")
+	}
+	lab := netlab.ForTest(t, netlab.Spec{Routers: 1, Services: netlab.Services{
+		TCP: map[int]netlab.PortState{22: netlab.Open}, UDP: map[int]netlab.PortState{53: netlab.Open}}})
+	dst := lab.Server.Addr4.String()
+	traffic := func() {
+		var wg sync.WaitGroup
+		for _, prog := range [][]string{
+			// bash holds the connection; its sleep does not (3>&-).
+			{"bash", "-c", "exec 3<>/dev/tcp/" + dst + "/22; sleep 1.2 3>&-; true"},
+			{"sh", "-c", "(sleep 0.3; echo q; sleep 0.3; echo r; sleep 0.6) | socat -T 2 - UDP:" + dst + ":53"},
+		} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				defer cancel()
+				lab.Command(ctx, lab.Client, prog[0], prog[1:]...).Run()
+			}()
+		}
+		wg.Wait()
+	}
+	type packet struct {
+		Proto   string `json:"proto"`
+		Sport   int    `json:"sport"`
+		Dport   int    `json:"dport"`
+		Flags   string `json:"flags"`
+		Process *struct {
+			PID  int    `json:"pid"`
+			Comm string `json:"comm"`
+		} `json:"process"`
+		Unknown bool `json:"process_unknown"`
+	}
+	read := func(out string) (packets []packet) {
+		for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+			var p packet
+			if strings.Contains(line, `"type":"packet"`) && json.Unmarshal([]byte(line), &p) == nil {
+				packets = append(packets, p)
+			}
+		}
+		return packets
+	}
+	filter := []string{"tcp port 22 or udp port 53"}
+	all := during(t, lab, append([]string{"-i", "to-r1", "--process", "--json", "--duration", "2.5"}, filter...), traffic)
+	named := map[string]int{}
+	for _, p := range read(all.stdout) {
+		want := "bash"
+		if p.Proto == "udp" {
+			want = "socat"
+		}
+		switch {
+		case p.Process != nil && p.Process.Comm != want:
+			t.Errorf("a %s packet (%d > %d) is named %s, want %s", p.Proto, p.Sport, p.Dport, p.Process.Comm, want)
+		case p.Process != nil:
+			named[want]++
+		case !p.Unknown:
+			t.Errorf("a %s packet is neither named nor marked unknown: %+v", p.Proto, p)
+		}
+	}
+	// bash's handshake and the server's FIN; socat's two datagrams and
+	// their echoes.
+	if named["bash"] < 3 || named["socat"] < 4 {
+		t.Errorf("named packets: %v, want bash >= 3 and socat >= 4\n%s%s", named, all.stdout, all.stderr)
+	}
+	only := during(t, lab, append([]string{"-i", "to-r1", "--pname", "socat", "--json", "--duration", "2.5"}, filter...), traffic)
+	kept := read(only.stdout)
+	for _, p := range kept {
+		if p.Proto != "udp" || p.Process == nil || p.Process.Comm != "socat" {
+			t.Errorf("--pname socat kept %+v", p)
+		}
+	}
+	if len(kept) < 4 {
+		t.Errorf("--pname socat kept %d packets, want socat's 4\n%s%s", len(kept), only.stdout, only.stderr)
 	}
 }

@@ -36,10 +36,19 @@ At exit, tcpdump's tallies on stderr: captured, received by filter, dropped.
 packet a runbook waits for came), --expect none (nothing matched: a firewall
 rule holds), --expect 'dropped==0'; a failed one exits 1 and says which.
 
+--process names the local process of each TCP and UDP packet as ptcpdump
+does (COMM.PID after the interface; in --json a process record: pid, comm,
+cmdline, cgroup), '?' when none could be found; --pid PID and --pname NAME
+keep only that process's packets (in -w files too). No eBPF: sockets are
+found through sock_diag and their processes in /proc/PID/fd when the first
+packet of a flow is seen, so a flow that ends within a few milliseconds can
+be unknown; a name is never guessed. Example: sniff -i any --pname curl.
+
 PRIVILEGE:
    Capturing needs CAP_NET_RAW ('sudo setcap cap_net_raw+ep ` + "`which sniff`" + `');
    reading a file (-r) does not. All capabilities are dropped once the socket
-   is open.
+   is open, but CAP_SYS_PTRACE with --process, --pid or --pname (to read
+   other users' /proc/PID/fd).
 
 ` + report.ExitCodesHelp + `
    1 means packets were dropped (by the kernel's ring or the output queue):
@@ -92,6 +101,9 @@ func newApp() *cli.App {
 			&cli.BoolFlag{Name: "O", Aliases: []string{"no-optimize"}, Usage: "do not optimize the filter (sniff's compiler does not)"},
 			&cli.BoolFlag{Name: "json", Usage: "NDJSON records on stdout (docs/json.md)"},
 			&cli.StringSliceFlag{Name: "expect", Usage: "`assertion` on the capture: 'count>=1', 'none', 'dropped==0' (repeatable)"},
+			&cli.BoolFlag{Name: "process", Usage: "name the local process of each TCP and UDP packet (COMM.PID; ptcpdump's)"},
+			&cli.IntFlag{Name: "pid", Usage: "keep only the packets of process `PID` (implies --process)"},
+			&cli.StringFlag{Name: "pname", Usage: "keep only the packets of processes named `NAME` (comm; implies --process)"},
 			&cli.StringFlag{Name: "netns", Usage: "open the sockets in network `namespace` NAME (ip netns) or PATH (/proc/PID/ns/net); needs CAP_SYS_ADMIN"},
 			&cli.StringFlag{Name: "z", Usage: "`command` after each rotation (not supported: refused)"},
 			&cli.BoolFlag{Name: "I", Aliases: []string{"monitor-mode"}, Usage: "monitor mode (not supported: refused)"},
@@ -168,6 +180,9 @@ func run(c *cli.Context) error {
 		Print:          c.Bool("print"),
 		BufferKiB:      c.Int("B"),
 		Netns:          ns,
+		Process:        c.Bool("process"),
+		PID:            c.Int("pid"),
+		PName:          c.String("pname"),
 	}
 	var err error
 	if o.Expects, err = report.ParseExpects(c.StringSlice("expect"), capture.Metrics); err != nil {
