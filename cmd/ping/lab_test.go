@@ -402,8 +402,7 @@ func TestRTTAgainstTheWire(t *testing.T) {
 		bySeq[int(rep["seq"].(float64))-1] = rep["rtt_ms"].(float64) * 1000
 	}
 	sent := map[string]float64{}
-	var wire []float64
-	worst := 0.0
+	var wire, deviation []float64
 	for _, line := range strings.Split(out.String(), "\n") {
 		m := echoLineRE.FindStringSubmatch(line)
 		if m == nil {
@@ -419,12 +418,19 @@ func TestRTTAgainstTheWire(t *testing.T) {
 			if o, ok := bySeq[seq]; !ok {
 				t.Errorf("seq %d: on the wire, not among our replies", seq)
 			} else {
-				worst = max(worst, math.Abs(o-w))
+				deviation = append(deviation, math.Abs(o-w))
 			}
 		}
 	}
-	if worst > 50 {
-		t.Errorf("a probe's RTT differs from its wire time by %.1f µs (more than 50)", worst)
+	// Per probe: nine in ten within 50 µs of the wire (a scheduling
+	// hiccup on a busy 2-core machine can delay one stamp), none beyond
+	// 1 ms. A constant or made-up RTT misses by hundreds of µs: the wire
+	// times spread over more than 1 ms.
+	slices.Sort(deviation)
+	if len(deviation) > 0 {
+		if p90 := deviation[len(deviation)*9/10]; p90 > 50 || deviation[len(deviation)-1] > 1000 {
+			t.Errorf("RTTs differ from their wire times by %.1f µs (90th percentile, more than 50) or %.1f µs (worst, more than 1000)", p90, deviation[len(deviation)-1])
+		}
 	}
 	if len(ours) != n || len(wire) != n || slices.Max(wire)-slices.Min(wire) < 1000 {
 		t.Fatalf("%d replies from ping, %d request/reply pairs on the wire; want %d each\n%s", len(ours), len(wire), n, out.String())
