@@ -6,7 +6,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"github.com/rawkit/rawkit/internal/sockowner"
 	"io"
 	"net"
 	"os"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/rawkit/rawkit/filter"
 	"github.com/rawkit/rawkit/internal/shutdown"
+	"github.com/rawkit/rawkit/internal/sockowner"
 	"github.com/rawkit/rawkit/rawsock"
 	"github.com/rawkit/rawkit/report"
 )

@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"github.com/rawkit/rawkit/internal/sockowner"
 	"io"
 	"net/netip"
 	"os"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/rawkit/rawkit/filter"
+	"github.com/rawkit/rawkit/internal/sockowner"
 	"github.com/rawkit/rawkit/report"
 )
 

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/rawkit/rawkit/icmp"
+	"github.com/rawkit/rawkit/internal/localdrop"
 	"github.com/rawkit/rawkit/rawsock"
 	"github.com/rawkit/rawkit/report"
 	"golang.org/x/sys/unix"
@@ -59,6 +60,14 @@ type pinger struct {
 	// routeMTU is the MTU toward a single target, learnt where the
 	// sockets were opened (--netns), for iputils' "message too long".
 	routeMTU map[netip.Addr]int
+	// counters are the namespace's local drop counts, read at the start
+	// and the end: why probes went unanswered when the reason is here.
+	counters *localdrop.Counters
+	before   localdrop.Snapshot
+	// own is this host's addresses; ownUnreach counts the probes its own
+	// kernel answered unreachable (the next hop did not answer ARP/ND).
+	own        localdrop.Own
+	ownUnreach int
 }
 
 type pendingKey struct {
@@ -125,6 +134,13 @@ func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 	}
 	if err := p.open(); err != nil {
 		return err
+	}
+	if opts.Listen == nil {
+		rawsock.InNetns(opts.Netns, func() error { p.counters, p.own = localdrop.Open(), localdrop.OwnAddrs(); return nil })
+	}
+	if p.counters != nil {
+		defer p.counters.Close()
+		p.before = p.counters.Read()
 	}
 	if tp, ok := p.out.(*textPrinter); ok {
 		tp.source, tp.ids = p.source, p.ids
@@ -564,6 +580,9 @@ func (p *pinger) handle(a arrival) {
 			return
 		}
 		pr.t.errors++
+		if m.Kind == icmp.KindDestUnreachable && p.own.Has(a.meta.Src) {
+			p.ownUnreach++
+		}
 		p.answer(pr)
 		p.out.icmpError(pr.t, pr.seq, a.meta.Src, m)
 		return
@@ -687,6 +706,22 @@ func (p *pinger) summarize() error {
 	elapsed := p.lastSend.Sub(p.start)
 	reachable := 0
 	var failed []string
+	lost := false
+	for _, t := range p.targets {
+		lost = lost || t.received < t.sent
+	}
+	if p.counters != nil && lost {
+		// Probes went unanswered: what this host's kernel dropped on
+		// the way out, said, so the loss is not blamed on the network.
+		d := p.counters.Read().Sub(p.before)
+		d.OwnUnreachable = uint64(p.ownUnreach)
+		if !d.Zero() {
+			fmt.Fprintln(p.stderr, "ping: local:", d)
+			if jp, ok := p.out.(*jsonPrinter); ok {
+				jp.local = &d
+			}
+		}
+	}
 	for _, t := range p.targets {
 		if t.received > 0 {
 			reachable++

@@ -11,6 +11,7 @@ import (
 
 	"github.com/rawkit/rawkit/icmp"
 	"github.com/rawkit/rawkit/internal/hosts"
+	"github.com/rawkit/rawkit/internal/localdrop"
 	"github.com/rawkit/rawkit/rawsock"
 	"github.com/rawkit/rawkit/report"
 )
@@ -215,8 +216,9 @@ func FormatRTT(d time.Duration) string {
 
 // jsonPrinter writes the NDJSON records of docs/json.md.
 type jsonPrinter struct {
-	w    *report.JSONWriter
-	opts *Options
+	w     *report.JSONWriter
+	opts  *Options
+	local *localdrop.Snapshot // the run's local drops, for the summaries
 }
 
 type jsonReply struct {
@@ -256,6 +258,9 @@ type jsonSummary struct {
 	// LocalDrops counts probes a local firewall rule dropped: the loss
 	// is here, not on the network.
 	LocalDrops int `json:"local_drops"`
+	// Local is what the host's kernel counted as dropped on the way out
+	// during the run, when probes went unanswered and it counted any.
+	Local *localdrop.Snapshot `json:"local,omitempty"`
 }
 
 func (p *jsonPrinter) start([]*target, int) {}
@@ -275,7 +280,7 @@ func (p *jsonPrinter) timeout(t *target, seq int) {
 
 func (p *jsonPrinter) summary(t *target, elapsed time.Duration) {
 	rec := jsonSummary{Target: t.name, Addr: t.addr.String(), Sent: t.sent, Received: t.received,
-		Dups: t.dups, Errors: t.errors, Loss: lossPct(t), Time: report.Millis(elapsed), LocalDrops: t.localDrops}
+		Dups: t.dups, Errors: t.errors, Loss: lossPct(t), Time: report.Millis(elapsed), LocalDrops: t.localDrops, Local: p.local}
 	if t.received > 0 {
 		s := t.stats.Summary()
 		rec.RTT = &s

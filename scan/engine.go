@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/rawkit/rawkit/icmp"
+	"github.com/rawkit/rawkit/internal/localdrop"
 	"github.com/rawkit/rawkit/probe"
 	"github.com/rawkit/rawkit/rawsock"
 	"github.com/rawkit/rawkit/report"
@@ -49,6 +50,10 @@ type scanner struct {
 	portIdx    []int32       // port -> index in ports, -1 when not scanned
 	probed     bitset        // the probes sent at least once (or answered in a resumed record)
 	localDrops atomic.Uint64 // probes a local firewall rule dropped (EPERM)
+	// own is this host's addresses; ownUnreach counts the probes its own
+	// kernel answered unreachable (the next hop did not answer ARP/ND).
+	own        localdrop.Own
+	ownUnreach atomic.Uint64
 	// resumeErr is set when the --resume record could not be written.
 	resumeErr error
 	// stream writes --json's port records as they become final (an open
@@ -161,6 +166,12 @@ func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer outs.close()
+	var counters *localdrop.Counters
+	if opts.Network == nil {
+		rawsock.InNetns(opts.Netns, func() error { counters, s.own = localdrop.Open(), localdrop.OwnAddrs(); return nil })
+		defer counters.Close()
+	}
+	before := counters.Read()
 	s.start = time.Now()
 	if opts.normalOnStdout() {
 		// nmap's first line comes before the work, the rest after it.
@@ -221,6 +232,15 @@ func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 	results := s.results(interrupted)
 	sum := summarize(s, results, time.Since(s.start))
 	sum.LocalDrops = s.localDrops.Load()
+	if counters != nil && (sum.GivenUp > 0 || sum.Filtered > 0) {
+		// Probes went unanswered: what this host's kernel dropped on
+		// the way out.
+		d := counters.Read().Sub(before)
+		d.OwnUnreachable = s.ownUnreach.Load()
+		if !d.Zero() {
+			sum.Local = &d
+		}
+	}
 	if interrupted {
 		// Only what was probed is reported; the summary says the rest
 		// was not (nmap's runstats exit="error").
@@ -239,6 +259,9 @@ func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 	}
 	if n := sum.LocalDrops; n > 0 {
 		fmt.Fprintf(stderr, "portscan: local: %d probes dropped by a local firewall rule (netfilter OUTPUT)\n", n)
+	}
+	if sum.Local != nil {
+		fmt.Fprintln(stderr, "portscan: local:", sum.Local)
 	}
 	if ctx.Err() != nil {
 		fmt.Fprintln(stderr, "portscan: interrupted; the results above are partial")
@@ -889,6 +912,9 @@ func (s *scanner) handleICMP(fam int, b []byte, meta rawsock.Meta, at time.Time)
 		return false
 	}
 	reason := reasonText(fam, m.Type, m.Code)
+	if s.own.Has(meta.Src) {
+		s.ownUnreach.Add(1)
+	}
 	state := Filtered
 	if s.opts.Type == UDP && reason == "port-unreach" {
 		state = Closed

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rawkit/rawkit/internal/localdrop"
 	"github.com/rawkit/rawkit/report"
 )
 
@@ -35,6 +36,9 @@ type summary struct {
 	// LocalDrops counts the sends a local firewall rule refused: the
 	// reason those ports look filtered is here, not on the network.
 	LocalDrops uint64 `json:"local_drops"`
+	// Local is what the host's kernel counted as dropped on the way out
+	// during a scan with unanswered probes, when it counted any.
+	Local *localdrop.Snapshot `json:"local,omitempty"`
 	// Answered, Resent and GivenUp count probes answered, sends that
 	// were resends, and probes given up without an answer; LossPct is
 	// the share of sends lost, estimated from the answers (the tries

@@ -14,6 +14,7 @@ import (
 
 	"github.com/rawkit/rawkit/icmp"
 	"github.com/rawkit/rawkit/internal/hosts"
+	"github.com/rawkit/rawkit/internal/localdrop"
 	"github.com/rawkit/rawkit/probe"
 	"github.com/rawkit/rawkit/rawsock"
 	"github.com/rawkit/rawkit/report"
@@ -73,6 +74,10 @@ type tracer struct {
 	routeMTU int         // the local route's MTU, for --mtu's first shrink
 	// localDrops counts probes a local firewall rule dropped (EPERM).
 	localDrops int
+	// own is this host's addresses; ownUnreach counts the probes its own
+	// kernel answered unreachable (the next hop did not answer ARP/ND).
+	own        localdrop.Own
+	ownUnreach int
 
 	arrivals    chan arrival
 	stopReaders func()
@@ -114,6 +119,15 @@ func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 	default:
 		out = &textPrinter{w: stdout, t: t, names: names}
 	}
+	var counters *localdrop.Counters
+	if opts.Network == nil {
+		rawsock.InNetns(opts.Netns, func() error { counters, t.own = localdrop.Open(), localdrop.OwnAddrs(); return nil })
+		defer counters.Close()
+	}
+	var before localdrop.Snapshot
+	if counters != nil {
+		before = counters.Read()
+	}
 	out.start()
 	var res result
 	if opts.Report {
@@ -128,9 +142,20 @@ func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 		}
 		return err
 	}
+	if counters != nil && !res.reached {
+		// Unanswered: what this host's kernel dropped on the way out.
+		d := counters.Read().Sub(before)
+		d.OwnUnreachable = uint64(t.ownUnreach)
+		if !d.Zero() {
+			res.local = &d
+		}
+	}
 	out.summary(res)
 	if err := out.flush(); err != nil {
 		return err
+	}
+	if res.local != nil {
+		fmt.Fprintln(stderr, "traceroute: local:", res.local)
 	}
 	if t.localDrops > 0 {
 		// The reason is here, not on the network: say so.
@@ -445,6 +470,9 @@ func (t *tracer) answer(p *probeRec, r *reply, at time.Time, meta rawsock.Meta) 
 		t.maxRTT = max(t.maxRTT, r.rtt)
 	}
 	p.reply = r
+	if r.annotation != "" && t.own.Has(r.addr) {
+		t.ownUnreach++
+	}
 	if r.final && p.ttl < t.limit {
 		t.limit = p.ttl
 	}

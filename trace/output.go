@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/rawkit/rawkit/icmp"
+	"github.com/rawkit/rawkit/internal/localdrop"
 	"github.com/rawkit/rawkit/report"
 )
 
@@ -293,13 +294,14 @@ func (p *jsonPrinter) hop(ttl int, probes []*probeRec) {
 }
 
 type jsonSummary struct {
-	Target  string          `json:"target"`
-	Addr    string          `json:"addr"`
-	Method  string          `json:"method"`
-	Reached bool            `json:"reached"`
-	Hops    int             `json:"hops"`
-	Paths   int             `json:"paths"`
-	Report  []jsonReportHop `json:"report,omitempty"`
+	Target  string              `json:"target"`
+	Addr    string              `json:"addr"`
+	Method  string              `json:"method"`
+	Reached bool                `json:"reached"`
+	Hops    int                 `json:"hops"`
+	Paths   int                 `json:"paths"`
+	Local   *localdrop.Snapshot `json:"local,omitempty"`
+	Report  []jsonReportHop     `json:"report,omitempty"`
 }
 
 type jsonReportHop struct {
@@ -318,7 +320,7 @@ type jsonReportHop struct {
 
 func (p *jsonPrinter) summary(res result) {
 	s := jsonSummary{Target: p.t.opts.Target, Addr: p.t.dst.String(), Method: res.method.String(),
-		Reached: res.reached, Hops: res.hops, Paths: res.paths}
+		Reached: res.reached, Hops: res.hops, Paths: res.paths, Local: res.local}
 	for _, h := range res.table {
 		r := jsonReportHop{TTL: h.ttl, Addrs: []string{}, Loss: h.lossPct(), Sent: h.sent, Last: h.last,
 			Avg: h.avg(), Best: h.best, Worst: h.worst, Stdev: h.stdev(), Jitter: h.meanJitter(), RateLimited: h.rateLimited}

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/rawkit/rawkit/internal/localdrop"
 	"github.com/rawkit/rawkit/report"
 )
 
@@ -17,6 +18,9 @@ type result struct {
 	lastHop int
 	paths   int
 	table   []*hopStats // report mode: one row per TTL
+	// local is what the host's kernel counted as dropped on the way out
+	// during an unanswered run, when it counted any.
+	local *localdrop.Snapshot
 }
 
 func (r result) metric(name string) float64 {

@@ -228,6 +228,10 @@ func run(c *cli.Context) error {
 		if size == 0 {
 			size = 262144
 		}
+		if o.Process || o.PID != 0 || o.PName != "" {
+			// Which way processes are found, and so what it can miss.
+			fmt.Fprintln(c.App.ErrWriter, "sniff: processes found through sock_diag and /proc (no eBPF): a flow that ends within ~20 ms may be unknown")
+		}
 		fmt.Fprintf(c.App.ErrWriter, "sniff: listening on %s, capture size %d bytes\n", o.Iface, size)
 	}
 	return capture.Run(c.Context, o, c.App.Writer, c.App.ErrWriter)

@@ -198,6 +198,48 @@ func TestLocalFirewallDrop(t *testing.T) {
 	}
 }
 
+// Probes the client's own kernel could not send (the next hop never
+// answered ARP) are said to be lost here, with the kernel's counts, not
+// blamed on the network; probes a router drops are not.
+func TestLocalNeighbourFailure(t *testing.T) {
+	lab := netlab.ForTest(t, netlab.Spec{Routers: 1})
+	// 198.18.99.0/24 goes through a neighbour that does not exist; its
+	// ARP requests are given up after 3 x 100 ms.
+	for _, cmd := range [][]string{
+		{"ip", "route", "add", "198.18.99.0/24", "via", "198.18.0.77", "dev", "to-r1", "onlink"},
+		{"sysctl", "-q", "-w", "net.ipv4.neigh.to-r1.retrans_time_ms=100"},
+	} {
+		if err := lab.Run(lab.Client, cmd[0], cmd[1:]...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := lab.Run(lab.Routers[0], "iptables", "-I", "FORWARD", "-d", lab.Server.Addr4.String(), "-j", "DROP"); err != nil {
+		t.Fatal(err)
+	}
+	for _, dst := range []struct {
+		addr  string
+		local bool
+	}{{"198.18.99.1", true}, {lab.Server.Addr4.String(), false}} {
+		for _, run := range []struct {
+			tool string
+			args []string
+		}{
+			{"ping", []string{"-c", "3", "-i", "0.3", "-W", "1", dst.addr}},
+			{"traceroute", []string{"-n", "-q", "1", "-m", "2", "-w", "1", dst.addr}},
+			{"portscan", []string{"-Pn", "-p", "22", "--max-retries", "1", "--json", dst.addr}},
+		} {
+			r := labtest.Run(t, lab, lab.Client, time.Minute, append([]string{bins[run.tool]}, run.args...)...)
+			said := strings.Contains(r.Stderr, "local:") && strings.Contains(r.Stderr, "did not answer ARP/ND")
+			if said != dst.local {
+				t.Errorf("%s to %s: local neighbour failure said: %v, want %v\n%s%s", run.tool, dst.addr, said, dst.local, r.Stdout, r.Stderr)
+			}
+			if run.tool == "portscan" && strings.Contains(r.Stdout, `"own_unreachable":1`) != dst.local {
+				t.Errorf("portscan to %s: the summary's local counts are wrong:\n%s", dst.addr, r.Stdout)
+			}
+		}
+	}
+}
+
 // An output that cannot be written (a full disk) is a runtime error,
 // exit 4 with the reason, in every tool and output format: never a
 // success with the results lost.
