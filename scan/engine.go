@@ -99,7 +99,9 @@ type scanner struct {
 	// startPrinted: the normal output's "Starting" line went out when
 	// the scan began, as nmap's does.
 	startPrinted bool
-	extra        []map[int]rawsock.Conn // send-only sockets of the other senders
+	// services are what -sV found on open ports.
+	services map[netip.AddrPort]Service
+	extra    []map[int]rawsock.Conn // send-only sockets of the other senders
 }
 
 // Run scans, writing results to stdout (and opts.XMLFile). Its error maps
@@ -172,6 +174,16 @@ func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 		defer counters.Close()
 	}
 	before := counters.Read()
+	var dial dialFunc
+	if opts.Versions && opts.Type != UDP {
+		// Opened now: with --netns its threads enter the namespace while
+		// the capabilities to do so are still held.
+		var stop func()
+		if dial, stop, err = s.versionDialer(); err != nil {
+			return err
+		}
+		defer stop()
+	}
 	s.start = time.Now()
 	if opts.normalOnStdout() {
 		// nmap's first line comes before the work, the rest after it.
@@ -230,6 +242,9 @@ func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 	}
 	interrupted := ctx.Err() != nil
 	results := s.results(interrupted)
+	if dial != nil && !interrupted {
+		s.serviceScan(ctx, results, dial)
+	}
 	sum := summarize(s, results, time.Since(s.start))
 	sum.LocalDrops = s.localDrops.Load()
 	if counters != nil && (sum.GivenUp > 0 || sum.Filtered > 0) {

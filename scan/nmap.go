@@ -270,6 +270,11 @@ func (s *scanner) writeNormal(w io.Writer, results []Result, elapsed time.Durati
 		fmt.Fprintln(w, "Note: Host seems down. If it is really up, but blocking our ping probes, try -Pn")
 	}
 	done := doneText(len(hosts), up, elapsed)
+	if s.services != nil {
+		// nmap asks here for reports of wrong results; rawkit's rules are
+		// its own, so only the first half is said.
+		fmt.Fprintln(w, "Service detection performed.")
+	}
 	if t := nmapServices(); s.verbose != nil && t != nil && !s.opts.PingOnly {
 		fmt.Fprintf(w, "Read data files from: %s\n", t.dir)
 	}
@@ -291,10 +296,21 @@ func (s *scanner) writeTable(w io.Writer, rows []Result) {
 	if s.opts.Reason {
 		cells[0] = append(cells[0], "REASON")
 	}
+	if s.services != nil {
+		cells[0] = append(cells[0], "VERSION")
+	}
 	for _, r := range rows {
-		row := []string{fmt.Sprintf("%d/%s", r.Port, proto), r.State.String(), ServiceName(proto, r.Port)}
+		v, found := s.services[netip.AddrPortFrom(r.Addr, r.Port)]
+		name := ServiceName(proto, r.Port)
+		if found {
+			name = v.column()
+		}
+		row := []string{fmt.Sprintf("%d/%s", r.Port, proto), r.State.String(), name}
 		if s.opts.Reason {
 			row = append(row, nmapReason(r))
+		}
+		if s.services != nil {
+			row = append(row, v.VersionText())
 		}
 		cells = append(cells, row)
 	}
@@ -313,7 +329,8 @@ func (s *scanner) writeTable(w io.Writer, rows []Result) {
 			}
 			fmt.Fprintf(&b, "%-*s ", widths[i], c)
 		}
-		fmt.Fprintln(w, b.String())
+		// An empty last column leaves no trailing blanks, as nmap's.
+		fmt.Fprintln(w, strings.TrimRight(b.String(), " "))
 	}
 }
 
@@ -335,7 +352,11 @@ func (s *scanner) writeGrepable(w io.Writer, results []Result, elapsed time.Dura
 		rows, _, ignoredCounts := s.hostTable(h)
 		var ports []string
 		for _, r := range rows {
-			ports = append(ports, fmt.Sprintf("%d/%s/%s//%s///", r.Port, r.State, proto, ServiceName(proto, r.Port)))
+			name, version := ServiceName(proto, r.Port), ""
+			if v, ok := s.services[netip.AddrPortFrom(r.Addr, r.Port)]; ok {
+				name, version = v.column(), v.VersionText()
+			}
+			ports = append(ports, fmt.Sprintf("%d/%s/%s//%s//%s/", r.Port, r.State, proto, name, version))
 		}
 		line := fmt.Sprintf("Host: %s ()\tPorts: %s", h.addr, strings.Join(ports, ", "))
 		for _, st := range ignoredOrder(ignoredCounts) {
@@ -451,7 +472,11 @@ func (s *scanner) writeXML(w io.Writer, results []Result, elapsed time.Duration,
 			if r.From.IsValid() && r.From != r.Addr {
 				state += fmt.Sprintf(" reason_ip=\"%s\"", r.From)
 			}
-			fmt.Fprintf(w, "<port protocol=\"%s\" portid=\"%d\">%s/><service name=\"%s\" method=\"table\" conf=\"3\"/></port>", proto, r.Port, state, attr(ServiceName(proto, r.Port)))
+			service := fmt.Sprintf("<service name=\"%s\" method=\"table\" conf=\"3\"/>", attr(ServiceName(proto, r.Port)))
+			if v, ok := s.services[netip.AddrPortFrom(r.Addr, r.Port)]; ok {
+				service = v.xml()
+			}
+			fmt.Fprintf(w, "<port protocol=\"%s\" portid=\"%d\">%s/>%s</port>", proto, r.Port, state, service)
 		}
 		if len(rows) > 0 {
 			fmt.Fprintln(w)

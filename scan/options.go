@@ -77,6 +77,9 @@ type Options struct {
 	// and open ports as they are found; 2 (-vv) adds reasons and each
 	// host's scan time. Only on the normal output on the terminal.
 	Verbose int
+	// Versions (-sV) asks each open TCP port what service it runs
+	// (version.go), after the scan.
+	Versions bool
 	// SkipDiscovery (-Pn) counts every target as up; otherwise a SYN or
 	// UDP scan first finds which targets are up (Discovery's probes) and
 	// scans those. PingOnly (-sn) stops after discovery.

@@ -40,8 +40,8 @@ var services = map[uint16]string{
 	10250: "kubelet", 11211: "memcache", 15672: "rabbitmq-mgmt", 27017: "mongod", 51820: "wireguard",
 }
 
-// Service is the usual service name of a port, or "unknown".
-func Service(port uint16) string {
+// embeddedService is the usual service name of a port, or "unknown".
+func embeddedService(port uint16) string {
 	if s, ok := services[port]; ok {
 		return s
 	}

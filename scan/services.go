@@ -85,7 +85,7 @@ func ServiceName(proto string, port uint16) string {
 		}
 		return "unknown"
 	}
-	return Service(port)
+	return embeddedService(port)
 }
 
 // topFromNmap is the n most often open ports of proto by nmap's table,

@@ -183,7 +183,10 @@ func newApp() *cli.App {
 			&cli.StringFlag{Name: "PO", Usage: "discover with IP `protocols` (not supported: refused)"},
 			&cli.BoolFlag{Name: "PR", Usage: "ARP/ND ping on the local link (not supported yet: refused)"},
 			&cli.BoolFlag{Name: "PM", Usage: "ICMP address mask ping (not supported: refused)"},
-			&cli.BoolFlag{Name: "sV", Usage: "service versions (not supported yet: refused)"},
+			&cli.BoolFlag{Name: "sV", Usage: "service versions of open TCP ports: banners (SSH, FTP, SMTP, POP3, IMAP), HTTP's Server header, TLS certificates (rawkit's own rules, not nmap's probe database)"},
+			&cli.IntFlag{Name: "version-intensity", Usage: "accepted: -sV's probes are always the same few"},
+			&cli.BoolFlag{Name: "version-light", Usage: "accepted (as --version-intensity)"},
+			&cli.BoolFlag{Name: "version-all", Usage: "accepted (as --version-intensity)"},
 			&cli.BoolFlag{Name: "O", Usage: "OS detection (not supported: refused)"},
 			&cli.BoolFlag{Name: "A", Usage: "OS, versions, scripts, traceroute (not supported: refused)"},
 			&cli.BoolFlag{Name: "sC", Usage: "default scripts (not supported: refused)"},
@@ -226,6 +229,7 @@ func options(c *cli.Context) (scan.Options, bool, error) {
 		GrepFile:      c.String("oG"),
 		Reason:        c.Bool("reason") || c.Count("v") > 1,
 		Verbose:       c.Count("v"),
+		Versions:      c.Bool("sV"),
 		OpenOnly:      c.Bool("open"),
 		SkipDiscovery: c.Bool("Pn"),
 		MinRate:       c.Int("min-rate"),
@@ -256,7 +260,6 @@ func options(c *cli.Context) (scan.Options, bool, error) {
 	}
 	o.Discovery.Echo, o.Discovery.Timestamp = c.Bool("PE"), c.Bool("PP")
 	if err := cmdline.Refuse(c, [][2]string{
-		{"sV", "-sV (service versions): not supported yet"},
 		{"PU", "-PU (UDP ping): not supported yet; -PE, -PP, -PS and -PA are"},
 		{"PY", "-PY (SCTP ping): not supported"},
 		{"PO", "-PO (IP protocol ping): not supported"},
