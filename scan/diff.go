@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/netip"
 	"slices"
+	"strings"
 
 	"github.com/rawkit/rawkit/report"
 )
@@ -18,14 +19,22 @@ type change struct {
 	// the port (a state not shown: closed or filtered, without --all).
 	Was string `json:"was"`
 	Now string `json:"now"`
+	// ServiceWas and ServiceNow are -sV's findings on a port open in
+	// both scans whose service changed ("ssh OpenSSH 9.2p1 ...").
+	ServiceWas string `json:"service_was,omitempty"`
+	ServiceNow string `json:"service_now,omitempty"`
 }
 
 // previous is the port records of an earlier --json output, by address
 // and port, and whether it listed every port (--all).
 type previous struct {
-	states map[netip.AddrPort]string
-	all    bool
+	states   map[netip.AddrPort]string
+	services map[netip.AddrPort]string // -sV's, as serviceText writes them
+	all      bool
 }
+
+// serviceText is a -sV finding as one comparable string.
+func serviceText(v Service) string { return strings.TrimSpace(v.column() + " " + v.VersionText()) }
 
 // loadPrevious reads --diff's file: bad input when it is not a portscan
 // --json output.
@@ -41,6 +50,14 @@ func loadPrevious(name string) (*previous, error) {
 			return nil, report.Usagef("--diff %s: address %q: %v", name, r.IP, err)
 		}
 		p.states[netip.AddrPortFrom(a, r.Port)] = r.State
+	}
+	if len(so.services) > 0 {
+		p.services = map[netip.AddrPort]string{}
+		for _, v := range so.services {
+			if a, err := netip.ParseAddr(v.IP); err == nil {
+				p.services[netip.AddrPortFrom(a, v.Port)] = serviceText(v.Service)
+			}
+		}
 	}
 	return p, nil
 }
@@ -62,6 +79,12 @@ func (s *scanner) diff(p *previous, results []Result) []change {
 			out = append(out, change{IP: r.Addr.String(), Port: r.Port, Was: was, Now: r.State.String()})
 		case !listed && shown && (r.State == Open || p.all):
 			out = append(out, change{IP: r.Addr.String(), Port: r.Port, Now: r.State.String()})
+		case r.State == Open && p.services != nil && s.services != nil:
+			// Open in both, both asked: has the service changed?
+			was, asked := p.services[k]
+			if v, found := s.services[k]; asked && found && serviceText(v) != was {
+				out = append(out, change{IP: r.Addr.String(), Port: r.Port, Was: "open", Now: "open", ServiceWas: was, ServiceNow: serviceText(v)})
+			}
 		}
 	}
 	// Listed before, not found now though scanned: no longer in a
@@ -93,6 +116,9 @@ func (s *scanner) writeChanges(w io.Writer) {
 	proto := s.opts.Type.Proto()
 	for _, c := range s.changes {
 		was, now := cmp.Or(c.Was, "not listed"), cmp.Or(c.Now, "not listed")
+		if c.ServiceWas != "" {
+			was, now = c.ServiceWas, c.ServiceNow
+		}
 		fmt.Fprintf(w, "  %s %d/%s: %s -> %s\n", c.IP, c.Port, proto, was, now)
 	}
 }

@@ -30,6 +30,7 @@ type shardOutput struct {
 	manifest    manifest
 	hasManifest bool // outputs before manifests existed have none
 	ports       []jsonPort
+	services    []jsonService // -sV's records
 	summary     summary
 }
 
@@ -190,6 +191,10 @@ func readShard(name string) (*shardOutput, error) {
 			var p jsonPort
 			err = json.Unmarshal(b, &p)
 			so.ports = append(so.ports, p)
+		case "service":
+			var v jsonService
+			err = json.Unmarshal(b, &v)
+			so.services = append(so.services, v)
 		case "manifest":
 			err, so.hasManifest = json.Unmarshal(b, &so.manifest), true
 		case "summary":

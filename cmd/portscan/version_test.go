@@ -12,6 +12,8 @@ import (
 	"crypto/x509/pkix"
 	"math/big"
 	"net"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -23,7 +25,7 @@ import (
 
 // serve listens on port in the lab's server and talks to each client as
 // speak says, until the test ends.
-func serve(t *testing.T, lab *netlab.Lab, port string, config *tls.Config, speak func(c net.Conn)) {
+func serve(t *testing.T, lab *netlab.Lab, port string, config *tls.Config, speak func(c net.Conn)) net.Listener {
 	t.Helper()
 	var ln net.Listener
 	if err := lab.InNamespace(lab.Server, func() (err error) {
@@ -49,6 +51,7 @@ func serve(t *testing.T, lab *netlab.Lab, port string, config *tls.Config, speak
 			}()
 		}
 	}()
+	return ln
 }
 
 func selfSigned(t *testing.T) *tls.Config {
@@ -89,7 +92,7 @@ func TestServiceVersions(t *testing.T) {
 			c.Write([]byte("HTTP/1.1 200 OK\r\nServer: " + server + "\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"))
 		}
 	}
-	serve(t, lab, "2222", nil, banner("SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n"))
+	ssh := serve(t, lab, "2222", nil, banner("SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n"))
 	serve(t, lab, "2121", nil, banner("220 (vsFTPd 3.0.3)\r\n"))
 	serve(t, lab, "2525", nil, banner("220 mail.example ESMTP Postfix (Debian/GNU)\r\n"))
 	serve(t, lab, "8080", nil, http("nginx/1.22.1"))
@@ -134,5 +137,18 @@ func TestServiceVersions(t *testing.T) {
 		if theirs[port] != got[port] {
 			t.Errorf("port %s: ours %q, nmap's %q", port, got[port], theirs[port])
 		}
+	}
+	// --diff: an upgraded SSH server is a changed service.
+	old := filepath.Join(t.TempDir(), "old.json")
+	os.Chmod(filepath.Dir(old), 0o755)
+	before := runScan(t, lab, "-n", "-sV", "--json", "-p", "2222", dst)
+	if err := os.WriteFile(old, []byte(before.Stdout), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ssh.Close()
+	serve(t, lab, "2222", nil, banner("SSH-2.0-OpenSSH_9.6p1 Debian-1\r\n"))
+	changed := runScan(t, lab, "-n", "-sV", "--diff", old, "--expect", "unchanged", "-p", "2222", dst)
+	if changed.Code != 1 || !strings.Contains(changed.Stdout, "2222/tcp: ssh OpenSSH 9.2p1 Debian 2+deb12u3 (protocol 2.0) -> ssh OpenSSH 9.6p1 Debian 1 (protocol 2.0)") {
+		t.Errorf("--diff of a changed service: exit %d\n%s%s", changed.Code, changed.Stdout, changed.Stderr)
 	}
 }
