@@ -52,7 +52,7 @@ func decodeIPv4(b []byte) summary {
 	if frag != 0 {
 		return summary{src: src, dst: dst, proto: "ip", text: fmt.Sprintf("IP %s > %s: ip-proto-%d", src, dst, b[9])}
 	}
-	s := transport("IP", src, dst, int(b[9]), payload, max(total-ihl, 0))
+	s := transport("IP", src, dst, int(b[9]), payload, max(total-ihl, 0), int(b[8]))
 	return s
 }
 
@@ -64,7 +64,7 @@ func decodeIPv6(b []byte) summary {
 	dst := netip.AddrFrom16([16]byte(b[24:40])).String()
 	plen := int(binary.BigEndian.Uint16(b[4:]))
 	next, payload := int(b[6]), b[40:]
-	name := "IP6"
+	name, hbh := "IP6", false
 	// Walk the extension headers (RFC 8200 section 4) to the transport.
 	for hops := 0; hops < 8; hops++ {
 		switch next {
@@ -72,9 +72,7 @@ func decodeIPv6(b []byte) summary {
 			if len(payload) < 8 {
 				return summary{src: src, dst: dst, proto: "ip6", text: fmt.Sprintf("IP6 %s > %s: truncated extension header", src, dst)}
 			}
-			if next == 0 {
-				name = "IP6 HBH"
-			}
+			hbh = hbh || next == 0
 			n := 8 * (int(payload[1]) + 1)
 			if n > len(payload) {
 				n = len(payload)
@@ -92,7 +90,11 @@ func decodeIPv6(b []byte) summary {
 		}
 		break
 	}
-	return transport(name, src, dst, next, payload, plen)
+	s := transport(name, src, dst, next, payload, plen, int(b[7]))
+	if hbh {
+		s.text = afterAddrs(s.text, "HBH ")
+	}
+	return s
 }
 
 var tcpFlagNames = []struct {
@@ -100,7 +102,9 @@ var tcpFlagNames = []struct {
 	name string
 }{{0x01, "F"}, {0x02, "S"}, {0x04, "R"}, {0x08, "P"}, {0x10, "."}, {0x20, "U"}, {0x40, "E"}, {0x80, "W"}}
 
-func transport(ipName, src, dst string, proto int, b []byte, length int) summary {
+// transport describes an IP payload of protocol proto, length bytes on
+// the wire; ttl is the IP header's (VRRP names one that is not 255).
+func transport(ipName, src, dst string, proto int, b []byte, length, ttl int) summary {
 	s := summary{src: src, dst: dst}
 	switch proto {
 	case 6:
@@ -166,6 +170,9 @@ func transport(ipName, src, dst string, proto int, b []byte, length int) summary
 			return s
 		}
 		s.text = fmt.Sprintf("%s %s > %s: %s, length %d", ipName, src, dst, icmpText(proto, b), max(length, len(b)))
+	case 112:
+		s.proto = "vrrp"
+		s.text = fmt.Sprintf("%s %s > %s: %s", ipName, src, dst, vrrpText(b, max(length, len(b)), ttl))
 	case 2:
 		s.proto = "igmp"
 		s.text = fmt.Sprintf("%s %s > %s: %s", ipName, src, dst, igmpText(b, max(length, len(b))))
@@ -333,25 +340,65 @@ func icmpText(proto int, b []byte) string {
 		}
 		return fmt.Sprintf("ICMP type-#%d", typ)
 	}
+	addr6 := func(at int) string {
+		if len(b) < at+16 {
+			return "[|icmp6]"
+		}
+		return netip.AddrFrom16([16]byte(b[at : at+16])).String()
+	}
 	switch typ {
 	case 128:
 		return "ICMP6, echo request" + idSeq
 	case 129:
 		return "ICMP6, echo reply" + idSeq
+	case 130:
+		if len(b) >= 28 {
+			return "ICMP6, multicast listener query v2 [gaddr " + addr6(8) + "]"
+		}
+		return "ICMP6, multicast listener query max resp delay: " + fmt.Sprint(u16(b, 4)) + " addr: " + addr6(8)
+	case 131:
+		return "ICMP6, multicast listener report max resp delay: " + fmt.Sprint(u16(b, 4)) + " addr: " + addr6(8)
+	case 132:
+		return "ICMP6, multicast listener done max resp delay: " + fmt.Sprint(u16(b, 4)) + " addr: " + addr6(8)
 	case 143:
+		if len(b) >= 8 {
+			return fmt.Sprintf("ICMP6, multicast listener report v2, %d group record(s)", u16(b, 6))
+		}
 		return "ICMP6, multicast listener report v2"
 	case 133:
 		return "ICMP6, router solicitation"
+	case 134:
+		return "ICMP6, router advertisement"
 	case 135:
-		return "ICMP6, neighbor solicitation"
+		return "ICMP6, neighbor solicitation, who has " + addr6(8)
 	case 136:
-		return "ICMP6, neighbor advertisement"
+		return "ICMP6, neighbor advertisement, tgt is " + addr6(8)
+	case 137:
+		return "ICMP6, redirect, " + addr6(8) + " to " + addr6(24)
+	case 138:
+		return "ICMP6, router renumbering"
+	case 2:
+		if len(b) >= 8 {
+			return fmt.Sprintf("ICMP6, packet too big, mtu %d", binary.BigEndian.Uint32(b[4:]))
+		}
 	case 3:
+		if code == 1 {
+			return "ICMP6, time exceeded in-transit (reassembly)"
+		}
 		return "ICMP6, time exceeded in-transit"
+	case 4:
+		return "ICMP6, parameter problem"
 	case 1:
 		return fmt.Sprintf("ICMP6, destination unreachable, code %d", code)
 	}
-	return fmt.Sprintf("ICMP6, type %d", typ)
+	return fmt.Sprintf("ICMP6, unknown icmp6 type (%d)", typ)
+}
+
+func u16(b []byte, at int) uint16 {
+	if len(b) < at+2 {
+		return 0
+	}
+	return binary.BigEndian.Uint16(b[at:])
 }
 
 func decodeARP(b []byte) summary { return arpLine(b, len(b)) }
@@ -454,4 +501,50 @@ func arpLine(b []byte, length int) summary {
 	fmt.Fprintf(&t, ", length %d", length)
 	s.text = t.String()
 	return s
+}
+
+// afterAddrs inserts ins after the "SRC > DST: " of a line (addresses
+// may hold ": " themselves: "IP6 :: > ff02::16: ...").
+func afterAddrs(text, ins string) string {
+	i := strings.Index(text, " > ")
+	if i < 0 {
+		return text
+	}
+	j := strings.Index(text[i:], ": ")
+	if j < 0 {
+		return text
+	}
+	return text[:i+j+2] + ins + text[i+j+2:]
+}
+
+// vrrpText is tcpdump's text of a VRRP advertisement (RFC 3768, RFC
+// 5798; print-vrrp.c), length bytes long, sent with the IP TTL ttl.
+func vrrpText(b []byte, length, ttl int) string {
+	if len(b) < 1 {
+		return "VRRP [|vrrp]"
+	}
+	version, typ := b[0]>>4, b[0]&0xf
+	name := fmt.Sprintf("unknown type (%d)", typ)
+	if typ == 1 {
+		name = "Advertisement"
+	}
+	var t strings.Builder
+	fmt.Fprintf(&t, "VRRPv%d, %s", version, name)
+	if ttl != 255 {
+		fmt.Fprintf(&t, ", (ttl %d)", ttl)
+	}
+	if version < 2 || version > 3 || typ != 1 {
+		return t.String()
+	}
+	if len(b) < 6 {
+		return t.String() + " [|vrrp]"
+	}
+	fmt.Fprintf(&t, ", vrid %d, prio %d", b[1], b[2])
+	if version == 2 {
+		auth := map[byte]string{0: "none", 1: "simple", 2: "ah"}[b[4]]
+		fmt.Fprintf(&t, ", authtype %s, intvl %ds, length %d", auth, b[5], length)
+	} else {
+		fmt.Fprintf(&t, ", intvl %dcs, length %d", int(b[4]&0xf)<<8|int(b[5]), length)
+	}
+	return t.String()
 }

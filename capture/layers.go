@@ -37,6 +37,7 @@ type decoder struct {
 	// tcpdump makes the others relative to; absolute (-S) keeps none.
 	conversations map[tcpKey]*tcpBase
 	absolute      bool
+	hbh           int    // the hop-by-hop header's length in the packet decoded
 	verbose       int    // tcpdump's -v count: checksums are checked
 	frame         []byte // the frame being decoded
 }
@@ -73,6 +74,18 @@ func (d *decoder) decode(frame []byte) summary { return d.decodeWire(frame, len(
 // decodeWire is decode for a frame wire bytes long on the wire (more
 // than captured when the capture was cut short).
 func (d *decoder) decodeWire(frame []byte, wire int) summary {
+	d.hbh = 0
+	s := d.describe(frame, wire)
+	if d.hbh > 0 {
+		// tcpdump names a hop-by-hop options header before what follows
+		// it: "IP6 a > b: HBH ICMP6, ...".
+		s.text = afterAddrs(s.text, "HBH ")
+	}
+	return s
+}
+
+// describe is decodeWire's work.
+func (d *decoder) describe(frame []byte, wire int) summary {
 	p := d.first
 	if d.linkLT == filter.RawIP {
 		p = d.ip4p
@@ -106,6 +119,10 @@ func (d *decoder) decodeWire(frame []byte, wire int) summary {
 	case has(layers.LayerTypeIPv6):
 		ipName, s.src, s.dst = "IP6", d.ip6.SrcIP.String(), d.ip6.DstIP.String()
 		ipLen = int(d.ip6.Length)
+		if d.ip6.HopByHop != nil {
+			d.hbh = len(d.ip6.HopByHop.Contents)
+			ipLen -= d.hbh
+		}
 		if has(layers.LayerTypeIPv6Fragment) {
 			ipLen -= 8
 		}
