@@ -44,6 +44,7 @@ func main() {
 // sample is one run of one tool.
 type sample struct {
 	wall   time.Duration
+	cpu    time.Duration // user and system time of the tool
 	rssKiB int64
 	out    string
 }
@@ -68,6 +69,7 @@ func (l *benchLab) exec(argv ...string) (sample, error) {
 	}
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		s.rssKiB = ru.Maxrss // ip netns exec execs the tool: same process
+		s.cpu = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 	}
 	return s, nil
 }
@@ -185,6 +187,9 @@ func run() error {
 	pps := func(s sample) float64 { return n / s.wall.Seconds() }
 	po, pt := median(each(o, pps)), median(each(t, pps))
 	fmt.Printf("| flood, %d probes (`ping -q -f -c %d`) vs iputils: probes per second | %.0f | %.0f | %.2f |\n", n, n, po, pt, po/pt)
+	perProbe := func(s sample) float64 { return float64(s.cpu.Nanoseconds()) / n }
+	co, ct := median(each(o, perProbe)), median(each(t, perProbe))
+	fmt.Printf("| same flood: CPU per probe | %.0f ns | %.0f ns | %.2f |\n", co, ct, co/ct)
 	if *only == "ping" {
 		return nil
 	}

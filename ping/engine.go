@@ -253,6 +253,11 @@ func (p *pinger) open() error {
 					Iface: p.opts.Iface, Source: src,
 					Broadcast: p.opts.Broadcast, DontRoute: p.opts.DontRoute, NoMulticastLoop: p.opts.NoLoop,
 					Debug: p.opts.Debug, SendBuffer: p.opts.SendBuffer,
+					// A flood or a sweep times its round trips from before
+					// each send, as iputils and fping do: reading each
+					// send's kernel timestamp back costs two system calls a
+					// probe.
+					NoTxTimestamps: p.opts.Flood || len(p.targets) > sweepTargets,
 					// Room for a sweep's replies arriving together.
 					RecvBuffer: min(max(len(p.targets), 64)*2048, 32<<20),
 				},
@@ -412,6 +417,10 @@ func (p *pinger) loop(ctx context.Context) error {
 	}
 	return p.summarize()
 }
+
+// sweepTargets is the number of targets above which a run is a sweep,
+// sent for speed rather than each RTT's last microsecond.
+const sweepTargets = 64
 
 // spinUnder is the wait below which the loop goes round again instead
 // of sleeping: the poller's waits are whole milliseconds.
