@@ -159,6 +159,10 @@ func transport(ipName, src, dst string, proto int, b []byte, length, ttl int) su
 				return s
 			}
 		}
+		if t := udpApp(s.sport, s.dport, b[8:], ulen); t != "" {
+			s.text = fmt.Sprintf("%s %s.%d > %s.%d: %s", ipName, src, s.sport, dst, s.dport, t)
+			return s
+		}
 		s.text = fmt.Sprintf("%s %s.%d > %s.%d: UDP, length %d", ipName, src, s.sport, dst, s.dport, ulen)
 	case 1, 58:
 		s.proto = "icmp"

@@ -146,6 +146,10 @@ func (d *decoder) describe(frame []byte, wire int) summary {
 				return s
 			}
 		}
+		if t := udpApp(s.sport, s.dport, d.udp.Payload, ulen); t != "" {
+			s.text = fmt.Sprintf("%s %s.%d > %s.%d: %s%s", ipName, s.src, s.sport, s.dst, s.dport, sum, t)
+			return s
+		}
 		s.text = fmt.Sprintf("%s %s.%d > %s.%d: %sUDP, length %d", ipName, s.src, s.sport, s.dst, s.dport, sum, ulen)
 		return s
 	case has(layers.LayerTypeICMPv4):
@@ -236,6 +240,15 @@ func (d *decoder) tcpText(s summary, ipName string, ipLen int) summary {
 		switch {
 		case port(179):
 			b.WriteString(": BGP") // tcpdump's BGP printer says no more without -v
+		case port(646):
+			b.WriteString(ldpText(pay)) // no separator: tcpdump's own
+		case port(6653) || port(6633):
+			b.WriteString(": OpenFlow")
+		case port(53) && len(pay) >= 2:
+			// DNS over TCP: each message after its 2-byte length.
+			if t := dnsText(pay[2:], false); t != "" {
+				fmt.Fprintf(&b, " %s (%d)", t, data-2)
+			}
 		case port(22):
 			b.WriteString(sshText(pay))
 		case port(80) || port(8080):

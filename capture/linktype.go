@@ -19,6 +19,8 @@ const (
 	linkIPv4      = 228
 	linkIPv6      = 229
 	linkLinuxSLL2 = 276
+	linkArcnet    = 129 // ARCNET_LINUX: RFC 1051 and RFC 1201 frames
+	linkIPoIB     = 242 // IP over InfiniBand (RFC 4391)
 )
 
 // linkTypeMask keeps the link type of a savefile header's field, whose
@@ -38,7 +40,7 @@ func newLinkAdapter(fileType uint32) linkAdapter {
 	switch lt {
 	case linkEthernet:
 		a.as = filter.Ethernet
-	case linkLinuxSLL, linkLinuxSLL2:
+	case linkLinuxSLL, linkLinuxSLL2, linkArcnet, linkIPoIB:
 		a.as = filter.LinuxSLL
 	case linkRaw, linkRawAlt, linkRawAlt2, linkIPv4, linkIPv6, linkNull, linkLoop:
 		a.as = filter.RawIP
@@ -77,8 +79,48 @@ func (a linkAdapter) adapt(data []byte, wire int) ([]byte, int, bool) {
 		copy(v1[6:14], addr[:])
 		binary.BigEndian.PutUint16(v1[14:], proto)
 		return data[4:], wire - 4, true
+	case linkArcnet, linkIPoIB:
+		return cookedFrom(a.file, data, wire)
 	}
 	return data, wire, true
+}
+
+// cookedFrom rewrites an ARCNET or IP-over-InfiniBand frame as a Linux
+// cooked v1 one: the protocol its header names, then what follows it.
+func cookedFrom(lt uint32, data []byte, wire int) ([]byte, int, bool) {
+	var proto uint16
+	hdr := 0
+	switch lt {
+	case linkIPoIB:
+		// Two 20-byte hardware addresses, the protocol, 2 reserved bytes.
+		if len(data) < 44 {
+			return data, wire, false
+		}
+		proto, hdr = binary.BigEndian.Uint16(data[40:]), 44
+	case linkArcnet:
+		// Source, destination, offset, then the ARCNET protocol: RFC
+		// 1051's old types end the header there; RFC 1201's add a flag
+		// and a sequence number (print-arcnet.c).
+		if len(data) < 5 {
+			return data, wire, false
+		}
+		typ := data[4]
+		hdr = 8
+		if typ == 0xf0 || typ == 0xf1 || typ == 0xf2 {
+			hdr = 5
+		}
+		if len(data) < hdr {
+			return data, wire, false
+		}
+		proto = map[byte]uint16{0xd4: 0x0800, 0xf0: 0x0800, 0xd5: 0x0806, 0xf1: 0x0806, 0xc4: 0x86dd}[typ]
+		if proto == 0 {
+			return data, wire, false
+		}
+	}
+	out := make([]byte, 16+len(data)-hdr)
+	binary.BigEndian.PutUint16(out[14:], proto)
+	copy(out[16:], data[hdr:])
+	return out, wire - hdr + 16, true
 }
 
 // name is the link type as tcpdump names it in "reading from file".
@@ -93,4 +135,5 @@ var linkNames = map[uint32]string{
 	linkNull: "NULL (BSD loopback)", linkEthernet: "EN10MB (Ethernet)", linkRaw: "RAW (Raw IP)",
 	linkRawAlt: "RAW (Raw IP)", linkLoop: "LOOP (OpenBSD loopback)", linkLinuxSLL: "LINUX_SLL (Linux cooked v1)",
 	linkIPv4: "IPV4 (Raw IPv4)", linkIPv6: "IPV6 (Raw IPv6)", linkLinuxSLL2: "LINUX_SLL2 (Linux cooked v2)",
+	linkArcnet: "ARCNET_LINUX (Linux ARCNET)", linkIPoIB: "IPOIB (RFC 4391 IP-over-Infiniband)",
 }
