@@ -244,6 +244,8 @@ func (d *decoder) tcpText(s summary, ipName string, ipLen int) summary {
 			b.WriteString(ldpText(pay)) // no separator: tcpdump's own
 		case port(6653) || port(6633):
 			b.WriteString(": OpenFlow")
+		case port(6379):
+			b.WriteString(respText(pay))
 		case port(53) && len(pay) >= 2:
 			// DNS over TCP: each message after its 2-byte length.
 			if t := dnsText(pay[2:], false); t != "" {

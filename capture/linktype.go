@@ -21,6 +21,7 @@ const (
 	linkLinuxSLL2 = 276
 	linkArcnet    = 129 // ARCNET_LINUX: RFC 1051 and RFC 1201 frames
 	linkIPoIB     = 242 // IP over InfiniBand (RFC 4391)
+	linkBRCMPre   = 282 // a 4-byte Broadcom switch tag before Ethernet
 )
 
 // linkTypeMask keeps the link type of a savefile header's field, whose
@@ -38,7 +39,7 @@ func newLinkAdapter(fileType uint32) linkAdapter {
 	lt := fileType & linkTypeMask
 	a := linkAdapter{file: lt, known: true}
 	switch lt {
-	case linkEthernet:
+	case linkEthernet, linkBRCMPre:
 		a.as = filter.Ethernet
 	case linkLinuxSLL, linkLinuxSLL2, linkArcnet, linkIPoIB:
 		a.as = filter.LinuxSLL
@@ -81,6 +82,12 @@ func (a linkAdapter) adapt(data []byte, wire int) ([]byte, int, bool) {
 		return data[4:], wire - 4, true
 	case linkArcnet, linkIPoIB:
 		return cookedFrom(a.file, data, wire)
+	case linkBRCMPre:
+		// tcpdump shows the tag only with -e.
+		if len(data) < 4 {
+			return data, wire, false
+		}
+		return data[4:], wire - 4, true
 	}
 	return data, wire, true
 }
@@ -136,4 +143,5 @@ var linkNames = map[uint32]string{
 	linkRawAlt: "RAW (Raw IP)", linkLoop: "LOOP (OpenBSD loopback)", linkLinuxSLL: "LINUX_SLL (Linux cooked v1)",
 	linkIPv4: "IPV4 (Raw IPv4)", linkIPv6: "IPV6 (Raw IPv6)", linkLinuxSLL2: "LINUX_SLL2 (Linux cooked v2)",
 	linkArcnet: "ARCNET_LINUX (Linux ARCNET)", linkIPoIB: "IPOIB (RFC 4391 IP-over-Infiniband)",
+	linkBRCMPre: "DSA_TAG_BRCM_PREPEND (Broadcom tag (prepended))",
 }

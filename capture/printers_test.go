@@ -44,3 +44,10 @@ func TestARPLine(t *testing.T) {
 		}
 	}
 }
+
+func FuzzRESP(f *testing.F) {
+	for _, s := range []string{"*2\r\n$4\r\nLLEN\r\n$6\r\nmylist\r\n", "+PONG\r\n", "$-1\r\n", "*-5\r\n", "PING\r\nPING\r\n", "$99999999999\r\n"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) { respText(b) })
+}
