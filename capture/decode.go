@@ -45,6 +45,9 @@ func decodeIPv4(b []byte) summary {
 	if ihl < 20 || ihl > len(b) {
 		return summary{src: src, dst: dst, proto: "ip", text: fmt.Sprintf("IP %s > %s: bad header length", src, dst)}
 	}
+	if total < ihl {
+		return summary{src: src, dst: dst, proto: "ip", text: fmt.Sprintf("IP bad-len %d", total)}
+	}
 	payload := b[ihl:]
 	if total >= ihl && total-ihl < len(payload) {
 		payload = payload[:total-ihl]

@@ -37,9 +37,11 @@ type decoder struct {
 	// tcpdump makes the others relative to; absolute (-S) keeps none.
 	conversations map[tcpKey]*tcpBase
 	absolute      bool
-	hbh           int    // the hop-by-hop header's length in the packet decoded
-	verbose       int    // tcpdump's -v count: checksums are checked
-	frame         []byte // the frame being decoded
+	hbh           int      // the hop-by-hop header's length in the packet decoded
+	inner         *decoder // a tunnel's inner frames (VXLAN, OTV, Geneve)
+	depth         int      // tunnels within tunnels decoded so far
+	verbose       int      // tcpdump's -v count: checksums are checked
+	frame         []byte   // the frame being decoded
 }
 
 // tcpKey names a TCP conversation the same way in both directions.
@@ -110,6 +112,12 @@ func (d *decoder) describe(frame []byte, wire int) summary {
 	switch {
 	case has(layers.LayerTypeIPv4):
 		ipName, s.src, s.dst = "IP", d.ip4.SrcIP.String(), d.ip4.DstIP.String()
+		if total := int(binary.BigEndian.Uint16(d.ip4.Contents[2:])); total < int(d.ip4.IHL)*4 {
+			// A total length below the header's (0 from BIG TCP's
+			// segmentation offload): tcpdump says so and stops.
+			s.proto, s.text = "ip", fmt.Sprintf("IP bad-len %d", total)
+			return s
+		}
 		ipLen = int(d.ip4.Length) - int(d.ip4.IHL)*4
 		if d.ip4.FragOffset != 0 {
 			s.proto = "ip"
@@ -145,6 +153,10 @@ func (d *decoder) describe(frame []byte, wire int) summary {
 				s.text = fmt.Sprintf("%s %s.%d > %s.%d: %s%s (%d)", ipName, s.src, s.sport, s.dst, s.dport, sum, t, ulen)
 				return s
 			}
+		}
+		if t := d.tunnel(s.sport, s.dport, d.udp.Payload); t != "" {
+			s.text = fmt.Sprintf("%s %s.%d > %s.%d: %s%s", ipName, s.src, s.sport, s.dst, s.dport, sum, t)
+			return s
 		}
 		if t := udpApp(s.sport, s.dport, d.udp.Payload, ulen); t != "" {
 			s.text = fmt.Sprintf("%s %s.%d > %s.%d: %s%s", ipName, s.src, s.sport, s.dst, s.dport, sum, t)
@@ -379,4 +391,66 @@ func (d *decoder) udpSum() string {
 		return "[udp sum ok] "
 	}
 	return fmt.Sprintf("[bad udp cksum 0x%04x -> 0x%04x!] ", d.udp.Checksum, want)
+}
+
+// tunnel is tcpdump's text of an Ethernet-carrying tunnel by UDP port,
+// the frame inside decoded as a line of its own: VXLAN (RFC 7348) and
+// OTV put it on the next line, Geneve (RFC 8926) after ": "; "" for
+// none.
+func (d *decoder) tunnel(sport, dport int, b []byte) string {
+	port := func(p int) bool { return sport == p || dport == p }
+	if d.depth >= 3 {
+		return ""
+	}
+	innerText := func(frame []byte, ethertype uint16) string {
+		if d.inner == nil {
+			d.inner = newDecoder(filter.Ethernet)
+			d.inner.absolute, d.inner.depth = d.absolute, d.depth+1
+		}
+		if ethertype != 0x6558 {
+			// Not Ethernet: the network header follows at once.
+			return decode(ethertype, frame).text
+		}
+		return d.inner.decode(frame).text
+	}
+	switch {
+	case port(4789), port(8472):
+		if len(b) < 8 {
+			return ""
+		}
+		flags := "I"
+		if b[0]&0x08 == 0 {
+			flags = "none"
+		}
+		head := fmt.Sprintf("VXLAN, flags [%s] (0x%02x), vni %d", flags, b[0], uint32(b[4])<<16|uint32(b[5])<<8|uint32(b[6]))
+		if port(8472) {
+			head = fmt.Sprintf("OTV, flags [%s] (0x%02x), overlay %d, instance %d", flags, b[0],
+				uint32(b[1])<<16|uint32(b[2])<<8|uint32(b[3]), uint32(b[4])<<16|uint32(b[5])<<8|uint32(b[6]))
+		}
+		return head + "\n" + innerText(b[8:], 0x6558)
+	case port(6081):
+		if len(b) < 8 || b[0]>>6 != 0 {
+			return ""
+		}
+		optLen := int(b[0]&0x3f) * 4
+		if len(b) < 8+optLen {
+			return ""
+		}
+		var flags []string
+		if b[1]&0x80 != 0 {
+			flags = append(flags, "O")
+		}
+		if b[1]&0x40 != 0 {
+			flags = append(flags, "C")
+		}
+		if len(flags) == 0 {
+			flags = []string{"none"}
+		}
+		text := fmt.Sprintf("Geneve, Flags [%s], vni 0x%x", strings.Join(flags, ", "), uint32(b[4])<<16|uint32(b[5])<<8|uint32(b[6]))
+		if optLen > 0 {
+			text += fmt.Sprintf(", options [%d bytes]", optLen)
+		}
+		return text + ": " + innerText(b[8+optLen:], binary.BigEndian.Uint16(b[2:]))
+	}
+	return ""
 }
