@@ -127,6 +127,9 @@ type captured struct {
 	ifname   string
 	outgoing bool
 	proto    uint16
+	// orig is the frame as the file holds it, when it was rewritten into
+	// a known link type: -xx and -XX dump it.
+	orig []byte
 }
 
 // Stats are the tallies tcpdump prints at the end.
@@ -638,14 +641,16 @@ func readFile(ctx context.Context, opts Options, stdout, stderr io.Writer) error
 			}
 			continue
 		}
-		if link.known {
+		var orig []byte
+		if link.known && link.rewrites() {
+			orig = append([]byte(nil), data...)
 			data, wire, _ = link.adapt(data, wire)
 		}
 		if !vm.Match(data, wire) {
 			continue
 		}
 		st.Received++
-		c := captured{data: append([]byte(nil), data...), wire: wire, ts: ts, ifname: ifname, opaque: !link.known, linkName: link.name()}
+		c := captured{data: append([]byte(nil), data...), wire: wire, ts: ts, ifname: ifname, opaque: !link.known, linkName: link.name(), orig: orig}
 		if ftype == filter.LinuxSLL && len(data) >= 16 {
 			c.outgoing = binary.BigEndian.Uint16(data) == 4
 		}

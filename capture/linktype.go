@@ -92,6 +92,15 @@ func (a linkAdapter) adapt(data []byte, wire int) ([]byte, int, bool) {
 	return data, wire, true
 }
 
+// rewrites reports whether adapt changes the file's frames.
+func (a linkAdapter) rewrites() bool {
+	switch a.file {
+	case linkNull, linkLoop, linkLinuxSLL2, linkArcnet, linkIPoIB, linkBRCMPre:
+		return true
+	}
+	return false
+}
+
 // cookedFrom rewrites an ARCNET or IP-over-InfiniBand frame as a Linux
 // cooked v1 one: the protocol its header names, then what follows it.
 func cookedFrom(lt uint32, data []byte, wire int) ([]byte, int, bool) {

@@ -301,8 +301,14 @@ func (o *output) packet(c captured) error {
 		fmt.Fprintf(w, " %s\n", text)
 	}
 	dump := nh
-	if o.opts.WithLink {
+	// tcpdump dumps a packet its printer found cut short from the link
+	// header on, as -xx does (its printer gave up before saying how long
+	// the link header was).
+	if o.opts.WithLink || strings.Contains(s.text, " [|") {
 		dump = c.data
+		if c.orig != nil {
+			dump = c.orig
+		}
 	}
 	switch {
 	case o.opts.Hex:

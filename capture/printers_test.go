@@ -51,3 +51,8 @@ func FuzzRESP(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, b []byte) { respText(b) })
 }
+
+func FuzzBabel(f *testing.F) {
+	f.Add([]byte{42, 2, 0, 8, 4, 6, 0, 0, 0, 1, 1, 144})
+	f.Fuzz(func(t *testing.T, b []byte) { babelText(b) })
+}

@@ -24,6 +24,11 @@ func udpApp(sport, dport int, b []byte, ulen int) string {
 		return ntpText(b, ulen)
 	case port(646):
 		return ldpText(b)
+	case port(6696) || port(6697):
+		return babelText(b)
+	case port(5359) && len(b) >= 2 && b[0] == 43 && b[1] == 1:
+		// AHCP (print-ahcp.c; magic 43): without -v, the version alone.
+		return "AHCP Version 1"
 	}
 	return ""
 }
