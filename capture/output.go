@@ -268,20 +268,31 @@ func (o *output) packet(c captured) error {
 	if o.opts.Number {
 		fmt.Fprintf(w, "%5d  ", o.count)
 	}
-	w.WriteString(o.stamp(c.ts))
+	// The line's parts, each followed by a space: the time (none with
+	// -t), the interface and direction on "any", the process, the link
+	// header with -e; then the text, which may start with a space of
+	// its own (" [|arp]"), as tcpdump's printers write it.
+	var parts []string
+	if stamp := o.stamp(c.ts); stamp != "" || o.opts.Stamps != 1 {
+		parts = append(parts, stamp)
+	}
 	// --process: the process as ptcpdump shows it, COMM.PID, after the
 	// interface; "?" for a TCP or UDP packet of no known process.
 	who := ""
 	switch {
 	case proc != nil:
-		who = fmt.Sprintf(" %s.%d", proc.Comm, proc.PID)
+		who = fmt.Sprintf("%s.%d", proc.Comm, proc.PID)
 	case attributed:
-		who = " ?"
+		who = "?"
 	}
 	if dir != "" && c.ifname != "" {
-		fmt.Fprintf(w, " %s%s %s", c.ifname, who, dir)
-	} else {
-		w.WriteString(who)
+		parts = append(parts, c.ifname)
+		if who != "" {
+			parts = append(parts, who)
+		}
+		parts = append(parts, dir)
+	} else if who != "" {
+		parts = append(parts, who)
 	}
 	text := s.text
 	if o.opts.Verbose > 0 {
@@ -289,17 +300,20 @@ func (o *output) packet(c captured) error {
 	}
 	if o.opts.LinkHeader {
 		// tcpdump -e names the protocol in the link part, not again after.
-		w.WriteString(" " + o.linkText(c, et))
-		text = strings.TrimPrefix(strings.TrimPrefix(text, "IP6 "), "IP ")
+		parts = append(parts, o.linkText(c, et))
+		for _, name := range []string{"IP6 ", "IP ", "ARP, "} {
+			if rest, ok := strings.CutPrefix(text, name); ok {
+				text = rest
+				break
+			}
+		}
 	}
-	if o.opts.Stamps == 1 {
-		// tcpdump's time ends with the space before the text: with -t
-		// none is printed, and a text that starts with one (" [|arp]")
-		// keeps it.
-		fmt.Fprintf(w, "%s\n", text)
-	} else {
-		fmt.Fprintf(w, " %s\n", text)
+	for _, p := range parts {
+		w.WriteString(p)
+		w.WriteByte(' ')
 	}
+	w.WriteString(text)
+	w.WriteByte('\n')
 	dump := nh
 	// tcpdump dumps a packet its printer found cut short from the link
 	// header on, as -xx does (its printer gave up before saying how long
@@ -365,20 +379,58 @@ func delta(d time.Duration) string {
 	return fmt.Sprintf("%s%02d:%02d:%02d.%06d", sign, us/3600e6, us/60e6%60, us/1e6%60, us%1e6)
 }
 
-var etherNames = map[uint16]string{0x800: "IPv4", 0x86dd: "IPv6", 0x806: "ARP", 0x8100: "802.1Q"}
+var etherNames = map[uint16]string{0x800: "IPv4", 0x86dd: "IPv6", 0x806: "ARP", 0x8100: "802.1Q", 0x88a8: "802.1Q-QinQ",
+	0x8035: "Reverse ARP", 0x88cc: "LLDP", 0x8847: "MPLS unicast", 0x8848: "MPLS multicast", 0x8864: "PPPoE S", 0x8863: "PPPoE D"}
 
-// linkText is tcpdump -e's link-level part of a line.
+func etherName(et uint16) string {
+	if n, ok := etherNames[et]; ok {
+		return n
+	}
+	return "Unknown"
+}
+
+// linkText is tcpdump -e's link-level part of a line, with its
+// separator: ether_print's, sll_print's, null_if_print's.
 func (o *output) linkText(c captured, et uint16) string {
-	name := etherNames[et]
-	if name == "" {
-		name = "Unknown"
-	}
 	d := c.data
-	if o.lt == filter.Ethernet && len(d) >= 14 {
-		return fmt.Sprintf("%s > %s, ethertype %s (0x%04x), length %d:", mac(d[6:12]), mac(d[0:6]), name, et, c.wire)
-	}
-	if o.lt == filter.LinuxSLL {
-		return fmt.Sprintf("ethertype %s (0x%04x), length %d:", name, et, c.wire)
+	switch {
+	case o.lt == filter.Ethernet && len(d) >= 14:
+		t := fmt.Sprintf("%s > %s, ", mac(d[6:12]), mac(d[0:6]))
+		outer := binary.BigEndian.Uint16(d[12:])
+		t += fmt.Sprintf("ethertype %s (0x%04x), length %d:", etherName(outer), outer, c.wire)
+		// VLAN tags, as tcpdump lists them after the length.
+		for at := 14; (outer == 0x8100 || outer == 0x88a8) && at+4 <= len(d); at += 4 {
+			tci := binary.BigEndian.Uint16(d[at:])
+			outer = binary.BigEndian.Uint16(d[at+2:])
+			t += fmt.Sprintf(" vlan %d, p %d,", tci&0xfff, tci>>13)
+			if tci&0x1000 != 0 {
+				t += " DEI,"
+			}
+			t += fmt.Sprintf(" ethertype %s (0x%04x),", etherName(outer), outer)
+		}
+		return t
+	case o.lt == filter.LinuxSLL && len(d) >= 16:
+		pkttype := map[uint16]string{0: "In", 1: "B", 2: "M", 3: "P", 4: "Out"}[binary.BigEndian.Uint16(d)]
+		if pkttype == "" {
+			pkttype = "?"
+		}
+		t := fmt.Sprintf("%3s ", pkttype)
+		if binary.BigEndian.Uint16(d[4:]) == 6 {
+			t += mac(d[6:12]) + " "
+		}
+		return t + fmt.Sprintf("ethertype %s (0x%04x), length %d:", etherName(et), et, c.wire)
+	case len(c.orig) >= 4 && (strings.HasPrefix(c.linkName, "NULL") || strings.HasPrefix(c.linkName, "LOOP")):
+		// The BSD loopback's address family: host order for NULL,
+		// network order for LOOP.
+		af := uint32(c.orig[0]) | uint32(c.orig[1])<<8 | uint32(c.orig[2])<<16 | uint32(c.orig[3])<<24
+		if strings.HasPrefix(c.linkName, "LOOP") || af > 0xffff {
+			af = binary.BigEndian.Uint32(c.orig)
+		}
+		name := map[uint32]string{2: "IPv4", 24: "IPv6", 28: "IPv6", 30: "IPv6", 7: "OSI", 23: "IPX"}[af]
+		if name == "" {
+			name = "Unknown"
+		}
+		return fmt.Sprintf("AF %s (%d), length %d:", name, af, c.wire+4)
 	}
 	return fmt.Sprintf("length %d:", c.wire)
 }

@@ -14,6 +14,11 @@ import (
 func udpApp(sport, dport int, b []byte, ulen int) string {
 	port := func(p int) bool { return sport == p || dport == p }
 	switch {
+	case port(500) || port(4500):
+		return "" // ISAKMP comes first in tcpdump's order; not decoded here
+	case port(49152):
+		// Before BFD and the rest, as in tcpdump's order.
+		return bcmLIText(b)
 	case port(1985):
 		return hsrpText(b, ulen)
 	case dport == 3784 || dport == 4784 || dport == 6784:
@@ -135,4 +140,23 @@ func ldpText(b []byte) string {
 		return fmt.Sprintf("LDP version %d packet not supported", version)
 	}
 	return fmt.Sprintf("LDP, Label-Space-ID: %s:%d, pdu-length: %d", netip.AddrFrom4([4]byte(b[4:8])), binary.BigEndian.Uint16(b[8:]), binary.BigEndian.Uint16(b[2:]))
+}
+
+// bcmLIText is Broadcom's lawful-intercept shim (print-bcm-li.c) as
+// tcpdump prints it without -v.
+func bcmLIText(b []byte) string {
+	if len(b) < 4 {
+		return fmt.Sprintf(" (length %d < 4) (invalid)", len(b))
+	}
+	shim := binary.BigEndian.Uint32(b)
+	name := func(m map[uint32]string, v uint32) string {
+		if n, ok := m[v]; ok {
+			return n
+		}
+		return "unknown"
+	}
+	return fmt.Sprintf("BCM-LI-SHIM: direction %s, pkt-type %s, pkt-subtype %s, li-id %d",
+		name(map[uint32]string{1: "unused", 2: "egress", 3: "ingress"}, shim>>29&7),
+		name(map[uint32]string{4: "undecided", 5: "ipv4", 6: "ipv6", 7: "ethernet"}, shim>>25&0xf),
+		name(map[uint32]string{1: "single VLAN tag", 2: "double VLAN tag", 3: "untagged"}, shim>>22&7), shim&0x3fffff)
 }

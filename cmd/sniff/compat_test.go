@@ -259,8 +259,8 @@ func TestTCPLinesLikeTcpdump(t *testing.T) {
 	t.Logf("TCP lines identical to tcpdump -n's: %d of %d; ICMP: %d of %d; ARP: %d of %d; DNS over UDP: %d of %d; every line: %d of %d (%.1f%%)",
 		same, total, icmpSame, icmpTotal, arpSame, arpTotal, dnsSame, dnsTotal, allSame, allTotal, 100*float64(allSame)/float64(max(allTotal, 1)))
 	t.Logf("packets of TCP, UDP, ICMP, ICMPv6 or ARP printed as tcpdump -n prints them: %d of %d (%.1f%%)", topSame, topTotal, 100*float64(topSame)/float64(max(topTotal, 1)))
-	if topTotal < 5000 || topSame < 4914 {
-		t.Errorf("TCP/UDP/ICMP/ICMPv6/ARP packets printed as tcpdump -n: %d of %d; reached before: 4914", topSame, topTotal)
+	if topTotal < 5000 || topSame < 4986 {
+		t.Errorf("TCP/UDP/ICMP/ICMPv6/ARP packets printed as tcpdump -n: %d of %d; reached before: 4986", topSame, topTotal)
 	}
 	if total < 1500 || same < 1443 {
 		t.Errorf("TCP lines identical to tcpdump -n's: %d of %d; reached before: 1443", same, total)
@@ -268,11 +268,16 @@ func TestTCPLinesLikeTcpdump(t *testing.T) {
 	if dnsTotal < 80 || dnsSame < 82 {
 		t.Errorf("DNS lines identical to tcpdump -n's: %d of %d; reached before: 82", dnsSame, dnsTotal)
 	}
-	if allSame < 5345 {
-		t.Errorf("lines identical to tcpdump -n's: %d of %d; reached before: 5345", allSame, allTotal)
+	if allSame < 5417 {
+		t.Errorf("lines identical to tcpdump -n's: %d of %d; reached before: 5417", allSame, allTotal)
 	}
 	if icmpTotal < 100 || icmpSame < 89 {
 		t.Errorf("ICMP lines identical to tcpdump -n's: %d of %d; reached before: 89", icmpSame, icmpTotal)
+	}
+	eSame, eTotal := formLinesLikeTcpdump(t, files, "-e")
+	t.Logf("with -e, packet lines identical to tcpdump -ne's: %d of %d", eSame, eTotal)
+	if eSame < 4960 {
+		t.Errorf("-e lines identical to tcpdump -ne's: %d of %d; reached before: 4960", eSame, eTotal)
 	}
 	vSame, vTotal := verboseLinesLikeTcpdump(t, files)
 	t.Logf("with -v, lines (continuations too) identical to tcpdump -nv's: %d of %d", vSame, vTotal)
@@ -321,4 +326,31 @@ var addrPort = regexp.MustCompile(`^(IP (\d+\.){4}\d+|IP6 [0-9a-f:]+\.\d+) > `)
 func topProtocol(line string) bool {
 	return addrPort.MatchString(line) || strings.Contains(line, ": ICMP ") || strings.Contains(line, ": ICMP6,") ||
 		strings.Contains(line, ": HBH ICMP6,") || strings.HasPrefix(line, "ARP, ")
+}
+
+// formLinesLikeTcpdump compares the packet lines (continuations left
+// out) of one printing option on our tool and on tcpdump.
+func formLinesLikeTcpdump(t *testing.T, files []string, option string) (same, total int) {
+	for _, f := range files {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		env := append(os.Environ(), "TZ=UTC")
+		ref := exec.CommandContext(ctx, "tcpdump", "-n", "-t", option, "-r", f)
+		ref.Env = env
+		theirs, _ := ref.Output()
+		ours := exec.CommandContext(ctx, bin, "-n", "-t", option, "-r", f)
+		ours.Env = env
+		mine, _ := ours.Output()
+		cancel()
+		a, b := tcpdumpLines(theirs), tcpdumpLines(mine)
+		total += len(a)
+		if len(a) != len(b) {
+			continue
+		}
+		for i := range a {
+			if a[i] == b[i] {
+				same++
+			}
+		}
+	}
+	return same, total
 }
