@@ -162,7 +162,7 @@ func transport(ipName, src, dst string, proto int, b []byte, length, ttl int) su
 				return s
 			}
 		}
-		if t := udpApp(s.sport, s.dport, b[8:], ulen); t != "" {
+		if t := udpApp(s.sport, s.dport, b[8:], appLength(ulen, length-8)); t != "" {
 			s.text = fmt.Sprintf("%s %s.%d > %s.%d: %s", ipName, src, s.sport, dst, s.dport, t)
 			return s
 		}
@@ -177,6 +177,17 @@ func transport(ipName, src, dst string, proto int, b []byte, length, ttl int) su
 			return s
 		}
 		s.text = fmt.Sprintf("%s %s > %s: %s, length %d", ipName, src, dst, icmpText(proto, b), max(length, len(b)))
+	case 50:
+		s.proto = "esp"
+		s.text = fmt.Sprintf("%s %s > %s: %s", ipName, src, dst, espText(b, max(length, len(b))))
+	case 132:
+		s.proto = "sctp"
+		if len(b) < 12 {
+			s.text = fmt.Sprintf("%s %s > %s: sctp [|sctp]", ipName, src, dst)
+			return s
+		}
+		s.sport, s.dport = int(binary.BigEndian.Uint16(b[0:])), int(binary.BigEndian.Uint16(b[2:]))
+		s.text = fmt.Sprintf("%s %s.%d > %s.%d: %s", ipName, src, s.sport, dst, s.dport, sctpText(b, s.sport, s.dport))
 	case 112:
 		s.proto = "vrrp"
 		s.text = fmt.Sprintf("%s %s > %s: %s", ipName, src, dst, vrrpText(b, max(length, len(b)), ttl))

@@ -158,7 +158,7 @@ func (d *decoder) describe(frame []byte, wire int) summary {
 			s.text = fmt.Sprintf("%s %s.%d > %s.%d: %s%s", ipName, s.src, s.sport, s.dst, s.dport, sum, t)
 			return s
 		}
-		if t := udpApp(s.sport, s.dport, d.udp.Payload, ulen); t != "" {
+		if t := udpApp(s.sport, s.dport, d.udp.Payload, appLength(ulen, ipLen-8)); t != "" {
 			s.text = fmt.Sprintf("%s %s.%d > %s.%d: %s%s", ipName, s.src, s.sport, s.dst, s.dport, sum, t)
 			return s
 		}

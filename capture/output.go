@@ -376,7 +376,9 @@ func delta(d time.Duration) string {
 		sign, d = "-", -d
 	}
 	us := d.Microseconds()
-	return fmt.Sprintf("%s%02d:%02d:%02d.%06d", sign, us/3600e6, us/60e6%60, us/1e6%60, us%1e6)
+	// Hours wrap at a day, as tcpdump formats the difference as a time
+	// of day.
+	return fmt.Sprintf("%s%02d:%02d:%02d.%06d", sign, us/3600e6%24, us/60e6%60, us/1e6%60, us%1e6)
 }
 
 var etherNames = map[uint16]string{0x800: "IPv4", 0x86dd: "IPv6", 0x806: "ARP", 0x8100: "802.1Q", 0x88a8: "802.1Q-QinQ",

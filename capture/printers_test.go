@@ -56,3 +56,25 @@ func FuzzBabel(f *testing.F) {
 	f.Add([]byte{42, 2, 0, 8, 4, 6, 0, 0, 0, 1, 1, 144})
 	f.Fuzz(func(t *testing.T, b []byte) { babelText(b) })
 }
+
+func FuzzSCTP(f *testing.F) {
+	f.Add([]byte{0xbb, 0xc0, 0x1a, 0x32, 0, 0, 0, 1, 0, 0, 0, 0, 3, 0, 0, 16, 0, 0, 0, 1, 0, 0, 0xe0, 0, 0, 0, 0, 0})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if len(b) >= 4 {
+			sctpText(b, int(b[0])<<8|int(b[1]), int(b[2])<<8|int(b[3]))
+		}
+	})
+}
+
+// Every printer chosen by a UDP port, on any bytes: no panic.
+func FuzzUDPApps(f *testing.F) {
+	f.Add(uint16(7000), []byte("0123456789012345678901234567\x02\x00"))
+	f.Add(uint16(1812), []byte{1, 2, 0, 20})
+	f.Add(uint16(6343), []byte{0, 0, 0, 5, 0, 0, 0, 1, 1, 2, 3, 4, 0, 0, 0, 0})
+	f.Fuzz(func(t *testing.T, port uint16, b []byte) {
+		for _, p := range []int{int(port), 1985, 3784, 67, 123, 646, 6696, 5359, 49152, 4500, 546, 520, 7001, 1812, 6343} {
+			udpApp(p, 40000, b, len(b))
+			udpApp(40000, p, b, len(b))
+		}
+	})
+}
