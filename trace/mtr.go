@@ -118,16 +118,22 @@ func (p *mtrPrinter) report(res result, host string) {
 		if p.m.Wide {
 			at = len(line)
 		}
-		for _, f := range mtrFields {
-			if f.value == nil {
-				line = place(line, at, f.format)
-			} else {
-				line = place(line, at, fmt.Sprintf(f.format, f.value(h)))
-			}
-			at += f.width
-		}
-		fmt.Fprintln(p.w, line)
+		fmt.Fprintln(p.w, placeFields(line, at, h))
 	}
+}
+
+// placeFields writes h's statistics into line from column at on, each
+// field at its stride (the report's and the live view's columns).
+func placeFields(line string, at int, h *hopStats) string {
+	for _, f := range mtrFields {
+		if f.value == nil {
+			line = place(line, at, f.format)
+		} else {
+			line = place(line, at, fmt.Sprintf(f.format, f.value(h)))
+		}
+		at += f.width
+	}
+	return line
 }
 
 func (p *mtrPrinter) json(res result, host string) {

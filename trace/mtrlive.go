@@ -133,17 +133,7 @@ func (v *mtrLive) draw(table []*hopStats) {
 			line(fmt.Sprintf("%2d. %s", h.ttl, bold+"(waiting for reply)"+plain))
 			continue
 		}
-		s := fmt.Sprintf("%2d. %s", h.ttl, v.hostName(h))
-		x := at
-		for _, f := range mtrFields {
-			if f.value == nil {
-				s = place(s, x, f.format)
-			} else {
-				s = place(s, x, fmt.Sprintf(f.format, f.value(h)))
-			}
-			x += f.width
-		}
-		line(s)
+		line(placeFields(fmt.Sprintf("%2d. %s", h.ttl, v.hostName(h)), at, h))
 		// A hop answering from more than one address: mtr lists the
 		// others under it.
 		for _, a := range h.addrs[1:] {

@@ -274,12 +274,12 @@ func TestTCPLinesLikeTcpdump(t *testing.T) {
 	if icmpTotal < 100 || icmpSame < 89 {
 		t.Errorf("ICMP lines identical to tcpdump -n's: %d of %d; reached before: 89", icmpSame, icmpTotal)
 	}
-	eSame, eTotal := formLinesLikeTcpdump(t, files, "-e")
+	eSame, eTotal := formLinesLikeTcpdump(files, "-e")
 	t.Logf("with -e, packet lines identical to tcpdump -ne's: %d of %d", eSame, eTotal)
 	if eSame < 5374 {
 		t.Errorf("-e lines identical to tcpdump -ne's: %d of %d; reached before: 5374", eSame, eTotal)
 	}
-	vSame, vTotal := verboseLinesLikeTcpdump(t, files)
+	vSame, vTotal := verboseLinesLikeTcpdump(files)
 	t.Logf("with -v, lines (continuations too) identical to tcpdump -nv's: %d of %d", vSame, vTotal)
 	if vSame < 2753 {
 		t.Errorf("-v lines identical to tcpdump -nv's: %d of %d; reached before: 2753", vSame, vTotal)
@@ -291,30 +291,8 @@ func TestTCPLinesLikeTcpdump(t *testing.T) {
 
 // verboseLinesLikeTcpdump compares -v output line by line, the lines
 // tcpdump indents under a packet's first line included.
-func verboseLinesLikeTcpdump(t *testing.T, files []string) (same, total int) {
-	for _, f := range files {
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		env := append(os.Environ(), "TZ=UTC")
-		ref := exec.CommandContext(ctx, "tcpdump", "-n", "-t", "-v", "-r", f)
-		ref.Env = env
-		theirs, _ := ref.Output()
-		ours := exec.CommandContext(ctx, bin, "-n", "-t", "-v", "-r", f)
-		ours.Env = env
-		mine, _ := ours.Output()
-		cancel()
-		a := strings.Split(strings.TrimRight(string(theirs), "\n"), "\n")
-		b := strings.Split(strings.TrimRight(string(mine), "\n"), "\n")
-		total += len(a)
-		if len(a) != len(b) {
-			continue
-		}
-		for i := range a {
-			if a[i] == b[i] {
-				same++
-			}
-		}
-	}
-	return same, total
+func verboseLinesLikeTcpdump(files []string) (same, total int) {
+	return linesLikeTcpdump(files, "-v", func(out []byte) []string { return strings.Split(strings.TrimRight(string(out), "\n"), "\n") })
 }
 
 // addrPort matches the start of an IP line whose source has a port:
@@ -330,7 +308,13 @@ func topProtocol(line string) bool {
 
 // formLinesLikeTcpdump compares the packet lines (continuations left
 // out) of one printing option on our tool and on tcpdump.
-func formLinesLikeTcpdump(t *testing.T, files []string, option string) (same, total int) {
+func formLinesLikeTcpdump(files []string, option string) (same, total int) {
+	return linesLikeTcpdump(files, option, tcpdumpLines)
+}
+
+// linesLikeTcpdump runs both tools with option on every file and counts
+// the lines split picks that are the same, in files of as many lines.
+func linesLikeTcpdump(files []string, option string, split func([]byte) []string) (same, total int) {
 	for _, f := range files {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		env := append(os.Environ(), "TZ=UTC")
@@ -341,7 +325,7 @@ func formLinesLikeTcpdump(t *testing.T, files []string, option string) (same, to
 		ours.Env = env
 		mine, _ := ours.Output()
 		cancel()
-		a, b := tcpdumpLines(theirs), tcpdumpLines(mine)
+		a, b := split(theirs), split(mine)
 		total += len(a)
 		if len(a) != len(b) {
 			continue
