@@ -198,7 +198,9 @@ func TestLossyLinkMissesNoOpenPort(t *testing.T) {
 	lab := netlab.ForTest(t, netlab.Spec{Routers: 1, Loss: 0.3, ReturnLoss: 0.3, Services: netlab.Services{TCP: svc}})
 	for _, srv := range []string{lab.Server.Addr4.String(), lab.Server.Addr6.String()} {
 		for run := range 3 {
-			r := runScan(t, lab, "-p", "1-500", "--json", "--all", "--expect", "open:22,80,443,499,500", srv)
+			// -Pn: this is the port scan's test; host discovery's few
+			// probes are all lost about once in fifty runs at this loss.
+			r := runScan(t, lab, "-Pn", "-p", "1-500", "--json", "--all", "--expect", "open:22,80,443,499,500", srv)
 			var found []int
 			closed := 0
 			for _, p := range ports(t, r.Stdout) {
