@@ -297,6 +297,13 @@ func (e Expectation) check(s *scanner, results []Result, sum summary) string {
 			bad = append(bad, fmt.Sprintf("port %d was not scanned", p))
 		}
 	}
+	// A target discovery found down had none of its ports scanned: the
+	// ports the expectation names are not in that state.
+	for i, h := range s.disc {
+		if !h.up {
+			bad = append(bad, fmt.Sprintf("%s is down (no answer to host discovery), its ports were not scanned", s.allTargets[i]))
+		}
+	}
 	for _, r := range results {
 		for _, p := range e.Ports {
 			if r.Port == p && r.State != e.State {

@@ -319,6 +319,11 @@ func TestXMLAndExpect(t *testing.T) {
 	if r.Code != 1 || !strings.Contains(r.Stderr, "open:23 failed") {
 		t.Errorf("failing expect: exit %d, %q", r.Code, r.Stderr)
 	}
+	// A target discovery finds down has none of its ports open.
+	r = runScan(t, lab, "-p", "22", "--expect", "open:22", srv, "198.18.200.1")
+	if r.Code != 1 || !strings.Contains(r.Stderr, "198.18.200.1 is down") {
+		t.Errorf("expect on a down target: exit %d, %q", r.Code, r.Stderr)
+	}
 }
 
 func TestPrivilegeAndUsage(t *testing.T) {
