@@ -123,6 +123,12 @@ func (c *compiler) eval(a arith) error {
 		c.emit(bpf.LoadExtension{Num: bpf.ExtLen})
 	case binArith:
 		op := aluOps[a.op]
+		if k, ok := a.r.(numArith); ok && k.v == 0 && (a.op == "&" || a.op == "*") {
+			// Zero whatever the left side loads: libpcap's optimiser drops
+			// the load, so a packet too short for it is not rejected.
+			c.emit(bpf.LoadConstant{Dst: bpf.RegA, Val: 0})
+			return nil
+		}
 		if k, ok := a.r.(numArith); ok {
 			if k.v == 0 && a.op == "/" {
 				return fmt.Errorf("filter: division by zero")

@@ -15,6 +15,8 @@ const (
 	Ethernet LinkType = iota // DLT_EN10MB
 	LinuxSLL                 // DLT_LINUX_SLL: the cooked header of "any"
 	RawIP                    // DLT_RAW: packets start at the IP header
+
+	numLinkTypes
 )
 
 func (l LinkType) String() string { return [...]string{"EN10MB", "LINUX_SLL", "RAW"}[l] }
@@ -469,18 +471,9 @@ func (c *compiler) hostNet(q prim, t, f label) error {
 		c.dirTest(q.dir, test(6), test(0), t, f)
 		return nil
 	}
-	a := q.addr
-	bits := a.BitLen()
-	if q.kind == "net" {
-		a, bits = q.pfx.Addr(), q.pfx.Bits()
-	}
-	want := a.AsSlice()
-	mask := make([]byte, len(want))
-	for i := 0; i < bits; i++ {
-		mask[i/8] |= 0x80 >> (i % 8)
-	}
+	want, mask := q.want, q.mask
 	net := c.netOff(q.vlans)
-	if a.Is6() {
+	if len(want) == 16 {
 		switch q.proto {
 		case "", "ip6":
 		default:
@@ -599,4 +592,28 @@ func (c *compiler) port(q prim, t, f label) error {
 		func(t, f label) { c.emit(bpf.LoadIndirect{Off: net, Size: 2}); c.portTest(q.lo, q.hi, t, f) },
 		func(t, f label) { c.emit(bpf.LoadIndirect{Off: net + 2, Size: 2}); c.portTest(q.lo, q.hi, t, f) }, t, f)
 	return nil
+}
+
+// LinkTypeByName is the link type libpcap names name (its DLT_ name
+// without the prefix), when this package compiles filters for it.
+func LinkTypeByName(name string) (LinkType, bool) {
+	for l := range numLinkTypes {
+		if l.String() == name {
+			return l, true
+		}
+	}
+	return 0, false
+}
+
+// LinkTypeOfDLT is the link type of a savefile's link-type number.
+func LinkTypeOfDLT(dlt int) (LinkType, bool) {
+	switch dlt {
+	case 1:
+		return Ethernet, true
+	case 113:
+		return LinuxSLL, true
+	case 101:
+		return RawIP, true
+	}
+	return 0, false
 }

@@ -1,6 +1,7 @@
 package filter
 
 import (
+	"encoding/binary"
 	"fmt"
 	"net/netip"
 	"strconv"
@@ -19,8 +20,8 @@ type prim struct {
 	proto string // ether ip ip6 arp rarp tcp udp sctp icmp icmp6, or ""
 	dir   string // src dst "src or dst" "src and dst", or ""
 	kind  string // host net port portrange proto broadcast multicast less greater vlan, or "" for a bare protocol
-	addr  netip.Addr
-	pfx   netip.Prefix
+	want  []byte // host, net: the address, under mask (4 or 16 bytes)
+	mask  []byte
 	mac   [6]byte
 	lo    uint32 // port, portrange start, protocol number, length, vlan id
 	hi    uint32
@@ -429,8 +430,11 @@ func (p *parser) value(q *prim) error {
 		return p.errorf("expected a %s", q.kind)
 	}
 	switch q.kind {
-	case "host":
+	case "host", "net":
 		if q.proto == "ether" {
+			if q.kind == "net" {
+				return fmt.Errorf("filter: ether net is not valid (ether takes host, src, dst)")
+			}
 			hw, err := parseMAC(t.text)
 			if err != nil {
 				return err
@@ -438,61 +442,7 @@ func (p *parser) value(q *prim) error {
 			q.mac = hw
 			return nil
 		}
-		a, err := netip.ParseAddr(t.text)
-		if err != nil {
-			return fmt.Errorf("filter: %q is not an IP address (host names are not resolved)", t.text)
-		}
-		q.addr = a
-	case "net":
-		text := t.text
-		if addr, bits, _ := strings.Cut(text, "/"); !strings.Contains(addr, ":") {
-			// pcap-filter's short IPv4 networks: "192.168" is
-			// 192.168.0.0/16, and "192.168/16" is written so too.
-			if full, n, ok := padNet(addr); ok {
-				if bits == "" {
-					text = fmt.Sprintf("%s/%d", full, n)
-				} else {
-					text = full + "/" + bits
-				}
-			}
-		}
-		if strings.Contains(text, "/") {
-			pf, err := netip.ParsePrefix(text)
-			if err != nil {
-				return fmt.Errorf("filter: bad network %q", t.text)
-			}
-			if pf.Masked() != pf {
-				return fmt.Errorf("filter: non-network bits set in %q", t.text)
-			}
-			q.pfx = pf
-			return nil
-		}
-		a, err := netip.ParseAddr(t.text)
-		if err != nil {
-			return fmt.Errorf("filter: bad network %q", t.text)
-		}
-		bits := a.BitLen()
-		if p.peek().text == "mask" {
-			p.next()
-			m, err := netip.ParseAddr(p.next().text)
-			if err != nil || !m.Is4() || !a.Is4() {
-				return fmt.Errorf("filter: bad mask")
-			}
-			mb := m.As4()
-			v := uint32(mb[0])<<24 | uint32(mb[1])<<16 | uint32(mb[2])<<8 | uint32(mb[3])
-			bits = 0
-			for v&0x80000000 != 0 {
-				bits, v = bits+1, v<<1
-			}
-			if v != 0 {
-				return fmt.Errorf("filter: non-contiguous mask")
-			}
-		}
-		pf := netip.PrefixFrom(a, bits)
-		if pf.Masked() != pf {
-			return fmt.Errorf("filter: non-network bits set in %q", t.text)
-		}
-		q.pfx = pf
+		return p.address(q, t)
 	case "port":
 		n, ok := portNumber(t.text)
 		if !ok {
@@ -524,25 +474,6 @@ func portNumber(s string) (uint32, bool) {
 	return n, err == nil && n <= 65535
 }
 
-// padNet completes an IPv4 network of one to three numbers with zeros
-// and gives its classful length (8 bits a number), as libpcap does.
-func padNet(s string) (string, int, bool) {
-	parts := strings.Split(s, ".")
-	if len(parts) < 1 || len(parts) > 3 {
-		return "", 0, false
-	}
-	for _, p := range parts {
-		if n, err := strconv.Atoi(p); err != nil || n < 0 || n > 255 {
-			return "", 0, false
-		}
-	}
-	n := 8 * len(parts)
-	for len(parts) < 4 {
-		parts = append(parts, "0")
-	}
-	return strings.Join(parts, "."), n, true
-}
-
 // parseMAC reads the forms pcap-filter(7) takes: six groups of one or two
 // hex digits separated by ':', '-' or '.', three groups of four
 // separated by '.', or twelve hex digits.
@@ -567,4 +498,151 @@ func parseMAC(s string) ([6]byte, error) {
 		hw[i] = byte(v)
 	}
 	return hw, nil
+}
+
+// address reads the IP address or network of a host or net primitive,
+// as libpcap's grammar has them: an IPv6 address with an optional /len;
+// a dotted IPv4 address of one to four numbers (a short one is a network
+// even after host: "host 198.18" is 198.18.0.0/16), with /len or mask
+// M; or a single number, the whole address (a net of a short number is
+// promoted: "net 10" is 10.0.0.0/8).
+func (p *parser) address(q *prim, t token) error {
+	text := t.text
+	// "/len" may stand apart: "10.0.0.2/ 32", "10.0.0.2 / 32".
+	bits := -1
+	slash := strings.HasSuffix(text, "/")
+	text = strings.TrimSuffix(text, "/")
+	if !slash && p.peek().text == "/" {
+		p.next()
+		slash = true
+	}
+	if a, b, found := strings.Cut(text, "/"); found {
+		text, slash = a, true
+		if b == "" {
+			return fmt.Errorf("filter: bad network %q", t.text)
+		}
+		p.toks = append(p.toks[:p.i], append([]token{{tWord, b, t.pos + len(a) + 1}}, p.toks[p.i:]...)...)
+	}
+	if slash {
+		n := p.next()
+		v, err := parseNum(n.text)
+		if err != nil || n.kind != tWord {
+			return fmt.Errorf("filter: bad mask length %q after %q", n.text, text)
+		}
+		bits = int(min(v, 1<<16))
+	}
+	if strings.Contains(text, ":") {
+		a, err := netip.ParseAddr(text)
+		if err != nil || !a.Is6() || a.Zone() != "" {
+			return fmt.Errorf("filter: %q is not an IP address (host names are not resolved)", text)
+		}
+		if q.proto != "" && q.proto != "ip6" {
+			return fmt.Errorf("filter: %s %s with an IPv6 address", q.proto, q.kind)
+		}
+		if bits < 0 {
+			bits = 128
+		}
+		if bits > 128 {
+			return fmt.Errorf("filter: mask length must be <= 128")
+		}
+		if q.kind == "host" && bits != 128 {
+			return fmt.Errorf("filter: mask syntax for networks only (%q)", t.text)
+		}
+		pf := netip.PrefixFrom(a, bits)
+		if pf.Masked() != pf {
+			return fmt.Errorf("filter: non-network bits set in \"%s/%d\"", text, bits)
+		}
+		q.want, q.mask = a.AsSlice(), prefixMask(16, bits)
+		return nil
+	}
+	var v uint32
+	vbits := 32
+	if strings.Contains(text, ".") {
+		var ok bool
+		if v, vbits, ok = dotted(text); !ok {
+			return fmt.Errorf("filter: %q is not an IP address (host names are not resolved)", text)
+		}
+		v <<= 32 - vbits
+	} else {
+		n, err := parseNum(text)
+		if err != nil {
+			return fmt.Errorf("filter: %q is not an IP address (host names are not resolved)", text)
+		}
+		if slash || p.peek().text == "mask" {
+			return fmt.Errorf("filter: a network is written with dots before /len or mask: %q", text)
+		}
+		v = n
+		if q.kind == "net" {
+			// A short net number is promoted: 10 is 10.0.0.0/8.
+			vbits = 32
+			for v != 0 && v&0xff000000 == 0 {
+				v, vbits = v<<8, vbits-8
+			}
+		}
+	}
+	if q.proto == "ip6" {
+		return fmt.Errorf("filter: ip6 %s with an IPv4 address", q.kind)
+	}
+	mask := ^uint32(0) << (32 - vbits)
+	if vbits == 0 {
+		mask = 0
+	}
+	switch {
+	case bits >= 0:
+		if q.kind != "net" {
+			return fmt.Errorf("filter: mask syntax for networks only (%q)", t.text)
+		}
+		if bits > 32 {
+			return fmt.Errorf("filter: mask length must be <= 32")
+		}
+		mask = 0
+		if bits > 0 {
+			mask = ^uint32(0) << (32 - bits)
+		}
+	case p.peek().text == "mask":
+		if q.kind != "net" {
+			return p.errorf("mask syntax for networks only")
+		}
+		p.next()
+		mt := p.next().text
+		m, mb, ok := dotted(mt)
+		if !ok || !strings.Contains(mt, ".") {
+			p.i--
+			return p.errorf("bad mask")
+		}
+		mask = m << (32 - mb)
+	}
+	if v&^mask != 0 {
+		return fmt.Errorf("filter: non-network bits set in %q", t.text)
+	}
+	q.want = binary.BigEndian.AppendUint32(nil, v)
+	q.mask = binary.BigEndian.AppendUint32(nil, mask)
+	return nil
+}
+
+// dotted reads one to four dot-separated decimal numbers, each below 256,
+// as libpcap's __pcap_atoin: their value and 8 bits a number.
+func dotted(s string) (uint32, int, bool) {
+	parts := strings.Split(s, ".")
+	if len(parts) > 4 {
+		return 0, 0, false
+	}
+	var v uint32
+	for _, part := range parts {
+		n, err := strconv.ParseUint(part, 10, 32)
+		if err != nil || n > 255 {
+			return 0, 0, false
+		}
+		v = v<<8 | uint32(n)
+	}
+	return v, 8 * len(parts), true
+}
+
+// prefixMask is a mask of n bytes with the first bits set.
+func prefixMask(n, bits int) []byte {
+	m := make([]byte, n)
+	for i := 0; i < bits; i++ {
+		m[i/8] |= 0x80 >> (i % 8)
+	}
+	return m
 }
