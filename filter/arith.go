@@ -38,7 +38,7 @@ func (c *compiler) rel(r rel, t, f label) error {
 	gs := map[guard]bool{}
 	guards(r.l, gs)
 	guards(r.r, gs)
-	for _, p := range []string{"ether", "ip", "ip6", "arp", "rarp", "tcp", "udp", "sctp", "icmp", "icmp6"} {
+	for _, p := range guardOrder {
 		for g := range gs {
 			if g.proto != p {
 				continue
@@ -74,7 +74,21 @@ func (c *compiler) rel(r rel, t, f label) error {
 	return nil
 }
 
+// guardOrder is the order the guards of a relation are tested in.
+var guardOrder = []string{"ether", "ip", "ip6", "arp", "rarp", "sca", "atalk", "decnet", "lat", "moprc", "mopdl",
+	"tcp", "udp", "sctp", "icmp", "igmp", "igrp", "pim", "vrrp", "carp", "icmp6"}
+
+// overIP are the protocols whose loads count from the end of the IPv4
+// header, with their protocol numbers.
+var overIP = map[string]uint32{"tcp": 6, "udp": 17, "sctp": 132, "icmp": 1, "igmp": 2, "igrp": 9, "pim": 103, "vrrp": 112, "carp": 112}
+
 func (c *compiler) guard(g guard, t, f label) error {
+	if v, ok := linkProtoKeywords[g.proto]; ok {
+		if c.lt == RawIP {
+			return fmt.Errorf("filter: %s is not supported on the %s link type", g.proto, c.lt)
+		}
+		return c.etherType(v, g.vlans, t, f)
+	}
 	switch g.proto {
 	case "ether":
 		// ether[] is the link-layer header, whatever it is.
@@ -95,7 +109,7 @@ func (c *compiler) guard(g guard, t, f label) error {
 	}
 	// A transport load needs an IPv4 first fragment of that protocol.
 	l := c.newLabel()
-	if err := c.ipProto(transport[g.proto], g.vlans, l, f); err != nil {
+	if err := c.ipProto(overIP[g.proto], g.vlans, l, f); err != nil {
 		return err
 	}
 	c.place(l)
@@ -165,7 +179,7 @@ func (c *compiler) load(a loadArith) error {
 	switch a.proto {
 	case "ether":
 		base = 0
-	case "ip", "ip6", "arp", "rarp":
+	case "ip", "ip6", "arp", "rarp", "sca", "atalk", "decnet", "lat", "moprc", "mopdl":
 		base = c.netOff(a.vlans)
 	case "icmp6":
 		base = c.netOff(a.vlans) + 40

@@ -156,15 +156,20 @@ func (c *compiler) netOff(vlans int) uint32 {
 }
 
 // etherType jumps to t when the packet's network protocol is typ.
+//
+// As libpcap's gen_linktype, a value of at most 1500 is an 802.2 LLC SAP
+// (the frame is 802.3, its DSAP that value), and the protocols carried
+// in LLC frames (IPX, AppleTalk, ISO, NetBEUI) are looked for in each of
+// their encapsulations.
 func (c *compiler) etherType(typ uint32, vlans int, t, f label) error {
 	switch c.lt {
 	case Ethernet:
-		c.emit(bpf.LoadAbsolute{Off: 12 + 4*uint32(vlans), Size: 2})
+		return c.ethernetProto(typ, 12+4*uint32(vlans), t, f)
 	case LinuxSLL:
 		if vlans > 0 {
 			return fmt.Errorf("filter: vlan is not supported on the %s link type", c.lt)
 		}
-		c.emit(bpf.LoadAbsolute{Off: 14, Size: 2})
+		return c.cookedProto(typ, 14, t, f)
 	case RawIP:
 		switch typ {
 		case 0x800, 0x86dd:
@@ -180,8 +185,7 @@ func (c *compiler) etherType(typ uint32, vlans int, t, f label) error {
 		}
 		return nil
 	}
-	c.jump(bpf.JumpEqual, typ, t, f)
-	return nil
+	return fmt.Errorf("filter: internal error: link type %s", c.lt)
 }
 
 // ipProto: an IPv4 packet carrying protocol p.
@@ -250,8 +254,29 @@ func (c *compiler) prim(q prim, t, f label) error {
 		return c.hostNet(q, t, f)
 	case "port", "portrange":
 		return c.port(q, t, f)
-	case "llc", "stp":
-		return c.llc(q, t, f)
+	case "llc":
+		if q.sub == "" {
+			return c.llc(q, t, f)
+		}
+		l := c.newLabel()
+		if err := c.llc(q, l, f); err != nil {
+			return err
+		}
+		c.place(l)
+		return c.llcControl(q, t, f)
+	case "linkproto":
+		if c.lt == RawIP {
+			return fmt.Errorf("filter: only IPv4 and IPv6 can be matched on the %s link type", c.lt)
+		}
+		return c.etherType(q.lo, q.vlans, t, f)
+	case "iso":
+		return c.isoPrim(q, t, f)
+	case "ifindex":
+		// The interface: the cooked v2 header's index, else the kernel's
+		// (an ancillary load: a live capture's kernel filter answers it).
+		c.emit(bpf.LoadExtension{Num: bpf.ExtInterfaceIndex})
+		c.jump(bpf.JumpEqual, q.lo, t, f)
+		return nil
 	case "inbound", "outbound":
 		// The packet's direction: the cooked header's packet type, or
 		// the kernel's for the packet (an ancillary load, as libpcap
@@ -393,6 +418,8 @@ func (c *compiler) bareProto(q prim, t, f label) error {
 		return c.ip6Proto(58, q.vlans, t, f)
 	case "igmp":
 		return c.ipProto(2, q.vlans, t, f)
+	case "igrp":
+		return c.ipProto(9, q.vlans, t, f)
 	case "vrrp", "carp": // both IP protocol 112, IPv4 only, as libpcap has them
 		return c.ipProto(112, q.vlans, t, f)
 	case "pim", "ah", "esp":
@@ -453,6 +480,9 @@ func (c *compiler) dirTest(dir string, src, dst func(t, f label), t, f label) {
 }
 
 func (c *compiler) hostNet(q prim, t, f label) error {
+	if q.proto == "decnet" {
+		return c.decnetHost(q, t, f)
+	}
 	if q.proto == "ether" {
 		if c.lt != Ethernet {
 			return fmt.Errorf("filter: ether host is not supported on the %s link type", c.lt)
@@ -616,4 +646,52 @@ func LinkTypeOfDLT(dlt int) (LinkType, bool) {
 		return RawIP, true
 	}
 	return 0, false
+}
+
+// decnetHost compiles "decnet [src|dst] host AREA.NODE" as libpcap's
+// gen_dnhostop: the address (little-endian on the wire) in the long or
+// short data header, with or without the padding byte.
+func (c *compiler) decnetHost(q prim, t, f label) error {
+	if c.lt == RawIP {
+		return fmt.Errorf("filter: decnet is not supported on the %s link type", c.lt)
+	}
+	l := c.newLabel()
+	if err := c.etherType(0x6003, q.vlans, l, f); err != nil {
+		return err
+	}
+	c.place(l)
+	net := c.netOff(q.vlans)
+	addr := q.lo>>8 | (q.lo&0xff)<<8
+	test := func(short, long uint32) func(t, f label) {
+		return func(t, f label) {
+			forms := []struct {
+				size      int
+				mask, val uint32
+				off       uint32
+			}{
+				{1, 0x7, 0x2, net + 2 + short},       // short header, no pad
+				{2, 0xff07, 0x8102, net + 3 + short}, // short header, pad
+				{1, 0x7, 0x6, net + 2 + long},        // long header, no pad
+				{2, 0xff07, 0x8106, net + 3 + long},  // long header, pad
+			}
+			for i, fm := range forms {
+				next := f
+				if i+1 < len(forms) {
+					next = c.newLabel()
+				}
+				m := c.newLabel()
+				c.emit(bpf.LoadAbsolute{Off: net + 2, Size: fm.size})
+				c.emit(bpf.ALUOpConstant{Op: bpf.ALUOpAnd, Val: fm.mask})
+				c.jump(bpf.JumpEqual, fm.val, m, next)
+				c.place(m)
+				c.emit(bpf.LoadAbsolute{Off: fm.off, Size: 2})
+				c.jump(bpf.JumpEqual, addr, t, next)
+				if next != f {
+					c.place(next)
+				}
+			}
+		}
+	}
+	c.dirTest(q.dir, test(3, 15), test(1, 7), t, f)
+	return nil
 }

@@ -25,8 +25,9 @@ type prim struct {
 	mac   [6]byte
 	lo    uint32 // port, portrange start, protocol number, length, vlan id
 	hi    uint32
-	hasID bool // vlan with an id
-	vlans int  // vlan tags before this primitive (offsets shift 4 each)
+	hasID bool   // vlan with an id
+	sub   string // llc: the frame kind (i, s, u, rr, ui ...)
+	vlans int    // vlan tags before this primitive (offsets shift 4 each)
 }
 
 // rel is a relation between two arithmetic expressions.
@@ -204,7 +205,9 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-var loadProtos = map[string]bool{"ether": true, "ip": true, "ip6": true, "tcp": true, "udp": true, "icmp": true, "sctp": true, "arp": true, "rarp": true, "icmp6": true}
+var loadProtos = map[string]bool{"ether": true, "ip": true, "ip6": true, "tcp": true, "udp": true, "icmp": true, "sctp": true, "arp": true, "rarp": true, "icmp6": true,
+	"igmp": true, "igrp": true, "pim": true, "vrrp": true, "carp": true,
+	"sca": true, "atalk": true, "decnet": true, "lat": true, "moprc": true, "mopdl": true}
 
 func (p *parser) parseArithPrimary() (arith, error) {
 	t := p.next()
@@ -226,7 +229,7 @@ func (p *parser) parseArithPrimary() (arith, error) {
 		return binArith{"-", numArith{0}, x}, nil
 	case t.text == "len" || t.text == "length":
 		return lenArith{}, nil
-	case t.kind == tWord && (loadProtos[t.text] || t.text == "link") && p.peek().text == "[":
+	case t.kind == tWord && (loadProtos[t.text] || linkAliases[t.text]) && p.peek().text == "[":
 		p.next()
 		off, err := p.parseArith(0)
 		if err != nil {
@@ -247,7 +250,7 @@ func (p *parser) parseArithPrimary() (arith, error) {
 			return nil, p.errorf("missing ]")
 		}
 		proto := t.text
-		if proto == "link" {
+		if linkAliases[proto] {
 			proto = "ether" // link[] is the link-layer header, whatever it is
 		}
 		return loadArith{proto: proto, off: off, size: size, vlans: p.vlans}, nil
@@ -297,12 +300,30 @@ func parseNum(s string) (uint32, error) {
 
 var protoNames = map[string]bool{"ether": true, "ip": true, "ip6": true, "arp": true, "rarp": true, "tcp": true, "udp": true, "sctp": true, "icmp": true, "icmp6": true}
 
-// etherProtoNumbers are the names "ether proto \\NAME" takes, with their
-// ethertypes (pcap-filter(7); those carried in LLC frames are not here).
+// etherProtoNumbers are the names "ether proto NAME" takes (a name that
+// is also a keyword written \NAME), with their ethertypes, and the LLC
+// SAPs of the protocols carried in 802.2 frames (libpcap's eproto_db and
+// llc_db).
 var etherProtoNumbers = map[string]uint32{"ip": 0x800, "ip6": 0x86dd, "arp": 0x806, "rarp": 0x8035, "atalk": 0x809b,
-	"aarp": 0x80f3, "decnet": 0x6003, "sca": 0x6007, "lat": 0x6004, "mopdl": 0x6001, "moprc": 0x6002}
+	"aarp": 0x80f3, "decnet": 0x6003, "sca": 0x6007, "lat": 0x6004, "mopdl": 0x6001, "moprc": 0x6002, "loopback": 0x9000,
+	"iso": sapISO, "stp": sapSTP, "ipx": sapIPX, "netbeui": sapNetBEUI}
 
 var protoNumbers = map[string]uint32{"icmp": 1, "igmp": 2, "tcp": 6, "udp": 17, "ipv6": 41, "gre": 47, "esp": 50, "ah": 51, "icmp6": 58, "pim": 103, "vrrp": 112, "sctp": 132}
+
+// isoProtoNumbers are the names "iso proto \NAME" takes.
+var isoProtoNumbers = map[string]uint32{"clnp": isoCLNP, "esis": isoESIS, "isis": isoISIS}
+
+// linkAliases are the names libpcap takes for the link layer, whatever it
+// is: "ppp host" on Ethernet is "ether host".
+var linkAliases = map[string]bool{"link": true, "ether": true, "fddi": true, "tr": true, "wlan": true, "ppp": true, "slip": true}
+
+// linkProtoKeywords stand alone for a link-layer protocol.
+var linkProtoKeywords = map[string]uint32{"atalk": etherAtalk, "aarp": etherAARP, "decnet": 0x6003, "lat": 0x6004,
+	"sca": 0x6007, "moprc": 0x6002, "mopdl": 0x6001, "ipx": sapIPX, "netbeui": sapNetBEUI, "pppoed": 0x8863, "stp": sapSTP}
+
+// isoKeywords stand alone for ISO network-layer protocols and IS-IS PDUs.
+var isoKeywords = map[string]string{"iso": "iso", "clnp": "clnp", "esis": "esis", "es-is": "esis", "isis": "isis", "is-is": "isis",
+	"l1": "l1", "l2": "l2", "iih": "iih", "lsp": "lsp", "snp": "snp", "csnp": "csnp", "psnp": "psnp"}
 
 // parsePrim parses a primitive: qualifiers and a value, or a keyword.
 func (p *parser) parsePrim() (node, error) {
@@ -316,10 +337,17 @@ func (p *parser) parsePrim() (node, error) {
 	case "inbound", "outbound":
 		p.next()
 		return prim{kind: t.text, vlans: p.vlans}, nil
-	case "llc", "stp":
+	case "llc":
 		p.next()
-		return prim{kind: t.text, vlans: p.vlans}, nil
-	case "igmp", "pim", "vrrp", "carp", "ah", "esp":
+		q := prim{kind: "llc", vlans: p.vlans}
+		if n := p.peek(); n.kind == tWord && (!keywords[n.text] || llcSubtypes[n.text] != struct{ mask, val uint32 }{}) {
+			if _, ok := llcSubtypes[n.text]; !ok {
+				return nil, p.errorf("unknown LLC type name")
+			}
+			q.sub = p.next().text
+		}
+		return q, nil
+	case "igmp", "pim", "vrrp", "carp", "ah", "esp", "igrp":
 		// Protocols that stand alone as pcap-filter's abbreviations of
 		// "ip proto N" (and "ip6 proto N" where IPv6 carries them).
 		p.next()
@@ -344,7 +372,36 @@ func (p *parser) parsePrim() (node, error) {
 		p.vlans++
 		return v, nil
 	}
-	if protoNames[t.text] {
+	if nx := p.toks[min(p.i+1, len(p.toks)-1)].text; t.text == "decnet" && (nx == "src" || nx == "dst" || nx == "host") {
+		// DECnet addresses: "decnet src 50.764".
+		q.proto = p.next().text
+	} else if v, ok := linkProtoKeywords[t.text]; ok {
+		p.next()
+		return prim{kind: "linkproto", lo: v, vlans: p.vlans}, nil
+	}
+	if name, ok := isoKeywords[t.text]; ok {
+		p.next()
+		q := prim{kind: "iso", proto: name, vlans: p.vlans}
+		if (name == "iso" || name == "isis") && p.peek().text == "proto" {
+			p.next()
+			return p.protoValue(q)
+		}
+		return q, nil
+	}
+	if linkAliases[t.text] {
+		p.toks[p.i].text, t.text = "ether", "ether"
+	}
+	if t.text == "ifindex" {
+		p.next()
+		n, err := parseNum(p.peek().text)
+		if err != nil || p.peek().kind != tWord {
+			return nil, p.errorf("ifindex needs an interface index")
+		}
+		p.next()
+		return prim{kind: "ifindex", lo: n}, nil
+	}
+	if q.proto == "decnet" {
+	} else if protoNames[t.text] {
 		q.proto = p.next().text
 		switch p.peek().text {
 		case "broadcast", "multicast":
@@ -386,6 +443,10 @@ func (p *parser) parsePrim() (node, error) {
 		if p.last.kind == "" {
 			return nil, p.errorf("unknown or unsupported keyword")
 		}
+		if p.last.kind == "proto" || p.last.kind == "iso" && p.last.hasID {
+			// "isis proto 0x1a or 0x18"
+			return p.protoValue(p.last)
+		}
 		q.proto, q.dir, q.kind = p.last.proto, p.last.dir, p.last.kind
 	}
 	if q.kind == "" {
@@ -400,25 +461,39 @@ func (p *parser) parsePrim() (node, error) {
 
 func (p *parser) protoValue(q prim) (node, error) {
 	t := p.next()
-	q.kind = "proto"
-	// Protocol names after "proto" are written \tcp, \udp ...: bare, they
-	// are keywords (pcap-filter(7)).
-	if name, escaped := strings.CutPrefix(t.text, "\\"); escaped {
+	iso := q.kind == "iso"
+	if !iso {
+		q.kind = "proto"
+	}
+	// Protocol names after "proto" that are keywords are written \tcp,
+	// \udp ... (pcap-filter(7)).
+	name, escaped := strings.CutPrefix(t.text, "\\")
+	if escaped || t.kind == tWord && !keywords[name] {
 		table := protoNumbers
-		if q.proto == "ether" {
+		switch {
+		case q.proto == "ether":
 			table = etherProtoNumbers
+		case iso:
+			table = isoProtoNumbers
 		}
 		if n, ok := table[name]; ok {
+			q.lo, q.hasID = n, true
+			p.last = q
+			return q, nil
+		}
+		if n, ok := ipProtocol(name); ok && !iso && q.proto != "ether" {
 			q.lo = n
 			return q, nil
 		}
 	}
+	q.hasID = true
 	n, err := parseNum(t.text)
 	if err != nil || q.proto != "ether" && n > 255 || n > 0xffff {
 		p.i--
 		return nil, p.errorf("bad protocol")
 	}
 	q.lo = n
+	p.last = q
 	return q, nil
 }
 
@@ -431,6 +506,17 @@ func (p *parser) value(q *prim) error {
 	}
 	switch q.kind {
 	case "host", "net":
+		if q.proto == "decnet" {
+			if q.kind == "net" {
+				return fmt.Errorf("filter: decnet net is not valid")
+			}
+			a, err := decnetAddress(t.text)
+			if err != nil {
+				return err
+			}
+			q.lo = a
+			return nil
+		}
 		if q.proto == "ether" {
 			if q.kind == "net" {
 				return fmt.Errorf("filter: ether net is not valid (ether takes host, src, dst)")
@@ -443,33 +529,61 @@ func (p *parser) value(q *prim) error {
 			return nil
 		}
 		return p.address(q, t)
-	case "port":
-		n, ok := portNumber(t.text)
-		if !ok {
-			return fmt.Errorf("filter: bad port %q", t.text)
+	case "port", "portrange":
+		lo, hi, proto, err := portValue(t.text, q.kind == "portrange")
+		if err != nil {
+			return err
 		}
-		q.lo, q.hi = n, n
-	case "portrange":
-		a, b, found := strings.Cut(t.text, "-")
-		lo, ok1 := portNumber(a)
-		hi, ok2 := portNumber(b)
-		if !found || !ok1 || !ok2 {
-			return fmt.Errorf("filter: bad port range %q", t.text)
-		}
-		if lo > hi {
-			lo, hi = hi, lo
+		if proto != "" {
+			// A service name defined for one protocol only matches it.
+			if q.proto != "" && q.proto != proto {
+				return fmt.Errorf("filter: port '%s' is %s", t.text, proto)
+			}
+			q.proto = proto
 		}
 		q.lo, q.hi = lo, hi
 	}
 	return nil
 }
 
-var portNames = map[string]uint32{"ftp": 21, "ssh": 22, "telnet": 23, "smtp": 25, "domain": 53, "http": 80, "pop3": 110, "ntp": 123, "imap": 143, "snmp": 161, "https": 443}
+// portValue reads a port, or a range a-b (a single port is a range
+// too), of numbers or service names.
+func portValue(s string, isRange bool) (lo, hi uint32, proto string, err error) {
+	if n, ok := portNumber(s); ok {
+		return n, n, "", nil
+	}
+	if n, proto, ok := servicePort(s); ok {
+		return n, n, proto, nil
+	}
+	if isRange {
+		// A name may hold a dash itself: try every split.
+		for i := 0; i < len(s); i++ {
+			if s[i] != '-' {
+				continue
+			}
+			a, pa, ok1 := portOrService(s[:i])
+			b, pb, ok2 := portOrService(s[i+1:])
+			if !ok1 || !ok2 {
+				continue
+			}
+			if pa != pb {
+				pa = ""
+			}
+			return min(a, b), max(a, b), pa, nil
+		}
+		return 0, 0, "", fmt.Errorf("filter: bad port range %q", s)
+	}
+	return 0, 0, "", fmt.Errorf("filter: bad port %q", s)
+}
+
+func portOrService(s string) (uint32, string, bool) {
+	if n, ok := portNumber(s); ok {
+		return n, "", true
+	}
+	return servicePort(s)
+}
 
 func portNumber(s string) (uint32, bool) {
-	if n, ok := portNames[s]; ok {
-		return n, true
-	}
 	n, err := parseNum(s)
 	return n, err == nil && n <= 65535
 }
@@ -645,4 +759,23 @@ func prefixMask(n, bits int) []byte {
 		m[i/8] |= 0x80 >> (i % 8)
 	}
 	return m
+}
+
+// decnetAddress reads a DECnet address, area.node (area up to 63, node
+// up to 1023), or a number, as libpcap's __pcap_atodn.
+func decnetAddress(s string) (uint32, error) {
+	if !strings.Contains(s, ".") {
+		n, err := parseNum(s)
+		if err != nil || n > 0xffff {
+			return 0, fmt.Errorf("filter: malformed decnet address %q", s)
+		}
+		return n, nil
+	}
+	a, b, _ := strings.Cut(s, ".")
+	area, err1 := strconv.ParseUint(a, 10, 32)
+	node, err2 := strconv.ParseUint(b, 10, 32)
+	if err1 != nil || err2 != nil || area > 63 || node > 1023 {
+		return 0, fmt.Errorf("filter: malformed decnet address %q", s)
+	}
+	return uint32(area<<10 | node), nil
 }
