@@ -84,9 +84,6 @@ var overIP = map[string]uint32{"tcp": 6, "udp": 17, "sctp": 132, "icmp": 1, "igm
 
 func (c *compiler) guard(g guard, t, f label) error {
 	if v, ok := linkProtoKeywords[g.proto]; ok {
-		if c.lt == RawIP {
-			return fmt.Errorf("filter: %s is not supported on the %s link type", g.proto, c.lt)
-		}
 		return c.etherType(v, g.vlans, t, f)
 	}
 	switch g.proto {

@@ -12,14 +12,21 @@ type LinkType int
 
 // Link types (the names are libpcap's DLT_ names).
 const (
-	Ethernet LinkType = iota // DLT_EN10MB
-	LinuxSLL                 // DLT_LINUX_SLL: the cooked header of "any"
-	RawIP                    // DLT_RAW: packets start at the IP header
+	Ethernet  LinkType = iota // DLT_EN10MB
+	LinuxSLL                  // DLT_LINUX_SLL: the cooked header of "any"
+	RawIP                     // DLT_RAW: packets start at the IP header
+	LinuxSLL2                 // DLT_LINUX_SLL2: the cooked header with the interface index
+	Null                      // DLT_NULL: BSD loopback, the address family in host order
+	Loop                      // DLT_LOOP: OpenBSD loopback, the family in network order
+	IPv4                      // DLT_IPV4: IPv4 packets only
+	IPv6                      // DLT_IPV6: IPv6 packets only
 
 	numLinkTypes
 )
 
-func (l LinkType) String() string { return [...]string{"EN10MB", "LINUX_SLL", "RAW"}[l] }
+func (l LinkType) String() string {
+	return [...]string{"EN10MB", "LINUX_SLL", "RAW", "LINUX_SLL2", "NULL", "LOOP", "IPV4", "IPV6"}[l]
+}
 
 // DefaultSnaplen is what an accepting program returns, as tcpdump's.
 const DefaultSnaplen = 262144
@@ -43,7 +50,45 @@ func Compile(expr string, lt LinkType, snaplen uint32) ([]bpf.Instruction, error
 	c.emit(bpf.RetConstant{Val: snaplen})
 	c.place(reject)
 	c.emit(bpf.RetConstant{Val: 0})
-	return c.assemble()
+	prog, err := c.assemble()
+	if err == nil && !accepts(prog) {
+		// As libpcap: a protocol this link type never carries ("arp"
+		// on raw IP) leaves a filter that matches nothing.
+		return nil, fmt.Errorf("filter: expression rejects all packets")
+	}
+	return prog, err
+}
+
+// accepts reports whether a return of a non-zero length can be reached
+// in prog (conditional jumps may go either way).
+func accepts(prog []bpf.Instruction) bool {
+	seen := make([]bool, len(prog))
+	var walk func(i int) bool
+	walk = func(i int) bool {
+		for ; i < len(prog) && !seen[i]; i++ {
+			seen[i] = true
+			switch ins := prog[i].(type) {
+			case bpf.RetConstant:
+				return ins.Val != 0
+			case bpf.RetA:
+				return true
+			case bpf.Jump:
+				i += int(ins.Skip)
+			case bpf.JumpIf:
+				if walk(i + 1 + int(ins.SkipTrue)) {
+					return true
+				}
+				i += int(ins.SkipFalse)
+			case bpf.JumpIfX:
+				if walk(i + 1 + int(ins.SkipTrue)) {
+					return true
+				}
+				i += int(ins.SkipFalse)
+			}
+		}
+		return false
+	}
+	return walk(0)
 }
 
 type label int
@@ -151,6 +196,10 @@ func (c *compiler) netOff(vlans int) uint32 {
 		return 14 + 4*uint32(vlans)
 	case LinuxSLL:
 		return 16
+	case LinuxSLL2:
+		return 20
+	case Null, Loop:
+		return 4
 	}
 	return 0
 }
@@ -170,6 +219,33 @@ func (c *compiler) etherType(typ uint32, vlans int, t, f label) error {
 			return fmt.Errorf("filter: vlan is not supported on the %s link type", c.lt)
 		}
 		return c.cookedProto(typ, 14, t, f)
+	case LinuxSLL2:
+		if vlans > 0 {
+			return fmt.Errorf("filter: vlan is not supported on the %s link type", c.lt)
+		}
+		return c.cookedProto(typ, 0, t, f)
+	case Null, Loop:
+		// The address family: Linux's numbers, in the byte order of
+		// the host that wrote the file (taken as little-endian) for
+		// NULL, in network order for LOOP.
+		af := map[uint32]uint32{0x800: 2, 0x86dd: 10}[typ]
+		if af == 0 {
+			c.goTo(f) // nothing else rides on a loopback header
+			return nil
+		}
+		if c.lt == Null {
+			af <<= 24
+		}
+		c.emit(bpf.LoadAbsolute{Off: 0, Size: 4})
+		c.jump(bpf.JumpEqual, af, t, f)
+		return nil
+	case IPv4, IPv6:
+		if typ == 0x800 && c.lt == IPv4 || typ == 0x86dd && c.lt == IPv6 {
+			c.goTo(t)
+		} else {
+			c.goTo(f)
+		}
+		return nil
 	case RawIP:
 		switch typ {
 		case 0x800, 0x86dd:
@@ -181,7 +257,7 @@ func (c *compiler) etherType(typ uint32, vlans int, t, f label) error {
 			}
 			c.jump(bpf.JumpEqual, v, t, f)
 		default:
-			return fmt.Errorf("filter: only IPv4 and IPv6 can be matched on the %s link type", c.lt)
+			c.goTo(f) // raw IP carries nothing else
 		}
 		return nil
 	}
@@ -265,25 +341,29 @@ func (c *compiler) prim(q prim, t, f label) error {
 		c.place(l)
 		return c.llcControl(q, t, f)
 	case "linkproto":
-		if c.lt == RawIP {
-			return fmt.Errorf("filter: only IPv4 and IPv6 can be matched on the %s link type", c.lt)
-		}
 		return c.etherType(q.lo, q.vlans, t, f)
 	case "iso":
 		return c.isoPrim(q, t, f)
 	case "ifindex":
 		// The interface: the cooked v2 header's index, else the kernel's
 		// (an ancillary load: a live capture's kernel filter answers it).
-		c.emit(bpf.LoadExtension{Num: bpf.ExtInterfaceIndex})
+		if c.lt == LinuxSLL2 {
+			c.emit(bpf.LoadAbsolute{Off: 4, Size: 4})
+		} else {
+			c.emit(bpf.LoadExtension{Num: bpf.ExtInterfaceIndex})
+		}
 		c.jump(bpf.JumpEqual, q.lo, t, f)
 		return nil
 	case "inbound", "outbound":
 		// The packet's direction: the cooked header's packet type, or
 		// the kernel's for the packet (an ancillary load, as libpcap
 		// emits it: only a live capture's kernel filter can answer it).
-		if c.lt == LinuxSLL {
+		switch c.lt {
+		case LinuxSLL:
 			c.emit(bpf.LoadAbsolute{Off: 0, Size: 2})
-		} else {
+		case LinuxSLL2:
+			c.emit(bpf.LoadAbsolute{Off: 10, Size: 1})
+		default:
 			c.emit(bpf.LoadExtension{Num: bpf.ExtType})
 		}
 		if q.kind == "outbound" {
@@ -521,7 +601,8 @@ func (c *compiler) hostNet(q prim, t, f label) error {
 	}
 	// IPv4: ip, and unless qualified arp and rarp too (as libpcap does).
 	protos := []string{"ip", "arp", "rarp"}
-	if c.lt == RawIP {
+	switch c.lt {
+	case RawIP, Null, Loop, IPv4, IPv6:
 		protos = protos[:1] // no ARP without a link layer
 	}
 	switch q.proto {
@@ -644,6 +725,16 @@ func LinkTypeOfDLT(dlt int) (LinkType, bool) {
 		return LinuxSLL, true
 	case 101:
 		return RawIP, true
+	case 276:
+		return LinuxSLL2, true
+	case 0:
+		return Null, true
+	case 108:
+		return Loop, true
+	case 228:
+		return IPv4, true
+	case 229:
+		return IPv6, true
 	}
 	return 0, false
 }
@@ -652,9 +743,6 @@ func LinkTypeOfDLT(dlt int) (LinkType, bool) {
 // gen_dnhostop: the address (little-endian on the wire) in the long or
 // short data header, with or without the padding byte.
 func (c *compiler) decnetHost(q prim, t, f label) error {
-	if c.lt == RawIP {
-		return fmt.Errorf("filter: decnet is not supported on the %s link type", c.lt)
-	}
 	l := c.newLabel()
 	if err := c.etherType(0x6003, q.vlans, l, f); err != nil {
 		return err

@@ -1,8 +1,6 @@
 package filter
 
 import (
-	"fmt"
-
 	"golang.org/x/net/bpf"
 )
 
@@ -210,9 +208,6 @@ func (c *compiler) iso(proto uint32, pdus []uint32, vlans int, t, f label) error
 }
 
 func (c *compiler) isoPrim(q prim, t, f label) error {
-	if c.lt == RawIP {
-		return fmt.Errorf("filter: %s is not supported on the %s link type", q.proto, c.lt)
-	}
 	switch q.proto {
 	case "iso":
 		if q.hasID {
