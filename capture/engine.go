@@ -597,12 +597,23 @@ func readFile(ctx context.Context, opts Options, stdout, stderr io.Writer) error
 	if !link.known && opts.Filter != "" {
 		return report.Usagef("-r %s: filters on link type %s are not supported", opts.ReadFile, link.name())
 	}
-	prog, err := filter.Compile(opts.Filter, ftype, uint32(opts.Snaplen))
+	filterType, native := link.filterType()
+	if !native && link.rewrites() && filter.UsesLinkHeader(opts.Filter) {
+		// The frame is rewritten before the filter sees it: its link
+		// header is not the file's.
+		return report.Usagef("-r %s: filters on the link-layer header of link type %s are not supported", opts.ReadFile, link.name())
+	}
+	prog, err := filter.Compile(opts.Filter, filterType, uint32(opts.Snaplen))
 	if err != nil {
 		return report.Usagef("%v", err)
 	}
 	if opts.PrintFilter {
 		return printProgram(stdout, prog)
+	}
+	if filter.NeedsKernel(prog) {
+		// As tcpdump: the interface and direction of a packet are known
+		// to a live capture's kernel, not to a file of this link type.
+		return report.Usagef("inbound, outbound and ifindex are not supported on %s when reading savefiles", link.name())
 	}
 	vm, err := filter.NewMatcher(prog)
 	if err != nil {
@@ -641,12 +652,15 @@ func readFile(ctx context.Context, opts Options, stdout, stderr io.Writer) error
 			}
 			continue
 		}
+		if native && !vm.Match(data, wire) {
+			continue
+		}
 		var orig []byte
 		if link.known && link.rewrites() {
 			orig = append([]byte(nil), data...)
 			data, wire, _ = link.adapt(data, wire)
 		}
-		if !vm.Match(data, wire) {
+		if !native && !vm.Match(data, wire) {
 			continue
 		}
 		st.Received++

@@ -33,6 +33,21 @@ type linkAdapter struct {
 	file  uint32          // the file's link type, masked
 	as    filter.LinkType // what the packets are handed on as
 	known bool            // false: the link type is printed, not decoded
+	// native is the filter's link type when the filter compiler knows
+	// the file's own (it then runs on the frame as the file has it, as
+	// libpcap's does: link[] and the cooked v2 fields mean what they do
+	// in tcpdump).
+	native  filter.LinkType
+	filters bool
+}
+
+// filterType is the link type filters are compiled for, and whether they
+// run before the frame is rewritten.
+func (a linkAdapter) filterType() (filter.LinkType, bool) {
+	if a.filters {
+		return a.native, true
+	}
+	return a.as, false
 }
 
 func newLinkAdapter(fileType uint32) linkAdapter {
@@ -48,6 +63,12 @@ func newLinkAdapter(fileType uint32) linkAdapter {
 	default:
 		a.known = false
 		a.as = filter.RawIP
+	}
+	switch lt {
+	case linkRawAlt, linkRawAlt2:
+		a.native, a.filters = filter.RawIP, true
+	default:
+		a.native, a.filters = filter.LinkTypeOfDLT(int(lt))
 	}
 	return a
 }

@@ -344,6 +344,24 @@ func (c *compiler) prim(q prim, t, f label) error {
 		return c.etherType(q.lo, q.vlans, t, f)
 	case "iso":
 		return c.isoPrim(q, t, f)
+	case "byte":
+		switch q.sub {
+		case "=", "==":
+			c.emit(bpf.LoadAbsolute{Off: q.lo, Size: 1})
+			c.jump(bpf.JumpEqual, q.hi, t, f)
+		case "<":
+			c.emit(bpf.LoadAbsolute{Off: q.lo, Size: 1})
+			c.jump(bpf.JumpLessThan, q.hi, t, f)
+		case ">":
+			c.emit(bpf.LoadAbsolute{Off: q.lo, Size: 1})
+			c.jump(bpf.JumpGreaterThan, q.hi, t, f)
+		case "&":
+			c.jump(bpf.JumpBitsSet, q.hi, t, f)
+		case "|":
+			c.emit(bpf.ALUOpConstant{Op: bpf.ALUOpOr, Val: q.hi})
+			c.jump(bpf.JumpEqual, 0, f, t)
+		}
+		return nil
 	case "ifindex":
 		// The interface: the cooked v2 header's index, else the kernel's
 		// (an ancillary load: a live capture's kernel filter answers it).
@@ -782,4 +800,16 @@ func (c *compiler) decnetHost(q prim, t, f label) error {
 	}
 	c.dirTest(q.dir, test(3, 15), test(1, 7), t, f)
 	return nil
+}
+
+// NeedsKernel reports whether prog asks the kernel about the packet (its
+// interface or direction, with an ancillary load): only a live capture's
+// socket filter can answer.
+func NeedsKernel(prog []bpf.Instruction) bool {
+	for _, ins := range prog {
+		if e, ok := ins.(bpf.LoadExtension); ok && e.Num != bpf.ExtLen {
+			return true
+		}
+	}
+	return false
 }

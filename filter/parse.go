@@ -391,6 +391,20 @@ func (p *parser) parsePrim() (node, error) {
 	if linkAliases[t.text] {
 		p.toks[p.i].text, t.text = "ether", "ether"
 	}
+	if t.text == "byte" {
+		// "byte N op V": the byte at offset N of the packet, as
+		// libpcap's gen_byteop (op = < > & |; & and | test the value
+		// already in the accumulator, as libpcap's code does).
+		p.next()
+		idx, err1 := parseNum(p.next().text)
+		op := p.next()
+		val, err2 := parseNum(p.next().text)
+		if err1 != nil || err2 != nil || !strings.Contains("= == < > & |", op.text) || op.kind != tOp || op.text == " " {
+			p.i--
+			return nil, p.errorf("byte takes an offset, one of = < > & | and a value")
+		}
+		return prim{kind: "byte", lo: idx, hi: val, sub: op.text}, nil
+	}
 	if t.text == "ifindex" {
 		p.next()
 		n, err := parseNum(p.peek().text)
@@ -452,11 +466,61 @@ func (p *parser) parsePrim() (node, error) {
 	if q.kind == "" {
 		q.kind = "host"
 	}
+	// "src not 1.1": libpcap's grammar takes a negated value.
+	negated := false
+	for p.peek().text == "not" || p.peek().text == "!" {
+		p.next()
+		negated = !negated
+	}
 	if err := p.value(&q); err != nil {
 		return nil, err
 	}
 	p.last = q
+	if negated {
+		return notNode{q}, nil
+	}
 	return q, nil
+}
+
+// UsesLinkHeader reports whether expr looks at the link-layer header
+// itself (its addresses, type field, tags or bytes), not only at what it
+// carries.
+func UsesLinkHeader(expr string) bool {
+	n, err := parse(expr)
+	if err != nil {
+		return false
+	}
+	var walk func(n node) bool
+	var arithUses func(a arith) bool
+	arithUses = func(a arith) bool {
+		switch a := a.(type) {
+		case loadArith:
+			return a.proto == "ether" || arithUses(a.off)
+		case binArith:
+			return arithUses(a.l) || arithUses(a.r)
+		}
+		return false
+	}
+	walk = func(n node) bool {
+		switch n := n.(type) {
+		case andNode:
+			return walk(n.l) || walk(n.r)
+		case orNode:
+			return walk(n.l) || walk(n.r)
+		case notNode:
+			return walk(n.x)
+		case rel:
+			return arithUses(n.l) || arithUses(n.r)
+		case prim:
+			switch n.kind {
+			case "broadcast", "multicast", "inbound", "outbound", "llc", "vlan", "ifindex", "byte":
+				return n.proto == "ether" || n.proto == ""
+			}
+			return n.proto == "ether"
+		}
+		return false
+	}
+	return walk(n)
 }
 
 func (p *parser) protoValue(q prim) (node, error) {
