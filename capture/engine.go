@@ -214,7 +214,8 @@ func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 		cfg.BlockSize, cfg.Blocks = max(size/blocks/4096*4096, 4096), blocks
 	}
 	var userFilter *filter.Matcher
-	if cooked {
+	if cooked || filter.UserSpaceOnly(prog) {
+		// (protochain loops: the kernel takes no such program.)
 		// On "any" the kernel hands packets without a link header, so the
 		// SLL program runs here, on the cooked header this side builds.
 		if userFilter, err = filter.NewMatcher(prog); err != nil {
@@ -372,6 +373,10 @@ func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 				c.data = cur.add3(p.Data[:12], tag, p.Data[12:], opts.Snaplen)
 			} else {
 				c.data = cur.add(nil, p.Data, opts.Snaplen)
+			}
+			if !cooked && userFilter != nil && !userFilter.Match(c.data, c.wire) {
+				cur.unadd(c.data)
+				continue
 			}
 			received++
 			cur.pkts = append(cur.pkts, c)

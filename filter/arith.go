@@ -20,13 +20,13 @@ var aluOps = map[string]bpf.ALUOp{
 // relation is false for a packet without it, as in libpcap.
 type guard struct {
 	proto string
-	vlans int
+	enc   encap
 }
 
 func guards(a arith, out map[guard]bool) {
 	switch a := a.(type) {
 	case loadArith:
-		out[guard{a.proto, a.vlans}] = true
+		out[guard{a.proto, a.enc}] = true
 		guards(a.off, out)
 	case binArith:
 		guards(a.l, out)
@@ -84,7 +84,7 @@ var overIP = map[string]uint32{"tcp": 6, "udp": 17, "sctp": 132, "icmp": 1, "igm
 
 func (c *compiler) guard(g guard, t, f label) error {
 	if v, ok := linkProtoKeywords[g.proto]; ok {
-		return c.etherType(v, g.vlans, t, f)
+		return c.etherType(v, g.enc, t, f)
 	}
 	switch g.proto {
 	case "ether":
@@ -92,25 +92,25 @@ func (c *compiler) guard(g guard, t, f label) error {
 		c.goTo(t)
 		return nil
 	case "ip", "ip6", "arp", "rarp":
-		return c.etherType(ethertypes[g.proto], g.vlans, t, f)
+		return c.etherType(ethertypes[g.proto], g.enc, t, f)
 	case "icmp6":
 		// As libpcap: ICMPv6 right after the fixed IPv6 header.
 		l := c.newLabel()
-		if err := c.etherType(0x86dd, g.vlans, l, f); err != nil {
+		if err := c.etherType(0x86dd, g.enc, l, f); err != nil {
 			return err
 		}
 		c.place(l)
-		c.emit(bpf.LoadAbsolute{Off: c.netOff(g.vlans) + 6, Size: 1})
+		c.emit(bpf.LoadAbsolute{Off: c.netOff(g.enc) + 6, Size: 1})
 		c.jump(bpf.JumpEqual, 58, t, f)
 		return nil
 	}
 	// A transport load needs an IPv4 first fragment of that protocol.
 	l := c.newLabel()
-	if err := c.ipProto(overIP[g.proto], g.vlans, l, f); err != nil {
+	if err := c.ipProto(overIP[g.proto], g.enc, l, f); err != nil {
 		return err
 	}
 	c.place(l)
-	c.emit(bpf.LoadAbsolute{Off: c.netOff(g.vlans) + 6, Size: 2})
+	c.emit(bpf.LoadAbsolute{Off: c.netOff(g.enc) + 6, Size: 2})
 	c.jump(bpf.JumpBitsSet, 0x1fff, f, t)
 	return nil
 }
@@ -175,13 +175,13 @@ func (c *compiler) load(a loadArith) error {
 	indexed := false
 	switch a.proto {
 	case "ether":
-		base = 0
+		base = c.linkHdrOff(a.enc)
 	case "ip", "ip6", "arp", "rarp", "sca", "atalk", "decnet", "lat", "moprc", "mopdl":
-		base = c.netOff(a.vlans)
+		base = c.netOff(a.enc)
 	case "icmp6":
-		base = c.netOff(a.vlans) + 40
+		base = c.netOff(a.enc) + 40
 	default: // tcp udp icmp sctp: after the IPv4 header, whose length varies
-		base, indexed = c.netOff(a.vlans), true
+		base, indexed = c.netOff(a.enc), true
 	}
 	if k, ok := a.off.(numArith); ok {
 		if indexed {

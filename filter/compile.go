@@ -51,7 +51,9 @@ func Compile(expr string, lt LinkType, snaplen uint32) ([]bpf.Instruction, error
 	c.place(reject)
 	c.emit(bpf.RetConstant{Val: 0})
 	prog, err := c.assemble()
-	if err == nil && !accepts(prog) {
+	// (libpcap does not optimise a protochain program, so never finds
+	// it empty.)
+	if err == nil && !UserSpaceOnly(prog) && !accepts(prog) {
 		// As libpcap: a protocol this link type never carries ("arp"
 		// on raw IP) leaves a filter that matches nothing.
 		return nil, fmt.Errorf("filter: expression rejects all packets")
@@ -73,7 +75,7 @@ func accepts(prog []bpf.Instruction) bool {
 			case bpf.RetA:
 				return true
 			case bpf.Jump:
-				i += int(ins.Skip)
+				i += int(int32(ins.Skip))
 			case bpf.JumpIf:
 				if walk(i + 1 + int(ins.SkipTrue)) {
 					return true
@@ -124,13 +126,41 @@ func (c *compiler) jump(test bpf.JumpTest, v uint32, t, f label) {
 func (c *compiler) goTo(l label) { c.items = append(c.items, item{jumpAlways: true, t: l}) }
 
 func (c *compiler) assemble() ([]bpf.Instruction, error) {
-	pos := map[label]int{}
-	n := 0
-	for _, it := range c.items {
-		if it.isLabel {
-			pos[it.label] = n
-		} else {
+	positions := func() map[label]int {
+		pos := map[label]int{}
+		n := 0
+		for _, it := range c.items {
+			if it.isLabel {
+				pos[it.label] = n
+			} else {
+				n++
+			}
+		}
+		return pos
+	}
+	pos := positions()
+	// A conditional jump reaches 255 instructions: one that must go
+	// further goes through unconditional jumps placed right after it.
+	for far := true; far && len(c.items) < 4*bpfMaxInsns; {
+		far = false
+		n := 0
+		for i := 0; i < len(c.items); i++ {
+			it := c.items[i]
+			if it.isLabel {
+				continue
+			}
+			if it.cond && (pos[it.t]-n-1 > 255 || pos[it.f]-n-1 > 255) {
+				lt, lf := c.newLabel(), c.newLabel()
+				tramp := []item{{isLabel: true, label: lt}, {jumpAlways: true, t: it.t}, {isLabel: true, label: lf}, {jumpAlways: true, t: it.f}}
+				c.items[i].t, c.items[i].f = lt, lf
+				c.items = append(c.items[:i+1], append(tramp, c.items[i+1:]...)...)
+				far = true
+				break
+			}
 			n++
+		}
+		if far {
+			pos = positions()
 		}
 	}
 	var out []bpf.Instruction
@@ -188,29 +218,85 @@ func (c *compiler) node(n node, t, f label) error {
 	return fmt.Errorf("filter: internal error: node %T", n)
 }
 
-// linkOff is where the link header's protocol field is, and netOff where
-// the network header starts, after vlans VLAN tags.
-func (c *compiler) netOff(vlans int) uint32 {
+// encap is what a packet is wrapped in before a primitive, as the
+// primitives before it said (libpcap's offsets change as it parses "vlan",
+// "mpls" and "pppoes", for the rest of the expression).
+type encap struct {
+	vlans int  // 802.1Q tags: the type field and payload 4 bytes further each
+	mpls  int  // MPLS labels: the payload 4 bytes further each
+	pppoe bool // a PPPoE session: then a PPP protocol field and payload
+}
+
+// linkOffs are where the link layer's type field and payload start.
+func (c *compiler) linkOffs(e encap) (typeOff, payload uint32) {
 	switch c.lt {
 	case Ethernet:
-		return 14 + 4*uint32(vlans)
+		typeOff, payload = 12+4*uint32(e.vlans), 14+4*uint32(e.vlans)
 	case LinuxSLL:
-		return 16
+		typeOff, payload = 14, 16
 	case LinuxSLL2:
-		return 20
+		typeOff, payload = 0, 20
 	case Null, Loop:
-		return 4
+		typeOff, payload = 0, 4
+	}
+	if e.pppoe {
+		// The PPPoE header (6 bytes), then PPP's protocol field.
+		typeOff, payload = payload+6, payload+8
+	}
+	return typeOff, payload
+}
+
+// netOff is where the network header starts.
+func (c *compiler) netOff(e encap) uint32 {
+	_, payload := c.linkOffs(e)
+	return payload + 4*uint32(e.mpls)
+}
+
+// linkHdrOff is where link[0] is: the start of the packet, or after
+// pppoes the PPP header inside the session.
+func (c *compiler) linkHdrOff(e encap) uint32 {
+	if e.pppoe {
+		typeOff, _ := c.linkOffs(e)
+		return typeOff
 	}
 	return 0
 }
 
+// pppTypes are the PPP protocol numbers of the ethertypes (libpcap's
+// ethertype_to_ppptype); others are compared as they are.
+var pppTypes = map[uint32]uint32{0x800: 0x21, 0x86dd: 0x57, 0x6003: 0x27, etherAtalk: 0x29, 0x0600: 0x25,
+	sapISO: 0x23, sapSTP: 0x31, sapIPX: 0x2b, 0x8847: 0x281}
+
 // etherType jumps to t when the packet's network protocol is typ.
-//
-// As libpcap's gen_linktype, a value of at most 1500 is an 802.2 LLC SAP
-// (the frame is 802.3, its DSAP that value), and the protocols carried
-// in LLC frames (IPX, AppleTalk, ISO, NetBEUI) are looked for in each of
-// their encapsulations.
-func (c *compiler) etherType(typ uint32, vlans int, t, f label) error {
+func (c *compiler) etherType(typ uint32, e encap, t, f label) error {
+	if e.mpls > 0 {
+		// Over MPLS: the last label has the bottom-of-stack bit, and
+		// the payload's version is IP's.
+		version := map[uint32]uint32{0x800: 0x40, 0x86dd: 0x60}[typ]
+		if version == 0 {
+			return fmt.Errorf("filter: unsupported protocol over mpls")
+		}
+		net := c.netOff(e)
+		l := c.newLabel()
+		c.emit(bpf.LoadAbsolute{Off: net - 2, Size: 1})
+		c.emit(bpf.ALUOpConstant{Op: bpf.ALUOpAnd, Val: 1})
+		c.jump(bpf.JumpEqual, 1, l, f)
+		c.place(l)
+		c.emit(bpf.LoadAbsolute{Off: net, Size: 1})
+		c.emit(bpf.ALUOpConstant{Op: bpf.ALUOpAnd, Val: 0xf0})
+		c.jump(bpf.JumpEqual, version, t, f)
+		return nil
+	}
+	if e.pppoe {
+		typeOff, _ := c.linkOffs(e)
+		if v, ok := pppTypes[typ]; ok {
+			typ = v
+		}
+		c.emit(bpf.LoadAbsolute{Off: typeOff, Size: 2})
+		c.jump(bpf.JumpEqual, typ, t, f)
+		return nil
+	}
+	vlans := e.vlans
 	switch c.lt {
 	case Ethernet:
 		return c.ethernetProto(typ, 12+4*uint32(vlans), t, f)
@@ -265,26 +351,26 @@ func (c *compiler) etherType(typ uint32, vlans int, t, f label) error {
 }
 
 // ipProto: an IPv4 packet carrying protocol p.
-func (c *compiler) ipProto(p uint32, vlans int, t, f label) error {
+func (c *compiler) ipProto(p uint32, e encap, t, f label) error {
 	l := c.newLabel()
-	if err := c.etherType(0x800, vlans, l, f); err != nil {
+	if err := c.etherType(0x800, e, l, f); err != nil {
 		return err
 	}
 	c.place(l)
-	c.emit(bpf.LoadAbsolute{Off: c.netOff(vlans) + 9, Size: 1})
+	c.emit(bpf.LoadAbsolute{Off: c.netOff(e) + 9, Size: 1})
 	c.jump(bpf.JumpEqual, p, t, f)
 	return nil
 }
 
 // ip6Proto: an IPv6 packet whose next header is p, directly or after a
 // fragment header (as libpcap checks).
-func (c *compiler) ip6Proto(p uint32, vlans int, t, f label) error {
+func (c *compiler) ip6Proto(p uint32, e encap, t, f label) error {
 	l, frag, after := c.newLabel(), c.newLabel(), c.newLabel()
-	if err := c.etherType(0x86dd, vlans, l, f); err != nil {
+	if err := c.etherType(0x86dd, e, l, f); err != nil {
 		return err
 	}
 	c.place(l)
-	off := c.netOff(vlans)
+	off := c.netOff(e)
 	c.emit(bpf.LoadAbsolute{Off: off + 6, Size: 1})
 	c.jump(bpf.JumpEqual, p, t, frag)
 	c.place(frag)
@@ -296,13 +382,13 @@ func (c *compiler) ip6Proto(p uint32, vlans int, t, f label) error {
 }
 
 // anyProto: IPv4 protocol p or IPv6 next header p.
-func (c *compiler) anyProto(p uint32, vlans int, t, f label) error {
+func (c *compiler) anyProto(p uint32, e encap, t, f label) error {
 	six := c.newLabel()
-	if err := c.ipProto(p, vlans, t, six); err != nil {
+	if err := c.ipProto(p, e, t, six); err != nil {
 		return err
 	}
 	c.place(six)
-	return c.ip6Proto(p, vlans, t, f)
+	return c.ip6Proto(p, e, t, f)
 }
 
 // ethertypes are the link-layer protocol numbers of the network protocols.
@@ -311,19 +397,39 @@ var ethertypes = map[string]uint32{"ip": 0x800, "ip6": 0x86dd, "arp": 0x806, "ra
 var transport = map[string]uint32{"tcp": 6, "udp": 17, "sctp": 132, "icmp": 1, "icmp6": 58}
 
 func (c *compiler) prim(q prim, t, f label) error {
+	if q.enc.pppoe || q.enc.mpls > 0 {
+		switch {
+		case q.proto == "ether", q.kind == "broadcast" && q.proto == "ether", q.kind == "multicast" && q.proto == "ether", q.kind == "llc":
+			return fmt.Errorf("filter: ethernet addresses and LLC are not inside PPPoE or MPLS")
+		}
+	}
 	switch q.kind {
+	case "protochain":
+		if q.proto == "ip" || q.proto == "ip6" {
+			return c.protochain(q.proto == "ip6", q.lo, q.enc, t, f)
+		}
+		six := c.newLabel()
+		if err := c.protochain(false, q.lo, q.enc, t, six); err != nil {
+			return err
+		}
+		c.place(six)
+		return c.protochain(true, q.lo, q.enc, t, f)
+	case "mpls":
+		return c.mpls(q, t, f)
+	case "pppoes":
+		return c.pppoes(q, t, f)
 	case "":
 		return c.bareProto(q, t, f)
 	case "proto":
 		switch q.proto {
 		case "ether":
-			return c.etherType(q.lo, q.vlans, t, f)
+			return c.etherType(q.lo, q.enc, t, f)
 		case "ip":
-			return c.ipProto(q.lo, q.vlans, t, f)
+			return c.ipProto(q.lo, q.enc, t, f)
 		case "ip6":
-			return c.ip6Proto(q.lo, q.vlans, t, f)
+			return c.ip6Proto(q.lo, q.enc, t, f)
 		case "":
-			return c.anyProto(q.lo, q.vlans, t, f)
+			return c.anyProto(q.lo, q.enc, t, f)
 		}
 		return fmt.Errorf("filter: %s proto is not supported", q.proto)
 	case "host", "net":
@@ -341,7 +447,7 @@ func (c *compiler) prim(q prim, t, f label) error {
 		c.place(l)
 		return c.llcControl(q, t, f)
 	case "linkproto":
-		return c.etherType(q.lo, q.vlans, t, f)
+		return c.etherType(q.lo, q.enc, t, f)
 	case "iso":
 		return c.isoPrim(q, t, f)
 	case "byte":
@@ -421,8 +527,11 @@ func (c *compiler) prim(q prim, t, f label) error {
 		if c.lt != Ethernet {
 			return fmt.Errorf("filter: vlan is not supported on the %s link type", c.lt)
 		}
+		if q.enc.pppoe || q.enc.mpls > 0 {
+			return fmt.Errorf("filter: no VLAN support inside PPPoE or MPLS")
+		}
 		tagged, tpid2, tpid3 := c.newLabel(), c.newLabel(), c.newLabel()
-		off := 12 + 4*uint32(q.vlans)
+		off := 12 + 4*uint32(q.enc.vlans)
 		c.emit(bpf.LoadAbsolute{Off: off, Size: 2})
 		c.jump(bpf.JumpEqual, 0x8100, tagged, tpid2)
 		c.place(tpid2)
@@ -450,7 +559,7 @@ func (c *compiler) prim(q prim, t, f label) error {
 func (c *compiler) llc(q prim, t, f label) error {
 	switch c.lt {
 	case Ethernet:
-		off := 12 + 4*uint32(q.vlans)
+		off := 12 + 4*uint32(q.enc.vlans)
 		l := c.newLabel()
 		c.emit(bpf.LoadAbsolute{Off: off, Size: 2})
 		c.jump(bpf.JumpGreaterThan, 1500, f, l)
@@ -482,11 +591,11 @@ func (c *compiler) llc(q prim, t, f label) error {
 // known), at least 224.0.0.0, or starting with 0xff.
 func (c *compiler) ipCast(q prim, t, f label) error {
 	l := c.newLabel()
-	if err := c.etherType(ethertypes[q.proto], q.vlans, l, f); err != nil {
+	if err := c.etherType(ethertypes[q.proto], q.enc, l, f); err != nil {
 		return err
 	}
 	c.place(l)
-	net := c.netOff(q.vlans)
+	net := c.netOff(q.enc)
 	switch {
 	case q.proto == "ip6":
 		c.emit(bpf.LoadAbsolute{Off: net + 24, Size: 1})
@@ -507,21 +616,21 @@ func (c *compiler) ipCast(q prim, t, f label) error {
 func (c *compiler) bareProto(q prim, t, f label) error {
 	switch q.proto {
 	case "ip", "ip6", "arp", "rarp":
-		return c.etherType(ethertypes[q.proto], q.vlans, t, f)
+		return c.etherType(ethertypes[q.proto], q.enc, t, f)
 	case "tcp", "udp", "sctp":
-		return c.anyProto(transport[q.proto], q.vlans, t, f)
+		return c.anyProto(transport[q.proto], q.enc, t, f)
 	case "icmp":
-		return c.ipProto(1, q.vlans, t, f)
+		return c.ipProto(1, q.enc, t, f)
 	case "icmp6":
-		return c.ip6Proto(58, q.vlans, t, f)
+		return c.ip6Proto(58, q.enc, t, f)
 	case "igmp":
-		return c.ipProto(2, q.vlans, t, f)
+		return c.ipProto(2, q.enc, t, f)
 	case "igrp":
-		return c.ipProto(9, q.vlans, t, f)
+		return c.ipProto(9, q.enc, t, f)
 	case "vrrp", "carp": // both IP protocol 112, IPv4 only, as libpcap has them
-		return c.ipProto(112, q.vlans, t, f)
+		return c.ipProto(112, q.enc, t, f)
 	case "pim", "ah", "esp":
-		return c.anyProto(map[string]uint32{"pim": 103, "ah": 51, "esp": 50}[q.proto], q.vlans, t, f)
+		return c.anyProto(map[string]uint32{"pim": 103, "ah": 51, "esp": 50}[q.proto], q.enc, t, f)
 	}
 	return fmt.Errorf("filter: %q alone is not supported", q.proto)
 }
@@ -600,7 +709,7 @@ func (c *compiler) hostNet(q prim, t, f label) error {
 		return nil
 	}
 	want, mask := q.want, q.mask
-	net := c.netOff(q.vlans)
+	net := c.netOff(q.enc)
 	if len(want) == 16 {
 		switch q.proto {
 		case "", "ip6":
@@ -608,7 +717,7 @@ func (c *compiler) hostNet(q prim, t, f label) error {
 			return fmt.Errorf("filter: %s %s with an IPv6 address", q.proto, q.kind)
 		}
 		l := c.newLabel()
-		if err := c.etherType(0x86dd, q.vlans, l, f); err != nil {
+		if err := c.etherType(0x86dd, q.enc, l, f); err != nil {
 			return err
 		}
 		c.place(l)
@@ -623,6 +732,9 @@ func (c *compiler) hostNet(q prim, t, f label) error {
 	case RawIP, Null, Loop, IPv4, IPv6:
 		protos = protos[:1] // no ARP without a link layer
 	}
+	if q.enc.mpls > 0 {
+		protos = protos[:1] // nor over MPLS
+	}
 	switch q.proto {
 	case "":
 	case "ip", "arp", "rarp":
@@ -636,7 +748,7 @@ func (c *compiler) hostNet(q prim, t, f label) error {
 			next = c.newLabel()
 		}
 		yes := c.newLabel()
-		if err := c.etherType(ethertypes[p], q.vlans, yes, next); err != nil {
+		if err := c.etherType(ethertypes[p], q.enc, yes, next); err != nil {
 			return err
 		}
 		c.place(yes)
@@ -689,10 +801,10 @@ func (c *compiler) port(q prim, t, f label) error {
 	default:
 		return fmt.Errorf("filter: %s port is not supported", q.proto)
 	}
-	net := c.netOff(q.vlans)
+	net := c.netOff(q.enc)
 	// IPv6: the next header must be one of the protocols.
 	six, four := c.newLabel(), c.newLabel()
-	if err := c.etherType(0x86dd, q.vlans, six, four); err != nil {
+	if err := c.etherType(0x86dd, q.enc, six, four); err != nil {
 		return err
 	}
 	c.place(six)
@@ -706,7 +818,7 @@ func (c *compiler) port(q prim, t, f label) error {
 	// IPv4: the protocol, not a later fragment, then the ports.
 	c.place(four)
 	is4, ports4, first := c.newLabel(), c.newLabel(), c.newLabel()
-	if err := c.etherType(0x800, q.vlans, is4, f); err != nil {
+	if err := c.etherType(0x800, q.enc, is4, f); err != nil {
 		return err
 	}
 	c.place(is4)
@@ -762,11 +874,11 @@ func LinkTypeOfDLT(dlt int) (LinkType, bool) {
 // short data header, with or without the padding byte.
 func (c *compiler) decnetHost(q prim, t, f label) error {
 	l := c.newLabel()
-	if err := c.etherType(0x6003, q.vlans, l, f); err != nil {
+	if err := c.etherType(0x6003, q.enc, l, f); err != nil {
 		return err
 	}
 	c.place(l)
-	net := c.netOff(q.vlans)
+	net := c.netOff(q.enc)
 	addr := q.lo>>8 | (q.lo&0xff)<<8
 	test := func(short, long uint32) func(t, f label) {
 		return func(t, f label) {
@@ -812,4 +924,142 @@ func NeedsKernel(prog []bpf.Instruction) bool {
 		}
 	}
 	return false
+}
+
+// mpls compiles "mpls [label]": the MPLS ethertype (or, after another
+// label, that label's bottom-of-stack bit clear), and the label; what
+// follows looks 4 bytes further.
+func (c *compiler) mpls(q prim, t, f label) error {
+	if c.lt != Ethernet && !q.enc.pppoe { // Ethernet, or PPP inside PPPoE
+		return fmt.Errorf("filter: no MPLS support for the %s link type", c.lt)
+	}
+	l := c.newLabel()
+	if q.enc.mpls == 0 {
+		if err := c.etherType(0x8847, q.enc, l, f); err != nil {
+			return err
+		}
+	} else {
+		c.emit(bpf.LoadAbsolute{Off: c.netOff(q.enc) - 2, Size: 1})
+		c.jump(bpf.JumpBitsSet, 1, f, l)
+	}
+	c.place(l)
+	if !q.hasID {
+		c.goTo(t)
+		return nil
+	}
+	c.emit(bpf.LoadAbsolute{Off: c.netOff(q.enc), Size: 4})
+	c.emit(bpf.ALUOpConstant{Op: bpf.ALUOpAnd, Val: 0xfffff000})
+	c.jump(bpf.JumpEqual, q.lo<<12, t, f)
+	return nil
+}
+
+// pppoes compiles "pppoes [session]": the PPPoE session ethertype and
+// the session id; what follows is PPP inside it.
+func (c *compiler) pppoes(q prim, t, f label) error {
+	l := c.newLabel()
+	if err := c.etherType(0x8864, q.enc, l, f); err != nil {
+		return err
+	}
+	c.place(l)
+	if !q.hasID {
+		c.goTo(t)
+		return nil
+	}
+	_, payload := c.linkOffs(q.enc)
+	c.emit(bpf.LoadAbsolute{Off: payload, Size: 4})
+	c.emit(bpf.ALUOpConstant{Op: bpf.ALUOpAnd, Val: 0xffff})
+	c.jump(bpf.JumpEqual, q.lo, t, f)
+	return nil
+}
+
+// protochain compiles "ip protochain V" and "ip6 protochain V" as
+// libpcap's gen_protochain does: from the IP header's protocol, follow
+// the IPv6 extension headers (hop-by-hop, routing, fragment, destination
+// options; IPv6 only) and AH until V, no next header (59), or another
+// protocol. As libpcap's, the program loops with a jump back, which no
+// kernel accepts: it runs in user space (UserSpaceOnly), and, as
+// libpcap's, the offset after an AH header is counted from the IP
+// header's end, not from the AH header.
+func (c *compiler) protochain(six bool, v uint32, e encap, t, f label) error {
+	l := c.newLabel()
+	typ := uint32(0x800)
+	if six {
+		typ = 0x86dd
+	}
+	if err := c.etherType(typ, e, l, f); err != nil {
+		return err
+	}
+	c.place(l)
+	net := c.netOff(e)
+	if six {
+		c.emit(bpf.LoadAbsolute{Off: net + 6, Size: 1})
+		c.emit(bpf.LoadConstant{Dst: bpf.RegX, Val: 40})
+	} else {
+		c.emit(bpf.LoadAbsolute{Off: net + 9, Size: 1})
+		c.emit(bpf.LoadMemShift{Off: net})
+	}
+	loop, yes, no, ext, ah := c.newLabel(), c.newLabel(), c.newLabel(), c.newLabel(), c.newLabel()
+	c.place(loop)
+	var checks []label
+	c.jump(bpf.JumpEqual, v, yes, c.chainLabel(&checks))
+	c.place(checks[0])
+	c.jump(bpf.JumpEqual, 59, no, c.chainLabel(&checks))
+	c.place(checks[1])
+	if six {
+		for _, h := range []uint32{0, 60, 43, 44} {
+			c.jump(bpf.JumpEqual, h, ext, c.chainLabel(&checks))
+			c.place(checks[len(checks)-1])
+		}
+	}
+	c.jump(bpf.JumpEqual, 51, ah, no)
+	c.place(yes)
+	c.goTo(t)
+	c.place(no)
+	c.goTo(f)
+	if six {
+		// Next header, then the length in 8-byte units past the first 8.
+		c.place(ext)
+		c.emit(bpf.LoadIndirect{Off: net, Size: 1})
+		c.emit(bpf.StoreScratch{Src: bpf.RegA, N: 0})
+		c.emit(bpf.LoadIndirect{Off: net + 1, Size: 1})
+		c.emit(bpf.ALUOpConstant{Op: bpf.ALUOpAdd, Val: 1})
+		c.emit(bpf.ALUOpConstant{Op: bpf.ALUOpMul, Val: 8})
+		c.emit(bpf.ALUOpX{Op: bpf.ALUOpAdd})
+		c.emit(bpf.TAX{})
+		c.emit(bpf.LoadScratch{Dst: bpf.RegA, N: 0})
+		c.goTo(loop)
+	}
+	// AH: next header, then the length in 4-byte units past the first 8.
+	c.place(ah)
+	c.emit(bpf.LoadIndirect{Off: net, Size: 1})
+	c.emit(bpf.StoreScratch{Src: bpf.RegA, N: 0})
+	c.emit(bpf.TXA{})
+	c.emit(bpf.ALUOpConstant{Op: bpf.ALUOpAdd, Val: 1})
+	c.emit(bpf.TAX{})
+	c.emit(bpf.LoadIndirect{Off: net, Size: 1})
+	c.emit(bpf.ALUOpConstant{Op: bpf.ALUOpAdd, Val: 2})
+	c.emit(bpf.ALUOpConstant{Op: bpf.ALUOpMul, Val: 4})
+	c.emit(bpf.TAX{})
+	c.emit(bpf.LoadScratch{Dst: bpf.RegA, N: 0})
+	c.goTo(loop)
+	return nil
+}
+
+// UserSpaceOnly reports whether prog jumps back (protochain's loop): the
+// kernel refuses such a program, so it is run on each packet here, as
+// libpcap does.
+func UserSpaceOnly(prog []bpf.Instruction) bool {
+	for _, ins := range prog {
+		if j, ok := ins.(bpf.Jump); ok && int32(j.Skip) < 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// chainLabel makes a new label and appends it to list.
+func (c *compiler) chainLabel(list *[]label) label {
+	l := c.newLabel()
+	*list = append(*list, l)
+	return l
 }

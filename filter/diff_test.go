@@ -53,6 +53,13 @@ var expressions = []string{
 	"len - 14 > 50", "ip[2:2] * 2 > 200", "ip[2:2] / 2 > 40", "ip[2:2] | 1 == 85",
 	"vlan", "vlan 100", "vlan and tcp", "vlan 100 and host 198.18.0.1", "vlan and port 80",
 	"not vlan", "tcp or vlan",
+	"mpls", "mpls 100", "mpls and ip", "mpls and tcp port 80", "mpls and mpls and ip6", "mpls 16 and udp", "vlan and mpls and host 198.18.0.1",
+	"pppoes", "pppoes 0x3b", "pppoes and ip", "pppoes and tcp", "pppoes and udp port 53", "pppoes and ip6 and icmp6", "pppoes and link[0:2] == 0x21",
+	"pppoes and mpls", "pppoed", "not pppoes and tcp", "mpls and net 10.0.0.0/8",
+	"byte 20 = 0", "byte 23 > 5", "ipx", "atalk", "iso", "isis", "l1", "decnet", "decnet src 1.1", "llc u", "llc i", "ether proto 0x42",
+	"ip host 3232279251", "net 10", "host 198.18", "ip6 host 2001:db8::1/128", "net 198.18.0.0 mask 255.255.0.255",
+	"portrange bootps-bootpc", "port domain", "src not 198.18.0.1",
+	"ip6 protochain 17", "ip protochain 51", "protochain 6", "protochain 17 and not port 53",
 }
 
 // libpcapProgram asks tcpdump for libpcap's program for expr.
@@ -87,8 +94,8 @@ func TestSameAsLibpcap(t *testing.T) {
 		t.Skip("needs tcpdump (libpcap) as the reference: apt-get install tcpdump")
 	}
 	compared := 0
-	for _, lt := range []LinkType{Ethernet, LinuxSLL, RawIP} {
-		pkts := corpus(lt)
+	for _, lt := range []LinkType{Ethernet, LinuxSLL, RawIP, LinuxSLL2, Null, Loop, IPv4, IPv6} {
+		pkts := tableCorpus(t, lt)
 		for _, expr := range expressions {
 			theirs, err := libpcapProgram(t, expr, lt)
 			ours, oerr := Compile(expr, lt, DefaultSnaplen)

@@ -156,7 +156,7 @@ func (c *compiler) llcControl(q prim, t, f label) error {
 	sub := llcSubtypes[q.sub]
 	off := uint32(16) // Ethernet: the LLC header at 14
 	if c.lt == Ethernet {
-		off += 4 * uint32(q.vlans)
+		off += 4 * uint32(q.enc.vlans)
 	} else {
 		off = 18 // cooked: at 16
 	}
@@ -186,13 +186,13 @@ var isisPDUs = map[string][]uint32{
 
 // iso tests for an ISO frame whose network layer protocol is proto and,
 // for IS-IS, whose PDU type is one of pdus.
-func (c *compiler) iso(proto uint32, pdus []uint32, vlans int, t, f label) error {
+func (c *compiler) iso(proto uint32, pdus []uint32, e encap, t, f label) error {
 	l := c.newLabel()
-	if err := c.etherType(sapISO, vlans, l, f); err != nil {
+	if err := c.etherType(sapISO, e, l, f); err != nil {
 		return err
 	}
 	c.place(l)
-	base := c.netOff(vlans) + 3 // after the LLC header
+	base := c.netOff(e) + 3 // after the LLC header
 	if len(pdus) == 0 {
 		c.emit(bpf.LoadAbsolute{Off: base, Size: 1})
 		c.jump(bpf.JumpEqual, proto, t, f)
@@ -211,18 +211,18 @@ func (c *compiler) isoPrim(q prim, t, f label) error {
 	switch q.proto {
 	case "iso":
 		if q.hasID {
-			return c.iso(q.lo, nil, q.vlans, t, f)
+			return c.iso(q.lo, nil, q.enc, t, f)
 		}
-		return c.etherType(sapISO, q.vlans, t, f)
+		return c.etherType(sapISO, q.enc, t, f)
 	case "clnp":
-		return c.iso(isoCLNP, nil, q.vlans, t, f)
+		return c.iso(isoCLNP, nil, q.enc, t, f)
 	case "esis":
-		return c.iso(isoESIS, nil, q.vlans, t, f)
+		return c.iso(isoESIS, nil, q.enc, t, f)
 	case "isis":
 		if q.hasID {
-			return c.iso(isoISIS, []uint32{q.lo}, q.vlans, t, f)
+			return c.iso(isoISIS, []uint32{q.lo}, q.enc, t, f)
 		}
-		return c.iso(isoISIS, nil, q.vlans, t, f)
+		return c.iso(isoISIS, nil, q.enc, t, f)
 	}
-	return c.iso(isoISIS, isisPDUs[q.proto], q.vlans, t, f)
+	return c.iso(isoISIS, isisPDUs[q.proto], q.enc, t, f)
 }

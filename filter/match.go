@@ -28,7 +28,10 @@ func NewMatcher(prog []bpf.Instruction) (*Matcher, error) {
 	for i, ins := range raw {
 		if ins.Op&0x07 == classJmp {
 			if ins.Op&0xf0 == jmpJA {
-				if uint64(i)+1+uint64(ins.K) >= uint64(len(raw)) {
+				// Sign-extended, as libpcap's bpf_filter: its protochain
+				// programs jump back (no kernel takes them; libpcap runs
+				// them in user space).
+				if to := i + 1 + int(int32(ins.K)); to < 0 || to >= len(raw) {
 					return nil, errors.New("filter: jump out of the program")
 				}
 			} else if i+1+int(ins.Jt) >= len(raw) || i+1+int(ins.Jf) >= len(raw) {
@@ -47,7 +50,9 @@ func NewMatcher(prog []bpf.Instruction) (*Matcher, error) {
 
 const (
 	bpfMaxInsns = 4096
-	scratch     = 16
+	// maxBackJumps bounds the backward jumps of one run.
+	maxBackJumps = 1 << 16
+	scratch      = 16
 
 	classLd   = 0x00
 	classLdx  = 0x01
@@ -93,6 +98,7 @@ func (m *Matcher) Match(pkt []byte, wire int) bool {
 func (m *Matcher) Run(pkt []byte, wire int) uint32 {
 	var a, x uint32
 	var mem [scratch]uint32
+	steps := 0
 	load := func(off uint32, size uint16) (uint32, bool) {
 		end := uint64(off)
 		switch size {
@@ -206,7 +212,12 @@ func (m *Matcher) Run(pkt []byte, wire int) uint32 {
 			}
 		case classJmp:
 			if ins.Op&0xf0 == jmpJA {
-				pc += int(k)
+				if int32(k) < 0 {
+					if steps++; steps > maxBackJumps {
+						return 0 // a loop that does not end
+					}
+				}
+				pc += int(int32(k))
 				continue
 			}
 			v := k

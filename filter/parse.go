@@ -27,7 +27,7 @@ type prim struct {
 	hi    uint32
 	hasID bool   // vlan with an id
 	sub   string // llc: the frame kind (i, s, u, rr, ui ...)
-	vlans int    // vlan tags before this primitive (offsets shift 4 each)
+	enc   encap  // the encapsulations before this primitive (vlan, mpls, pppoes)
 }
 
 // rel is a relation between two arithmetic expressions.
@@ -44,7 +44,7 @@ type loadArith struct {
 	proto string
 	off   arith
 	size  int
-	vlans int
+	enc   encap
 }
 type binArith struct {
 	op   string
@@ -52,10 +52,10 @@ type binArith struct {
 }
 
 type parser struct {
-	toks  []token
-	i     int
-	last  prim // the qualifiers a bare value inherits
-	vlans int
+	toks []token
+	i    int
+	last prim // the qualifiers a bare value inherits
+	enc  encap
 }
 
 func (p *parser) peek() token { return p.toks[p.i] }
@@ -253,7 +253,7 @@ func (p *parser) parseArithPrimary() (arith, error) {
 		if linkAliases[proto] {
 			proto = "ether" // link[] is the link-layer header, whatever it is
 		}
-		return loadArith{proto: proto, off: off, size: size, vlans: p.vlans}, nil
+		return loadArith{proto: proto, off: off, size: size, enc: p.enc}, nil
 	case t.kind == tWord:
 		if v, ok := constants[t.text]; ok {
 			return numArith{v}, nil
@@ -328,18 +328,18 @@ var isoKeywords = map[string]string{"iso": "iso", "clnp": "clnp", "esis": "esis"
 // parsePrim parses a primitive: qualifiers and a value, or a keyword.
 func (p *parser) parsePrim() (node, error) {
 	var q prim
-	q.vlans = p.vlans
+	q.enc = p.enc
 	t := p.peek()
 	switch t.text {
 	case "broadcast", "multicast":
 		p.next()
-		return prim{kind: t.text, proto: "ether", vlans: p.vlans}, nil
+		return prim{kind: t.text, proto: "ether", enc: p.enc}, nil
 	case "inbound", "outbound":
 		p.next()
-		return prim{kind: t.text, vlans: p.vlans}, nil
+		return prim{kind: t.text, enc: p.enc}, nil
 	case "llc":
 		p.next()
-		q := prim{kind: "llc", vlans: p.vlans}
+		q := prim{kind: "llc", enc: p.enc}
 		if n := p.peek(); n.kind == tWord && (!keywords[n.text] || llcSubtypes[n.text] != struct{ mask, val uint32 }{}) {
 			if _, ok := llcSubtypes[n.text]; !ok {
 				return nil, p.errorf("unknown LLC type name")
@@ -351,7 +351,7 @@ func (p *parser) parsePrim() (node, error) {
 		// Protocols that stand alone as pcap-filter's abbreviations of
 		// "ip proto N" (and "ip6 proto N" where IPv6 carries them).
 		p.next()
-		return prim{proto: t.text, vlans: p.vlans}, nil
+		return prim{proto: t.text, enc: p.enc}, nil
 	case "less", "greater":
 		p.next()
 		n, err := parseNum(p.next().text)
@@ -359,9 +359,31 @@ func (p *parser) parsePrim() (node, error) {
 			return nil, p.errorf("%s needs a length", t.text)
 		}
 		return prim{kind: t.text, lo: n}, nil
+	case "mpls", "pppoes":
+		p.next()
+		v := prim{kind: t.text, enc: p.enc}
+		if n, err := parseNum(p.peek().text); err == nil && p.peek().kind == tWord {
+			p.next()
+			if t.text == "mpls" && n > 0xfffff {
+				return nil, fmt.Errorf("filter: MPLS label %d greater than maximum 1048575", n)
+			}
+			if t.text == "pppoes" && n > 0xffff {
+				return nil, fmt.Errorf("filter: PPPoE session number %d greater than maximum 65535", n)
+			}
+			v.lo, v.hasID = n, true
+		}
+		if t.text == "mpls" {
+			p.enc.mpls++
+		} else {
+			if p.enc.mpls > 0 {
+				return nil, fmt.Errorf("filter: unsupported protocol over mpls")
+			}
+			p.enc.pppoe = true
+		}
+		return v, nil
 	case "vlan":
 		p.next()
-		v := prim{kind: "vlan", vlans: p.vlans}
+		v := prim{kind: "vlan", enc: p.enc}
 		if n, err := parseNum(p.peek().text); err == nil && p.peek().kind == tWord {
 			p.next()
 			if n > 4095 {
@@ -369,7 +391,7 @@ func (p *parser) parsePrim() (node, error) {
 			}
 			v.lo, v.hasID = n, true
 		}
-		p.vlans++
+		p.enc.vlans++
 		return v, nil
 	}
 	if nx := p.toks[min(p.i+1, len(p.toks)-1)].text; t.text == "decnet" && (nx == "src" || nx == "dst" || nx == "host") {
@@ -377,11 +399,11 @@ func (p *parser) parsePrim() (node, error) {
 		q.proto = p.next().text
 	} else if v, ok := linkProtoKeywords[t.text]; ok {
 		p.next()
-		return prim{kind: "linkproto", lo: v, vlans: p.vlans}, nil
+		return prim{kind: "linkproto", lo: v, enc: p.enc}, nil
 	}
 	if name, ok := isoKeywords[t.text]; ok {
 		p.next()
-		q := prim{kind: "iso", proto: name, vlans: p.vlans}
+		q := prim{kind: "iso", proto: name, enc: p.enc}
 		if (name == "iso" || name == "isis") && p.peek().text == "proto" {
 			p.next()
 			return p.protoValue(q)
@@ -428,6 +450,9 @@ func (p *parser) parsePrim() (node, error) {
 		case "proto":
 			p.next()
 			return p.protoValue(q)
+		case "protochain":
+			p.next()
+			return p.protochainValue(q)
 		}
 	}
 	if p.peek().text == "src" || p.peek().text == "dst" {
@@ -446,6 +471,12 @@ func (p *parser) parsePrim() (node, error) {
 		}
 		p.next()
 		return p.protoValue(q)
+	case "protochain":
+		if q.dir != "" {
+			return nil, p.errorf("protochain takes no direction")
+		}
+		p.next()
+		return p.protochainValue(q)
 	}
 	if q.kind == "" && q.dir == "" && q.proto != "" {
 		// A bare protocol ("tcp"), unless a value follows ("ip 198.18.0.1"
@@ -552,7 +583,7 @@ func (p *parser) protoValue(q prim) (node, error) {
 	}
 	q.hasID = true
 	n, err := parseNum(t.text)
-	if err != nil || q.proto != "ether" && n > 255 || n > 0xffff {
+	if err != nil || q.proto == "ether" && n > 0xffff {
 		p.i--
 		return nil, p.errorf("bad protocol")
 	}
@@ -842,4 +873,22 @@ func decnetAddress(s string) (uint32, error) {
 		return 0, fmt.Errorf("filter: malformed decnet address %q", s)
 	}
 	return uint32(area<<10 | node), nil
+}
+
+// protochainValue reads "[ip|ip6] protochain N": the protocol found by
+// following the IPv6 extension headers and AH.
+func (p *parser) protochainValue(q prim) (node, error) {
+	switch q.proto {
+	case "", "ip", "ip6":
+	default:
+		return nil, fmt.Errorf("filter: bad protocol applied for 'protochain'")
+	}
+	n, err := p.protoValue(q)
+	if err != nil {
+		return nil, err
+	}
+	v := n.(prim)
+	v.kind = "protochain"
+	p.last = prim{}
+	return v, nil
 }
