@@ -108,8 +108,18 @@ func TestExactCountsAndDirection(t *testing.T) {
 			}
 		}
 	}
+	// A filter the kernel cannot take (protochain jumps back) runs in
+	// sniff, on the interface too: every echo and reply, and nothing else.
+	dst6 := lab.Server.Addr6.String()
+	c := during(t, lab, []string{"-i", "to-r1", "--duration", "2", "ip6 protochain 58 and host " + dst6}, func() {
+		ping(lab, dst6, 40)()
+		lab.Command(context.Background(), lab.Client, "ping", "-q", "-c", "20", "-i", "0.01", lab.Server.Addr4.String()).Run()
+	})
+	if n := lines(c.stdout); n != 80 || c.code != 0 {
+		t.Errorf("ip6 protochain 58 on to-r1: %d lines, exit %d\n%s", n, c.code, c.stderr)
+	}
 	// -c stops at the count.
-	c := during(t, lab, []string{"-c", "7", "icmp"}, ping(lab, lab.Server.Addr4.String(), 20))
+	c = during(t, lab, []string{"-c", "7", "icmp"}, ping(lab, lab.Server.Addr4.String(), 20))
 	if n := lines(c.stdout); n != 7 || c.code != 0 {
 		t.Errorf("-c 7: %d lines, exit %d", n, c.code)
 	}
