@@ -18,7 +18,7 @@ LDFLAGS     := -s -w -X github.com/rawkit/rawkit/report.version=$(VERSION)
 
 export CGO_ENABLED := 0
 
-.PHONY: help build test lint bench demo install deps fuzz clean
+.PHONY: help build test lint compat bench demo install deps fuzz clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
@@ -58,6 +58,10 @@ fuzz: ## run every fuzz target for FUZZTIME each (default 20s)
 	    $(GO) test -run XXX -fuzz "^$$f$$" -fuzztime $${FUZZTIME:-20s} $$pkg || exit 1; \
 	  done; \
 	done
+
+compat: deps build ## the figures against tcpdump/libpcap on their own test material (filters, files, lines)
+	$(GO) test -count=1 -v -run 'TestLibpcapFilterTables' ./filter/ | grep -E "libpcap's filter tables|^(ok|FAIL|---)"
+	$(GO) test -count=1 -v -run 'TestFilterTablesOnSavefiles|TestEverySavefileCount|TestTCPLinesLikeTcpdump' ./cmd/sniff/ | grep -E "apply table|savefiles read|of [0-9]+ |^(ok|FAIL|---)"
 
 bench: deps build ## side-by-side benchmarks against the reference tools (root)
 	$(GO) run ./bench

@@ -100,7 +100,7 @@ func (c *compiler) guard(g guard, t, f label) error {
 			return err
 		}
 		c.place(l)
-		c.emit(bpf.LoadAbsolute{Off: c.netOff(g.enc) + 6, Size: 1})
+		c.ldNet(g.enc, 6, 1)
 		c.jump(bpf.JumpEqual, 58, t, f)
 		return nil
 	}
@@ -110,14 +110,14 @@ func (c *compiler) guard(g guard, t, f label) error {
 		return err
 	}
 	c.place(l)
-	c.emit(bpf.LoadAbsolute{Off: c.netOff(g.enc) + 6, Size: 2})
+	c.ldNet(g.enc, 6, 2)
 	c.jump(bpf.JumpBitsSet, 0x1fff, f, t)
 	return nil
 }
 
 // store saves A in a new scratch slot.
 func (c *compiler) store() (int, error) {
-	if c.mem >= 16 {
+	if c.mem >= slotTmp {
 		return 0, fmt.Errorf("filter: expression too complex")
 	}
 	c.mem++
@@ -175,6 +175,9 @@ func (c *compiler) load(a loadArith) error {
 	indexed := false
 	switch a.proto {
 	case "ether":
+		if a.enc.geneve {
+			return fmt.Errorf("filter: link-layer loads inside geneve are not supported")
+		}
 		base = c.linkHdrOff(a.enc)
 	case "ip", "ip6", "arp", "rarp", "sca", "atalk", "decnet", "lat", "moprc", "mopdl":
 		base = c.netOff(a.enc)
@@ -183,11 +186,18 @@ func (c *compiler) load(a loadArith) error {
 	default: // tcp udp icmp sctp: after the IPv4 header, whose length varies
 		base, indexed = c.netOff(a.enc), true
 	}
+	variable := a.enc.geneve && a.proto != "ether" // the network header's offset is in memory
+	if variable && !indexed {
+		base -= c.netOff(a.enc)
+	}
 	if k, ok := a.off.(numArith); ok {
-		if indexed {
-			c.emit(bpf.LoadMemShift{Off: base})
-			c.emit(bpf.LoadIndirect{Off: base + k.v, Size: a.size})
-		} else {
+		switch {
+		case indexed:
+			b := c.ldxAfterIPv4(a.enc)
+			c.emit(bpf.LoadIndirect{Off: b + k.v, Size: a.size})
+		case variable:
+			c.ldNet(a.enc, base+k.v, a.size)
+		default:
 			c.emit(bpf.LoadAbsolute{Off: base + k.v, Size: a.size})
 		}
 		return nil
@@ -195,12 +205,16 @@ func (c *compiler) load(a loadArith) error {
 	if err := c.eval(a.off); err != nil {
 		return err
 	}
-	if indexed {
+	if indexed || variable {
 		slot, err := c.store()
 		if err != nil {
 			return err
 		}
-		c.emit(bpf.LoadMemShift{Off: base})
+		if indexed {
+			base = c.ldxAfterIPv4(a.enc)
+		} else {
+			c.emit(bpf.LoadScratch{Dst: bpf.RegX, N: slotNet})
+		}
 		c.emit(bpf.LoadScratch{Dst: bpf.RegA, N: slot})
 		c.emit(bpf.ALUOpX{Op: bpf.ALUOpAdd})
 	}

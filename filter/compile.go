@@ -3,6 +3,7 @@ package filter
 import (
 	"encoding/binary"
 	"fmt"
+	"strings"
 
 	"golang.org/x/net/bpf"
 )
@@ -225,6 +226,45 @@ type encap struct {
 	vlans int  // 802.1Q tags: the type field and payload 4 bytes further each
 	mpls  int  // MPLS labels: the payload 4 bytes further each
 	pppoe bool // a PPPoE session: then a PPP protocol field and payload
+	// geneve: inside a Geneve tunnel, whose header's length varies: the
+	// inner type field's and network header's offsets are in scratch
+	// memory (slotType, slotNet), as libpcap keeps them.
+	geneve bool
+}
+
+// Scratch memory kept for Geneve's offsets (relations use the slots
+// below slotTmp).
+const (
+	slotTmp  = 13
+	slotNet  = 14
+	slotType = 15
+)
+
+// ldNet loads size bytes at off past the start of the network header.
+func (c *compiler) ldNet(e encap, off uint32, size int) {
+	if e.geneve {
+		c.emit(bpf.LoadScratch{Dst: bpf.RegX, N: slotNet})
+		c.emit(bpf.LoadIndirect{Off: off, Size: size})
+		return
+	}
+	c.emit(bpf.LoadAbsolute{Off: c.netOff(e) + off, Size: size})
+}
+
+// ldxAfterIPv4 sets X so that a load at the returned base plus k (with
+// X) reads byte k after the IPv4 header, whose length varies.
+func (c *compiler) ldxAfterIPv4(e encap) uint32 {
+	if e.geneve {
+		c.emit(bpf.LoadScratch{Dst: bpf.RegX, N: slotNet})
+		c.emit(bpf.LoadIndirect{Off: 0, Size: 1})
+		c.emit(bpf.ALUOpConstant{Op: bpf.ALUOpAnd, Val: 0xf})
+		c.emit(bpf.ALUOpConstant{Op: bpf.ALUOpShiftLeft, Val: 2})
+		c.emit(bpf.ALUOpX{Op: bpf.ALUOpAdd})
+		c.emit(bpf.TAX{})
+		return 0
+	}
+	net := c.netOff(e)
+	c.emit(bpf.LoadMemShift{Off: net})
+	return net
 }
 
 // linkOffs are where the link layer's type field and payload start.
@@ -269,6 +309,16 @@ var pppTypes = map[uint32]uint32{0x800: 0x21, 0x86dd: 0x57, 0x6003: 0x27, etherA
 
 // etherType jumps to t when the packet's network protocol is typ.
 func (c *compiler) etherType(typ uint32, e encap, t, f label) error {
+	if e.geneve {
+		// The inner Ethernet type, or Geneve's own protocol type.
+		if typ <= etherMTU {
+			return fmt.Errorf("filter: only ethertypes are matched inside geneve")
+		}
+		c.emit(bpf.LoadScratch{Dst: bpf.RegX, N: slotType})
+		c.emit(bpf.LoadIndirect{Off: 0, Size: 2})
+		c.jump(bpf.JumpEqual, typ, t, f)
+		return nil
+	}
 	if e.mpls > 0 {
 		// Over MPLS: the last label has the bottom-of-stack bit, and
 		// the payload's version is IP's.
@@ -357,7 +407,7 @@ func (c *compiler) ipProto(p uint32, e encap, t, f label) error {
 		return err
 	}
 	c.place(l)
-	c.emit(bpf.LoadAbsolute{Off: c.netOff(e) + 9, Size: 1})
+	c.ldNet(e, 9, 1)
 	c.jump(bpf.JumpEqual, p, t, f)
 	return nil
 }
@@ -370,13 +420,12 @@ func (c *compiler) ip6Proto(p uint32, e encap, t, f label) error {
 		return err
 	}
 	c.place(l)
-	off := c.netOff(e)
-	c.emit(bpf.LoadAbsolute{Off: off + 6, Size: 1})
+	c.ldNet(e, 6, 1)
 	c.jump(bpf.JumpEqual, p, t, frag)
 	c.place(frag)
 	c.jump(bpf.JumpEqual, 44, after, f)
 	c.place(after)
-	c.emit(bpf.LoadAbsolute{Off: off + 40, Size: 1})
+	c.ldNet(e, 40, 1)
 	c.jump(bpf.JumpEqual, p, t, f)
 	return nil
 }
@@ -403,7 +452,16 @@ func (c *compiler) prim(q prim, t, f label) error {
 			return fmt.Errorf("filter: ethernet addresses and LLC are not inside PPPoE or MPLS")
 		}
 	}
+	if q.enc.geneve {
+		switch {
+		case q.proto == "ether", q.kind == "broadcast" && q.proto == "ether", q.kind == "multicast" && q.proto == "ether",
+			q.kind == "llc", q.kind == "vlan", q.kind == "mpls", q.kind == "pppoes", q.kind == "protochain", q.kind == "iso", q.proto == "decnet":
+			return fmt.Errorf("filter: %s inside geneve is not supported", strings.TrimSpace(q.proto+" "+q.kind))
+		}
+	}
 	switch q.kind {
+	case "geneve":
+		return c.geneve(q, t, f)
 	case "protochain":
 		if q.proto == "ip" || q.proto == "ip6" {
 			return c.protochain(q.proto == "ip6", q.lo, q.enc, t, f)
@@ -595,17 +653,16 @@ func (c *compiler) ipCast(q prim, t, f label) error {
 		return err
 	}
 	c.place(l)
-	net := c.netOff(q.enc)
 	switch {
 	case q.proto == "ip6":
-		c.emit(bpf.LoadAbsolute{Off: net + 24, Size: 1})
+		c.ldNet(q.enc, 24, 1)
 		c.jump(bpf.JumpEqual, 0xff, t, f)
 	case q.kind == "multicast":
-		c.emit(bpf.LoadAbsolute{Off: net + 16, Size: 1})
+		c.ldNet(q.enc, 16, 1)
 		c.jump(bpf.JumpGreaterOrEqual, 0xe0, t, f)
 	default:
 		zero := c.newLabel()
-		c.emit(bpf.LoadAbsolute{Off: net + 16, Size: 4})
+		c.ldNet(q.enc, 16, 4)
 		c.jump(bpf.JumpEqual, 0, t, zero)
 		c.place(zero)
 		c.jump(bpf.JumpEqual, 0xffffffff, t, f)
@@ -637,7 +694,7 @@ func (c *compiler) bareProto(q prim, t, f label) error {
 
 // addrTest compares the bytes at off with want under mask (both as long
 // as want), jumping to t on a match. An all-zero mask matches anything.
-func (c *compiler) addrTest(off uint32, want, mask []byte, t, f label) {
+func (c *compiler) addrTest(e encap, off uint32, want, mask []byte, t, f label) {
 	zero := true
 	for _, b := range mask {
 		zero = zero && b == 0
@@ -655,7 +712,7 @@ func (c *compiler) addrTest(off uint32, want, mask []byte, t, f label) {
 		if i+4 < len(want) && binary.BigEndian.Uint32(mask[i+4:]) != 0 {
 			next = c.newLabel()
 		}
-		c.emit(bpf.LoadAbsolute{Off: off + uint32(i), Size: 4})
+		c.ldNet(e, off+uint32(i), 4)
 		if m != 0xffffffff {
 			c.emit(bpf.ALUOpConstant{Op: bpf.ALUOpAnd, Val: m})
 		}
@@ -709,7 +766,6 @@ func (c *compiler) hostNet(q prim, t, f label) error {
 		return nil
 	}
 	want, mask := q.want, q.mask
-	net := c.netOff(q.enc)
 	if len(want) == 16 {
 		switch q.proto {
 		case "", "ip6":
@@ -722,8 +778,8 @@ func (c *compiler) hostNet(q prim, t, f label) error {
 		}
 		c.place(l)
 		c.dirTest(q.dir,
-			func(t, f label) { c.addrTest(net+8, want, mask, t, f) },
-			func(t, f label) { c.addrTest(net+24, want, mask, t, f) }, t, f)
+			func(t, f label) { c.addrTest(q.enc, 8, want, mask, t, f) },
+			func(t, f label) { c.addrTest(q.enc, 24, want, mask, t, f) }, t, f)
 		return nil
 	}
 	// IPv4: ip, and unless qualified arp and rarp too (as libpcap does).
@@ -752,13 +808,13 @@ func (c *compiler) hostNet(q prim, t, f label) error {
 			return err
 		}
 		c.place(yes)
-		srcOff, dstOff := net+12, net+16
+		srcOff, dstOff := uint32(12), uint32(16)
 		if p != "ip" {
-			srcOff, dstOff = net+14, net+24
+			srcOff, dstOff = 14, 24
 		}
 		c.dirTest(q.dir,
-			func(t, ff label) { c.addrTest(srcOff, want, mask, t, ff) },
-			func(t, ff label) { c.addrTest(dstOff, want, mask, t, ff) }, t, next)
+			func(t, ff label) { c.addrTest(q.enc, srcOff, want, mask, t, ff) },
+			func(t, ff label) { c.addrTest(q.enc, dstOff, want, mask, t, ff) }, t, next)
 		if next != f {
 			c.place(next)
 		}
@@ -801,7 +857,6 @@ func (c *compiler) port(q prim, t, f label) error {
 	default:
 		return fmt.Errorf("filter: %s port is not supported", q.proto)
 	}
-	net := c.netOff(q.enc)
 	// IPv6: the next header must be one of the protocols.
 	six, four := c.newLabel(), c.newLabel()
 	if err := c.etherType(0x86dd, q.enc, six, four); err != nil {
@@ -809,12 +864,12 @@ func (c *compiler) port(q prim, t, f label) error {
 	}
 	c.place(six)
 	ports6 := c.newLabel()
-	c.emit(bpf.LoadAbsolute{Off: net + 6, Size: 1})
+	c.ldNet(q.enc, 6, 1)
 	c.oneOf(protos, ports6, four)
 	c.place(ports6)
 	c.dirTest(q.dir,
-		func(t, f label) { c.emit(bpf.LoadAbsolute{Off: net + 40, Size: 2}); c.portTest(q.lo, q.hi, t, f) },
-		func(t, f label) { c.emit(bpf.LoadAbsolute{Off: net + 42, Size: 2}); c.portTest(q.lo, q.hi, t, f) }, t, four)
+		func(t, f label) { c.ldNet(q.enc, 40, 2); c.portTest(q.lo, q.hi, t, f) },
+		func(t, f label) { c.ldNet(q.enc, 42, 2); c.portTest(q.lo, q.hi, t, f) }, t, four)
 	// IPv4: the protocol, not a later fragment, then the ports.
 	c.place(four)
 	is4, ports4, first := c.newLabel(), c.newLabel(), c.newLabel()
@@ -822,16 +877,16 @@ func (c *compiler) port(q prim, t, f label) error {
 		return err
 	}
 	c.place(is4)
-	c.emit(bpf.LoadAbsolute{Off: net + 9, Size: 1})
+	c.ldNet(q.enc, 9, 1)
 	c.oneOf(protos, ports4, f)
 	c.place(ports4)
-	c.emit(bpf.LoadAbsolute{Off: net + 6, Size: 2})
+	c.ldNet(q.enc, 6, 2)
 	c.jump(bpf.JumpBitsSet, 0x1fff, f, first)
 	c.place(first)
-	c.emit(bpf.LoadMemShift{Off: net})
+	base := c.ldxAfterIPv4(q.enc)
 	c.dirTest(q.dir,
-		func(t, f label) { c.emit(bpf.LoadIndirect{Off: net, Size: 2}); c.portTest(q.lo, q.hi, t, f) },
-		func(t, f label) { c.emit(bpf.LoadIndirect{Off: net + 2, Size: 2}); c.portTest(q.lo, q.hi, t, f) }, t, f)
+		func(t, f label) { c.emit(bpf.LoadIndirect{Off: base, Size: 2}); c.portTest(q.lo, q.hi, t, f) },
+		func(t, f label) { c.emit(bpf.LoadIndirect{Off: base + 2, Size: 2}); c.portTest(q.lo, q.hi, t, f) }, t, f)
 	return nil
 }
 
@@ -1062,4 +1117,101 @@ func (c *compiler) chainLabel(list *[]label) label {
 	l := c.newLabel()
 	*list = append(*list, l)
 	return l
+}
+
+// geneve compiles "geneve [vni]" as libpcap's gen_geneve: UDP to port
+// 6081 over IPv4 or IPv6, Geneve version 0, the VNI; then the offsets of
+// what the tunnel carries (an Ethernet frame, protocol 0x6558, or a
+// network packet of the protocol type) are stored for what follows.
+func (c *compiler) geneve(q prim, t, f label) error {
+	const port = 6081
+	found, try6 := c.newLabel(), c.newLabel()
+	// IPv4: A is left at the Geneve header's offset.
+	steps := []label{c.newLabel(), c.newLabel(), c.newLabel(), c.newLabel(), c.newLabel()}
+	if err := c.etherType(0x800, q.enc, steps[0], try6); err != nil {
+		return err
+	}
+	c.place(steps[0])
+	c.ldNet(q.enc, 9, 1)
+	c.jump(bpf.JumpEqual, 17, steps[1], try6)
+	c.place(steps[1])
+	c.ldNet(q.enc, 6, 2)
+	c.jump(bpf.JumpBitsSet, 0x1fff, try6, steps[2])
+	c.place(steps[2])
+	base := c.ldxAfterIPv4(q.enc)
+	c.emit(bpf.LoadIndirect{Off: base + 2, Size: 2})
+	c.jump(bpf.JumpEqual, port, steps[3], try6)
+	c.place(steps[3])
+	c.emit(bpf.LoadIndirect{Off: base + 8, Size: 1})
+	c.emit(bpf.ALUOpConstant{Op: bpf.ALUOpAnd, Val: 0xc0})
+	c.jump(bpf.JumpEqual, 0, steps[4], try6)
+	c.place(steps[4])
+	if q.hasID {
+		l := c.newLabel()
+		c.emit(bpf.LoadIndirect{Off: base + 12, Size: 4})
+		c.emit(bpf.ALUOpConstant{Op: bpf.ALUOpAnd, Val: 0xffffff00})
+		c.jump(bpf.JumpEqual, q.lo<<8, l, try6)
+		c.place(l)
+	}
+	c.emit(bpf.TXA{})
+	c.emit(bpf.ALUOpConstant{Op: bpf.ALUOpAdd, Val: base + 8})
+	c.goTo(found)
+	// IPv6: UDP right after the fixed header.
+	c.place(try6)
+	steps = []label{c.newLabel(), c.newLabel(), c.newLabel(), c.newLabel()}
+	if err := c.etherType(0x86dd, q.enc, steps[0], f); err != nil {
+		return err
+	}
+	c.place(steps[0])
+	c.ldNet(q.enc, 6, 1)
+	c.jump(bpf.JumpEqual, 17, steps[1], f)
+	c.place(steps[1])
+	c.ldNet(q.enc, 42, 2)
+	c.jump(bpf.JumpEqual, port, steps[2], f)
+	c.place(steps[2])
+	c.ldNet(q.enc, 48, 1)
+	c.emit(bpf.ALUOpConstant{Op: bpf.ALUOpAnd, Val: 0xc0})
+	c.jump(bpf.JumpEqual, 0, steps[3], f)
+	c.place(steps[3])
+	if q.hasID {
+		l := c.newLabel()
+		c.ldNet(q.enc, 52, 4)
+		c.emit(bpf.ALUOpConstant{Op: bpf.ALUOpAnd, Val: 0xffffff00})
+		c.jump(bpf.JumpEqual, q.lo<<8, l, f)
+		c.place(l)
+	}
+	if q.enc.geneve {
+		c.emit(bpf.LoadScratch{Dst: bpf.RegA, N: slotNet})
+		c.emit(bpf.ALUOpConstant{Op: bpf.ALUOpAdd, Val: 48})
+	} else {
+		c.emit(bpf.LoadConstant{Dst: bpf.RegA, Val: c.netOff(q.enc) + 48})
+	}
+	// A is the Geneve header's offset: the type field is 2 bytes in, the
+	// payload after 8 bytes and the options (4-byte units in the low 6
+	// bits of the first byte); an Ethernet payload has its own type
+	// field and network header.
+	c.place(found)
+	eth, join := c.newLabel(), c.newLabel()
+	c.emit(bpf.TAX{})
+	c.emit(bpf.ALUOpConstant{Op: bpf.ALUOpAdd, Val: 2})
+	c.emit(bpf.StoreScratch{Src: bpf.RegA, N: slotType})
+	c.emit(bpf.LoadIndirect{Off: 0, Size: 1})
+	c.emit(bpf.ALUOpConstant{Op: bpf.ALUOpAnd, Val: 0x3f})
+	c.emit(bpf.ALUOpConstant{Op: bpf.ALUOpMul, Val: 4})
+	c.emit(bpf.ALUOpConstant{Op: bpf.ALUOpAdd, Val: 8})
+	c.emit(bpf.ALUOpX{Op: bpf.ALUOpAdd})
+	c.emit(bpf.StoreScratch{Src: bpf.RegA, N: slotTmp})
+	c.emit(bpf.LoadIndirect{Off: 2, Size: 2})
+	c.emit(bpf.LoadScratch{Dst: bpf.RegX, N: slotTmp})
+	c.jump(bpf.JumpEqual, 0x6558, eth, join)
+	c.place(eth)
+	c.emit(bpf.TXA{})
+	c.emit(bpf.ALUOpConstant{Op: bpf.ALUOpAdd, Val: 12})
+	c.emit(bpf.StoreScratch{Src: bpf.RegA, N: slotType})
+	c.emit(bpf.ALUOpConstant{Op: bpf.ALUOpAdd, Val: 2})
+	c.emit(bpf.TAX{})
+	c.place(join)
+	c.emit(bpf.StoreScratch{Src: bpf.RegX, N: slotNet})
+	c.goTo(t)
+	return nil
 }

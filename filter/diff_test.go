@@ -60,6 +60,8 @@ var expressions = []string{
 	"ip host 3232279251", "net 10", "host 198.18", "ip6 host 2001:db8::1/128", "net 198.18.0.0 mask 255.255.0.255",
 	"portrange bootps-bootpc", "port domain", "src not 198.18.0.1",
 	"ip6 protochain 17", "ip protochain 51", "protochain 6", "protochain 17 and not port 53",
+	"geneve", "geneve 10", "geneve and tcp src port 22", "geneve and ip6", "geneve and host 198.18.0.1", "geneve and icmp",
+	"geneve and ip[9] == 1", "geneve and tcp[13] & 2 != 0", "geneve and geneve", "geneve and udp port 53 and ip6[6] == 17",
 }
 
 // libpcapProgram asks tcpdump for libpcap's program for expr.
@@ -301,16 +303,23 @@ func FuzzCompile(f *testing.F) {
 	for _, e := range expressions {
 		f.Add(e)
 	}
+	pkts := corpus(Ethernet)
 	f.Fuzz(func(t *testing.T, expr string) {
-		prog, err := Compile(expr, Ethernet, DefaultSnaplen)
-		if err != nil {
-			return
-		}
-		if _, err := bpf.Assemble(prog); err != nil {
-			t.Fatalf("%q compiled to an invalid program: %v", expr, err)
-		}
-		if _, err := NewMatcher(prog); err != nil {
-			t.Fatalf("%q: the matcher refuses the program: %v", expr, err)
+		for lt := range numLinkTypes {
+			prog, err := Compile(expr, lt, DefaultSnaplen)
+			if err != nil {
+				continue
+			}
+			if _, err := bpf.Assemble(prog); err != nil {
+				t.Fatalf("%s %q compiled to an invalid program: %v", lt, expr, err)
+			}
+			m, err := NewMatcher(prog)
+			if err != nil {
+				t.Fatalf("%s %q: the matcher refuses the program: %v", lt, expr, err)
+			}
+			for _, p := range pkts[:8] {
+				m.Match(p.b, len(p.b)) // must not panic or hang
+			}
 		}
 	})
 }

@@ -192,17 +192,17 @@ func (c *compiler) iso(proto uint32, pdus []uint32, e encap, t, f label) error {
 		return err
 	}
 	c.place(l)
-	base := c.netOff(e) + 3 // after the LLC header
+	// After the LLC header (3 bytes).
 	if len(pdus) == 0 {
-		c.emit(bpf.LoadAbsolute{Off: base, Size: 1})
+		c.ldNet(e, 3, 1)
 		c.jump(bpf.JumpEqual, proto, t, f)
 		return nil
 	}
 	m := c.newLabel()
-	c.emit(bpf.LoadAbsolute{Off: base, Size: 1})
+	c.ldNet(e, 3, 1)
 	c.jump(bpf.JumpEqual, isoISIS, m, f)
 	c.place(m)
-	c.emit(bpf.LoadAbsolute{Off: base + 4, Size: 1})
+	c.ldNet(e, 7, 1)
 	c.oneOf(pdus, t, f)
 	return nil
 }

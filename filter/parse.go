@@ -359,6 +359,18 @@ func (p *parser) parsePrim() (node, error) {
 			return nil, p.errorf("%s needs a length", t.text)
 		}
 		return prim{kind: t.text, lo: n}, nil
+	case "geneve":
+		p.next()
+		v := prim{kind: "geneve", enc: p.enc}
+		if n, err := parseNum(p.peek().text); err == nil && p.peek().kind == tWord {
+			p.next()
+			if n > 0xffffff {
+				return nil, fmt.Errorf("filter: Geneve VNI %d greater than maximum 16777215", n)
+			}
+			v.lo, v.hasID = n, true
+		}
+		p.enc.geneve = true
+		return v, nil
 	case "mpls", "pppoes":
 		p.next()
 		v := prim{kind: t.text, enc: p.enc}

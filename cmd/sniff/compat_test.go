@@ -398,4 +398,4 @@ func TestFilterTablesOnSavefiles(t *testing.T) {
 }
 
 // applyFloor is the agreement reached on the apply table; it may only rise.
-const applyFloor = 133
+const applyFloor = 137
