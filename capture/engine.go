@@ -82,8 +82,12 @@ type Options struct {
 	// AfterOpen, if set, runs once the capture socket and every output
 	// are open, before the first packet: sniff -Z gives up root there.
 	AfterOpen func() error
-	// PrintFilter prints the compiled program (-d) and captures nothing.
-	PrintFilter bool
+	// PrintFilter prints the compiled program and captures nothing: 1 as
+	// -d (libpcap's listing), 2 as -dd (a C array), 3 as -ddd (decimal).
+	PrintFilter int
+	// PrintLinkType is the link type -d compiles for (-y), when no file
+	// is read; "" for the interface's.
+	PrintLinkType string
 	// QueueLen bounds the packets waiting between the ring and the output
 	// (16384); a full queue drops and counts the packet.
 	QueueLen int
@@ -188,6 +192,21 @@ func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 	if opts.ReadFile != "" {
 		return readFile(ctx, opts, stdout, stderr)
 	}
+	if opts.PrintFilter > 0 && (opts.PrintLinkType != "" || opts.Iface == "") {
+		// As tcpdump -d without an interface: Ethernet, or the -y type.
+		lt := filter.Ethernet
+		if opts.PrintLinkType != "" {
+			var ok bool
+			if lt, ok = filter.LinkTypeByName(strings.ToUpper(opts.PrintLinkType)); !ok {
+				return report.Usagef("-y %s: not a link type sniff compiles filters for", opts.PrintLinkType)
+			}
+		}
+		prog, err := filter.Compile(opts.Filter, lt, uint32(opts.Snaplen))
+		if err != nil {
+			return report.Usagef("%v", err)
+		}
+		return printProgram(stdout, prog, opts.PrintFilter)
+	}
 	if opts.Iface == "" {
 		opts.Iface = "any"
 	}
@@ -200,8 +219,8 @@ func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 	if err != nil {
 		return report.Usagef("%v", err)
 	}
-	if opts.PrintFilter {
-		return printProgram(stdout, prog)
+	if opts.PrintFilter > 0 {
+		return printProgram(stdout, prog, opts.PrintFilter)
 	}
 	cfg := rawsock.PacketConfig{Iface: opts.Iface, Promiscuous: !opts.NoPromisc, Snaplen: opts.Snaplen}
 	if opts.BufferKiB > 0 {
@@ -572,10 +591,26 @@ func ifnames() map[int]string {
 	return m
 }
 
-func printProgram(w io.Writer, prog []bpf.Instruction) error {
+func printProgram(w io.Writer, prog []bpf.Instruction, level int) error {
+	raw, err := bpf.Assemble(prog)
+	if err != nil {
+		return err
+	}
 	bw := bufio.NewWriter(w)
-	for i, ins := range prog {
-		fmt.Fprintf(bw, "(%03d) %v\n", i, ins)
+	switch {
+	case level == 2:
+		for _, ins := range raw {
+			fmt.Fprintf(bw, "{ 0x%x, %d, %d, 0x%08x },\n", ins.Op, ins.Jt, ins.Jf, ins.K)
+		}
+	case level >= 3:
+		fmt.Fprintln(bw, len(raw))
+		for _, ins := range raw {
+			fmt.Fprintf(bw, "%d %d %d %d\n", ins.Op, ins.Jt, ins.Jf, ins.K)
+		}
+	default:
+		for i, ins := range raw {
+			fmt.Fprintln(bw, bpfImage(ins, i))
+		}
 	}
 	return bw.Flush()
 }
@@ -596,7 +631,7 @@ func readFile(ctx context.Context, opts Options, stdout, stderr io.Writer) error
 	}
 	link := newLinkAdapter(r.linkType())
 	ftype := link.as
-	if !opts.PrintFilter {
+	if opts.PrintFilter == 0 {
 		fmt.Fprintf(stderr, "reading from file %s, link-type %s, snapshot length %d\n", opts.ReadFile, link.name(), r.snapLen())
 	}
 	if !link.known && opts.Filter != "" {
@@ -612,8 +647,8 @@ func readFile(ctx context.Context, opts Options, stdout, stderr io.Writer) error
 	if err != nil {
 		return report.Usagef("%v", err)
 	}
-	if opts.PrintFilter {
-		return printProgram(stdout, prog)
+	if opts.PrintFilter > 0 {
+		return printProgram(stdout, prog, opts.PrintFilter)
 	}
 	if filter.NeedsKernel(prog) {
 		// As tcpdump: the interface and direction of a packet are known

@@ -425,8 +425,18 @@ func TestReadErrors(t *testing.T) {
 }
 
 func TestPrintFilterProgram(t *testing.T) {
-	out, _, err := capture(t, &fakeSource{}, Options{Filter: "icmp", PrintFilter: true})
-	if err != nil || !strings.Contains(out, "ret #262144") {
+	out, _, err := capture(t, &fakeSource{}, Options{Filter: "icmp", PrintFilter: 1, Iface: "eth0"})
+	want := "(000) ldh      [12]\n(001) jeq      #0x800           jt 2\tjf 5\n(002) ldb      [23]\n" +
+		"(003) jeq      #0x1             jt 4\tjf 5\n(004) ret      #262144\n(005) ret      #0\n"
+	if err != nil || out != want {
 		t.Errorf("-d: %v\n%s", err, out)
+	}
+	out, _, _ = capture(t, &fakeSource{}, Options{Filter: "icmp", PrintFilter: 2, Iface: "eth0"})
+	if !strings.HasPrefix(out, "{ 0x28, 0, 0, 0x0000000c },\n{ 0x15, 0, 3, 0x00000800 },\n") {
+		t.Errorf("-dd:\n%s", out)
+	}
+	out, _, _ = capture(t, &fakeSource{}, Options{Filter: "icmp", PrintFilter: 3, Iface: "eth0"})
+	if !strings.HasPrefix(out, "6\n40 0 0 12\n21 0 3 2048\n") {
+		t.Errorf("-ddd:\n%s", out)
 	}
 }

@@ -399,3 +399,35 @@ func TestFilterTablesOnSavefiles(t *testing.T) {
 
 // applyFloor is the agreement reached on the apply table; it may only rise.
 const applyFloor = 137
+
+// -d, -dd and -ddd print a program as tcpdump prints it: wherever sniff's
+// program is libpcap's instruction for instruction (-ddd equal), the
+// listing (-d) and the C array (-dd) are tcpdump's byte for byte.
+func TestProgramListingsLikeTcpdump(t *testing.T) {
+	exprs := []string{"icmp", "ip", "arp or rarp", "ip multicast", "ip6 multicast", "ether broadcast", "len > 100",
+		"less 60", "ifindex 3", "ether[0] & 1 != 0", "ip[2:2] * 2 > 200", "ip[2:2] / 2 > 40", "ip[2:2] - 4 < 10",
+		"tcp[13] >> 4 > 5", "ip[8] << 1 == 128", "ip[1] | 3 == 3", "ip[1] ^ 3 == 3", "ether proto 0x88cc", "vlan 100",
+		"mpls 100", "pppoes 1234", "ip6 protochain 17", "byte 8 = 5", "byte 8 < 5", "icmp6", "ip proto 47", "stp"}
+	same := 0
+	for _, lt := range []string{"EN10MB", "LINUX_SLL", "RAW", "LINUX_SLL2", "NULL"} {
+		for _, e := range exprs {
+			out := func(name string, d string) string {
+				b, _ := exec.Command(name, d, "-y", lt, e).Output()
+				return string(b)
+			}
+			if out("tcpdump", "-ddd") != out(bin, "-ddd") || out("tcpdump", "-ddd") == "" {
+				continue
+			}
+			same++
+			for _, d := range []string{"-d", "-dd"} {
+				if a, b := out(bin, d), out("tcpdump", d); a != b {
+					t.Errorf("%s %s %q:\n%s\ntcpdump:\n%s", lt, d, e, a, b)
+				}
+			}
+		}
+	}
+	if same < 40 {
+		t.Errorf("only %d programs equal to libpcap's to compare listings on", same)
+	}
+	t.Logf("%d programs equal to libpcap's, listed as tcpdump lists them", same)
+}

@@ -83,7 +83,7 @@ func newApp() *cli.App {
 			&cli.StringFlag{Name: "F", Usage: "read the filter expression from `file`"},
 			&cli.StringFlag{Name: "Z", Aliases: []string{"relinquish-privileges"}, Usage: "become `user` once the socket and files are open"},
 			&cli.Float64Flag{Name: "duration", Usage: "stop after `seconds`"},
-			&cli.BoolFlag{Name: "d", Count: new(int), Usage: "print the compiled filter program and exit (-dd, -ddd accepted)"},
+			&cli.BoolFlag{Name: "d", Count: new(int), Usage: "print the compiled filter program and exit (-dd as C, -ddd as decimal; -y TYPE for a link type)"},
 			&cli.BoolFlag{Name: "e", Usage: "print the link-level header on each line"},
 			&cli.BoolFlag{Name: "v", Count: new(int), Usage: "verbose: the IP header's fields and the TCP checksum; -vv adds UDP's over IPv4 (-vvv as -vv)"},
 			&cli.BoolFlag{Name: "q", Usage: "quiet output (accepted; lines are printed as without it)"},
@@ -137,7 +137,7 @@ func run(c *cli.Context) error {
 	if c.Bool("L") {
 		return rawsock.InNetns(ns, func() error { return listLinkTypes(c.App.Writer, iface) })
 	}
-	if y := c.String("y"); y != "" {
+	if y := c.String("y"); y != "" && c.Count("d") == 0 {
 		want := "EN10MB"
 		if iface == "any" {
 			want = "LINUX_SLL"
@@ -165,7 +165,8 @@ func run(c *cli.Context) error {
 		PcapNG:         c.Bool("pcapng"),
 		ReadFile:       c.String("r"),
 		JSON:           c.Bool("json"),
-		PrintFilter:    c.Bool("d"),
+		PrintFilter:    c.Count("d"),
+		PrintLinkType:  printLinkType(c),
 		LinkHeader:     c.Bool("e"),
 		Verbose:        c.Count("v"),
 		Hex:            c.Bool("X"),
@@ -291,4 +292,17 @@ func listLinkTypes(w io.Writer, iface string) error {
 	}
 	fmt.Fprintf(w, "Data link types for %s (use option -y to set):\n  EN10MB (Ethernet)\n", iface)
 	return nil
+}
+
+// printLinkType is the link type -d compiles for without -r: -y's, else
+// Ethernet when no interface is named (tcpdump's default device's),
+// else the interface's ("").
+func printLinkType(c *cli.Context) string {
+	if y := c.String("y"); y != "" {
+		return y
+	}
+	if !c.IsSet("i") {
+		return "EN10MB"
+	}
+	return ""
 }
