@@ -1,16 +1,19 @@
 package scan
 
 import (
-	"errors"
-
 	"context"
 	"encoding/binary"
-	"golang.org/x/sys/unix"
+	"errors"
 	"net/netip"
+	"os"
+	"strings"
 	"sync"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/rawkit/rawkit/icmp"
+	"github.com/rawkit/rawkit/internal/neighbour"
 	"github.com/rawkit/rawkit/probe"
 	"github.com/rawkit/rawkit/rawsock"
 	"github.com/rawkit/rawkit/report"
@@ -21,25 +24,37 @@ import (
 // request, a TCP SYN to port 443, a TCP ACK to port 80 and (IPv4) an ICMP
 // timestamp request; any answer from the target means it is up (an ICMP
 // unreachable about it, that it is down). Unanswered targets are asked
-// once more after the wait. -PS, -PA, -PE and -PP choose the probes
-// instead. ARP and neighbour discovery are not used: a host on the local
-// link is found by the same probes.
+// once more after the wait. -PS, -PA, -PU, -PE and -PP choose the probes
+// instead. A target on an attached Ethernet link is asked below IP
+// instead, as nmap does whatever the probes chosen: an ARP request (IPv4)
+// or a neighbour solicitation (IPv6), its "ARP Ping Scan" or "ND Ping
+// Scan" (package neighbour); --send-ip keeps the IP probes for them too.
 
 // Discovery names the probes of host discovery; the zero value is nmap's
 // default set.
 type Discovery struct {
 	SYN       []uint16 // -PS: TCP SYN to these ports
 	ACK       []uint16 // -PA: TCP ACK to these ports
+	UDP       []uint16 // -PU: empty UDP datagrams to these ports
 	Echo      bool     // -PE
 	Timestamp bool     // -PP
+	ARP       bool     // -PR: ARP/ND for targets on the link (the default anyway)
+	// SendIP (--send-ip, --disable-arp-ping) asks targets on the link
+	// with the IP probes too.
+	SendIP bool
 }
 
 // defaults is nmap's default discovery as root.
 func (d Discovery) defaults() Discovery {
-	if len(d.SYN) == 0 && len(d.ACK) == 0 && !d.Echo && !d.Timestamp {
-		return Discovery{SYN: []uint16{443}, ACK: []uint16{80}, Echo: true, Timestamp: true}
+	if len(d.SYN) == 0 && len(d.ACK) == 0 && len(d.UDP) == 0 && !d.Echo && !d.Timestamp {
+		d.SYN, d.ACK, d.Echo, d.Timestamp = []uint16{443}, []uint16{80}, true, true
 	}
 	return d
+}
+
+// probes is how many IP probes a target gets: nmap's "[N ports]".
+func (d Discovery) probes() int {
+	return len(d.SYN) + len(d.ACK) + len(d.UDP) + btoi(d.Echo) + btoi(d.Timestamp)
 }
 
 // hostState is what discovery found of one target.
@@ -50,6 +65,7 @@ type hostState struct {
 	rtt      time.Duration
 	sent     time.Time // the round's first probe
 	order    int       // of the answer that said up (discoveryAnswer.order)
+	mac      string    // from an ARP or ND answer
 }
 
 type discoveryAnswer struct {
@@ -58,6 +74,7 @@ type discoveryAnswer struct {
 	why    string
 	ttl    int
 	at     time.Time
+	mac    string
 	// order is the answered probe's place in the order they are sent
 	// (echo, SYN, ACK, timestamp): of answers read together, the one to
 	// the earliest probe is the reason given, as nmap gives it.
@@ -65,36 +82,121 @@ type discoveryAnswer struct {
 }
 
 // discover runs host discovery over s.targets and returns their states,
-// in order. Its sockets are its own, closed when it returns.
+// in order: first the targets on an attached link (ARP or ND), then the
+// others (IP probes), each group a phase of its own as nmap's.
 func (s *scanner) discover(ctx context.Context) ([]hostState, error) {
 	d := s.opts.Discovery.defaults()
 	hosts := make([]hostState, len(s.targets))
+	links := map[int]neighbour.Link{}
+	if !d.SendIP && s.opts.Network == nil {
+		rawsock.InNetns(s.opts.Netns, func() error {
+			for i, a := range s.targets {
+				if l, ok := neighbour.OnLink(a, s.opts.Iface); ok {
+					links[i] = l
+				}
+			}
+			return nil
+		})
+	}
+	var local, remote []int
+	for i := range s.targets {
+		if _, ok := links[i]; ok {
+			local = append(local, i)
+		} else {
+			remote = append(remote, i)
+		}
+	}
+	for gi, group := range [][]int{local, remote} {
+		if len(group) == 0 {
+			continue
+		}
+		addrs := make([]netip.Addr, len(group))
+		for j, i := range group {
+			addrs[j] = s.targets[i]
+		}
+		name, ports := "Ping Scan", d.probes()
+		if gi == 0 {
+			name, ports = "ARP Ping Scan", 1
+			if addrs[0].Is6() {
+				name = "ND Ping Scan"
+			}
+		}
+		s.verbose.phase(name, addrs, ports)
+		err := s.discoverGroup(ctx, d, hosts, group, links)
+		if errors.Is(err, os.ErrPermission) && (s.opts.Type == Connect || s.opts.PingOnly) {
+			// No raw sockets: nmap's unprivileged discovery, a connect()
+			// to ports 80 and 443.
+			err = s.connectDiscovery(ctx, hosts, group)
+		}
+		if err != nil {
+			return nil, err
+		}
+		s.verbose.completed(name, uint64(len(group)), "hosts")
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	return hosts, nil
+}
+
+// discoverGroup asks the targets of group (indexes into s.targets): those
+// in links on their link, the others with IP probes. Its sockets are its
+// own, closed when it returns.
+func (s *scanner) discoverGroup(ctx context.Context, d Discovery, hosts []hostState, group []int, links map[int]neighbour.Link) error {
 	net := s.opts.Network
 	if net == nil {
 		net = rawsock.System
 	}
 	type socks struct {
-		src       netip.Addr
-		tcp, icmp rawsock.Conn
+		src            netip.Addr
+		tcp, udp, icmp rawsock.Conn
 	}
 	conns := map[int]*socks{}
+	asks := map[[2]int]*neighbour.Conn{} // by family and link
 	var wg sync.WaitGroup
 	stop := make(chan struct{})
 	defer func() {
 		// Closing the sockets ends the readers' reads.
 		close(stop)
 		for _, c := range conns {
-			if c.tcp != nil {
-				c.tcp.Close()
+			for _, conn := range []rawsock.Conn{c.tcp, c.udp, c.icmp} {
+				if conn != nil {
+					conn.Close()
+				}
 			}
-			if c.icmp != nil {
-				c.icmp.Close()
-			}
+		}
+		for _, c := range asks {
+			c.Close()
 		}
 		wg.Wait()
 	}()
+	family := func(a netip.Addr) int {
+		if a.Is6() {
+			return 6
+		}
+		return 4
+	}
 	err := rawsock.InNetns(s.opts.Netns, func() error {
-		for _, fam := range s.families() {
+		for _, i := range group {
+			a := s.targets[i]
+			fam := family(a)
+			if l, ok := links[i]; ok {
+				key := [2]int{fam, l.Index}
+				if asks[key] == nil {
+					c, err := neighbour.Listen(fam, l)
+					if errors.Is(err, os.ErrPermission) {
+						return &rawsock.PrivilegeError{Op: "open a packet socket for ARP/ND ping", Fix: rawsock.FixRaw(), Err: err}
+					}
+					if err != nil {
+						return err
+					}
+					asks[key] = c
+				}
+				continue
+			}
+			if conns[fam] != nil {
+				continue
+			}
 			src, err := s.sourceFor(net, fam)
 			if err != nil {
 				return report.Usagef("%v", err)
@@ -105,6 +207,11 @@ func (s *scanner) discover(ctx context.Context) ([]hostState, error) {
 			if c.tcp, err = net.ListenIP(rawsock.IPConfig{Family: fam, Protocol: probe.ProtoTCP, Options: o, Filter: rawsock.PortFilter(fam, 2, s.sport)}); err != nil {
 				return err
 			}
+			if len(d.UDP) > 0 {
+				if c.udp, err = net.ListenIP(rawsock.IPConfig{Family: fam, Protocol: probe.ProtoUDP, Options: o, Filter: rawsock.PortFilter(fam, 2, s.sport)}); err != nil {
+					return err
+				}
+			}
 			if c.icmp, err = net.ListenICMP(rawsock.ICMPConfig{Family: fam, Mode: rawsock.Privileged, ID: int(s.sport), Options: o}); err != nil {
 				return err
 			}
@@ -112,44 +219,69 @@ func (s *scanner) discover(ctx context.Context) ([]hostState, error) {
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return err
 	}
 	answers := make(chan discoveryAnswer, 1024)
 	for fam, c := range conns {
-		wg.Add(2)
+		for _, r := range []struct {
+			conn rawsock.Conn
+			kind int
+		}{{c.tcp, probe.ProtoTCP}, {c.udp, probe.ProtoUDP}, {c.icmp, 0}} {
+			if r.conn == nil {
+				continue
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				s.readDiscovery(r.conn, fam, r.kind, answers, stop)
+			}()
+		}
+	}
+	for key, c := range asks {
+		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			s.readDiscovery(c.tcp, fam, true, answers, stop)
-		}()
-		go func() {
-			defer wg.Done()
-			s.readDiscovery(c.icmp, fam, false, answers, stop)
+			s.readNeighbours(c, key[0] == 6, answers, stop)
 		}()
 	}
 	win := newWindow(s.opts)
 	pace := newPace(s.opts)
 	start := time.Now()
 	buf := make([]byte, 0, 64)
-	for round := 0; round < 2; round++ {
+	// ARP and ND are asked up to three times, as nmap's ARP ping does.
+	rounds := 2
+	if len(asks) > 0 {
+		rounds = 3
+	}
+	for round := 0; round < rounds; round++ {
 		sentAny := false
-		for i, a := range s.targets {
+		for _, i := range group {
 			if hosts[i].up || hosts[i].down {
 				continue
 			}
-			fam := 4
-			if a.Is6() {
-				fam = 6
-			}
-			c := conns[fam]
+			a := s.targets[i]
+			fam := family(a)
 			hosts[i].sent = time.Now()
-			send := func(conn rawsock.Conn, b []byte) {
+			wait := func() {
 				for now := int64(time.Since(start)); !pace.may(now, true, true); now = int64(time.Since(start)) {
 					time.Sleep(pace.wait(now))
 				}
 				pace.sent(int64(time.Since(start)))
 				s.sent.Add(1)
-				s.verbose.sent(a, len(b))
 				sentAny = true
+			}
+			if l, ok := links[i]; ok {
+				wait()
+				if n, err := asks[[2]int{fam, l.Index}].Ask(a, l.Src); err == nil {
+					s.verbose.sentPacket(n)
+				}
+				s.takeAnswers(hosts, answers, &win)
+				continue
+			}
+			c := conns[fam]
+			send := func(conn rawsock.Conn, b []byte) {
+				wait()
+				s.verbose.sent(a, len(b))
 				if _, err := conn.WriteToTTL(b, a, 0); errors.Is(err, unix.EPERM) {
 					s.localDrops.Add(1) // a local firewall rule: said at the end
 				}
@@ -164,6 +296,9 @@ func (s *scanner) discover(ctx context.Context) ([]hostState, error) {
 			}
 			for _, p := range d.ACK {
 				send(c.tcp, probe.TCPAck(buf[:0], c.src, a, s.sport, p, 0, s.cookie(a, p)))
+			}
+			for _, p := range d.UDP {
+				send(c.udp, probe.UDPWithPayload(buf[:0], c.src, a, s.sport, p, nil))
 			}
 			if d.Timestamp && fam == 4 {
 				now := time.Now().UTC()
@@ -180,7 +315,7 @@ func (s *scanner) discover(ctx context.Context) ([]hostState, error) {
 		// trip), or every target is known.
 		last := time.Now()
 		timer := time.NewTimer(time.Hour)
-		for !allKnown(hosts) {
+		for !allKnown(hosts, group) {
 			wait := time.Until(last.Add(win.rto()))
 			if wait <= 0 {
 				break
@@ -192,7 +327,7 @@ func (s *scanner) discover(ctx context.Context) ([]hostState, error) {
 			case <-timer.C:
 			case <-ctx.Done():
 				timer.Stop()
-				return hosts, nil
+				return nil
 			}
 		}
 		timer.Stop()
@@ -212,27 +347,99 @@ func (s *scanner) discover(ctx context.Context) ([]hostState, error) {
 		}
 		break
 	}
-	return hosts, nil
+	return nil
+}
+
+// readNeighbours passes the ARP replies or neighbour advertisements read
+// from c to the loop until stop.
+func (s *scanner) readNeighbours(c *neighbour.Conn, six bool, out chan<- discoveryAnswer, stop chan struct{}) {
+	why := "arp-response"
+	if six {
+		why = "nd-response"
+	}
+	for {
+		a, err := c.Read()
+		if err != nil {
+			return
+		}
+		t, known := s.index[a.Addr.Unmap()]
+		if !known {
+			continue
+		}
+		s.verbose.receivedPacket(a.Len)
+		ans := discoveryAnswer{target: int(t), up: true, why: why, at: a.At, mac: strings.ToUpper(a.HW.String())}
+		select {
+		case out <- ans:
+		case <-stop:
+			return
+		}
+	}
 }
 
 // discovers reports whether the scan runs host discovery first: not
-// with -Pn, nor for a connect scan (it needs raw sockets), nor where the
-// targets must be the same in every run (--resume) and every shard.
+// with -Pn, nor where the targets must be the same in every run
+// (--resume) and every shard.
 func (s *scanner) discovers() bool {
-	return !s.opts.SkipDiscovery && s.opts.Type != Connect && s.opts.ResumeFile == "" && s.opts.Shard.N <= 1
+	return !s.opts.SkipDiscovery && s.opts.ResumeFile == "" && s.opts.Shard.N <= 1
+}
+
+// connectDiscovery is discovery without raw sockets, as nmap's without
+// privilege: a TCP connection to ports 80 and 443 of each target; one
+// that is accepted (syn-ack) or refused (conn-refused) says the target
+// is up.
+func (s *scanner) connectDiscovery(ctx context.Context, hosts []hostState, group []int) error {
+	dial, done, err := s.versionDialer()
+	if err != nil {
+		return err
+	}
+	defer done()
+	wait := connectWait
+	limit := make(chan struct{}, max(s.opts.Concurrency, 1))
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for _, i := range group {
+		for order, port := range []uint16{80, 443} {
+			wg.Add(1)
+			limit <- struct{}{}
+			go func() {
+				defer wg.Done()
+				defer func() { <-limit }()
+				a := s.targets[i]
+				sent := time.Now()
+				dctx, cancel := context.WithTimeout(ctx, wait)
+				c, err := dial(dctx, netip.AddrPortFrom(a, port))
+				cancel()
+				why := ""
+				switch {
+				case err == nil:
+					c.Close()
+					why = "syn-ack"
+				case errors.Is(err, unix.ECONNREFUSED):
+					why = "conn-refused"
+				default:
+					return
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				h := &hosts[i]
+				if !h.up || order < h.order {
+					h.up, h.why, h.order, h.rtt = true, why, order, time.Since(sent)
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	return nil
 }
 
 // discoverUp runs discovery and leaves only the targets that are up to
 // be scanned; with --json each target's state is written (every one
 // with --all, else those up).
 func (s *scanner) discoverUp(ctx context.Context) error {
-	d := s.opts.Discovery.defaults()
-	s.verbose.phase("Ping Scan", s.targets, len(d.SYN)+len(d.ACK)+btoi(d.Echo)+btoi(d.Timestamp))
 	hosts, err := s.discover(ctx)
 	if err != nil {
 		return err
 	}
-	s.verbose.completed("Ping Scan", uint64(len(s.targets)), "hosts")
 	if !s.opts.PingOnly {
 		// -sn lists them in its report, in order, instead.
 		for i, h := range hosts {
@@ -249,7 +456,7 @@ func (s *scanner) discoverUp(ctx context.Context) error {
 			up = append(up, a)
 		}
 		if s.stream != nil && (h.up || s.opts.All) {
-			rec := jsonHost{IP: a.String(), Up: h.up, Reason: h.why, TTL: h.ttl, RTT: report.Millis(h.rtt)}
+			rec := jsonHost{IP: a.String(), Up: h.up, Reason: h.why, TTL: h.ttl, RTT: report.Millis(h.rtt), MAC: h.mac}
 			if !h.up && !h.down {
 				rec.Reason = "no-response"
 			}
@@ -274,11 +481,13 @@ type jsonHost struct {
 	Reason string  `json:"reason"`
 	TTL    int     `json:"ttl"`
 	RTT    float64 `json:"rtt_ms"`
+	MAC    string  `json:"mac,omitempty"` // from an ARP or ND answer
 }
 
-func allKnown(hosts []hostState) bool {
-	for _, h := range hosts {
-		if !h.up && !h.down {
+// allKnown reports whether every target of group is known up or down.
+func allKnown(hosts []hostState, group []int) bool {
+	for _, i := range group {
+		if !hosts[i].up && !hosts[i].down {
 			return false
 		}
 	}
@@ -306,7 +515,7 @@ func (s *scanner) takeAnswer(hosts []hostState, a discoveryAnswer, win *window) 
 		}
 		return
 	}
-	h.up, h.down, h.why, h.ttl, h.order = a.up, !a.up, a.why, a.ttl, a.order
+	h.up, h.down, h.why, h.ttl, h.order, h.mac = a.up, !a.up, a.why, a.ttl, a.order, a.mac
 	if a.up {
 		h.rtt = a.at.Sub(h.sent)
 		win.sample(h.rtt)
@@ -315,7 +524,7 @@ func (s *scanner) takeAnswer(hosts []hostState, a discoveryAnswer, win *window) 
 
 // readDiscovery passes the answers to discovery probes read from c (the
 // TCP socket, or the ICMP one) to the loop until stop.
-func (s *scanner) readDiscovery(c rawsock.Conn, fam int, tcp bool, out chan<- discoveryAnswer, stop chan struct{}) {
+func (s *scanner) readDiscovery(c rawsock.Conn, fam int, kind int, out chan<- discoveryAnswer, stop chan struct{}) {
 	b := make([]byte, 1500)
 	for {
 		n, meta, err := c.ReadMsg(b)
@@ -325,9 +534,12 @@ func (s *scanner) readDiscovery(c rawsock.Conn, fam int, tcp bool, out chan<- di
 		at := time.Now()
 		var a discoveryAnswer
 		var ok bool
-		if tcp {
+		switch kind {
+		case probe.ProtoTCP:
 			a, ok = s.discoveryTCP(b[:n], meta)
-		} else {
+		case probe.ProtoUDP:
+			a, ok = s.discoveryUDP(b[:n], meta)
+		default:
 			a, ok = s.discoveryICMP(fam, b[:n], meta)
 		}
 		if !ok {
@@ -362,6 +574,16 @@ func (s *scanner) discoveryTCP(b []byte, meta rawsock.Meta) (discoveryAnswer, bo
 		return discoveryAnswer{target: int(t), up: true, why: "reset", ttl: meta.TTL, order: 2}, true
 	}
 	return discoveryAnswer{}, false
+}
+
+// discoveryUDP reads a UDP answer to a UDP ping.
+func (s *scanner) discoveryUDP(b []byte, meta rawsock.Meta) (discoveryAnswer, bool) {
+	h, ok := probe.ParseUDP(b)
+	t, known := s.index[meta.Src.Unmap()]
+	if !ok || !known || h.DstPort != s.sport {
+		return discoveryAnswer{}, false
+	}
+	return discoveryAnswer{target: int(t), up: true, why: "udp-response", ttl: meta.TTL, order: 3}, true
 }
 
 // discoveryICMP reads an echo or timestamp reply, or an unreachable

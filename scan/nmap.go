@@ -275,7 +275,8 @@ func (s *scanner) writeNormal(w io.Writer, results []Result, elapsed time.Durati
 		// its own, so only the first half is said.
 		fmt.Fprintln(w, "Service detection performed.")
 	}
-	if t := nmapServices(); s.verbose != nil && t != nil && !s.opts.PingOnly {
+	// (-sn reads no data file, unless for a MAC address's vendor.)
+	if t := nmapServices(); s.verbose != nil && t != nil && (!s.opts.PingOnly || s.anyMAC(hosts)) {
 		fmt.Fprintf(w, "Read data files from: %s\n", t.dir)
 	}
 	if file {
@@ -415,9 +416,30 @@ func (s *scanner) writeXML(w io.Writer, results []Result, elapsed time.Duration,
 		strings.ReplaceAll(s.cmdLine(), "--", "-&#45;"))
 	fmt.Fprintf(w, "<nmaprun scanner=\"portscan\" args=\"%s\" start=\"%d\" startstr=\"%s\" version=\"%s\" xmloutputversion=\"1.05\">\n",
 		attr(s.cmdLine()), s.start.Unix(), s.start.Format(time.ANSIC), attr(report.Version()))
-	fmt.Fprintf(w, "<scaninfo type=\"%s\" protocol=\"%s\" numservices=\"%d\" services=\"%s\"/>\n", s.opts.Type, proto, len(s.ports), FormatPorts(s.ports))
+	if !s.opts.PingOnly { // -sn scans no ports
+		fmt.Fprintf(w, "<scaninfo type=\"%s\" protocol=\"%s\" numservices=\"%d\" services=\"%s\"/>\n", s.opts.Type, proto, len(s.ports), FormatPorts(s.ports))
+	}
 	fmt.Fprintf(w, "<verbose level=\"0\"/>\n<debugging level=\"0\"/>\n")
 	hosts := s.byHost(results)
+	if !s.opts.PingOnly {
+		// nmap's hint of the hosts its ARP or ND ping found, written as
+		// that phase ends (before the hosts' own elements).
+		for i, h := range s.disc {
+			if h.up && (h.why == "arp-response" || h.why == "nd-response") {
+				a := s.allTargets[i]
+				typ := "ipv4"
+				if a.Is6() {
+					typ = "ipv6"
+				}
+				fmt.Fprintf(w, "<hosthint><status state=\"up\" reason=\"%s\" reason_ttl=\"0\"/>\n", h.why)
+				fmt.Fprintf(w, "<address addr=\"%s\" addrtype=\"%s\"/>\n", a, typ)
+				if h.mac != "" {
+					fmt.Fprintf(w, "<address addr=\"%s\" addrtype=\"mac\"/>\n", h.mac)
+				}
+				fmt.Fprintf(w, "<hostnames>\n</hostnames>\n</hosthint>\n")
+			}
+		}
+	}
 	up := 0
 	for _, h := range hosts {
 		if !h.up {
@@ -432,7 +454,11 @@ func (s *scanner) writeXML(w io.Writer, results []Result, elapsed time.Duration,
 		if !s.opts.SkipDiscovery {
 			reason, ttl = h.firstAnswer()
 		}
-		fmt.Fprintf(w, "<host starttime=\"%d\" endtime=\"%d\"><status state=\"up\" reason=\"%s\" reason_ttl=\"%d\"/>\n", s.start.Unix(), end.Unix(), reason, ttl)
+		times := fmt.Sprintf(" starttime=\"%d\" endtime=\"%d\"", s.start.Unix(), end.Unix())
+		if s.opts.PingOnly {
+			times = ""
+		}
+		fmt.Fprintf(w, "<host%s><status state=\"up\" reason=\"%s\" reason_ttl=\"%d\"/>\n", times, reason, ttl)
 		fmt.Fprintf(w, "<address addr=\"%s\" addrtype=\"%s\"/>\n", h.addr, typ)
 		if mac, ok := s.macOf(h.addr); ok {
 			vendor := ""
@@ -441,7 +467,13 @@ func (s *scanner) writeXML(w io.Writer, results []Result, elapsed time.Duration,
 			}
 			fmt.Fprintf(w, "<address addr=\"%s\" addrtype=\"mac\"%s/>\n", mac, vendor)
 		}
-		fmt.Fprintf(w, "<hostnames>\n</hostnames>\n<ports>")
+		fmt.Fprintf(w, "<hostnames>\n</hostnames>\n")
+		if s.opts.PingOnly {
+			srtt, rttvar := h.rttStats()
+			fmt.Fprintf(w, "<times srtt=\"%d\" rttvar=\"%d\" to=\"%d\"/>\n</host>\n", srtt, rttvar, max(100000, srtt+4*rttvar))
+			continue
+		}
+		fmt.Fprintf(w, "<ports>")
 		rows, _, ignored := s.hostTable(h)
 		for _, st := range ignoredOrder(ignored) {
 			n := ignored[st]
@@ -517,4 +549,14 @@ func (h hostResult) rttStats() (int64, int64) {
 		dev += math.Abs(v - mean)
 	}
 	return int64(mean), int64(dev / n)
+}
+
+// anyMAC reports whether a host up has a MAC address to print.
+func (s *scanner) anyMAC(hosts []hostResult) bool {
+	for _, h := range hosts {
+		if _, ok := s.macOf(h.addr); ok && h.up {
+			return true
+		}
+	}
+	return false
 }

@@ -107,9 +107,15 @@ func topFromNmap(proto string, n int) []uint16 {
 
 // macOf is the link-layer address of a, when a is a neighbour on an
 // attached link and the kernel's ARP table knows it (/proc/net/arp, as
-// the scan has just talked to it): nmap's "MAC Address:" line. IPv6
-// neighbours are not looked up.
+// the scan has just talked to it), or as its ARP or ND answer gave it:
+// nmap's "MAC Address:" line. IPv6 neighbours found by IP probes are not
+// looked up.
 func (s *scanner) macOf(a netip.Addr) (string, bool) {
+	for i, h := range s.disc {
+		if h.mac != "" && s.allTargets[i] == a {
+			return h.mac, true // from the ARP or ND answer
+		}
+	}
 	if !a.Is4() {
 		return "", false
 	}

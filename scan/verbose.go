@@ -48,6 +48,22 @@ func (v *verboseLog) received(src netip.Addr, payload int) {
 	}
 }
 
+// sentPacket and receivedPacket count packets of a length already known
+// (ARP messages, whole IPv6 packets).
+func (v *verboseLog) sentPacket(n int) {
+	if v != nil {
+		v.sentPkts.Add(1)
+		v.sentBytes.Add(uint64(n))
+	}
+}
+
+func (v *verboseLog) receivedPacket(n int) {
+	if v != nil {
+		v.rcvdPkts.Add(1)
+		v.rcvdBytes.Add(uint64(n))
+	}
+}
+
 func ipHeaderLen(a netip.Addr) int {
 	if a.Is4() || a.Is4In6() {
 		return 20

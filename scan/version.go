@@ -337,10 +337,14 @@ func (s *scanner) versionDialer() (dialFunc, func(), error) {
 			return d.DialContext(ctx, "tcp", ap.String())
 		}, func() {}, nil
 	}
+	type dialed struct {
+		c   net.Conn
+		err error
+	}
 	type request struct {
 		ctx   context.Context
 		ap    netip.AddrPort
-		reply chan net.Conn
+		reply chan dialed
 	}
 	reqs := make(chan request)
 	ready := make(chan error, 4)
@@ -355,10 +359,7 @@ func (s *scanner) versionDialer() (dialFunc, func(), error) {
 			ready <- nil
 			for r := range reqs {
 				c, err := d.DialContext(r.ctx, "tcp", r.ap.String())
-				if err != nil {
-					c = nil
-				}
-				r.reply <- c
+				r.reply <- dialed{c, err}
 			}
 		}()
 	}
@@ -369,12 +370,13 @@ func (s *scanner) versionDialer() (dialFunc, func(), error) {
 		}
 	}
 	return func(ctx context.Context, ap netip.AddrPort) (net.Conn, error) {
-		r := request{ctx, ap, make(chan net.Conn, 1)}
+		r := request{ctx, ap, make(chan dialed, 1)}
 		reqs <- r
-		if c := <-r.reply; c != nil {
-			return c, nil
+		got := <-r.reply
+		if got.err != nil {
+			return nil, got.err
 		}
-		return nil, errors.New("connect failed")
+		return got.c, nil
 	}, func() { close(reqs) }, nil
 }
 

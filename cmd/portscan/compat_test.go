@@ -66,6 +66,7 @@ func TestRunbookFormsLikeNmap(t *testing.T) {
 		UDP: map[int]netlab.PortState{53: netlab.Open, 161: netlab.Filtered, 69: netlab.Rejected},
 	}})
 	dst := lab.Server.Addr4.String()
+	router4, router6 := lab.Routers[0].Addr4.String(), lab.Routers[0].Addr6.String()
 	dir := t.TempDir()
 	some := "22,25,80,443,8080"
 	forms := [][]string{
@@ -116,12 +117,36 @@ func TestRunbookFormsLikeNmap(t *testing.T) {
 		{"-v", "-n", "-Pn", "-p", "1-100", dst, "198.18.1.1"},
 		{"-v", "-v", "-n", "-Pn", "--open", "-p", some, dst},
 		{"-v", "-n", "-oN", "FILE.nmap", "-p", some, dst},
-		// (A neighbour on the link: nmap's XML adds a hosthint from its
-		// ARP discovery, which portscan does not do yet.)
+		// A neighbour on the link: nmap's ARP and ND ping, its own phase
+		// (-v), the MAC address, XML's hosthint; --send-ip for the IP
+		// probes; -PR and -PU chosen.
+		{"-n", "-sn", "--reason", router4},
+		{"-v", "-n", "-sn", router4},
+		{"-v", "-n", "-sn", "--reason", "-6", router6},
+		{"-n", "-p", "22,80", "--reason", router4},
+		{"-n", "-oX", "-", "-p", "22", router4},
+		{"-n", "-sn", "--send-ip", "--reason", router4},
+		{"-n", "-sn", "--disable-arp-ping", "--reason", router4},
+		{"-n", "-sn", "-PR", "--reason", router4},
+		{"-n", "-sn", "-PU", "--reason", dst},
+		{"-v", "-n", "-sn", "-PU53", "--reason", dst},
+		{"-n", "-sn", "-PU", "-PE", "--reason", dst, "198.18.200.1"},
+		{"-n", "-sn", "-oX", "-", router4},
+		{"-n", "-sn", "--reason", "198.18.0.77"},
+		// Without privilege (as nobody): nmap's connect() discovery to
+		// ports 80 and 443, and a connect scan.
+		{"NOBODY", "-n", "-sn", "--reason", dst},
+		{"NOBODY", "-n", "-sn", dst, "198.18.200.1"},
+		{"NOBODY", "-n", "-p", "22,80,443", "--reason", dst},
 	}
 	for _, form := range forms {
 		t.Run(strings.Join(form, " "), func(t *testing.T) {
 			run := func(tool, tag string) (labtest.Result, string) {
+				var prefix []string
+				form := form
+				if form[0] == "NOBODY" {
+					prefix, form = []string{"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all"}, form[1:]
+				}
 				args := make([]string, len(form))
 				file := ""
 				for i, a := range form {
@@ -131,7 +156,7 @@ func TestRunbookFormsLikeNmap(t *testing.T) {
 					}
 					args[i] = a
 				}
-				r := labtest.Run(t, lab, lab.Client, 5*time.Minute, append([]string{tool}, args...)...)
+				r := labtest.Run(t, lab, lab.Client, 5*time.Minute, append(append(prefix, tool), args...)...)
 				if file != "" {
 					b, err := os.ReadFile(file)
 					if err != nil {

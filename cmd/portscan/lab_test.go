@@ -340,7 +340,7 @@ func TestPrivilegeAndUsage(t *testing.T) {
 	}
 	for _, args := range [][]string{{}, {srv, "-p", "0"}, {srv, "-p", "x"}, {"255.255.255.255", "-p", "1"}, {"224.0.0.1"},
 		{"198.18.0.0/8"}, {srv, "--shard", "2/2"}, {srv, "--expect", "shut:22"}, {srv, "-sS", "-U"}, {srv, "-p", "1", "--top-ports", "5"},
-		{srv, "-p", "22", "-oX", "/nonexistent/x.xml"}, {srv, "-p", "22", "-oG", "-", "-oX", "-"}, {srv, "-T9"}, {srv, "-O"}, {srv, "-PR"}} {
+		{srv, "-p", "22", "-oX", "/nonexistent/x.xml"}, {srv, "-p", "22", "-oG", "-", "-oX", "-"}, {srv, "-T9"}, {srv, "-O"}, {srv, "-PY"}} {
 		r := runScan(t, lab, args...)
 		if r.Code != 2 || r.Stderr == "" || strings.Contains(r.Stderr, "panic") {
 			t.Errorf("%q: exit %d, %q; want 2", args, r.Code, r.Stderr)

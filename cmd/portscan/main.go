@@ -16,6 +16,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/rawkit/rawkit/internal/cmdline"
+	"github.com/rawkit/rawkit/rawsock"
 	"github.com/rawkit/rawkit/report"
 	"github.com/rawkit/rawkit/scan"
 )
@@ -47,11 +48,14 @@ Above 16777216 probes (targets x ports) no table is kept: each result is
 written as it becomes final, so such a scan needs --json (not -oN/-oG/-oX,
 --resume or an --expect on ports).
 
-Host discovery: as nmap's, before a SYN or UDP scan each target gets an ICMP
-echo request, a TCP SYN to 443, a TCP ACK to 80 and an ICMP timestamp
-request (-PS/-PA ports, -PE, -PP choose); a target that answers none is
-down and not scanned. -sn stops there; -Pn skips it. Connect scans, --resume
-and --shard skip it (their targets must be the same every run).
+Host discovery: as nmap's, before a scan each target gets an ICMP echo
+request, a TCP SYN to 443, a TCP ACK to 80 and an ICMP timestamp request
+(-PS/-PA/-PU ports, -PE, -PP choose); a target on an attached Ethernet link
+is asked with ARP (IPv4) or a neighbour solicitation (IPv6) instead, as
+nmap's ARP/ND ping (-PR; --send-ip for the IP probes); without CAP_NET_RAW
+a connect() to ports 80 and 443. A target that answers none is down and not
+scanned. -sn stops there; -Pn skips it. --resume and --shard skip it (their
+targets must be the same every run).
 --diff OLD.json lists the ports whose state changed since that scan.
 
 Order and splitting: probes go out in a random permutation of targets x
@@ -178,10 +182,11 @@ func newApp() *cli.App {
 			&cli.StringFlag{Name: "PA", Usage: "discover with TCP ACK to `ports` (-PA80; -PA alone: 80)"},
 			&cli.BoolFlag{Name: "PE", Usage: "discover with ICMP echo requests"},
 			&cli.BoolFlag{Name: "PP", Usage: "discover with ICMP timestamp requests"},
-			&cli.StringFlag{Name: "PU", Usage: "discover with UDP to `ports` (not supported yet: refused)"},
+			&cli.StringFlag{Name: "PU", Usage: "discover with empty UDP datagrams to `ports` (-PU53; -PU alone: 40125): an answer or a port unreachable says up"},
 			&cli.StringFlag{Name: "PY", Usage: "discover with SCTP INIT to `ports` (not supported: refused)"},
 			&cli.StringFlag{Name: "PO", Usage: "discover with IP `protocols` (not supported: refused)"},
-			&cli.BoolFlag{Name: "PR", Usage: "ARP/ND ping on the local link (not supported yet: refused)"},
+			&cli.BoolFlag{Name: "PR", Usage: "ARP/ND ping for targets on an attached Ethernet link (the default for them anyway)"},
+			&cli.BoolFlag{Name: "send-ip", Aliases: []string{"disable-arp-ping"}, Usage: "ask targets on the local link with the IP probes too, not ARP/ND"},
 			&cli.BoolFlag{Name: "PM", Usage: "ICMP address mask ping (not supported: refused)"},
 			&cli.BoolFlag{Name: "sV", Usage: "service versions of open TCP ports: banners (SSH, FTP, SMTP, POP3, IMAP), HTTP's Server header, TLS certificates (rawkit's own rules, not nmap's probe database)"},
 			&cli.IntFlag{Name: "version-intensity", Usage: "accepted: -sV's probes are always the same few"},
@@ -205,6 +210,13 @@ func run(c *cli.Context) error {
 	opts, explicit, err := options(c)
 	if err != nil {
 		return err
+	}
+	if caps, cerr := rawsock.EffectiveCapabilities(); cerr == nil && caps&(1<<13) == 0 && // CAP_NET_RAW
+		opts.Type == scan.SYN && !explicit && !opts.PingOnly {
+		// Decided before the scan starts (nmap's choice without
+		// privilege), so its first line is printed once.
+		fmt.Fprintln(c.App.ErrWriter, "portscan: no CAP_NET_RAW for a SYN scan: falling back to a connect scan (--connect)")
+		opts.Type = scan.Connect
 	}
 	err = scan.Run(c.Context, opts, c.App.Writer, c.App.ErrWriter)
 	if errors.Is(err, os.ErrPermission) && opts.Type == scan.SYN && !explicit && !opts.PingOnly {
@@ -244,13 +256,16 @@ func options(c *cli.Context) (scan.Options, bool, error) {
 	for _, f := range []struct {
 		name string
 		to   *[]uint16
-	}{{"PS", &o.Discovery.SYN}, {"PA", &o.Discovery.ACK}} {
+	}{{"PS", &o.Discovery.SYN}, {"PA", &o.Discovery.ACK}, {"PU", &o.Discovery.UDP}} {
 		if !c.IsSet(f.name) {
 			continue
 		}
 		spec := c.String(f.name)
 		if spec == "" {
 			spec = "80"
+			if f.name == "PU" {
+				spec = "40125" // nmap's default UDP ping port
+			}
 		}
 		ps, err := scan.ParsePorts(spec)
 		if err != nil {
@@ -259,11 +274,10 @@ func options(c *cli.Context) (scan.Options, bool, error) {
 		*f.to = ps
 	}
 	o.Discovery.Echo, o.Discovery.Timestamp = c.Bool("PE"), c.Bool("PP")
+	o.Discovery.ARP, o.Discovery.SendIP = c.Bool("PR"), c.Bool("send-ip")
 	if err := cmdline.Refuse(c, [][2]string{
-		{"PU", "-PU (UDP ping): not supported yet; -PE, -PP, -PS and -PA are"},
 		{"PY", "-PY (SCTP ping): not supported"},
 		{"PO", "-PO (IP protocol ping): not supported"},
-		{"PR", "-PR (ARP ping): not supported yet; the default probes find neighbours too"},
 		{"PM", "-PM (address mask ping): not supported"},
 		{"O", "-O (OS detection): not supported"},
 		{"A", "-A (OS, versions, scripts and traceroute): not supported"},
