@@ -132,11 +132,22 @@ func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 	default:
 		p.out = &textPrinter{w: bufio.NewWriterSize(stdout, 64<<10), opts: &p.opts}
 	}
-	if err := p.open(); err != nil {
-		return err
-	}
 	if opts.Listen == nil {
-		rawsock.InNetns(opts.Netns, func() error { p.counters, p.own = localdrop.Open(), localdrop.OwnAddrs(); return nil })
+		// Before the sockets are opened (and capabilities dropped): the
+		// eBPF drop watch needs its privileges at start.
+		addrs := make([]netip.Addr, len(targets))
+		for i, t := range targets {
+			addrs[i] = t.addr
+		}
+		rawsock.InNetns(opts.Netns, func() error {
+			p.counters, p.own = localdrop.Open(), localdrop.OwnAddrs()
+			p.counters.WatchDrops(addrs)
+			return nil
+		})
+	}
+	if err := p.open(); err != nil {
+		p.counters.Close()
+		return err
 	}
 	if p.counters != nil {
 		defer p.counters.Close()

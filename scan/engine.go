@@ -170,7 +170,13 @@ func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 	defer outs.close()
 	var counters *localdrop.Counters
 	if opts.Network == nil {
-		rawsock.InNetns(opts.Netns, func() error { counters, s.own = localdrop.Open(), localdrop.OwnAddrs(); return nil })
+		rawsock.InNetns(opts.Netns, func() error {
+			counters, s.own = localdrop.Open(), localdrop.OwnAddrs()
+			if len(s.targets) <= 1<<16 {
+				counters.WatchDrops(s.targets)
+			}
+			return nil
+		})
 		defer counters.Close()
 	}
 	before := counters.Read()
@@ -247,7 +253,7 @@ func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 	}
 	sum := summarize(s, results, time.Since(s.start))
 	sum.LocalDrops = s.localDrops.Load()
-	if counters != nil && (sum.GivenUp > 0 || sum.Filtered > 0) {
+	if counters != nil && (sum.GivenUp > 0 || sum.Filtered > 0 || s.anyDown()) {
 		// Probes went unanswered: what this host's kernel dropped on
 		// the way out.
 		d := counters.Read().Sub(before)
@@ -992,4 +998,14 @@ func (s *scanner) inShard(idx uint64) bool {
 		}
 	}
 	return s.shardSet[idx]
+}
+
+// anyDown reports whether discovery found a target down (or silent).
+func (s *scanner) anyDown() bool {
+	for _, h := range s.disc {
+		if !h.up {
+			return true
+		}
+	}
+	return false
 }

@@ -78,6 +78,9 @@ type tracer struct {
 	// kernel answered unreachable (the next hop did not answer ARP/ND).
 	own        localdrop.Own
 	ownUnreach int
+	// counters are the namespace's drop counters (nil with a fake
+	// network), opened with the sockets; closed with the tracer.
+	counters *localdrop.Counters
 
 	arrivals    chan arrival
 	stopReaders func()
@@ -119,11 +122,7 @@ func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 	default:
 		out = &textPrinter{w: stdout, t: t, names: names}
 	}
-	var counters *localdrop.Counters
-	if opts.Network == nil {
-		rawsock.InNetns(opts.Netns, func() error { counters, t.own = localdrop.Open(), localdrop.OwnAddrs(); return nil })
-		defer counters.Close()
-	}
+	counters := t.counters
 	var before localdrop.Snapshot
 	if counters != nil {
 		before = counters.Read()
@@ -300,7 +299,18 @@ func newTracer(ctx context.Context, opts Options) (*tracer, error) {
 	if opts.MTU {
 		sockOpts.PMTU = "probe" // DF set, the kernel's own path MTU ignored
 	}
-	err = rawsock.InNetns(opts.Netns, func() error { return t.open(sockOpts) })
+	err = rawsock.InNetns(opts.Netns, func() error {
+		if err := t.open(sockOpts); err != nil {
+			return err
+		}
+		if opts.Network == nil {
+			// The namespace's counters and the eBPF drop watch, while
+			// the capabilities it needs are held.
+			t.counters, t.own = localdrop.Open(), localdrop.OwnAddrs()
+			t.counters.WatchDrops([]netip.Addr{t.dst})
+		}
+		return nil
+	})
 	if err != nil {
 		t.close()
 		return nil, err
@@ -355,6 +365,7 @@ func (t *tracer) close() {
 	if t.sendC != nil {
 		t.sendC.Close()
 	}
+	t.counters.Close()
 }
 
 // schedule appends the probes of TTLs first..last: queries × paths each.

@@ -191,6 +191,14 @@ func TestLocalFirewallDrop(t *testing.T) {
 			if run.tool == "portscan" && where.local && !strings.Contains(r.Stdout, `"local_drops":`) || run.tool == "portscan" && where.local && strings.Contains(r.Stdout, `"local_drops":0`) {
 				t.Errorf("portscan's summary does not count the local drops:\n%s", r.Stdout)
 			}
+			// The kernel's own reason, with eBPF (root has it): for the
+			// client's rule only, not the router's (another namespace).
+			if reason := strings.Contains(r.Stderr, "NETFILTER_DROP"); reason != where.local {
+				t.Errorf("DROP in %s's %s: %s: kernel drop reason NETFILTER_DROP said: %v\n%s", where.node.Name, where.chain, run.tool, reason, r.Stderr)
+			}
+			if run.tool == "portscan" && where.local && !strings.Contains(r.Stdout, `"kernel_drops":{"NETFILTER_DROP":`) {
+				t.Errorf("portscan's summary has no kernel drop reasons:\n%s", r.Stdout)
+			}
 		}
 		if err := lab.Run(where.node, "iptables", append([]string{"-D", where.chain}, rule...)...); err != nil {
 			t.Fatal(err)
@@ -235,6 +243,11 @@ func TestLocalNeighbourFailure(t *testing.T) {
 			}
 			if run.tool == "portscan" && strings.Contains(r.Stdout, `"own_unreachable":1`) != dst.local {
 				t.Errorf("portscan to %s: the summary's local counts are wrong:\n%s", dst.addr, r.Stdout)
+			}
+			// With eBPF: the kernel's reason, a neighbour that never
+			// answered; none for the router's drop.
+			if reason := strings.Contains(r.Stderr, "NEIGH_"); reason != dst.local {
+				t.Errorf("%s to %s: kernel drop reason NEIGH_* said: %v, want %v\n%s", run.tool, dst.addr, reason, dst.local, r.Stderr)
 			}
 		}
 	}

@@ -10,6 +10,8 @@ import (
 	"os"
 	"strconv"
 	"strings"
+
+	"github.com/rawkit/rawkit/internal/dropreason"
 )
 
 // Snapshot is the counters at one moment, or their change over a run.
@@ -23,6 +25,11 @@ type Snapshot struct {
 	// an ICMP unreachable (from one of its own addresses): the next hop
 	// did not answer ARP/ND. The tools count these themselves.
 	OwnUnreachable uint64 `json:"own_unreachable"`
+	// KernelDrops are the kernel's reasons for dropping probes to the
+	// targets (kfree_skb's enum skb_drop_reason, NETFILTER_DROP,
+	// NEIGH_FAILED, ...), counted with eBPF when the kernel and the
+	// privileges allow (Counters.WatchDrops).
+	KernelDrops map[string]uint64 `json:"kernel_drops,omitempty"`
 }
 
 // Counters are the counter files of one network namespace, opened once:
@@ -30,6 +37,28 @@ type Snapshot struct {
 // later needs no privilege and no setns.
 type Counters struct {
 	snmp, snmp6, arp, ndisc *os.File
+	drops                   *dropreason.Watch
+	// DropMode says how drop reasons are known: "eBPF (kfree_skb)", or
+	// why not.
+	DropMode string
+}
+
+// WatchDrops starts counting the kernel's drops of packets to targets
+// sent from the calling thread's namespace, with eBPF, when the kernel
+// and the privileges allow it (CAP_BPF and CAP_PERFMON, or root; call it
+// before capabilities are dropped). It reports whether it runs;
+// DropMode says why not.
+func (c *Counters) WatchDrops(targets []netip.Addr) bool {
+	if c == nil {
+		return false
+	}
+	w, err := dropreason.Start(targets)
+	if err != nil {
+		c.DropMode = "no eBPF: " + err.Error()
+		return false
+	}
+	c.drops, c.DropMode = w, "eBPF (kfree_skb)"
+	return true
 }
 
 // Open opens the calling thread's namespace's counters; a file that
@@ -55,6 +84,7 @@ func (c *Counters) Close() {
 			f.Close()
 		}
 	}
+	c.drops.Close()
 }
 
 func reread(f *os.File) []byte {
@@ -86,6 +116,11 @@ func (c *Counters) Read() Snapshot {
 		n := parseNeighStat(reread(f))
 		s.NeighbourFailures += n["res_failed"]
 		s.NeighbourDiscards += n["unresolved_discards"]
+	}
+	if c.drops != nil {
+		if counts := c.drops.Counts(); len(counts) > 0 {
+			s.KernelDrops = counts
+		}
 	}
 	return s
 }
@@ -156,13 +191,24 @@ func (s Snapshot) Sub(before Snapshot) Snapshot {
 		}
 		return a - b
 	}
-	return Snapshot{NoRoute: d(s.NoRoute, before.NoRoute), OutputDiscards: d(s.OutputDiscards, before.OutputDiscards),
+	out := Snapshot{NoRoute: d(s.NoRoute, before.NoRoute), OutputDiscards: d(s.OutputDiscards, before.OutputDiscards),
 		NeighbourFailures: d(s.NeighbourFailures, before.NeighbourFailures), NeighbourDiscards: d(s.NeighbourDiscards, before.NeighbourDiscards),
 		SendBufferErrors: d(s.SendBufferErrors, before.SendBufferErrors), OwnUnreachable: d(s.OwnUnreachable, before.OwnUnreachable)}
+	for reason, n := range s.KernelDrops {
+		if n = d(n, before.KernelDrops[reason]); n > 0 {
+			if out.KernelDrops == nil {
+				out.KernelDrops = map[string]uint64{}
+			}
+			out.KernelDrops[reason] = n
+		}
+	}
+	return out
 }
 
 // Zero reports whether nothing was counted.
-func (s Snapshot) Zero() bool { return s == Snapshot{} }
+func (s Snapshot) Zero() bool {
+	return len(s.KernelDrops) == 0 && s.NoRoute+s.OutputDiscards+s.NeighbourFailures+s.NeighbourDiscards+s.SendBufferErrors+s.OwnUnreachable == 0
+}
 
 // String is the one line a tool prints on stderr after "local: ".
 func (s Snapshot) String() string {
@@ -185,6 +231,12 @@ func (s Snapshot) String() string {
 	text := strings.Join(parts, ", ")
 	if s.NeighbourFailures+s.NeighbourDiscards+s.NoRoute+s.OutputDiscards+s.SendBufferErrors > 0 {
 		text += " (this namespace's kernel counters during the run)"
+	}
+	if len(s.KernelDrops) > 0 {
+		if text != "" {
+			text += "; "
+		}
+		text += "the kernel dropped probes: " + dropreason.Text(s.KernelDrops) + " (kfree_skb reasons, eBPF)"
 	}
 	return text
 }

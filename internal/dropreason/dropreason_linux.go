@@ -1,0 +1,314 @@
+package dropreason
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/netip"
+	"os"
+	"strings"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
+	"github.com/cilium/ebpf/btf"
+	"github.com/cilium/ebpf/link"
+	"golang.org/x/sys/unix"
+)
+
+// maxTargets bounds the addresses watched (a map entry each).
+const maxTargets = 1 << 16
+
+// maxReasons bounds the reasons counted (the enum has about 130).
+const maxReasons = 1024
+
+// Watch is a running count.
+type Watch struct {
+	counts  *ebpf.Map
+	targets *ebpf.Map
+	prog    *ebpf.Program
+	link    link.Link
+	names   map[uint32]string
+}
+
+// offsets are the kernel structure fields the program reads, in bytes.
+type offsets struct {
+	SKBSK, SKBHead, SKBNetworkHeader uint32
+	SockNet                          uint32 // sock.__sk_common.skc_net.net
+	NetInum                          uint32 // net.ns.inum
+}
+
+// layout is what the program needs of the running kernel's BTF.
+type layout struct {
+	Offsets offsets
+	Names   map[uint32]string
+}
+
+// kernelLayout reads the layout from the kernel's BTF, or from the copy
+// an earlier run kept in /run/rawkit (parsing the BTF takes about 30 ms
+// and a few MB, each run otherwise). The copy is named for the kernel's
+// release and its BTF file's size and time, so a new kernel reads anew.
+func kernelLayout() (layout, error) {
+	var l layout
+	var uts unix.Utsname
+	var st unix.Stat_t
+	cache := ""
+	if unix.Uname(&uts) == nil && unix.Stat("/sys/kernel/btf/vmlinux", &st) == nil {
+		cache = fmt.Sprintf("/run/rawkit/dropreason-%s-%d-%d.json", unix.ByteSliceToString(uts.Release[:]), st.Size, st.Mtim.Sec)
+		if b, err := os.ReadFile(cache); err == nil && json.Unmarshal(b, &l) == nil && l.Offsets.SKBHead != 0 {
+			return l, nil
+		}
+	}
+	spec, err := btf.LoadKernelSpec()
+	if err != nil {
+		return l, fmt.Errorf("no kernel BTF: %w", err)
+	}
+	if l.Offsets, err = kernelOffsets(spec); err != nil {
+		return l, err
+	}
+	l.Names = reasonNames(spec)
+	if cache != "" {
+		if b, err := json.Marshal(l); err == nil && os.MkdirAll("/run/rawkit", 0o755) == nil {
+			// Written whole or not at all: another run may read it.
+			tmp := fmt.Sprintf("%s.%d", cache, os.Getpid())
+			if os.WriteFile(tmp, b, 0o644) == nil {
+				os.Rename(tmp, cache)
+			}
+		}
+	}
+	return l, nil
+}
+
+// Start loads and attaches the program for packets to targets from
+// sockets of the calling thread's network namespace.
+func Start(targets []netip.Addr) (*Watch, error) {
+	if len(targets) == 0 || len(targets) > maxTargets {
+		return nil, fmt.Errorf("%d targets (1 to %d are watched)", len(targets), maxTargets)
+	}
+	var st unix.Stat_t
+	if err := unix.Stat("/proc/thread-self/ns/net", &st); err != nil {
+		return nil, err
+	}
+	layout, err := kernelLayout()
+	if err != nil {
+		return nil, err
+	}
+	off := layout.Offsets
+	w := &Watch{names: layout.Names}
+	fail := func(err error) (*Watch, error) {
+		w.Close()
+		return nil, err
+	}
+	if w.counts, err = ebpf.NewMap(&ebpf.MapSpec{Type: ebpf.Array, KeySize: 4, ValueSize: 8, MaxEntries: maxReasons}); err != nil {
+		return fail(err)
+	}
+	if w.targets, err = ebpf.NewMap(&ebpf.MapSpec{Type: ebpf.Hash, KeySize: 16, ValueSize: 1, MaxEntries: uint32(len(targets))}); err != nil {
+		return fail(err)
+	}
+	for _, a := range targets {
+		if err := w.targets.Put(a.As16(), uint8(1)); err != nil {
+			return fail(err)
+		}
+	}
+	insns := program(off, uint32(st.Ino), w.targets.FD(), w.counts.FD())
+	// A raw tracepoint: attached by name, with no tracefs (which a
+	// namespace's own /sys does not have).
+	if w.prog, err = ebpf.NewProgram(&ebpf.ProgramSpec{Type: ebpf.RawTracepoint, Instructions: insns, License: "GPL"}); err != nil {
+		return fail(fmt.Errorf("loading the program: %w", err))
+	}
+	if w.link, err = link.AttachRawTracepoint(link.RawTracepointOptions{Name: "kfree_skb", Program: w.prog}); err != nil {
+		return fail(fmt.Errorf("attaching to kfree_skb: %w", err))
+	}
+	return w, nil
+}
+
+// program is the eBPF program. R1 is the raw tracepoint's arguments:
+// trace_kfree_skb(skb, location, reason[, rx_sk]), 8 bytes each.
+func program(off offsets, netns uint32, targetsFD, countsFD int) asm.Instructions {
+	// read copies size bytes at src (a register) plus offset to the
+	// stack at fp+dst, with bpf_probe_read_kernel.
+	read := func(dst int16, size int32, src asm.Register, offset int32) asm.Instructions {
+		return asm.Instructions{
+			asm.Mov.Reg(asm.R1, asm.RFP),
+			asm.Add.Imm(asm.R1, int32(dst)),
+			asm.Mov.Imm(asm.R2, size),
+			asm.Mov.Reg(asm.R3, src),
+			asm.Add.Imm(asm.R3, offset),
+			asm.FnProbeReadKernel.Call(),
+			asm.JNE.Imm(asm.R0, 0, "out"),
+		}
+	}
+	var p asm.Instructions
+	add := func(is ...asm.Instruction) { p = append(p, is...) }
+	addAll := func(is asm.Instructions) { p = append(p, is...) }
+	// R6 = skb, R7 = reason.
+	add(asm.LoadMem(asm.R6, asm.R1, 0, asm.DWord))
+	add(asm.LoadMem(asm.R7, asm.R1, 16, asm.DWord))
+	add(asm.JGE.Imm(asm.R7, maxReasons, "out"))
+	// The sending socket, of our namespace.
+	addAll(read(-8, 8, asm.R6, int32(off.SKBSK)))
+	add(asm.LoadMem(asm.R8, asm.RFP, -8, asm.DWord))
+	add(asm.JEq.Imm(asm.R8, 0, "out"))
+	addAll(read(-8, 8, asm.R8, int32(off.SockNet)))
+	add(asm.LoadMem(asm.R8, asm.RFP, -8, asm.DWord))
+	add(asm.JEq.Imm(asm.R8, 0, "out"))
+	addAll(read(-8, 4, asm.R8, int32(off.NetInum)))
+	add(asm.LoadMem(asm.R2, asm.RFP, -8, asm.Word))
+	add(asm.JNE.Imm32(asm.R2, int32(netns), "out")) // (32-bit: an inode number is above 2^31)
+	// The IP header: skb->head + skb->network_header.
+	addAll(read(-8, 8, asm.R6, int32(off.SKBHead)))
+	add(asm.LoadMem(asm.R8, asm.RFP, -8, asm.DWord))
+	addAll(read(-8, 2, asm.R6, int32(off.SKBNetworkHeader)))
+	add(asm.LoadMem(asm.R2, asm.RFP, -8, asm.Half))
+	add(asm.Add.Reg(asm.R8, asm.R2))
+	// 40 bytes at fp-64 (an IPv6 header, or the start of IPv4's).
+	addAll(read(-64, 40, asm.R8, 0))
+	// The key at fp-80: 16 bytes, the destination as IPv4-mapped IPv6
+	// or IPv6.
+	add(asm.LoadMem(asm.R2, asm.RFP, -64, asm.Byte))
+	add(asm.RSh.Imm(asm.R2, 4))
+	add(asm.JEq.Imm(asm.R2, 6, "six"))
+	add(asm.JNE.Imm(asm.R2, 4, "out"))
+	add(asm.Mov.Imm(asm.R2, 0))
+	add(asm.StoreMem(asm.RFP, -80, asm.R2, asm.DWord))
+	add(asm.StoreImm(asm.RFP, -72, 0, asm.Half))
+	add(asm.StoreImm(asm.RFP, -70, -1, asm.Half)) // ::ffff:
+	add(asm.LoadMem(asm.R2, asm.RFP, -64+16, asm.Word))
+	add(asm.StoreMem(asm.RFP, -68, asm.R2, asm.Word))
+	add(asm.Ja.Label("lookup"))
+	add(asm.LoadMem(asm.R2, asm.RFP, -64+24, asm.DWord).WithSymbol("six"))
+	add(asm.StoreMem(asm.RFP, -80, asm.R2, asm.DWord))
+	add(asm.LoadMem(asm.R2, asm.RFP, -64+32, asm.DWord))
+	add(asm.StoreMem(asm.RFP, -72, asm.R2, asm.DWord))
+	add(asm.LoadMapPtr(asm.R1, targetsFD).WithSymbol("lookup"))
+	add(asm.Mov.Reg(asm.R2, asm.RFP))
+	add(asm.Add.Imm(asm.R2, -80))
+	add(asm.FnMapLookupElem.Call())
+	add(asm.JEq.Imm(asm.R0, 0, "out"))
+	// counts[reason]++
+	add(asm.StoreMem(asm.RFP, -84, asm.R7, asm.Word))
+	add(asm.LoadMapPtr(asm.R1, countsFD))
+	add(asm.Mov.Reg(asm.R2, asm.RFP))
+	add(asm.Add.Imm(asm.R2, -84))
+	add(asm.FnMapLookupElem.Call())
+	add(asm.JEq.Imm(asm.R0, 0, "out"))
+	add(asm.Mov.Imm(asm.R1, 1))
+	add(asm.StoreXAdd(asm.R0, asm.R1, asm.DWord))
+	add(asm.Mov.Imm(asm.R0, 0).WithSymbol("out"))
+	add(asm.Return())
+	return p
+}
+
+// Counts is the drops counted so far, by the kernel's name of the reason
+// (NETFILTER_DROP, NEIGH_FAILED, ...).
+func (w *Watch) Counts() map[string]uint64 {
+	out := map[string]uint64{}
+	if w == nil || w.counts == nil {
+		return out
+	}
+	var v uint64
+	for k := uint32(0); k < maxReasons; k++ {
+		if w.counts.Lookup(k, &v) == nil && v > 0 {
+			name, ok := w.names[k]
+			if !ok {
+				name = fmt.Sprintf("REASON_%d", k)
+			}
+			out[name] += v
+		}
+	}
+	return out
+}
+
+// Close detaches the program and frees its maps; nil closes nothing.
+func (w *Watch) Close() {
+	if w == nil {
+		return
+	}
+	if w.link != nil {
+		w.link.Close()
+	}
+	if w.prog != nil {
+		w.prog.Close()
+	}
+	for _, m := range []*ebpf.Map{w.counts, w.targets} {
+		if m != nil {
+			m.Close()
+		}
+	}
+}
+
+// kernelOffsets finds the fields in the kernel's BTF and the
+// tracepoint's record layout in tracefs.
+func kernelOffsets(spec *btf.Spec) (offsets, error) {
+	var o offsets
+	field := func(typ, path string) (uint32, error) {
+		var t btf.Type
+		var s *btf.Struct
+		if err := spec.TypeByName(typ, &s); err != nil {
+			return 0, fmt.Errorf("BTF has no struct %s: %w", typ, err)
+		}
+		t = s
+		var total uint32
+		for _, name := range strings.Split(path, ".") {
+			bits, next, ok := member(t, name)
+			if !ok {
+				return 0, fmt.Errorf("BTF: no %s in struct %s", path, typ)
+			}
+			total += bits / 8
+			t = next
+		}
+		return total, nil
+	}
+	var err error
+	for _, f := range []struct {
+		to         *uint32
+		typ, field string
+	}{
+		{&o.SKBSK, "sk_buff", "sk"}, {&o.SKBHead, "sk_buff", "head"}, {&o.SKBNetworkHeader, "sk_buff", "network_header"},
+		{&o.SockNet, "sock", "__sk_common.skc_net.net"}, {&o.NetInum, "net", "ns.inum"},
+	} {
+		if *f.to, err = field(f.typ, f.field); err != nil {
+			return o, err
+		}
+	}
+	return o, nil
+}
+
+// member finds name in t, looking into anonymous structs and unions; its
+// offset in bits and its type (typedefs and qualifiers removed).
+func member(t btf.Type, name string) (uint32, btf.Type, bool) {
+	var members []btf.Member
+	switch t := btf.UnderlyingType(t).(type) {
+	case *btf.Struct:
+		members = t.Members
+	case *btf.Union:
+		members = t.Members
+	default:
+		return 0, nil, false
+	}
+	for _, m := range members {
+		if m.Name == name {
+			return uint32(m.Offset), btf.UnderlyingType(m.Type), true
+		}
+	}
+	for _, m := range members {
+		if m.Name == "" {
+			if bits, typ, ok := member(m.Type, name); ok {
+				return uint32(m.Offset) + bits, typ, true
+			}
+		}
+	}
+	return 0, nil, false
+}
+
+// reasonNames are the names of enum skb_drop_reason, without the
+// SKB_DROP_REASON_ prefix.
+func reasonNames(spec *btf.Spec) map[uint32]string {
+	names := map[uint32]string{}
+	var e *btf.Enum
+	if err := spec.TypeByName("skb_drop_reason", &e); err != nil {
+		return names
+	}
+	for _, v := range e.Values {
+		names[uint32(v.Value)] = strings.TrimPrefix(v.Name, "SKB_DROP_REASON_")
+	}
+	return names
+}
