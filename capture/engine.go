@@ -274,6 +274,7 @@ func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 		return err
 	}
 	out.owners = owners
+	defer owners.Close()
 	if err := dropAfterOpen(opts); err != nil {
 		return err
 	}
@@ -404,6 +405,14 @@ func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 			}
 		}
 	}()
+	if owners != nil {
+		// Which way processes are found, and so what it can miss.
+		line := "sniff: processes found through " + owners.Mode()
+		if !owners.BPF() {
+			line += ": a flow that ends within ~20 ms may be unknown"
+		}
+		fmt.Fprintln(stderr, line)
+	}
 	if opts.Ready != nil {
 		opts.Ready()
 	}

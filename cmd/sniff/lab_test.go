@@ -737,4 +737,32 @@ func TestProcessAttribution(t *testing.T) {
 	if len(kept) < 4 {
 		t.Errorf("--pname socat kept %d packets, want socat's 4\n%s%s", len(kept), only.stdout, only.stderr)
 	}
+	// Flows shorter than any lookup: a connection opened and closed at
+	// once, a datagram sent by a process that exits right after. The
+	// kernel's record (eBPF, as root) names them, their answers too.
+	short := during(t, lab, append([]string{"-i", "to-r1", "--process", "--json", "--duration", "2"}, filter...), func() {
+		for range 3 {
+			for _, script := range []string{"exec 3<>/dev/tcp/" + dst + "/22; exec 3>&-", "echo x > /dev/udp/" + dst + "/53"} {
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				lab.Command(ctx, lab.Client, "bash", "-c", script).Run()
+				cancel()
+			}
+		}
+	})
+	if !strings.Contains(short.stderr, "processes found through eBPF") {
+		t.Errorf("not in eBPF mode: %s", short.stderr)
+	}
+	counts := map[string]int{}
+	for _, p := range read(short.stdout) {
+		switch {
+		case p.Process != nil && p.Process.Comm == "bash":
+			counts[p.Proto]++
+		default:
+			t.Errorf("a %s packet of a short flow (%d > %d, %s) is not named bash: %+v", p.Proto, p.Sport, p.Dport, p.Flags, p.Process)
+		}
+	}
+	// Three handshakes and closes, three datagrams and their echoes.
+	if counts["tcp"] < 3*4 || counts["udp"] < 3*2 {
+		t.Errorf("short flows named: %v, want tcp >= 12 and udp >= 6\n%s%s", counts, short.stdout, short.stderr)
+	}
 }

@@ -39,16 +39,19 @@ rule holds), --expect 'dropped==0'; a failed one exits 1 and says which.
 --process names the local process of each TCP and UDP packet as ptcpdump
 does (COMM.PID after the interface; in --json a process record: pid, comm,
 cmdline, cgroup), '?' when none could be found; --pid PID and --pname NAME
-keep only that process's packets (in -w files too). No eBPF: sockets are
-found through sock_diag and their processes in /proc/PID/fd when the first
-packet of a flow is seen, so a flow that ends within a few milliseconds can
-be unknown; a name is never guessed. Example: sniff -i any --pname curl.
+keep only that process's packets (in -w files too). With eBPF (root, or
+CAP_BPF and CAP_PERFMON) the kernel records which process sends, receives
+or connects on each socket, so even a flow that ends at once is named;
+without it sockets are found through sock_diag and their processes in
+/proc/PID/fd when the first packet of a flow is seen, so a flow that ends
+within a few milliseconds can be unknown. The mode in use is said on
+stderr; a name is never guessed. Example: sniff -i any --pname curl.
 
 PRIVILEGE:
    Capturing needs CAP_NET_RAW ('sudo setcap cap_net_raw+ep ` + "`which sniff`" + `');
    reading a file (-r) does not. All capabilities are dropped once the socket
    is open, but CAP_SYS_PTRACE with --process, --pid or --pname (to read
-   other users' /proc/PID/fd).
+   other users' /proc/PID/fd); its eBPF programs are loaded before that.
 
 ` + report.ExitCodesHelp + `
    1 means packets were dropped (by the kernel's ring or the output queue):
@@ -228,10 +231,6 @@ func run(c *cli.Context) error {
 		size := o.Snaplen
 		if size == 0 {
 			size = 262144
-		}
-		if o.Process || o.PID != 0 || o.PName != "" {
-			// Which way processes are found, and so what it can miss.
-			fmt.Fprintln(c.App.ErrWriter, "sniff: processes found through sock_diag and /proc (no eBPF): a flow that ends within ~20 ms may be unknown")
 		}
 		fmt.Fprintf(c.App.ErrWriter, "sniff: listening on %s, capture size %d bytes\n", o.Iface, size)
 	}

@@ -1,17 +1,16 @@
 package dropreason
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/netip"
-	"os"
 	"strings"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
-	"github.com/cilium/ebpf/btf"
 	"github.com/cilium/ebpf/link"
 	"golang.org/x/sys/unix"
+
+	"github.com/rawkit/rawkit/internal/kernelbtf"
 )
 
 // maxTargets bounds the addresses watched (a map entry each).
@@ -36,47 +35,6 @@ type offsets struct {
 	NetInum                          uint32 // net.ns.inum
 }
 
-// layout is what the program needs of the running kernel's BTF.
-type layout struct {
-	Offsets offsets
-	Names   map[uint32]string
-}
-
-// kernelLayout reads the layout from the kernel's BTF, or from the copy
-// an earlier run kept in /run/rawkit (parsing the BTF takes about 30 ms
-// and a few MB, each run otherwise). The copy is named for the kernel's
-// release and its BTF file's size and time, so a new kernel reads anew.
-func kernelLayout() (layout, error) {
-	var l layout
-	var uts unix.Utsname
-	var st unix.Stat_t
-	cache := ""
-	if unix.Uname(&uts) == nil && unix.Stat("/sys/kernel/btf/vmlinux", &st) == nil {
-		cache = fmt.Sprintf("/run/rawkit/dropreason-%s-%d-%d.json", unix.ByteSliceToString(uts.Release[:]), st.Size, st.Mtim.Sec)
-		if b, err := os.ReadFile(cache); err == nil && json.Unmarshal(b, &l) == nil && l.Offsets.SKBHead != 0 {
-			return l, nil
-		}
-	}
-	spec, err := btf.LoadKernelSpec()
-	if err != nil {
-		return l, fmt.Errorf("no kernel BTF: %w", err)
-	}
-	if l.Offsets, err = kernelOffsets(spec); err != nil {
-		return l, err
-	}
-	l.Names = reasonNames(spec)
-	if cache != "" {
-		if b, err := json.Marshal(l); err == nil && os.MkdirAll("/run/rawkit", 0o755) == nil {
-			// Written whole or not at all: another run may read it.
-			tmp := fmt.Sprintf("%s.%d", cache, os.Getpid())
-			if os.WriteFile(tmp, b, 0o644) == nil {
-				os.Rename(tmp, cache)
-			}
-		}
-	}
-	return l, nil
-}
-
 // Start loads and attaches the program for packets to targets from
 // sockets of the calling thread's network namespace.
 func Start(targets []netip.Addr) (*Watch, error) {
@@ -87,12 +45,17 @@ func Start(targets []netip.Addr) (*Watch, error) {
 	if err := unix.Stat("/proc/thread-self/ns/net", &st); err != nil {
 		return nil, err
 	}
-	layout, err := kernelLayout()
+	l, err := kernelbtf.Read([]string{"sk_buff.sk", "sk_buff.head", "sk_buff.network_header", "sock.__sk_common.skc_net.net", "net.ns.inum"},
+		[]string{"skb_drop_reason"})
 	if err != nil {
 		return nil, err
 	}
-	off := layout.Offsets
-	w := &Watch{names: layout.Names}
+	off := offsets{SKBSK: l.Offsets["sk_buff.sk"], SKBHead: l.Offsets["sk_buff.head"], SKBNetworkHeader: l.Offsets["sk_buff.network_header"],
+		SockNet: l.Offsets["sock.__sk_common.skc_net.net"], NetInum: l.Offsets["net.ns.inum"]}
+	w := &Watch{names: map[uint32]string{}}
+	for v, name := range l.Enums["skb_drop_reason"] {
+		w.names[v] = strings.TrimPrefix(name, "SKB_DROP_REASON_")
+	}
 	fail := func(err error) (*Watch, error) {
 		w.Close()
 		return nil, err
@@ -233,82 +196,4 @@ func (w *Watch) Close() {
 			m.Close()
 		}
 	}
-}
-
-// kernelOffsets finds the fields in the kernel's BTF and the
-// tracepoint's record layout in tracefs.
-func kernelOffsets(spec *btf.Spec) (offsets, error) {
-	var o offsets
-	field := func(typ, path string) (uint32, error) {
-		var t btf.Type
-		var s *btf.Struct
-		if err := spec.TypeByName(typ, &s); err != nil {
-			return 0, fmt.Errorf("BTF has no struct %s: %w", typ, err)
-		}
-		t = s
-		var total uint32
-		for _, name := range strings.Split(path, ".") {
-			bits, next, ok := member(t, name)
-			if !ok {
-				return 0, fmt.Errorf("BTF: no %s in struct %s", path, typ)
-			}
-			total += bits / 8
-			t = next
-		}
-		return total, nil
-	}
-	var err error
-	for _, f := range []struct {
-		to         *uint32
-		typ, field string
-	}{
-		{&o.SKBSK, "sk_buff", "sk"}, {&o.SKBHead, "sk_buff", "head"}, {&o.SKBNetworkHeader, "sk_buff", "network_header"},
-		{&o.SockNet, "sock", "__sk_common.skc_net.net"}, {&o.NetInum, "net", "ns.inum"},
-	} {
-		if *f.to, err = field(f.typ, f.field); err != nil {
-			return o, err
-		}
-	}
-	return o, nil
-}
-
-// member finds name in t, looking into anonymous structs and unions; its
-// offset in bits and its type (typedefs and qualifiers removed).
-func member(t btf.Type, name string) (uint32, btf.Type, bool) {
-	var members []btf.Member
-	switch t := btf.UnderlyingType(t).(type) {
-	case *btf.Struct:
-		members = t.Members
-	case *btf.Union:
-		members = t.Members
-	default:
-		return 0, nil, false
-	}
-	for _, m := range members {
-		if m.Name == name {
-			return uint32(m.Offset), btf.UnderlyingType(m.Type), true
-		}
-	}
-	for _, m := range members {
-		if m.Name == "" {
-			if bits, typ, ok := member(m.Type, name); ok {
-				return uint32(m.Offset) + bits, typ, true
-			}
-		}
-	}
-	return 0, nil, false
-}
-
-// reasonNames are the names of enum skb_drop_reason, without the
-// SKB_DROP_REASON_ prefix.
-func reasonNames(spec *btf.Spec) map[uint32]string {
-	names := map[uint32]string{}
-	var e *btf.Enum
-	if err := spec.TypeByName("skb_drop_reason", &e); err != nil {
-		return names
-	}
-	for _, v := range e.Values {
-		names[uint32(v.Value)] = strings.TrimPrefix(v.Name, "SKB_DROP_REASON_")
-	}
-	return names
 }

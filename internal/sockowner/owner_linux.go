@@ -2,6 +2,7 @@ package sockowner
 
 import (
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -23,6 +24,10 @@ const refreshEvery = 20 * time.Millisecond
 // is seen to still hold the socket.
 const recheckEvery = 100 * time.Millisecond
 
+// settle is how long a new flow of this host waits for the kernel's
+// record of its process (eBPF), once.
+const settle = 3 * time.Millisecond
+
 type sockKey struct {
 	proto         uint8
 	local, remote netip.AddrPort
@@ -41,6 +46,9 @@ type cached struct {
 
 // Table looks flows up; one goroutine uses it.
 type Table struct {
+	bpf       *bpfWatch // nil without eBPF
+	mode      string
+	own       map[netip.Addr]bool // this namespace's addresses
 	nl        *netlink.Handle
 	sockets   map[sockKey]uint32
 	inodes    map[uint32]holder
@@ -68,7 +76,34 @@ func New(netnsPath string) (*Table, error) {
 	if err != nil {
 		return nil, fmt.Errorf("--process: sock_diag: %w", err)
 	}
+	t.own = map[netip.Addr]bool{}
+	if addrs, err := net.InterfaceAddrs(); err == nil {
+		for _, a := range addrs {
+			if p, err := netip.ParsePrefix(a.String()); err == nil {
+				t.own[p.Addr().Unmap()] = true
+			}
+		}
+	}
+	t.mode = "eBPF (socket send, receive and connect tracepoints), sock_diag and /proc"
+	if netnsPath != "" {
+		t.mode = "sock_diag and /proc (no eBPF: its programs are loaded in the capture's namespace only)"
+	} else if t.bpf, err = startBPF(); err != nil {
+		t.mode = "sock_diag and /proc (no eBPF: " + err.Error() + ")"
+	}
 	return t, nil
+}
+
+// Mode says how processes are found: with eBPF, or why not.
+func (t *Table) Mode() string { return t.mode }
+
+// BPF reports whether the eBPF records are in use.
+func (t *Table) BPF() bool { return t.bpf != nil }
+
+// Close unloads the eBPF programs.
+func (t *Table) Close() {
+	if t != nil {
+		t.bpf.close()
+	}
 }
 
 // Lookup returns the process holding f's socket on this host (f seen
@@ -79,6 +114,10 @@ func (t *Table) Lookup(f Flow, now time.Time) (*Process, bool) {
 	}
 	if c := t.flows[f]; c != nil {
 		if now.Sub(c.checked) < recheckEvery {
+			if c.proc == nil && t.bpf != nil {
+				// (The kernel's record may have come since.)
+				return t.bpf.lookup(f)
+			}
 			return c.proc, c.proc != nil
 		}
 		if c.proc != nil && holds(c.holder, c.inode) {
@@ -90,7 +129,16 @@ func (t *Table) Lookup(f Flow, now time.Time) (*Process, bool) {
 	inode, ok := t.socketOf(f, now)
 	if !ok {
 		t.remember(f, &cached{checked: now})
-		return nil, false
+		// The socket is gone (or not yet listed): the kernel's record of
+		// who used it. A send is recorded as the call returns, which can
+		// be after its packet was captured: a flow of this host's own is
+		// given a moment for it, once.
+		p, ok := t.bpf.lookup(f)
+		if !ok && t.bpf != nil && (t.own[f.Src.Addr().Unmap()] || t.own[f.Dst.Addr().Unmap()]) {
+			time.Sleep(settle)
+			p, ok = t.bpf.lookup(f)
+		}
+		return p, ok
 	}
 	h, ok := t.inodes[inode]
 	if !ok || !holds(h, inode) {
