@@ -66,9 +66,18 @@ func Start(targets []netip.Addr) (*Watch, error) {
 	if w.targets, err = ebpf.NewMap(&ebpf.MapSpec{Type: ebpf.Hash, KeySize: 16, ValueSize: 1, MaxEntries: uint32(len(targets))}); err != nil {
 		return fail(err)
 	}
-	for _, a := range targets {
-		if err := w.targets.Put(a.As16(), uint8(1)); err != nil {
-			return fail(err)
+	keys := make([][16]byte, len(targets))
+	values := make([]uint8, len(targets))
+	for i, a := range targets {
+		keys[i], values[i] = a.As16(), 1
+	}
+	// One system call for a sweep's thousands of targets; one each where
+	// the kernel has no batch operations.
+	if _, err := w.targets.BatchUpdate(keys, values, nil); err != nil {
+		for i := range keys {
+			if err := w.targets.Put(keys[i], values[i]); err != nil {
+				return fail(err)
+			}
 		}
 	}
 	insns := program(off, uint32(st.Ino), w.targets.FD(), w.counts.FD())
