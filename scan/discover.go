@@ -90,24 +90,54 @@ func (s *scanner) discover(ctx context.Context) ([]hostState, error) {
 	links := map[int]neighbour.Link{}
 	if !d.SendIP && s.opts.Network == nil {
 		rawsock.InNetns(s.opts.Netns, func() error {
+			onLink := neighbour.OnLink // the kernel's own answer, ~20 µs a target
+			if len(s.targets) > 64 {
+				if r, err := neighbour.ReadRoutes(); err == nil {
+					onLink = r.OnLink // the routing table read once
+				}
+			}
 			for i, a := range s.targets {
-				if l, ok := neighbour.OnLink(a, s.opts.Iface); ok {
+				if l, ok := onLink(a, s.opts.Iface); ok {
 					links[i] = l
 				}
 			}
 			return nil
 		})
 	}
-	var local, remote []int
-	for i := range s.targets {
-		if _, ok := links[i]; ok {
-			local = append(local, i)
-		} else {
-			remote = append(remote, i)
+	// nmap's host groups: this host's own addresses (up, without a
+	// probe), targets on the link (ARP/ND), the others (IP probes); the
+	// groups in the order their first target comes, which is also the
+	// order of the report.
+	const (
+		own = iota
+		onLink
+		remote
+	)
+	var groups [3][]int
+	var order []int
+	for i, a := range s.targets {
+		kind := remote
+		switch {
+		case s.own[a]:
+			kind = own
+		case links[i].Index != 0:
+			kind = onLink
 		}
+		if len(groups[kind]) == 0 {
+			order = append(order, kind)
+		}
+		groups[kind] = append(groups[kind], i)
 	}
-	for gi, group := range [][]int{local, remote} {
-		if len(group) == 0 {
+	s.discOrder = s.discOrder[:0]
+	for _, kind := range order {
+		s.discOrder = append(s.discOrder, groups[kind]...)
+	}
+	for _, i := range groups[own] {
+		hosts[i].up, hosts[i].why = true, "localhost-response"
+	}
+	for _, gi := range order {
+		group := groups[gi]
+		if gi == own {
 			continue
 		}
 		addrs := make([]netip.Addr, len(group))
@@ -115,7 +145,7 @@ func (s *scanner) discover(ctx context.Context) ([]hostState, error) {
 			addrs[j] = s.targets[i]
 		}
 		name, ports := "Ping Scan", d.probes()
-		if gi == 0 {
+		if gi == onLink {
 			name, ports = "ARP Ping Scan", 1
 			if addrs[0].Is6() {
 				name = "ND Ping Scan"

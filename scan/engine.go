@@ -45,6 +45,7 @@ type scanner struct {
 	// each, when it ran.
 	allTargets []netip.Addr
 	disc       []hostState
+	discOrder  []int // allTargets' indexes in the order nmap reports them (its host groups)
 	ports      []uint16
 	index      map[netip.Addr]uint32
 	portIdx    []int32       // port -> index in ports, -1 when not scanned

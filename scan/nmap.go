@@ -82,7 +82,15 @@ func (s *scanner) byHost(results []Result) []hostResult {
 		scanned[h.addr] = k
 	}
 	all := make([]hostResult, 0, len(s.allTargets))
-	for i, a := range s.allTargets {
+	order := s.discOrder
+	if len(order) != len(s.allTargets) {
+		order = make([]int, len(s.allTargets))
+		for i := range order {
+			order[i] = i
+		}
+	}
+	for _, i := range order {
+		a := s.allTargets[i]
 		h := hostResult{addr: a}
 		if k, ok := scanned[a]; ok {
 			h = hosts[k]
@@ -469,8 +477,11 @@ func (s *scanner) writeXML(w io.Writer, results []Result, elapsed time.Duration,
 		}
 		fmt.Fprintf(w, "<hostnames>\n</hostnames>\n")
 		if s.opts.PingOnly {
-			srtt, rttvar := h.rttStats()
-			fmt.Fprintf(w, "<times srtt=\"%d\" rttvar=\"%d\" to=\"%d\"/>\n</host>\n", srtt, rttvar, max(100000, srtt+4*rttvar))
+			if h.why != "localhost-response" { // (nmap times no probe to itself)
+				srtt, rttvar := h.rttStats()
+				fmt.Fprintf(w, "<times srtt=\"%d\" rttvar=\"%d\" to=\"%d\"/>\n", srtt, rttvar, max(100000, srtt+4*rttvar))
+			}
+			fmt.Fprintf(w, "</host>\n")
 			continue
 		}
 		fmt.Fprintf(w, "<ports>")

@@ -67,6 +67,7 @@ func TestRunbookFormsLikeNmap(t *testing.T) {
 	}})
 	dst := lab.Server.Addr4.String()
 	router4, router6 := lab.Routers[0].Addr4.String(), lab.Routers[0].Addr6.String()
+	client4 := lab.Client.Addr4.String()
 	dir := t.TempDir()
 	some := "22,25,80,443,8080"
 	forms := [][]string{
@@ -133,6 +134,12 @@ func TestRunbookFormsLikeNmap(t *testing.T) {
 		{"-n", "-sn", "-PU", "-PE", "--reason", dst, "198.18.200.1"},
 		{"-n", "-sn", "-oX", "-", router4},
 		{"-n", "-sn", "--reason", "198.18.0.77"},
+		// This host's own address: nmap's localhost-response, in a host
+		// group of its own (reported in the order the groups come).
+		{"-n", "-sn", "--reason", "198.18.0.0/29"},
+		{"-n", "-sn", "--reason", client4, dst, router4},
+		{"-n", "-p", "22", "--reason", client4},
+		{"-n", "-sn", "-oX", "-", client4},
 		// Without privilege (as nobody): nmap's connect() discovery to
 		// ports 80 and 443, and a connect scan.
 		{"NOBODY", "-n", "-sn", "--reason", dst},

@@ -42,3 +42,12 @@ func (*Conn) Read() (Answer, error) { return Answer{}, errors.New("neighbour: Li
 
 // Close does nothing outside Linux.
 func (*Conn) Close() error { return nil }
+
+// Routes is not available outside Linux.
+type Routes struct{}
+
+// ReadRoutes fails outside Linux.
+func ReadRoutes() (*Routes, error) { return nil, errors.New("neighbour: Linux only") }
+
+// OnLink finds no link outside Linux.
+func (*Routes) OnLink(netip.Addr, string) (Link, bool) { return Link{}, false }
