@@ -22,42 +22,74 @@ const (
 )
 
 // ethernetProto tests the Ethernet type/length field at off for
-// protocol p, with the LLC header right after it.
+// protocol p, with the LLC header right after it (libpcap's
+// gen_ether_linktype).
 func (c *compiler) ethernetProto(p, off uint32, t, f label) error {
+	return c.linkProto(p, off, false, t, f)
+}
+
+// cookedProto tests a Linux cooked header's protocol field at off for
+// protocol p (libpcap's gen_linux_sll_linktype).
+func (c *compiler) cookedProto(p, off uint32, t, f label) error {
+	return c.linkProto(p, off, true, t, f)
+}
+
+// linkProto tests the type field at off for protocol p. An LLC frame is
+// one whose field is a length (Ethernet) or says 802.2 (cooked); the LLC
+// header follows the field.
+func (c *compiler) linkProto(p, off uint32, cooked bool, t, f label) error {
 	llc := off + 2
-	is8023 := func(yes label) {
-		c.emit(bpf.LoadAbsolute{Off: off, Size: 2})
-		c.jump(bpf.JumpGreaterThan, etherMTU, f, yes)
+	// isLLC jumps to yes for an LLC frame, with the field loaded.
+	isLLC := func(yes, no label) {
+		if cooked {
+			c.jump(bpf.JumpEqual, cooked8022, yes, no)
+		} else {
+			c.jump(bpf.JumpGreaterThan, etherMTU, no, yes)
+		}
 	}
+	load := func(at, size uint32) { c.emit(bpf.LoadAbsolute{Off: at, Size: int(size)}) }
 	switch {
 	case p == sapISO || p == sapIP || p == sapNetBEUI:
 		// Always 802.2: DSAP and SSAP both p.
 		l := c.newLabel()
-		is8023(l)
+		load(off, 2)
+		isLLC(l, f)
 		c.place(l)
-		c.emit(bpf.LoadAbsolute{Off: llc, Size: 2})
+		load(llc, 2)
 		c.jump(bpf.JumpEqual, p<<8|p, t, f)
 	case p == sapIPX:
-		// Ethernet II, or 802.3 with SNAP, with the IPX SAP, or raw.
+		// The IPX ethertype; else an LLC frame with the IPX SAP or SNAP
+		// with IPX; else Novell's raw 802.3 (Ethernet: 0xffff where the
+		// LLC header would be; cooked: its own protocol number).
 		l1, l2, l3, l4 := c.newLabel(), c.newLabel(), c.newLabel(), c.newLabel()
-		c.emit(bpf.LoadAbsolute{Off: off, Size: 2})
+		load(off, 2)
 		c.jump(bpf.JumpEqual, etherIPX, t, l1)
 		c.place(l1)
-		c.jump(bpf.JumpGreaterThan, etherMTU, f, l2)
+		if cooked {
+			raw := c.newLabel()
+			c.jump(bpf.JumpEqual, cooked8023, t, raw)
+			c.place(raw)
+		}
+		isLLC(l2, f)
 		c.place(l2)
 		c.snap(llc, 0, etherIPX, t, l3)
 		c.place(l3)
-		c.emit(bpf.LoadAbsolute{Off: llc, Size: 1})
+		load(llc, 1)
+		if cooked {
+			c.jump(bpf.JumpEqual, sapIPX, t, f)
+			return nil
+		}
 		c.jump(bpf.JumpEqual, sapIPX, t, l4)
 		c.place(l4)
-		c.emit(bpf.LoadAbsolute{Off: llc, Size: 2})
+		load(llc, 2)
 		c.jump(bpf.JumpEqual, 0xffff, t, f)
 	case p == etherAtalk || p == etherAARP:
+		// The ethertype, or SNAP with it in an LLC frame.
 		l1, l2 := c.newLabel(), c.newLabel()
-		c.emit(bpf.LoadAbsolute{Off: off, Size: 2})
+		load(off, 2)
 		c.jump(bpf.JumpEqual, p, t, l1)
 		c.place(l1)
-		c.jump(bpf.JumpGreaterThan, etherMTU, f, l2)
+		isLLC(l2, f)
 		c.place(l2)
 		oui := uint32(0)
 		if p == etherAtalk {
@@ -65,66 +97,15 @@ func (c *compiler) ethernetProto(p, off uint32, t, f label) error {
 		}
 		c.snap(llc, oui, p, t, f)
 	case p <= etherMTU:
+		// An LLC SAP: an LLC frame to that DSAP.
 		l := c.newLabel()
-		is8023(l)
+		load(off, 2)
+		isLLC(l, f)
 		c.place(l)
-		c.emit(bpf.LoadAbsolute{Off: llc, Size: 1})
+		load(llc, 1)
 		c.jump(bpf.JumpEqual, p, t, f)
 	default:
-		c.emit(bpf.LoadAbsolute{Off: off, Size: 2})
-		c.jump(bpf.JumpEqual, p, t, f)
-	}
-	return nil
-}
-
-// cookedProto tests a Linux cooked header's protocol field at off for
-// protocol p, as libpcap's gen_linux_sll_linktype.
-func (c *compiler) cookedProto(p, off uint32, t, f label) error {
-	llc := off + 2
-	is8022 := func(yes label) {
-		c.emit(bpf.LoadAbsolute{Off: off, Size: 2})
-		c.jump(bpf.JumpEqual, cooked8022, yes, f)
-	}
-	switch {
-	case p == sapISO || p == sapIP || p == sapNetBEUI:
-		l := c.newLabel()
-		is8022(l)
-		c.place(l)
-		c.emit(bpf.LoadAbsolute{Off: llc, Size: 2})
-		c.jump(bpf.JumpEqual, p<<8|p, t, f)
-	case p == sapIPX:
-		l1, l2, l3, l4 := c.newLabel(), c.newLabel(), c.newLabel(), c.newLabel()
-		c.emit(bpf.LoadAbsolute{Off: off, Size: 2})
-		c.jump(bpf.JumpEqual, etherIPX, t, l1)
-		c.place(l1)
-		c.jump(bpf.JumpEqual, cooked8023, t, l2)
-		c.place(l2)
-		c.jump(bpf.JumpEqual, cooked8022, l3, f)
-		c.place(l3)
-		c.emit(bpf.LoadAbsolute{Off: llc, Size: 1})
-		c.jump(bpf.JumpEqual, sapIPX, t, l4)
-		c.place(l4)
-		c.snap(llc, 0, etherIPX, t, f)
-	case p == etherAtalk || p == etherAARP:
-		l1, l2 := c.newLabel(), c.newLabel()
-		c.emit(bpf.LoadAbsolute{Off: off, Size: 2})
-		c.jump(bpf.JumpEqual, p, t, l1)
-		c.place(l1)
-		c.jump(bpf.JumpEqual, cooked8022, l2, f)
-		c.place(l2)
-		oui := uint32(0)
-		if p == etherAtalk {
-			oui = ouiAppleTalk
-		}
-		c.snap(llc, oui, p, t, f)
-	case p <= etherMTU:
-		l := c.newLabel()
-		is8022(l)
-		c.place(l)
-		c.emit(bpf.LoadAbsolute{Off: llc, Size: 1})
-		c.jump(bpf.JumpEqual, p, t, f)
-	default:
-		c.emit(bpf.LoadAbsolute{Off: off, Size: 2})
+		load(off, 2)
 		c.jump(bpf.JumpEqual, p, t, f)
 	}
 	return nil

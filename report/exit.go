@@ -83,3 +83,15 @@ func Version() string {
 	}
 	return "(devel)"
 }
+
+// LocalDropsHelp is the --help paragraph of the probing tools on their
+// "local:" line (internal/localdrop).
+const LocalDropsHelp = `LOCAL DROPS:
+   When probes go unanswered, a 'local:' line on stderr (and 'local' in
+   --json) says what this host itself dropped: probes a local firewall rule
+   refused, probes its own kernel answered unreachable (no ARP/ND answer
+   from the next hop), the namespace's kernel counters; with eBPF (root,
+   or CAP_BPF and CAP_PERFMON) the kernel's drop reason for each dropped
+   probe (kfree_skb: NETFILTER_DROP, NEIGH_FAILED, ...). No 'local:' line:
+   the network lost them.
+`

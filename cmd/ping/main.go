@@ -33,15 +33,7 @@ PRIVILEGE:
    includes the user's group; otherwise it exits 3 saying so.
    All capabilities are dropped once the sockets are open.
 
-LOCAL DROPS:
-   When probes go unanswered, a 'local:' line on stderr (and 'local' in
-   --json) says what this host itself dropped: probes a local firewall rule
-   refused, probes its own kernel answered unreachable (no ARP/ND answer
-   from the next hop), the namespace's kernel counters; with eBPF (root,
-   or CAP_BPF and CAP_PERFMON) the kernel's drop reason for each dropped
-   probe (kfree_skb: NETFILTER_DROP, NEIGH_FAILED, ...). No 'local:' line:
-   the network lost them.
-
+` + report.LocalDropsHelp + `
 EXPECT METRICS (--expect, repeatable; each must hold for every target):
    loss (percent), sent, received, min, avg, max, mdev, p50, p90, p99,
    jitter (durations: 20ms, 500us, 1.5s); reachable (targets that answered).

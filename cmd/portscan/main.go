@@ -76,15 +76,7 @@ PRIVILEGE:
    without it a SYN scan falls back to connect (said on stderr) and a UDP
    scan exits 3. All capabilities are dropped once the sockets are open.
 
-LOCAL DROPS:
-   When probes go unanswered, a 'local:' line on stderr (and 'local' in
-   --json) says what this host itself dropped: probes a local firewall rule
-   refused, probes its own kernel answered unreachable (no ARP/ND answer
-   from the next hop), the namespace's kernel counters; with eBPF (root,
-   or CAP_BPF and CAP_PERFMON) the kernel's drop reason for each dropped
-   probe (kfree_skb: NETFILTER_DROP, NEIGH_FAILED, ...). No 'local:' line:
-   the network lost them.
-
+` + report.LocalDropsHelp + `
 EXPECT (--expect, repeatable): 'open:22,443' (every target has these ports
    open; likewise closed:, filtered:, open|filtered:), counts such as
    'open>=1', 'filtered==0', 'complete' (the scan finished whole: the

@@ -37,15 +37,7 @@ PRIVILEGE:
    'sudo setcap cap_net_raw+ep ` + "`which traceroute`" + `'; without it exit 3.
    All capabilities are dropped once the sockets are open.
 
-LOCAL DROPS:
-   When probes go unanswered, a 'local:' line on stderr (and 'local' in
-   --json) says what this host itself dropped: probes a local firewall rule
-   refused, probes its own kernel answered unreachable (no ARP/ND answer
-   from the next hop), the namespace's kernel counters; with eBPF (root,
-   or CAP_BPF and CAP_PERFMON) the kernel's drop reason for each dropped
-   probe (kfree_skb: NETFILTER_DROP, NEIGH_FAILED, ...). No 'local:' line:
-   the network lost them.
-
+` + report.LocalDropsHelp + `
 EXPECT METRICS (--expect, repeatable):
    reached (flag), hops (count); in --report mode also loss (percent) and
    avg (duration) at the destination. e.g. --expect reached --expect 'hops<=12'
