@@ -1,13 +1,10 @@
 package filter
 
 import (
-	"bufio"
 	"encoding/binary"
 	"fmt"
 	"os"
 	"os/exec"
-	"strconv"
-	"strings"
 	"testing"
 
 	"golang.org/x/net/bpf"
@@ -64,30 +61,6 @@ var expressions = []string{
 	"geneve and ip[9] == 1", "geneve and tcp[13] & 2 != 0", "geneve and geneve", "geneve and udp port 53 and ip6[6] == 17",
 }
 
-// libpcapProgram asks tcpdump for libpcap's program for expr.
-func libpcapProgram(t *testing.T, expr string, lt LinkType) ([]bpf.Instruction, error) {
-	t.Helper()
-	out, err := exec.Command("tcpdump", "-ddd", "-y", lt.String(), expr).Output()
-	if err != nil {
-		return nil, err
-	}
-	sc := bufio.NewScanner(strings.NewReader(string(out)))
-	sc.Scan() // the count
-	var prog []bpf.Instruction
-	for sc.Scan() {
-		f := strings.Fields(sc.Text())
-		if len(f) != 4 {
-			t.Fatalf("tcpdump -ddd line %q", sc.Text())
-		}
-		v := make([]uint64, 4)
-		for i := range f {
-			v[i], _ = strconv.ParseUint(f[i], 10, 32)
-		}
-		prog = append(prog, bpf.RawInstruction{Op: uint16(v[0]), Jt: uint8(v[1]), Jf: uint8(v[2]), K: uint32(v[3])}.Disassemble())
-	}
-	return prog, nil
-}
-
 func TestSameAsLibpcap(t *testing.T) {
 	if _, err := exec.LookPath("tcpdump"); err != nil {
 		if os.Getenv("CI") == "true" {
@@ -99,7 +72,8 @@ func TestSameAsLibpcap(t *testing.T) {
 	for _, lt := range []LinkType{Ethernet, LinuxSLL, RawIP, LinuxSLL2, Null, Loop, IPv4, IPv6} {
 		pkts := tableCorpus(t, lt)
 		for _, expr := range expressions {
-			theirs, err := libpcapProgram(t, expr, lt)
+			lib := libpcapCompile(expr, lt) // (tables_test.go)
+			theirs, err := lib.prog, lib.err
 			ours, oerr := Compile(expr, lt, DefaultSnaplen)
 			if err != nil {
 				// libpcap refuses it on this link type; so must we.
