@@ -69,7 +69,7 @@ func newApp() *cli.App {
 			&cli.StringFlag{Name: "i", Aliases: []string{"interface"}, Value: "any", Usage: "`interface` to capture on, or any"},
 			&cli.BoolFlag{Name: "D", Aliases: []string{"list-interfaces"}, Usage: "list the interfaces and exit"},
 			&cli.BoolFlag{Name: "L", Aliases: []string{"list-data-link-types"}, Usage: "list the interface's data link types and exit"},
-			&cli.StringFlag{Name: "y", Aliases: []string{"linktype"}, Usage: "data link `type`: EN10MB on an interface, LINUX_SLL on any"},
+			&cli.StringFlag{Name: "y", Aliases: []string{"linktype"}, Usage: "data link `type`: EN10MB on an interface, LINUX_SLL on any; with -d any of EN10MB, LINUX_SLL, LINUX_SLL2, RAW, IPV4, IPV6, NULL, LOOP"},
 			&cli.BoolFlag{Name: "n", Count: new(int), Usage: "numeric addresses and ports (-nn too; sniff never looks names up)"},
 			&cli.IntFlag{Name: "c", Usage: "stop after `count` packets"},
 			&cli.IntFlag{Name: "s", Aliases: []string{"snapshot-length"}, Usage: "keep at most `snaplen` bytes of each packet (262144)"},
