@@ -1,7 +1,5 @@
 package capture
 
-import "sync"
-
 // batchPackets and batchBytes bound a batch handed from the ring's reader
 // to the output.
 const (
@@ -15,20 +13,45 @@ type batch struct {
 	buf  []byte
 }
 
-var batches = sync.Pool{New: func() any {
-	return &batch{pkts: make([]captured, 0, batchPackets), buf: make([]byte, 0, batchBytes)}
-}}
-
-func newBatch() *batch { return batches.Get().(*batch) }
-
-func (b *batch) reset() {
-	b.pkts, b.buf = b.pkts[:0], b.buf[:0]
+// batchPool is a capture's fixed set of batches, made as first needed
+// and reused, never more than limit: what waits between the ring and the
+// output is bounded, and a slow output shows as counted drops, not as
+// growth. The buffers are outside the Go heap (batchMemory), so the
+// collector's pacing, which lets the heap grow to twice what is live,
+// does not double them.
+type batchPool struct {
+	free  chan *batch
+	made  int
+	limit int
 }
 
-// release gives the batch back for reuse once its packets are written.
-func (b *batch) release() {
+func newBatchPool(limit int) *batchPool {
+	return &batchPool{free: make(chan *batch, limit), limit: limit}
+}
+
+// get is a free batch, or nil when all are in use. One goroutine gets.
+func (p *batchPool) get() *batch {
+	select {
+	case b := <-p.free:
+		return b
+	default:
+	}
+	if p.made >= p.limit {
+		return nil
+	}
+	p.made++
+	return &batch{pkts: make([]captured, 0, batchPackets), buf: batchMemory(batchBytes)}
+}
+
+// put gives a batch back once its packets are written.
+func (p *batchPool) put(b *batch) {
 	b.reset()
-	batches.Put(b)
+	p.free <- b
+}
+
+func (b *batch) reset() {
+	clear(b.pkts) // the strings and slices they hold are the collector's
+	b.pkts, b.buf = b.pkts[:0], b.buf[:0]
 }
 
 // full reports a buffer without room for another large packet.

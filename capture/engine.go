@@ -280,7 +280,14 @@ func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 	}
 	// Packets cross from the ring's reader to the output in batches: one
 	// channel operation and one buffer per batch, not per packet.
-	queue := make(chan *batch, max(opts.QueueLen/batchPackets, 4))
+	// With files the only output (no lines, no processes to look up),
+	// the reader writes them itself; written counts what it wrote.
+	direct := out.filesOnly()
+	var written uint64
+	depth := max(opts.QueueLen/batchPackets, 4)
+	queue := make(chan *batch, depth)
+	// The queue's batches, the reader's and the one being written.
+	pool := newBatchPool(depth + 2)
 	var queueDrops, received uint64
 	stop := make(chan struct{}) // stop at once (the count is reached, a second signal)
 	// drain asks the reader to stop at the ring position of the moment
@@ -294,14 +301,15 @@ func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 	go func() {
 		defer close(queue)
 		var d drainer
-		cur := newBatch()
+		var scratch []byte // a frame rebuilt for the file (cooked, VLAN)
+		cur := pool.get()
 		send := func() {
-			if len(cur.pkts) == 0 {
+			if cur == nil || len(cur.pkts) == 0 {
 				return
 			}
 			select {
 			case queue <- cur:
-				cur = newBatch()
+				cur = nil // the next packet takes a free batch
 			default:
 				queueDrops += uint64(len(cur.pkts)) // slow output: counted, not waited for
 				cur.reset()
@@ -342,6 +350,12 @@ func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 				// draining only until every block that can hold a packet
 				// from before the mark has been handed over.
 				send()
+				if direct {
+					if err := out.flush(); err != nil {
+						finish(err)
+						return
+					}
+				}
 				wait := 100 * time.Millisecond
 				if d.active {
 					if wait = d.remaining(time.Now()); wait <= 0 {
@@ -377,6 +391,44 @@ func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 			}
 			if opts.Direction == "in" && p.Outgoing || opts.Direction == "out" && !p.Outgoing {
 				continue
+			}
+			if direct {
+				// Files only: written from the ring here, as tcpdump
+				// does, with no queue between.
+				c := captured{wire: p.Length, ts: p.Time, ifname: names[p.Ifindex], outgoing: p.Outgoing, proto: p.Protocol}
+				switch {
+				case cooked:
+					var h [16]byte
+					cookedHeader(h[:], p)
+					scratch = append(append(scratch[:0], h[:]...), p.Data...)
+					c.data, c.wire = scratch[:min(len(scratch), opts.Snaplen)], c.wire+16
+				case p.VLAN >= 0 && len(p.Data) >= 12:
+					scratch = append(append(append(scratch[:0], p.Data[:12]...), 0x81, 0x00, byte(p.VLAN>>8), byte(p.VLAN)), p.Data[12:]...)
+					c.data = scratch[:min(len(scratch), opts.Snaplen)]
+				default:
+					c.data = p.Data[:min(len(p.Data), opts.Snaplen)]
+				}
+				if userFilter != nil && !userFilter.Match(c.data, c.wire) {
+					continue
+				}
+				received++
+				if err := out.packet(c); err != nil {
+					finish(err)
+					return
+				}
+				written++
+				if opts.Count > 0 && written >= uint64(opts.Count) {
+					finish(nil)
+					return
+				}
+				continue
+			}
+			if cur == nil {
+				if cur = pool.get(); cur == nil {
+					received++   // as the queue's drops: past the kernel's filter, then lost here
+					queueDrops++ // every batch waits for the output
+					continue
+				}
 			}
 			c := captured{wire: p.Length, ts: p.Time, ifname: names[p.Ifindex], outgoing: p.Outgoing, proto: p.Protocol}
 			if cooked {
@@ -454,7 +506,7 @@ loop:
 					break loop
 				}
 			}
-			b.release()
+			pool.put(b)
 			if len(queue) == 0 {
 				// Caught up: show what is buffered before waiting.
 				if err := out.flush(); err != nil {
@@ -475,6 +527,12 @@ loop:
 	close(stop)
 	if err := <-done; err != nil && runErr == nil && !errors.Is(err, os.ErrClosed) {
 		runErr = err
+	}
+	if direct {
+		st.Captured = written
+		if errors.Is(runErr, errRotationDone) {
+			runErr = nil
+		}
 	}
 	_, kernelDrops, _ := conn.Stats()
 	st.Received, st.Dropped = received, kernelDrops+queueDrops

@@ -67,7 +67,11 @@ func TestPcapRoundTrip(t *testing.T) {
 }
 
 func TestBatchCopies(t *testing.T) {
-	b := newBatch()
+	pool := newBatchPool(1)
+	b := pool.get()
+	if pool.get() != nil {
+		t.Fatal("a pool of one gave a second batch")
+	}
 	x := b.add3([]byte("ab"), []byte("cd"), []byte("efgh"), 5)
 	y := b.add(nil, []byte("12345678"), 100)
 	if string(x) != "abcde" || string(y) != "12345678" {
@@ -82,7 +86,10 @@ func TestBatchCopies(t *testing.T) {
 	if string(x) != "abcde" || string(z) != "zz" {
 		t.Errorf("unadd: %q %q", x, z)
 	}
-	b.release()
+	pool.put(b)
+	if pool.get() != b {
+		t.Error("a batch given back is not reused")
+	}
 }
 
 func FuzzLayers(f *testing.F) {

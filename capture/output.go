@@ -498,6 +498,12 @@ func printable(c byte) byte {
 	return '.'
 }
 
+// filesOnly reports an output of capture files alone: no lines, no
+// JSON, no processes to look up.
+func (o *output) filesOnly() bool {
+	return (o.pcap != nil || o.pcapng != nil) && o.text == nil && o.json == nil && o.owners == nil
+}
+
 func (o *output) flush() error {
 	if o.text != nil && (o.pcap != nil || o.pcapng != nil) {
 		if err := o.text.Flush(); err != nil {

@@ -24,10 +24,11 @@ const (
 // pcapWriter writes the classic pcap format with nanosecond timestamps.
 type pcapWriter struct {
 	w *bufio.Writer
+	h [16]byte // a record's header: here, not one allocation a packet
 }
 
 func newPcapWriter(w io.Writer, linktype uint32, snaplen int) (*pcapWriter, error) {
-	bw := bufio.NewWriterSize(w, 1<<20)
+	bw := bufio.NewWriterSize(w, 256<<10)
 	h := make([]byte, 24)
 	binary.LittleEndian.PutUint32(h[0:], magicNano)
 	binary.LittleEndian.PutUint16(h[4:], 2)
@@ -41,12 +42,12 @@ func newPcapWriter(w io.Writer, linktype uint32, snaplen int) (*pcapWriter, erro
 }
 
 func (p *pcapWriter) write(ts time.Time, data []byte, wire int) error {
-	var h [16]byte
+	h := p.h[:]
 	binary.LittleEndian.PutUint32(h[0:], uint32(ts.Unix()))
 	binary.LittleEndian.PutUint32(h[4:], uint32(ts.Nanosecond()))
 	binary.LittleEndian.PutUint32(h[8:], uint32(len(data)))
 	binary.LittleEndian.PutUint32(h[12:], uint32(wire))
-	if _, err := p.w.Write(h[:]); err != nil {
+	if _, err := p.w.Write(h); err != nil {
 		return err
 	}
 	_, err := p.w.Write(data)
