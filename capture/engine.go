@@ -102,9 +102,10 @@ type Options struct {
 // Source is what a live capture reads packets from: a
 // *rawsock.PacketConn, or a fake.
 type Source interface {
-	// Next returns the next packet, waiting at most timeout; ok is false
-	// when none came in time.
-	Next(timeout time.Duration) (p rawsock.Packet, ok bool, err error)
+	// NextBatch fills pkts with the next packets, waiting at most timeout
+	// for the first; n is 0 when none came in time. Their Data is valid
+	// until the next call.
+	NextBatch(timeout time.Duration, pkts []rawsock.Packet) (n int, err error)
 	// Stats are the packets received and dropped since the socket opened.
 	Stats() (received, dropped uint64, err error)
 	Close() error
@@ -302,6 +303,15 @@ func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 		defer close(queue)
 		var d drainer
 		var scratch []byte // a frame rebuilt for the file (cooked, VLAN)
+		// The interface's name, looked up once for a run of packets
+		// from one interface.
+		lastIndex, lastName := -1, ""
+		ifname := func(i int) string {
+			if i != lastIndex {
+				lastIndex, lastName = i, names[i]
+			}
+			return lastName
+		}
 		cur := pool.get()
 		send := func() {
 			if cur == nil || len(cur.pkts) == 0 {
@@ -319,25 +329,25 @@ func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 			send()
 			done <- err
 		}
-		for n := 0; ; n++ {
-			// The stop signals are looked at when the ring runs dry and
-			// every so many packets, not per packet: a select costs.
-			if n%batchPackets == 0 {
-				select {
-				case <-stop:
-					finish(nil)
-					return
-				case <-drain:
-					d.start(markNanos)
-				default:
-				}
-				if d.active && d.overdue(time.Now()) { // no clock read unless stopping
-					finish(nil)
-					return
-				}
+		// Packets come a ring block's run at a time: one call, and one look
+		// at the stop signals, for up to len(pkts) of them.
+		pkts := make([]rawsock.Packet, 64)
+		onlyIn, onlyOut := opts.Direction == "in", opts.Direction == "out"
+		for {
+			select {
+			case <-stop:
+				finish(nil)
+				return
+			case <-drain:
+				d.start(markNanos)
+			default:
 			}
-			p, ok, err := conn.Next(0)
-			if err == nil && !ok {
+			if d.active && d.overdue(time.Now()) { // no clock read unless stopping
+				finish(nil)
+				return
+			}
+			k, err := conn.NextBatch(0, pkts)
+			if err == nil && k == 0 {
 				select {
 				case <-stop:
 					finish(nil)
@@ -363,97 +373,97 @@ func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 						return
 					}
 				}
-				p, ok, err = conn.Next(wait)
-			}
-			if errors.Is(err, rawsock.ErrInterfaceDown) {
-				// As libpcap: a capture outlives its interface going
-				// down, and sees its packets again when it comes up.
-				continue
-			}
-			if errors.Is(err, rawsock.ErrInterfaceGone) {
-				err = &report.Error{Code: report.ExitNetwork, Err: fmt.Errorf("-i %s: %w: the capture is incomplete", opts.Iface, err)}
+				k, err = conn.NextBatch(wait, pkts)
 			}
 			if err != nil {
+				if errors.Is(err, rawsock.ErrInterfaceDown) {
+					// As libpcap: a capture outlives its interface going
+					// down, and sees its packets again when it comes up.
+					continue
+				}
+				if errors.Is(err, rawsock.ErrInterfaceGone) {
+					err = &report.Error{Code: report.ExitNetwork, Err: fmt.Errorf("-i %s: %w: the capture is incomplete", opts.Iface, err)}
+				}
 				finish(err)
 				return
 			}
-			if !ok {
-				continue
-			}
-			if d.past(p.Time) {
-				// The ring has reached the mark: what follows came after
-				// the signal.
-				finish(nil)
-				return
-			}
-			if p.Outgoing && p.HAType == 772 { // ARPHRD_LOOPBACK: each packet is seen twice, on -i lo as on any (libpcap keeps the incoming copy)
-				continue
-			}
-			if opts.Direction == "in" && p.Outgoing || opts.Direction == "out" && !p.Outgoing {
-				continue
-			}
-			if direct {
-				// Files only: written from the ring here, as tcpdump
-				// does, with no queue between.
-				c := captured{wire: p.Length, ts: p.Time, ifname: names[p.Ifindex], outgoing: p.Outgoing, proto: p.Protocol}
-				switch {
-				case cooked:
-					var h [16]byte
-					cookedHeader(h[:], p)
-					scratch = append(append(scratch[:0], h[:]...), p.Data...)
-					c.data, c.wire = scratch[:min(len(scratch), opts.Snaplen)], c.wire+16
-				case p.VLAN >= 0 && len(p.Data) >= 12:
-					scratch = append(append(append(scratch[:0], p.Data[:12]...), 0x81, 0x00, byte(p.VLAN>>8), byte(p.VLAN)), p.Data[12:]...)
-					c.data = scratch[:min(len(scratch), opts.Snaplen)]
-				default:
-					c.data = p.Data[:min(len(p.Data), opts.Snaplen)]
-				}
-				if userFilter != nil && !userFilter.Match(c.data, c.wire) {
-					continue
-				}
-				received++
-				if err := out.packet(c); err != nil {
-					finish(err)
-					return
-				}
-				written++
-				if opts.Count > 0 && written >= uint64(opts.Count) {
+			for i := range k {
+				p := &pkts[i]
+				if d.past(p.Time) {
+					// The ring has reached the mark: what follows came after
+					// the signal.
 					finish(nil)
 					return
 				}
-				continue
-			}
-			if cur == nil {
-				if cur = pool.get(); cur == nil {
-					received++   // as the queue's drops: past the kernel's filter, then lost here
-					queueDrops++ // every batch waits for the output
+				if p.Outgoing && p.HAType == 772 { // ARPHRD_LOOPBACK: each packet is seen twice, on -i lo as on any (libpcap keeps the incoming copy)
 					continue
 				}
-			}
-			c := captured{wire: p.Length, ts: p.Time, ifname: names[p.Ifindex], outgoing: p.Outgoing, proto: p.Protocol}
-			if cooked {
-				var h [16]byte
-				cookedHeader(h[:], p)
-				c.data = cur.add(h[:], p.Data, opts.Snaplen)
-				if !userFilter.Match(c.data, p.Length+16) {
+				if p.Outgoing && onlyIn || !p.Outgoing && onlyOut {
+					continue
+				}
+				if direct {
+					// Files only: written from the ring here, as tcpdump
+					// does, with no queue between.
+					c := captured{wire: p.Length, ts: p.Time, ifname: ifname(p.Ifindex), outgoing: p.Outgoing, proto: p.Protocol}
+					switch {
+					case cooked:
+						var h [16]byte
+						cookedHeader(h[:], *p)
+						scratch = append(append(scratch[:0], h[:]...), p.Data...)
+						c.data, c.wire = scratch[:min(len(scratch), opts.Snaplen)], c.wire+16
+					case p.VLAN >= 0 && len(p.Data) >= 12:
+						scratch = append(append(append(scratch[:0], p.Data[:12]...), 0x81, 0x00, byte(p.VLAN>>8), byte(p.VLAN)), p.Data[12:]...)
+						c.data = scratch[:min(len(scratch), opts.Snaplen)]
+					default:
+						c.data = p.Data[:min(len(p.Data), opts.Snaplen)]
+					}
+					if userFilter != nil && !userFilter.Match(c.data, c.wire) {
+						continue
+					}
+					received++
+					if err := out.packet(c); err != nil {
+						finish(err)
+						return
+					}
+					written++
+					if opts.Count > 0 && written >= uint64(opts.Count) {
+						finish(nil)
+						return
+					}
+					continue
+				}
+				if cur == nil {
+					if cur = pool.get(); cur == nil {
+						received++   // as the queue's drops: past the kernel's filter, then lost here
+						queueDrops++ // every batch waits for the output
+						continue
+					}
+				}
+				c := captured{wire: p.Length, ts: p.Time, ifname: ifname(p.Ifindex), outgoing: p.Outgoing, proto: p.Protocol}
+				if cooked {
+					var h [16]byte
+					cookedHeader(h[:], *p)
+					c.data = cur.add(h[:], p.Data, opts.Snaplen)
+					if !userFilter.Match(c.data, p.Length+16) {
+						cur.unadd(c.data)
+						continue
+					}
+					c.wire += 16
+				} else if p.VLAN >= 0 && len(p.Data) >= 12 {
+					tag := []byte{0x81, 0x00, byte(p.VLAN >> 8), byte(p.VLAN)}
+					c.data = cur.add3(p.Data[:12], tag, p.Data[12:], opts.Snaplen)
+				} else {
+					c.data = cur.add(nil, p.Data, opts.Snaplen)
+				}
+				if !cooked && userFilter != nil && !userFilter.Match(c.data, c.wire) {
 					cur.unadd(c.data)
 					continue
 				}
-				c.wire += 16
-			} else if p.VLAN >= 0 && len(p.Data) >= 12 {
-				tag := []byte{0x81, 0x00, byte(p.VLAN >> 8), byte(p.VLAN)}
-				c.data = cur.add3(p.Data[:12], tag, p.Data[12:], opts.Snaplen)
-			} else {
-				c.data = cur.add(nil, p.Data, opts.Snaplen)
-			}
-			if !cooked && userFilter != nil && !userFilter.Match(c.data, c.wire) {
-				cur.unadd(c.data)
-				continue
-			}
-			received++
-			cur.pkts = append(cur.pkts, c)
-			if len(cur.pkts) >= batchPackets || cur.full() {
-				send()
+				received++
+				cur.pkts = append(cur.pkts, c)
+				if len(cur.pkts) >= batchPackets || cur.full() {
+					send()
+				}
 			}
 		}
 	}()

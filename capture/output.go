@@ -223,8 +223,10 @@ func (o *output) packet(c captured) error {
 		}
 	}
 	if o.pcap != nil || o.pcapng != nil {
-		if err := o.rotate(c, Stats{}); err != nil {
-			return err
+		if o.opts.RotateSize > 0 || o.opts.RotateEvery > 0 {
+			if err := o.rotate(c, Stats{}); err != nil {
+				return err
+			}
 		}
 		o.written += int64(len(c.data) + 16)
 		var err error

@@ -88,6 +88,16 @@ func (f *fakeSource) listen(cfg rawsock.PacketConfig) (Source, error) {
 	return f, nil
 }
 
+// NextBatch hands one packet a call: the engine must not rely on more.
+func (f *fakeSource) NextBatch(timeout time.Duration, pkts []rawsock.Packet) (int, error) {
+	p, ok, err := f.Next(timeout)
+	if !ok {
+		return 0, err
+	}
+	pkts[0] = p
+	return 1, err
+}
+
 func (f *fakeSource) Next(timeout time.Duration) (rawsock.Packet, bool, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -33,20 +33,21 @@ func (c *conn) SetWriteDeadline(time.Time) error     { return errNotLinux }
 func (c *ICMPConn) WriteToAddr([]byte, netip.Addr) (time.Time, error) {
 	return time.Time{}, errNotLinux
 }
-func (c *ICMPConn) Raw() bool                                      { return false }
-func (c *ICMPConn) ID() int                                        { return 0 }
-func (c *PacketConn) Cooked() bool                                 { return false }
-func (c *PacketConn) Next(time.Duration) (Packet, bool, error)     { return Packet{}, false, errNotLinux }
-func (c *PacketConn) Stats() (uint64, uint64, error)               { return 0, 0, errNotLinux }
-func (c *PacketConn) Close() error                                 { return nil }
-func ListenICMP(ICMPConfig) (*ICMPConn, error)                     { return nil, errNotLinux }
-func ListenIP(IPConfig) (*IPConn, error)                           { return nil, errNotLinux }
-func ListenPacket(PacketConfig) (*PacketConn, error)               { return nil, errNotLinux }
-func SourceFor(netip.Addr, string, netip.Addr) (netip.Addr, error) { return netip.Addr{}, errNotLinux }
-func RouteMTU(netip.Addr, string) (int, error)                     { return 0, errNotLinux }
-func AttachFilter(int, []bpf.Instruction) error                    { return errNotLinux }
-func EffectiveCapabilities() (uint64, error)                       { return 0, errNotLinux }
-func BecomeUser(string) (func() error, error)                      { return nil, errNotLinux }
+func (c *ICMPConn) Raw() bool                                        { return false }
+func (c *ICMPConn) ID() int                                          { return 0 }
+func (c *PacketConn) Cooked() bool                                   { return false }
+func (c *PacketConn) Next(time.Duration) (Packet, bool, error)       { return Packet{}, false, errNotLinux }
+func (c *PacketConn) NextBatch(time.Duration, []Packet) (int, error) { return 0, errNotLinux }
+func (c *PacketConn) Stats() (uint64, uint64, error)                 { return 0, 0, errNotLinux }
+func (c *PacketConn) Close() error                                   { return nil }
+func ListenICMP(ICMPConfig) (*ICMPConn, error)                       { return nil, errNotLinux }
+func ListenIP(IPConfig) (*IPConn, error)                             { return nil, errNotLinux }
+func ListenPacket(PacketConfig) (*PacketConn, error)                 { return nil, errNotLinux }
+func SourceFor(netip.Addr, string, netip.Addr) (netip.Addr, error)   { return netip.Addr{}, errNotLinux }
+func RouteMTU(netip.Addr, string) (int, error)                       { return 0, errNotLinux }
+func AttachFilter(int, []bpf.Instruction) error                      { return errNotLinux }
+func EffectiveCapabilities() (uint64, error)                         { return 0, errNotLinux }
+func BecomeUser(string) (func() error, error)                        { return nil, errNotLinux }
 
 // DropPrivileges has nothing to drop where no capability was used.
 // CapSysPtrace is CAP_SYS_PTRACE's number.
