@@ -73,7 +73,7 @@ func newApp() *cli.App {
 			&cli.BoolFlag{Name: "n", Count: new(int), Usage: "numeric addresses and ports (-nn too; sniff never looks names up)"},
 			&cli.IntFlag{Name: "c", Usage: "stop after `count` packets"},
 			&cli.IntFlag{Name: "s", Aliases: []string{"snapshot-length"}, Usage: "keep at most `snaplen` bytes of each packet (262144)"},
-			&cli.IntFlag{Name: "B", Aliases: []string{"buffer-size"}, Usage: "capture buffer `size` in KiB (4096)"},
+			&cli.IntFlag{Name: "B", Aliases: []string{"buffer-size"}, Usage: "capture buffer `size` in KiB (2048)"},
 			&cli.BoolFlag{Name: "p", Aliases: []string{"no-promiscuous-mode"}, Usage: "do not put the interface in promiscuous mode"},
 			&cli.StringFlag{Name: "Q", Aliases: []string{"direction"}, Usage: "`direction`: in, out or inout"},
 			&cli.StringFlag{Name: "w", Usage: "write packets to pcap `file` (- for stdout; pcapng when it ends .pcapng)"},
