@@ -1,6 +1,7 @@
 package dropreason
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 	"strings"
@@ -176,15 +177,29 @@ func (w *Watch) Counts() map[string]uint64 {
 	if w == nil || w.counts == nil {
 		return out
 	}
-	var v uint64
-	for k := uint32(0); k < maxReasons; k++ {
-		if w.counts.Lookup(k, &v) == nil && v > 0 {
-			name, ok := w.names[k]
-			if !ok {
-				name = fmt.Sprintf("REASON_%d", k)
+	keys, values := make([]uint32, maxReasons), make([]uint64, maxReasons)
+	// One system call for the whole array where the kernel batches
+	// (5.6 and later); one a reason otherwise.
+	var cursor ebpf.MapBatchCursor
+	n, err := w.counts.BatchLookup(&cursor, keys, values, nil)
+	if err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+		n = 0
+		for k := uint32(0); k < maxReasons; k++ {
+			if w.counts.Lookup(k, &values[n]) == nil {
+				keys[n] = k
+				n++
 			}
-			out[name] += v
 		}
+	}
+	for i, v := range values[:n] {
+		if v == 0 {
+			continue
+		}
+		name, ok := w.names[keys[i]]
+		if !ok {
+			name = fmt.Sprintf("REASON_%d", keys[i])
+		}
+		out[name] += v
 	}
 	return out
 }
