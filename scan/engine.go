@@ -117,6 +117,9 @@ func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 		ctx, cancel = context.WithTimeout(ctx, opts.Deadline)
 		defer cancel()
 	}
+	// The port names are read while the scan runs, not after it, when
+	// the output needs them.
+	go nmapServices()
 	var targets []netip.Addr
 	var err error
 	if len(opts.Targets.Args) == 0 {
