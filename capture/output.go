@@ -2,12 +2,14 @@ package capture
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"net/netip"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -38,6 +40,8 @@ type output struct {
 	// deltas of -ttt and -ttttt start from.
 	count       int
 	first, prev time.Time
+	line        []byte // a text line's buffer, reused
+	stampBuf    []byte // and its time stamp's
 }
 
 func newOutput(opts Options, stdout io.Writer, lt filter.LinkType) (*output, error) {
@@ -274,10 +278,12 @@ func (o *output) packet(c captured) error {
 	// -t), the interface and direction on "any", the process, the link
 	// header with -e; then the text, which may start with a space of
 	// its own (" [|arp]"), as tcpdump's printers write it.
-	var parts []string
-	if stamp := o.stamp(c.ts); stamp != "" || o.opts.Stamps != 1 {
-		parts = append(parts, stamp)
+	if o.opts.Stamps != 1 {
+		o.stampBuf = o.appendStamp(o.stampBuf[:0], c.ts)
+		w.Write(o.stampBuf)
+		w.WriteByte(' ')
 	}
+	var parts []string
 	// --process: the process as ptcpdump shows it, COMM.PID, after the
 	// interface; "?" for a TCP or UDP packet of no known process.
 	who := ""
@@ -296,15 +302,20 @@ func (o *output) packet(c captured) error {
 	} else if who != "" {
 		parts = append(parts, who)
 	}
-	text := s.text
+	// The text is built in a buffer kept from line to line.
+	buf := o.line[:0]
 	if o.opts.Verbose > 0 {
-		text = verboseIP(et, nh, text)
+		buf = appendVerboseIP(buf, et, nh, s.text)
+	} else {
+		buf = append(buf, s.text...)
 	}
+	o.line = buf
+	text := buf
 	if o.opts.LinkHeader {
 		// tcpdump -e names the protocol in the link part, not again after.
 		parts = append(parts, o.linkText(c, et))
 		for _, name := range []string{"IP6 ", "IP ", "ARP, "} {
-			if rest, ok := strings.CutPrefix(text, name); ok {
+			if rest, ok := bytes.CutPrefix(text, []byte(name)); ok {
 				text = rest
 				break
 			}
@@ -314,7 +325,7 @@ func (o *output) packet(c captured) error {
 		w.WriteString(p)
 		w.WriteByte(' ')
 	}
-	w.WriteString(text)
+	w.Write(text)
 	w.WriteByte('\n')
 	dump := nh
 	// tcpdump dumps a packet its printer found cut short from the link
@@ -350,7 +361,7 @@ func (o *output) invalid(text string) error {
 }
 
 // stamp is a line's time as tcpdump's -t options print it.
-func (o *output) stamp(ts time.Time) string {
+func (o *output) appendStamp(dst []byte, ts time.Time) []byte {
 	if o.first.IsZero() {
 		o.first, o.prev = ts, ts
 	}
@@ -358,17 +369,28 @@ func (o *output) stamp(ts time.Time) string {
 	o.prev = ts
 	switch o.opts.Stamps {
 	case 1:
-		return ""
+		return dst
 	case 2:
-		return fmt.Sprintf("%d.%06d", ts.Unix(), ts.Nanosecond()/1000)
+		dst = strconv.AppendInt(dst, ts.Unix(), 10)
+		return appendPadded(append(dst, '.'), ts.Nanosecond()/1000, 6)
 	case 3:
-		return delta(ts.Sub(prev))
+		return append(dst, delta(ts.Sub(prev))...)
 	case 4:
-		return ts.Local().Format("2006-01-02 15:04:05.000000")
+		return ts.Local().AppendFormat(dst, "2006-01-02 15:04:05.000000")
 	case 5:
-		return delta(ts.Sub(o.first))
+		return append(dst, delta(ts.Sub(o.first))...)
 	}
-	return ts.Local().Format("15:04:05.000000")
+	return ts.Local().AppendFormat(dst, "15:04:05.000000")
+}
+
+// appendPadded appends v in decimal, zero-padded to width digits.
+func appendPadded(dst []byte, v, width int) []byte {
+	var b [20]byte
+	d := strconv.AppendInt(b[:0], int64(v), 10)
+	for i := len(d); i < width; i++ {
+		dst = append(dst, '0')
+	}
+	return append(dst, d...)
 }
 
 // delta prints a time difference as tcpdump's -ttt and -ttttt do.

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net/netip"
+	"strconv"
 	"strings"
 )
 
@@ -25,67 +26,106 @@ func ipProtoName(p byte) string {
 	return "unknown"
 }
 
-// verboseIP rewrites a packet's line as tcpdump -v prints it, given its
-// network header nh (ethertype et).
-func verboseIP(et uint16, nh []byte, text string) string {
+// appendVerboseIP appends a packet's line as tcpdump -v prints it, given
+// its network header nh (ethertype et), to dst. It uses strconv rather
+// than fmt: it runs for every packet with -v, where building strings
+// showed as most of the output's time and allocations.
+func appendVerboseIP(dst []byte, et uint16, nh []byte, text string) []byte {
+	be := binary.BigEndian
 	switch {
 	case et == 0x800 && len(nh) >= 20 && strings.HasPrefix(text, "IP "):
-		var b strings.Builder
 		tos := nh[1]
-		fmt.Fprintf(&b, "IP (tos 0x%x", tos)
+		dst = append(dst, "IP (tos 0x"...)
+		dst = strconv.AppendUint(dst, uint64(tos), 16)
 		switch tos & 3 {
 		case 1:
-			b.WriteString(",ECT(1)")
+			dst = append(dst, ",ECT(1)"...)
 		case 2:
-			b.WriteString(",ECT(0)")
+			dst = append(dst, ",ECT(0)"...)
 		case 3:
-			b.WriteString(",CE")
+			dst = append(dst, ",CE"...)
 		}
 		if nh[8] >= 1 {
-			fmt.Fprintf(&b, ", ttl %d", nh[8])
+			dst = append(dst, ", ttl "...)
+			dst = strconv.AppendUint(dst, uint64(nh[8]), 10)
 		}
-		off := binary.BigEndian.Uint16(nh[6:])
-		var flags []string
-		for _, f := range []struct {
+		off := be.Uint16(nh[6:])
+		dst = append(dst, ", id "...)
+		dst = strconv.AppendUint(dst, uint64(be.Uint16(nh[4:])), 10)
+		dst = append(dst, ", offset "...)
+		dst = strconv.AppendUint(dst, uint64(off&0x1fff)*8, 10)
+		dst = append(dst, ", flags ["...)
+		sep := ""
+		for _, f := range [...]struct {
 			bit  uint16
 			name string
 		}{{0x2000, "+"}, {0x4000, "DF"}, {0x8000, "rsvd"}} {
 			if off&f.bit != 0 {
-				flags = append(flags, f.name)
+				dst = append(append(dst, sep...), f.name...)
+				sep = ", "
 			}
 		}
-		if len(flags) == 0 {
-			flags = []string{"none"}
+		if sep == "" {
+			dst = append(dst, "none"...)
 		}
-		fmt.Fprintf(&b, ", id %d, offset %d, flags [%s], proto %s (%d), length %d", binary.BigEndian.Uint16(nh[4:]),
-			(off&0x1fff)*8, strings.Join(flags, ", "), ipProtoName(nh[9]), nh[9], binary.BigEndian.Uint16(nh[2:]))
+		dst = append(dst, "], proto "...)
+		dst = append(dst, ipProtoName(nh[9])...)
+		dst = append(dst, " ("...)
+		dst = strconv.AppendUint(dst, uint64(nh[9]), 10)
+		dst = append(dst, "), length "...)
+		dst = strconv.AppendUint(dst, uint64(be.Uint16(nh[2:])), 10)
 		if ihl := int(nh[0]&0xf) * 4; ihl > 20 && ihl <= len(nh) {
-			b.WriteString(", options (" + ipOptions(nh[20:ihl]) + ")")
+			dst = append(dst, ", options ("...)
+			dst = append(dst, ipOptions(nh[20:ihl])...)
+			dst = append(dst, ')')
 		}
 		if ihl := int(nh[0]&0xf) * 4; ihl >= 20 && ihl <= len(nh) {
 			if sum := onesSum(0, nh[:ihl]); sum != 0xffff {
-				was := binary.BigEndian.Uint16(nh[10:])
-				fmt.Fprintf(&b, ", bad cksum %x (->%x)!", was, shouldBe(nh[:ihl], 10, 0))
+				dst = append(dst, ", bad cksum "...)
+				dst = strconv.AppendUint(dst, uint64(be.Uint16(nh[10:])), 16)
+				dst = append(dst, " (->"...)
+				dst = strconv.AppendUint(dst, uint64(shouldBe(nh[:ihl], 10, 0)), 16)
+				dst = append(dst, ")!"...)
 			}
 		}
-		b.WriteString(")\n    ")
-		b.WriteString(strings.TrimPrefix(text, "IP "))
-		return b.String()
+		dst = append(dst, ")\n    "...)
+		return append(dst, text[len("IP "):]...)
 	case et == 0x86dd && len(nh) >= 40 && strings.HasPrefix(text, "IP6 "):
-		var b strings.Builder
-		flow := binary.BigEndian.Uint32(nh)
-		b.WriteString("IP6 (")
+		flow := be.Uint32(nh)
+		dst = append(dst, "IP6 ("...)
 		if flow&0x0ff00000 != 0 {
-			fmt.Fprintf(&b, "class 0x%02x, ", (flow&0x0ff00000)>>20)
+			dst = append(dst, "class 0x"...)
+			dst = appendHex(dst, uint64((flow&0x0ff00000)>>20), 2)
+			dst = append(dst, ", "...)
 		}
 		if flow&0x000fffff != 0 {
-			fmt.Fprintf(&b, "flowlabel 0x%05x, ", flow&0x000fffff)
+			dst = append(dst, "flowlabel 0x"...)
+			dst = appendHex(dst, uint64(flow&0x000fffff), 5)
+			dst = append(dst, ", "...)
 		}
-		fmt.Fprintf(&b, "hlim %d, next-header %s (%d) payload length: %d) ", nh[7], ipProtoName(nh[6]), nh[6], binary.BigEndian.Uint16(nh[4:]))
-		b.WriteString(strings.TrimPrefix(text, "IP6 "))
-		return b.String()
+		dst = append(dst, "hlim "...)
+		dst = strconv.AppendUint(dst, uint64(nh[7]), 10)
+		dst = append(dst, ", next-header "...)
+		dst = append(dst, ipProtoName(nh[6])...)
+		dst = append(dst, " ("...)
+		dst = strconv.AppendUint(dst, uint64(nh[6]), 10)
+		dst = append(dst, ") payload length: "...)
+		dst = strconv.AppendUint(dst, uint64(be.Uint16(nh[4:])), 10)
+		dst = append(dst, ") "...)
+		return append(dst, text[len("IP6 "):]...)
 	}
-	return text
+	return append(dst, text...)
+}
+
+// appendHex appends v in lower-case hexadecimal, zero-padded to width
+// digits (fmt's %0*x).
+func appendHex(dst []byte, v uint64, width int) []byte {
+	var b [16]byte
+	h := strconv.AppendUint(b[:0], v, 16)
+	for i := len(h); i < width; i++ {
+		dst = append(dst, '0')
+	}
+	return append(dst, h...)
 }
 
 // onesSum adds b to sum as RFC 1071's 16-bit ones' complement sum.
