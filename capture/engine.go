@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -289,6 +290,15 @@ func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 	// With files the only output (no lines, no processes to look up),
 	// the reader writes them itself; written counts what it wrote.
 	direct := out.filesOnly()
+	if !direct && os.Getenv("GOGC") == "" {
+		// Printing allocates a little per packet, and the collector lets
+		// the heap grow past what is live by GOGC percent of the live
+		// heap plus the globals, 5 MB of them here (gopacket's layer
+		// tables): at 100 that garbage is most of a printing capture's
+		// memory. At 25, measured with 1M packets: peak RSS 24.4 -> 17.7
+		// MiB, CPU per packet 846 -> 1036 ns (tcpdump's 1222).
+		debug.SetGCPercent(25)
+	}
 	var written uint64
 	depth := max(opts.QueueLen/batchPackets, 4)
 	queue := make(chan *batch, depth)
