@@ -315,6 +315,16 @@ func scanBench(bin string) error {
 	fmt.Printf("| same: runs with all %d open ports found | %d/%d | %d/%d | |\n", len(open), okO, *runs, okT, *runs)
 	mo, mt := median(each(o, rssMiB)), median(each(t, rssMiB))
 	fmt.Printf("| same: peak RSS | %.1f MiB | %.1f MiB | %.2f |\n", mo, mt, mo/mt)
+	var floors []float64
+	for range *runs {
+		d, err := synFloor(lab, lab.Client.Addr4, lab.Server.Addr4)
+		if err != nil {
+			return err
+		}
+		floors = append(floors, float64(d.Microseconds())/1000)
+	}
+	fl := median(floors)
+	fmt.Printf("| same: the lab's floor, 65535 SYNs sent and nothing else (see floor.go) vs a third of nmap's time | %.0f ms | %.0f ms | %.2f |\n", fl, wt/3, fl/(wt/3))
 
 	hosts := 1<<(32-prefix.Bits()) - 2
 	o, t, err = l.pair([]string{"portscan", "-Pn", "-p", "80", prefix.String()},

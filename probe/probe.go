@@ -143,6 +143,19 @@ type TCPHeader struct {
 	Flags            uint8
 }
 
+// IPv4Header appends the 20-byte IPv4 header of a datagram of n
+// payload bytes of protocol proto from src to to, for a socket that
+// sends whole datagrams (IPPROTO_RAW): TTL 64 and DF, as the kernel's
+// own header would be; the identification and the checksum left zero
+// for the kernel to fill in (raw(7)).
+func IPv4Header(dst []byte, src, to netip.Addr, proto uint8, n int) []byte {
+	total := 20 + n
+	dst = append(dst, 0x45, 0, byte(total>>8), byte(total), 0, 0, 0x40, 0, 64, proto, 0, 0)
+	s, d := src.As4(), to.As4()
+	dst = append(dst, s[:]...)
+	return append(dst, d[:]...)
+}
+
 // ParseTCP reads the fixed part of a TCP header.
 func ParseTCP(b []byte) (TCPHeader, bool) {
 	if len(b) < 14 {

@@ -129,3 +129,12 @@ func TestTCPAckAndTimestamp(t *testing.T) {
 		t.Errorf("timestamp request %x", ts)
 	}
 }
+
+func TestIPv4Header(t *testing.T) {
+	src, dst := netip.MustParseAddr("198.18.0.1"), netip.MustParseAddr("198.18.1.2")
+	h := IPv4Header([]byte{0xff}, src, dst, ProtoTCP, 20)[1:]
+	if len(h) != 20 || h[0] != 0x45 || binary.BigEndian.Uint16(h[2:]) != 40 || h[6] != 0x40 || h[8] != 64 || h[9] != ProtoTCP ||
+		netip.AddrFrom4([4]byte(h[12:16])) != src || netip.AddrFrom4([4]byte(h[16:20])) != dst {
+		t.Errorf("header % x", h)
+	}
+}
