@@ -3,7 +3,9 @@ package capture
 import (
 	"encoding/binary"
 	"fmt"
+	"net"
 	"net/netip"
+	"strconv"
 	"strings"
 
 	"github.com/gopacket/gopacket"
@@ -42,6 +44,33 @@ type decoder struct {
 	depth         int      // tunnels within tunnels decoded so far
 	verbose       int      // tcpdump's -v count: checksums are checked
 	frame         []byte   // the frame being decoded
+	// names caches addresses' text: a capture sees few addresses many
+	// times, and formatting each one per packet was a third of a
+	// printed line's allocations. Emptied when it grows past maxNames.
+	names map[addrKey]string
+	line  []byte // a line being built, reused
+}
+
+type addrKey struct {
+	b [16]byte
+	n uint8 // 4 or 16: net.IP's text of a 16-byte IPv4-mapped address differs
+}
+
+const maxNames = 4096
+
+// addrText is ip.String(), from the cache when ip was seen before.
+func (d *decoder) addrText(ip net.IP) string {
+	var k addrKey
+	k.n = uint8(copy(k.b[:], ip))
+	if name, ok := d.names[k]; ok {
+		return name
+	}
+	if d.names == nil || len(d.names) >= maxNames {
+		d.names = make(map[addrKey]string, 64)
+	}
+	name := ip.String()
+	d.names[k] = name
+	return name
 }
 
 // tcpKey names a TCP conversation the same way in both directions.
@@ -111,7 +140,7 @@ func (d *decoder) describe(frame []byte, wire int) summary {
 	}
 	switch {
 	case has(layers.LayerTypeIPv4):
-		ipName, s.src, s.dst = "IP", d.ip4.SrcIP.String(), d.ip4.DstIP.String()
+		ipName, s.src, s.dst = "IP", d.addrText(d.ip4.SrcIP), d.addrText(d.ip4.DstIP)
 		if total := int(binary.BigEndian.Uint16(d.ip4.Contents[2:])); total < int(d.ip4.IHL)*4 {
 			// A total length below the header's (0 from BIG TCP's
 			// segmentation offload): tcpdump says so and stops.
@@ -125,7 +154,7 @@ func (d *decoder) describe(frame []byte, wire int) summary {
 			return s
 		}
 	case has(layers.LayerTypeIPv6):
-		ipName, s.src, s.dst = "IP6", d.ip6.SrcIP.String(), d.ip6.DstIP.String()
+		ipName, s.src, s.dst = "IP6", d.addrText(d.ip6.SrcIP), d.addrText(d.ip6.DstIP)
 		ipLen = int(d.ip6.Length)
 		if d.ip6.HopByHop != nil {
 			d.hbh = len(d.ip6.HopByHop.Contents)
@@ -162,7 +191,16 @@ func (d *decoder) describe(frame []byte, wire int) summary {
 			s.text = fmt.Sprintf("%s %s.%d > %s.%d: %s%s", ipName, s.src, s.sport, s.dst, s.dport, sum, t)
 			return s
 		}
-		s.text = fmt.Sprintf("%s %s.%d > %s.%d: %sUDP, length %d", ipName, s.src, s.sport, s.dst, s.dport, sum, ulen)
+		// The commonest line, built without fmt's boxing of each value.
+		b := append(d.line[:0], ipName...)
+		b = append(append(append(b, ' '), s.src...), '.')
+		b = strconv.AppendInt(b, int64(s.sport), 10)
+		b = append(append(append(b, " > "...), s.dst...), '.')
+		b = strconv.AppendInt(b, int64(s.dport), 10)
+		b = append(append(append(b, ": "...), sum...), "UDP, length "...)
+		b = strconv.AppendInt(b, int64(ulen), 10)
+		d.line = b
+		s.text = string(b)
 		return s
 	case has(layers.LayerTypeICMPv4):
 		s.proto = "icmp"
