@@ -105,6 +105,22 @@ var tcpFlagNames = []struct {
 	name string
 }{{0x01, "F"}, {0x02, "S"}, {0x04, "R"}, {0x08, "P"}, {0x10, "."}, {0x20, "U"}, {0x40, "E"}, {0x80, "W"}}
 
+// tcpFlagText is the TCP flags byte fl as tcpdump prints it between the
+// brackets, in its order (ACK before URG), "none" for none.
+func tcpFlagText(fl byte) string {
+	var buf [8]byte
+	b := buf[:0]
+	for _, f := range tcpFlagNames {
+		if fl&f.bit != 0 {
+			b = append(b, f.name...)
+		}
+	}
+	if len(b) == 0 {
+		return "none"
+	}
+	return string(b)
+}
+
 // transport describes an IP payload of protocol proto, length bytes on
 // the wire; ttl is the IP header's (VRRP names one that is not 255).
 func transport(ipName, src, dst string, proto int, b []byte, length, ttl int) summary {
@@ -120,16 +136,7 @@ func transport(ipName, src, dst string, proto int, b []byte, length, ttl int) su
 		seq, ack := binary.BigEndian.Uint32(b[4:]), binary.BigEndian.Uint32(b[8:])
 		off := int(b[12]>>4) * 4
 		fl := b[13]
-		var flags strings.Builder
-		for _, f := range tcpFlagNames { // tcpdump's order: ACK before URG
-			if fl&f.bit != 0 {
-				flags.WriteString(f.name)
-			}
-		}
-		if flags.Len() == 0 {
-			flags.WriteString("none")
-		}
-		s.flags = flags.String()
+		s.flags = tcpFlagText(fl)
 		data := max(len(b)-off, 0)
 		if length > 0 {
 			data = max(length-off, 0)

@@ -223,64 +223,56 @@ func (d *decoder) describe(frame []byte, wire int) summary {
 func (d *decoder) tcpText(s summary, ipName string, ipLen int) summary {
 	t := &d.tcp
 	s.proto, s.sport, s.dport = "tcp", int(t.SrcPort), int(t.DstPort)
-	var flags strings.Builder
-	// tcpdump's order: F S R P U . E W ... its table lists ACK after URG.
-	for _, f := range []struct {
-		on   bool
-		name string
-	}{{t.FIN, "F"}, {t.SYN, "S"}, {t.RST, "R"}, {t.PSH, "P"}, {t.ACK, "."}, {t.URG, "U"}, {t.ECE, "E"}, {t.CWR, "W"}} {
-		if f.on {
-			flags.WriteString(f.name)
-		}
-	}
-	if flags.Len() == 0 {
-		flags.WriteString("none")
-	}
-	s.flags = flags.String()
+	s.flags = tcpFlags(t)
 	data := max(ipLen-int(t.DataOffset)*4, 0)
 	seq, ack := d.relative(s, t)
-	var b strings.Builder
-	fmt.Fprintf(&b, "%s %s.%d > %s.%d: Flags [%s]", ipName, s.src, s.sport, s.dst, s.dport, s.flags)
+	// Built with strconv in a buffer kept from packet to packet: the
+	// commonest line, where fmt's boxing of each value showed.
+	b := append(d.line[:0], ipName...)
+	b = append(append(append(b, ' '), s.src...), '.')
+	b = strconv.AppendInt(b, int64(s.sport), 10)
+	b = append(append(append(b, " > "...), s.dst...), '.')
+	b = strconv.AppendInt(b, int64(s.dport), 10)
+	b = append(append(append(b, ": Flags ["...), s.flags...), ']')
 	if d.verbose > 0 {
 		if seg, src, dst, ok := d.segment(t.Contents, ipLen); ok {
 			good, want := transportSum(src, dst, 6, seg, 16)
-			fmt.Fprintf(&b, ", cksum 0x%04x", t.Checksum)
+			b = appendHex(append(b, ", cksum 0x"...), uint64(t.Checksum), 4)
 			if good {
-				b.WriteString(" (correct)")
+				b = append(b, " (correct)"...)
 			} else {
-				fmt.Fprintf(&b, " (incorrect -> 0x%04x)", want)
+				b = append(appendHex(append(b, " (incorrect -> 0x"...), uint64(want), 4), ')')
 			}
 		}
 	}
 	if t.SYN || data > 0 || t.FIN || t.RST {
+		b = strconv.AppendUint(append(b, ", seq "...), uint64(seq), 10)
 		if data > 0 {
-			fmt.Fprintf(&b, ", seq %d:%d", seq, seq+uint32(data))
-		} else {
-			fmt.Fprintf(&b, ", seq %d", seq)
+			b = strconv.AppendUint(append(b, ':'), uint64(seq+uint32(data)), 10)
 		}
 	}
 	if t.ACK {
-		fmt.Fprintf(&b, ", ack %d", ack)
+		b = strconv.AppendUint(append(b, ", ack "...), uint64(ack), 10)
 	}
-	fmt.Fprintf(&b, ", win %d", t.Window)
+	b = strconv.AppendUint(append(b, ", win "...), uint64(t.Window), 10)
 	if t.URG {
-		fmt.Fprintf(&b, ", urg %d", t.Urgent)
+		b = strconv.AppendUint(append(b, ", urg "...), uint64(t.Urgent), 10)
 	}
 	if len(t.Options) > 0 {
-		b.WriteString(", options [")
+		b = append(b, ", options ["...)
 		for i, o := range t.Options {
 			if i > 0 {
-				b.WriteByte(',')
+				b = append(b, ',')
 			}
 			if o.OptionType == 30 {
-				b.WriteString(mptcpOption(o.OptionData, t.SYN, t.ACK))
+				b = append(b, mptcpOption(o.OptionData, t.SYN, t.ACK)...)
 				continue
 			}
-			b.WriteString(tcpOption(o))
+			b = append(b, tcpOption(o)...)
 		}
-		b.WriteByte(']')
+		b = append(b, ']')
 	}
-	fmt.Fprintf(&b, ", length %d", data)
+	b = strconv.AppendInt(append(b, ", length "...), int64(data), 10)
 	if data > 0 {
 		pay := t.Payload
 		if len(pay) > data {
@@ -289,26 +281,39 @@ func (d *decoder) tcpText(s summary, ipName string, ipLen int) summary {
 		port := func(p layers.TCPPort) bool { return t.SrcPort == p || t.DstPort == p }
 		switch {
 		case port(179):
-			b.WriteString(": BGP") // tcpdump's BGP printer says no more without -v
+			b = append(b, ": BGP"...) // tcpdump's BGP printer says no more without -v
 		case port(646):
-			b.WriteString(ldpText(pay)) // no separator: tcpdump's own
+			b = append(b, ldpText(pay)...) // no separator: tcpdump's own
 		case port(6653) || port(6633):
-			b.WriteString(": OpenFlow")
+			b = append(b, ": OpenFlow"...)
 		case port(6379):
-			b.WriteString(respText(pay))
+			b = append(b, respText(pay)...)
 		case port(53) && len(pay) >= 2:
 			// DNS over TCP: each message after its 2-byte length.
 			if t := dnsText(pay[2:], false); t != "" {
-				fmt.Fprintf(&b, " %s (%d)", t, data-2)
+				b = append(append(append(b, ' '), t...), " ("...)
+				b = append(strconv.AppendInt(b, int64(data-2), 10), ')')
 			}
 		case port(22):
-			b.WriteString(sshText(pay))
+			b = append(b, sshText(pay)...)
 		case port(80) || port(8080):
-			b.WriteString(httpText(pay, d.verbose > 0))
+			b = append(b, httpText(pay, d.verbose > 0)...)
 		}
 	}
-	s.text = b.String()
+	d.line = b
+	s.text = string(b)
 	return s
+}
+
+// tcpFlags is t's flags as tcpdump prints them between the brackets.
+func tcpFlags(t *layers.TCP) string {
+	var fl byte
+	for i, on := range [...]bool{t.FIN, t.SYN, t.RST, t.PSH, t.ACK, t.URG, t.ECE, t.CWR} {
+		if on {
+			fl |= 1 << i
+		}
+	}
+	return tcpFlagText(fl)
 }
 
 // relative gives the sequence and acknowledgement numbers as tcpdump
