@@ -363,14 +363,6 @@ func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 			}
 			k, err := conn.NextBatch(0, pkts)
 			if err == nil && k == 0 {
-				select {
-				case <-stop:
-					finish(nil)
-					return
-				case <-drain:
-					d.start(markNanos)
-				default:
-				}
 				// The ring is empty: hand over what there is, then wait,
 				// draining only until every block that can hold a packet
 				// from before the mark has been handed over.
