@@ -16,7 +16,10 @@ type summary struct {
 	proto        string
 	sport, dport int
 	flags        string
-	text         string // tcpdump -n's description after the timestamp
+	// text is tcpdump -n's description after the timestamp. For the
+	// common TCP and UDP lines it shares the decoder's buffer (lineText):
+	// valid until the decoder describes the next packet.
+	text string
 }
 
 // decode describes a packet starting at a header of the given ethertype
