@@ -59,7 +59,7 @@ func (s *scanner) runConnect(ctx context.Context, resume *resumeState, stderr io
 				}
 				s.mu.Unlock()
 				r.RTT = time.Since(start)
-				s.record(idx, r, time.Now())
+				s.record(dst, port, r, time.Now())
 			}
 		}()
 	}

@@ -62,16 +62,22 @@ type scanner struct {
 	// streamed marks the probes already written.
 	stream   *report.JSONWriter
 	streamed bitset
-	n        uint64
-	perm     *Permutation
-	key      uint64
-	sport    uint16
+	// scanned are the targets to scan (those up, after discovery), in
+	// host groups of groupHosts (groups.go); targets, n, perm and table
+	// are the current group's, group its number.
+	scanned    []netip.Addr
+	groupHosts int
+	group      int
+	skipped    uint64             // this shard's probes a resumed scan does not send again (before its record's place)
+	discIdx    map[netip.Addr]int // allTargets' indexes, for a scan of several groups after discovery
+	n          uint64
+	perm       *Permutation
+	key        uint64
+	sport      uint16
 
 	mu    sync.Mutex
-	table *table // nil for a scan too large for one (tableLimit)
-	// counts are the results of each state a scan without a table wrote.
-	counts [Unfiltered + 1]atomic.Uint64
-	start  time.Time
+	table *table
+	start time.Time
 	// A raw scan's probes between send and final answer, in the order
 	// sent (for their timeouts), and those waiting to be sent again.
 	pending map[uint64]*flight
@@ -211,51 +217,81 @@ func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
-	s.n = uint64(len(s.targets)) * uint64(len(s.ports))
+	s.scanned, s.groupHosts = s.targets, max(len(s.targets), 1)
+	total := uint64(len(s.scanned)) * uint64(len(s.ports))
 	if opts.PingOnly {
-		s.n = 0
+		total = 0
 	}
-	s.perm = NewPermutation(s.n, s.opts.Seed)
-	if s.n > tableLimit {
-		// Too many probes for a table: each result is written as it
-		// becomes final, and only counts are kept.
-		if err := opts.streamable(s.n); err != nil {
+	if total > tableLimit {
+		// Too many probes for one table: host groups, each written
+		// when it ends.
+		if err := opts.streamable(total); err != nil {
 			return err
 		}
-	} else {
-		s.table = newTable(s.n)
-		s.probed = make(bitset, (s.n+63)/64)
-		if opts.JSON {
-			s.streamed = make(bitset, (s.n+63)/64)
+		s.groupHosts = max(1, int(tableLimit/uint64(len(s.ports))))
+		if s.disc != nil {
+			s.discIdx = discIndex(s.allTargets)
 		}
 	}
 	resume, err := loadResume(s)
 	if err != nil {
 		return err
 	}
-	if s.n > 0 {
-		s.verbose.phase(opts.Type.scanName(), s.targets, len(s.ports))
+	s.setGroup(s.group)
+	if total > 0 {
+		s.verbose.phase(opts.Type.scanName(), s.scanned, len(s.ports))
+	}
+	// The report is written host by host from the table (each group's
+	// as it ends), unless something needs every result at once: --diff,
+	// an --expect on ports, -sV (one service scan of every open port).
+	grouped := s.groups() > 1
+	whole := !grouped && (s.prev != nil || dial != nil || opts.portExpects())
+	reports := newReportOutputs(s, stdout, outs)
+	var counts summary
+	var groupDone func() error
+	if grouped {
+		reports.head()
+		groupDone = func() error {
+			var scanVersions func([]Result)
+			if dial != nil && ctx.Err() == nil {
+				scanVersions = func(rs []Result) { s.serviceScan(ctx, rs, dial) }
+			}
+			return s.writeHosts(reports, &counts, scanVersions)
+		}
 	}
 	switch {
-	case s.n == 0:
+	case total == 0:
 		// -sn, or no target up: nothing to scan.
 	case opts.Type == Connect:
 		err = s.runConnect(ctx, resume, stderr)
 	default:
-		err = s.runRaw(ctx, resume, stderr)
+		err = s.runRaw(ctx, resume, stderr, groupDone)
 	}
 	if err != nil {
 		return err
 	}
-	if s.n > 0 {
-		s.verbose.completed(opts.Type.scanName(), s.n, "ports")
+	if total > 0 {
+		s.verbose.completed(opts.Type.scanName(), total, "ports")
 	}
 	interrupted := ctx.Err() != nil
-	results := s.results(interrupted)
-	if dial != nil && !interrupted {
-		s.serviceScan(ctx, results, dial)
+	var results []Result
+	switch {
+	case whole:
+		results = s.results()
+		if dial != nil && !interrupted {
+			s.serviceScan(ctx, results, dial)
+		}
+	case !grouped:
+		reports.head()
+		if err := s.writeHosts(reports, &counts, nil); err != nil {
+			return err
+		}
 	}
 	sum := summarize(s, results, time.Since(s.start))
+	sum.Open += counts.Open
+	sum.Closed += counts.Closed
+	sum.Filtered += counts.Filtered
+	sum.OpenFiltered += counts.OpenFiltered
 	sum.LocalDrops = s.localDrops.Load()
 	if counters != nil && (sum.GivenUp > 0 || sum.Filtered > 0 || s.anyDown()) {
 		// Probes went unanswered: what this host's kernel dropped on
@@ -270,16 +306,17 @@ func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 		// Only what was probed is reported; the summary says the rest
 		// was not (nmap's runstats exit="error").
 		sum.Interrupted = true
-		sum.Unprobed = s.opts.Shard.Count(s.n) - uint64(len(results))
-		if s.table == nil {
-			sum.Unprobed = s.opts.Shard.Count(s.n) - s.finals()
-		}
+		sum.Unprobed = s.shardProbes() - s.skipped - uint64(sum.Open+sum.Closed+sum.Filtered+sum.OpenFiltered)
 	}
 	s.verdict(&sum)
 	if s.prev != nil {
 		s.changes = s.diff(s.prev, results)
 	}
-	if err := writeOutputs(s, results, sum, stdout, outs); err != nil {
+	if whole {
+		reports.head()
+		reports.hosts(s.byHost(results), results)
+	}
+	if err := reports.tail(sum); err != nil {
 		return err
 	}
 	if n := sum.LocalDrops; n > 0 {
@@ -333,20 +370,27 @@ func (s *scanner) indexOf(a netip.Addr, port uint16) (uint64, bool) {
 	return uint64(t)*uint64(len(s.ports)) + uint64(s.portIdx[port]), true
 }
 
-// record stores an answer for probe idx; the first answer stands. For a
-// raw scan the probe must still be waiting (a late answer to a probe
-// already given up is not taken: the port was reported without it), and
-// the answer feeds the window; a connect scan gives its own RTT.
-func (s *scanner) record(idx uint64, r Result, at time.Time) {
+// record stores an answer from target a's port, and reports whether it
+// is the current group's probe. The first answer stands. For a raw scan
+// the probe must still be waiting (a late answer to a probe already
+// given up is not taken: the port was reported without it), and the
+// answer feeds the window; a connect scan gives its own RTT. The probe is
+// looked up under the lock, so a group ending meanwhile cannot give it
+// another group's number.
+func (s *scanner) record(a netip.Addr, port uint16, r Result, at time.Time) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.table != nil && s.table.cell[idx] != 0 {
-		return
+	idx, ok := s.indexOf(a, port)
+	if !ok {
+		return false
+	}
+	if s.table.cell[idx] != 0 {
+		return true
 	}
 	if s.pending != nil {
 		fl := s.pending[idx]
 		if fl == nil {
-			return
+			return true
 		}
 		sent, now := fl.sent.Load(), int64(at.Sub(s.start))
 		delete(s.pending, idx)
@@ -366,10 +410,6 @@ func (s *scanner) record(idx uint64, r Result, at time.Time) {
 		a, p := s.probeOf(idx)
 		s.verbose.line("Discovered open port %d/%s on %s", p, s.opts.Type.Proto(), a)
 	}
-	if s.table == nil {
-		s.emit(idx, r)
-		return
-	}
 	target, _ := s.probeOf(idx)
 	s.table.set(idx, target, r)
 	if s.stream != nil && r.State == Open {
@@ -379,19 +419,7 @@ func (s *scanner) record(idx uint64, r Result, at time.Time) {
 		s.stream.Write("port", s.jsonPort(r))
 		s.stream.Flush()
 	}
-}
-
-// emit writes a final result of a scan without a table, and counts it.
-// Open ports are flushed at once: a scan killed midway leaves them.
-func (s *scanner) emit(idx uint64, r Result) {
-	s.counts[r.State].Add(1)
-	r.Addr, r.Port = s.probeOf(idx)
-	if s.jsonShown(r) {
-		s.stream.Write("port", s.jsonPort(r))
-		if r.State == Open {
-			s.stream.Flush()
-		}
-	}
+	return true
 }
 
 // unanswered is a probe's result when it had no answer.
@@ -402,20 +430,11 @@ func (s *scanner) unanswered() Result {
 	return Result{State: Filtered, Reason: "no-response"}
 }
 
-// finals is the number of results a scan without a table wrote.
-func (s *scanner) finals() uint64 {
-	var n uint64
-	for i := range s.counts {
-		n += s.counts[i].Load()
-	}
-	return n
-}
-
 // sourceFor is the address probes of family fam leave from: --source,
 // or the one the route to the family's first target gives.
 func (s *scanner) sourceFor(network rawsock.Network, fam int) (netip.Addr, error) {
 	var dst netip.Addr
-	for _, a := range s.targets {
+	for _, a := range s.allScanned() {
 		if a.Is4() == (fam == 4) {
 			dst = a
 			break
@@ -424,10 +443,19 @@ func (s *scanner) sourceFor(network rawsock.Network, fam int) (netip.Addr, error
 	return network.SourceFor(dst, s.opts.Iface, s.opts.Source)
 }
 
+// allScanned are the targets of every host group (before discovery has
+// chosen them, every target).
+func (s *scanner) allScanned() []netip.Addr {
+	if s.scanned != nil {
+		return s.scanned
+	}
+	return s.targets
+}
+
 func (s *scanner) families() []int {
 	var fams []int
 	has := map[int]bool{}
-	for _, a := range s.targets {
+	for _, a := range s.allScanned() {
 		f := 4
 		if a.Is6() {
 			f = 6
@@ -508,8 +536,10 @@ func (s *scanner) closeRaw() {
 
 // runRaw is the SYN or UDP scan: probes go out as the window allows
 // (or at the pace --rate pins), in the permutation's order, each resent
-// after its timeout while tries are left, readers recording answers.
-func (s *scanner) runRaw(ctx context.Context, resume *resumeState, stderr io.Writer) error {
+// after its timeout while tries are left, readers recording answers. It
+// scans the host groups from the current one on, calling groupDone (when
+// not nil) as each ends, and stops after the group a cancellation ends.
+func (s *scanner) runRaw(ctx context.Context, resume *resumeState, stderr io.Writer, groupDone func() error) error {
 	if err := s.openRaw(); err != nil {
 		s.closeRaw()
 		return err
@@ -534,7 +564,30 @@ func (s *scanner) runRaw(ctx context.Context, resume *resumeState, stderr io.Wri
 		j = resume.Next
 	}
 	saver := newResumeSaver(s, stderr)
-	defer saver.stop()
+	for {
+		if err := s.scanGroup(ctx, j, saver); err != nil {
+			return err
+		}
+		if groupDone != nil {
+			if err := groupDone(); err != nil {
+				return err
+			}
+		}
+		if ctx.Err() != nil || s.group+1 >= s.groups() {
+			return nil
+		}
+		s.mu.Lock()
+		s.setGroup(s.group + 1)
+		s.mu.Unlock()
+		// The last group is written: a resumed scan starts here.
+		j = s.opts.Shard.I
+		saver.save(j)
+	}
+}
+
+// scanGroup probes the current host group from position j of its
+// permutation until every probe is final, or ctx ends it.
+func (s *scanner) scanGroup(ctx context.Context, j uint64, saver *resumeSaver) error {
 	senders := newSenders(s)
 	pace := newPace(s.opts)
 	timer := time.NewTimer(time.Hour)
@@ -543,15 +596,6 @@ func (s *scanner) runRaw(ctx context.Context, resume *resumeState, stderr io.Wri
 		if ctx.Err() != nil {
 			senders.stop()
 			saver.save(s.resumePoint(j))
-			if s.table == nil {
-				// Sent, not answered: reported as a table would.
-				s.mu.Lock()
-				for idx, fl := range s.pending {
-					fl.final = true
-					s.emit(idx, s.unanswered())
-				}
-				s.mu.Unlock()
-			}
 			return nil
 		}
 		now := int64(time.Since(s.start))
@@ -566,9 +610,7 @@ func (s *scanner) runRaw(ctx context.Context, resume *resumeState, stderr io.Wri
 			s.pending[fl.idx] = fl
 			s.fifo = append(s.fifo, fl)
 			s.win.inflight++
-			if s.probed != nil {
-				s.probed.set(fl.idx)
-			}
+			s.probed.set(fl.idx)
 		}
 		finished := fl == nil && j >= s.n && len(s.pending) == 0 && !s.catchUp()
 		wait := s.nextTimeout(now)
@@ -593,11 +635,7 @@ func (s *scanner) runRaw(ctx context.Context, resume *resumeState, stderr io.Wri
 		case <-ctx.Done():
 		}
 	}
-	if err := senders.stop(); err != nil {
-		return err
-	}
-	saver.done()
-	return nil
+	return senders.stop()
 }
 
 // catchUp queues again the probes given up with fewer tries than are
@@ -606,9 +644,6 @@ func (s *scanner) runRaw(ctx context.Context, resume *resumeState, stderr io.Wri
 // an open port whose first sends were lost early is still found. It
 // reports whether it queued any.
 func (s *scanner) catchUp() bool {
-	if s.table == nil {
-		return false // no record of the tries each probe had
-	}
 	tries := s.win.tries()
 	queued := false
 	for j := s.opts.Shard.I; j < s.n; j += s.opts.Shard.N {
@@ -666,13 +701,9 @@ func (s *scanner) nextProbe(j uint64) (*flight, uint64) {
 		s.win.resends++
 		return fl, j
 	}
-	for ; j < s.n; j += s.opts.Shard.N {
-		idx := s.perm.At(j)
-		if s.table != nil && s.table.cell[idx] != 0 {
-			continue // answered in the run this one resumes
-		}
+	if j < s.n {
 		fl := s.newFlight()
-		fl.idx, fl.pos = idx, j
+		fl.idx, fl.pos = s.perm.At(j), j
 		return fl, j + s.opts.Shard.N
 	}
 	return nil, j
@@ -706,11 +737,7 @@ func (s *scanner) expire(now int64) {
 		fl.final = true // no answer: filtered (open|filtered for UDP)
 		delete(s.pending, fl.idx)
 		s.givenUp++
-		if s.table == nil {
-			s.emit(fl.idx, s.unanswered())
-		} else {
-			s.table.ttl[fl.idx] = uint8(min(fl.try, 255)) // the tries it had, for a later catch-up
-		}
+		s.table.ttl[fl.idx] = uint8(min(fl.try, 255)) // the tries it had, for a later catch-up
 		s.freeFlight(fl)
 	}
 	s.fifo = s.fifo[head:]
@@ -874,27 +901,22 @@ func (s *scanner) handleTransport(b []byte, meta rawsock.Meta, at time.Time) boo
 		if !ok || h.DstPort != s.sport {
 			return false
 		}
-		idx, ok := s.indexOf(meta.Src, h.SrcPort)
-		if ok {
-			s.record(idx, Result{State: Open, Reason: "udp-response", From: meta.Src, TTL: meta.TTL}, at)
-		}
-		return ok
+		return s.record(meta.Src, h.SrcPort, Result{State: Open, Reason: "udp-response", From: meta.Src, TTL: meta.TTL}, at)
 	}
 	h, ok := probe.ParseTCP(b)
 	if !ok || h.DstPort != s.sport {
 		return false
 	}
-	idx, ok := s.indexOf(meta.Src, h.SrcPort)
-	if !ok || h.Ack-1 != s.cookie(meta.Src.Unmap(), h.SrcPort) {
+	if h.Ack-1 != s.cookie(meta.Src.Unmap(), h.SrcPort) {
 		return false // not an answer to our SYN: stray or forged
 	}
 	switch {
 	case h.Flags&probe.FlagRST != 0:
-		s.record(idx, Result{State: Closed, Reason: "reset", From: meta.Src, TTL: meta.TTL}, at)
+		return s.record(meta.Src, h.SrcPort, Result{State: Closed, Reason: "reset", From: meta.Src, TTL: meta.TTL}, at)
 	case h.Flags&(probe.FlagSYN|probe.FlagACK) == probe.FlagSYN|probe.FlagACK:
-		s.record(idx, Result{State: Open, Reason: "syn-ack", From: meta.Src, TTL: meta.TTL}, at)
+		return s.record(meta.Src, h.SrcPort, Result{State: Open, Reason: "syn-ack", From: meta.Src, TTL: meta.TTL}, at)
 	}
-	return true
+	return false
 }
 
 // readICMP records ICMP errors about our probes.
@@ -924,10 +946,6 @@ func (s *scanner) handleICMP(fam int, b []byte, meta rawsock.Meta, at time.Time)
 	if !ok || sport != s.sport {
 		return false
 	}
-	idx, ok := s.indexOf(q.Dst, dport)
-	if !ok {
-		return false
-	}
 	if s.opts.Type == UDP {
 		if q.Protocol != probe.ProtoUDP {
 			return false
@@ -937,47 +955,30 @@ func (s *scanner) handleICMP(fam int, b []byte, meta rawsock.Meta, at time.Time)
 		return false
 	}
 	reason := reasonText(fam, m.Type, m.Code)
-	if s.own.Has(meta.Src) {
-		s.ownUnreach.Add(1)
-	}
 	state := Filtered
 	if s.opts.Type == UDP && reason == "port-unreach" {
 		state = Closed
 	}
-	s.record(idx, Result{State: state, Reason: reason, From: meta.Src, TTL: meta.TTL}, at)
+	if !s.record(q.Dst, dport, Result{State: state, Reason: reason, From: meta.Src, TTL: meta.TTL}, at) {
+		return false
+	}
+	if s.own.Has(meta.Src) {
+		s.ownUnreach.Add(1)
+	}
 	return true
 }
 
-// results lists every probe of the shard in target and port order, the
-// unanswered ones filtered (TCP) or open|filtered (UDP).
-func (s *scanner) results(interrupted bool) []Result {
+// results lists every probe of the shard sent in this run, in target and
+// port order, the unanswered ones filtered (TCP) or open|filtered (UDP).
+func (s *scanner) results() []Result {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.table == nil || s.n == 0 {
-		return nil // written as they became final, or -sn
+	if s.n == 0 {
+		return nil // -sn
 	}
 	out := make([]Result, 0, s.opts.Shard.Count(s.n))
-	np := uint64(len(s.ports))
-	for t, a := range s.targets {
-		for p, port := range s.ports {
-			idx := uint64(t)*np + uint64(p)
-			if !s.inShard(idx) {
-				continue
-			}
-			if r, ok := s.table.get(idx, a); ok {
-				r.Addr, r.Port, r.idx = a, port, idx
-				out = append(out, r)
-				continue
-			}
-			if interrupted && !s.probed.has(idx) {
-				continue // never probed: no state to report
-			}
-			st := Filtered
-			if s.opts.Type == UDP {
-				st = OpenFiltered
-			}
-			out = append(out, Result{Addr: a, Port: port, State: st, Reason: "no-response"})
-		}
+	for t := range s.targets {
+		out = s.hostResults(t, out)
 	}
 	return out
 }

@@ -25,7 +25,8 @@ var (
 func testScanner(t Type) *scanner {
 	s := &scanner{opts: Options{Type: t, Shard: Shard{0, 1}}, targets: []netip.Addr{target}, ports: []uint16{22, 23},
 		index: map[netip.Addr]uint32{target: 0}, portIdx: make([]int32, 65536), key: 99, sport: 45000,
-		table: newTable(2), start: time.Now()}
+		table: newTable(2), probed: make(bitset, 1), start: time.Now()}
+	s.scanned, s.groupHosts = s.targets, 1
 	for i := range s.portIdx {
 		s.portIdx[i] = -1
 	}
@@ -123,19 +124,44 @@ func TestOpenPortsStreamed(t *testing.T) {
 	s.opts.JSON, s.opts.All = true, true
 	var out bytes.Buffer
 	s.stream, s.streamed = report.NewJSONWriter(&out, "portscan"), make(bitset, 1)
-	s.record(0, Result{State: Open, Reason: "syn-ack"}, time.Now())
+	s.probed.set(0)
+	s.probed.set(1)
+	s.record(target, 22, Result{State: Open, Reason: "syn-ack"}, time.Now())
 	if !strings.Contains(out.String(), `"port":22`) || !strings.Contains(out.String(), `"state":"open"`) {
 		t.Fatalf("the open port was not written when found: %q", out.String())
 	}
-	s.record(1, Result{State: Closed, Reason: "reset"}, time.Now())
+	s.record(target, 23, Result{State: Closed, Reason: "reset"}, time.Now())
 	if strings.Contains(out.String(), `"port":23`) {
 		t.Fatal("a closed port was streamed")
 	}
-	writeJSON(s, s.results(false), summary{}, &out)
+	writeOutputs(s, s.results(), summary{}, &out, &outputFiles{})
 	if n := strings.Count(out.String(), `"port":22`); n != 1 {
 		t.Errorf("port 22 written %d times:\n%s", n, out.String())
 	}
 	if !strings.Contains(out.String(), `"port":23`) || !strings.Contains(out.String(), `"type":"summary"`) {
 		t.Errorf("the rest and the summary missing:\n%s", out.String())
+	}
+}
+
+// An answer from a host of a group already ended matches no probe of the
+// current group: it is dropped, not given to the probe that now has its
+// number.
+func TestLateAnswerFromAnotherGroup(t *testing.T) {
+	s := testScanner(SYN)
+	other := netip.MustParseAddr("198.18.1.9")
+	s.scanned, s.groupHosts = []netip.Addr{target, other}, 1
+	s.setGroup(0)
+	s.setGroup(1)
+	if s.targets[0] != other || s.n != 2 {
+		t.Fatalf("group 1 is %v, %d probes", s.targets, s.n)
+	}
+	if s.record(target, 22, Result{State: Open, Reason: "syn-ack"}, time.Now()) {
+		t.Error("an answer from group 0's host was taken in group 1")
+	}
+	if !s.record(other, 22, Result{State: Open, Reason: "syn-ack"}, time.Now()) {
+		t.Error("an answer from group 1's host was not taken")
+	}
+	if r, ok := s.table.get(0, other); !ok || r.State != Open {
+		t.Errorf("group 1's port 22: %v %v", r, ok)
 	}
 }

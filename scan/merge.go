@@ -287,5 +287,6 @@ func rebuild(m manifest, ports []jsonPort, cmdLine []string) (*scanner, []Result
 		r.From, _ = netip.ParseAddr(p.From)
 		results = append(results, r)
 	}
+	s.scanned, s.groupHosts = s.targets, max(len(s.targets), 1)
 	return s, results, nil
 }

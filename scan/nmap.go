@@ -41,10 +41,8 @@ func (h hostResult) reason() string {
 }
 
 // byHost groups results per target, in the targets' order, ports
-// ascending. Without -Pn a host is up when anything answered from it,
-// which is what nmap's discovery probes would have found (portscan sends
-// no discovery probes of its own yet); with -Pn every host is up, as
-// nmap says: "received user-set".
+// ascending; after discovery, every target in the order nmap reports its
+// host groups, with what discovery found of it (hostFrom, withDiscovery).
 func (s *scanner) byHost(results []Result) []hostResult {
 	hosts := make([]hostResult, 0, len(s.targets))
 	for i := 0; i < len(results); {
@@ -52,57 +50,71 @@ func (s *scanner) byHost(results []Result) []hostResult {
 		for j < len(results) && results[j].Addr == results[i].Addr {
 			j++
 		}
-		// Sorted in place: results is the scan's own, grouped by target.
-		h := hostResult{addr: results[i].Addr, ports: results[i:j:j]}
-		slices.SortFunc(h.ports, func(a, b Result) int { return cmp.Compare(a.Port, b.Port) })
-		for _, r := range h.ports {
-			if r.Reason == "no-response" || r.From.IsValid() && r.From != r.Addr {
-				continue
-			}
-			if !h.up {
-				h.up, h.why, h.ttl = true, r.Reason, r.TTL
-			}
-			if r.RTT > 0 && (h.latency == 0 || r.RTT < h.latency) {
-				h.latency = r.RTT
-			}
-		}
-		if s.opts.SkipDiscovery {
-			h.up, h.why, h.ttl = true, "user-set", 0
-		}
-		hosts = append(hosts, h)
+		hosts = append(hosts, s.hostFrom(results[i:j:j]))
 		i = j
 	}
 	if s.disc == nil {
 		return hosts
 	}
-	// Discovery said who is up: every target, in order, with its
-	// ports when it was scanned; latency and reason its answer's.
 	scanned := make(map[netip.Addr]int, len(hosts))
 	for k, h := range hosts {
 		scanned[h.addr] = k
 	}
 	all := make([]hostResult, 0, len(s.allTargets))
-	order := s.discOrder
-	if len(order) != len(s.allTargets) {
-		order = make([]int, len(s.allTargets))
-		for i := range order {
-			order[i] = i
-		}
-	}
-	for _, i := range order {
-		a := s.allTargets[i]
-		h := hostResult{addr: a}
-		if k, ok := scanned[a]; ok {
+	for _, i := range s.reportOrder() {
+		h := hostResult{addr: s.allTargets[i]}
+		if k, ok := scanned[h.addr]; ok {
 			h = hosts[k]
 		}
-		d := s.disc[i]
-		h.up, h.why, h.ttl = d.up, d.why, d.ttl
-		if d.rtt > 0 {
-			h.latency = d.rtt
-		}
+		s.withDiscovery(&h, i)
 		all = append(all, h)
 	}
 	return all
+}
+
+// hostFrom is a host's report from its results (sorted by port in
+// place). Without discovery a host is up when anything answered from it;
+// with -Pn every host is up, as nmap says: "received user-set".
+func (s *scanner) hostFrom(ports []Result) hostResult {
+	h := hostResult{addr: ports[0].Addr, ports: ports}
+	slices.SortFunc(h.ports, func(a, b Result) int { return cmp.Compare(a.Port, b.Port) })
+	for _, r := range h.ports {
+		if r.Reason == "no-response" || r.From.IsValid() && r.From != r.Addr {
+			continue
+		}
+		if !h.up {
+			h.up, h.why, h.ttl = true, r.Reason, r.TTL
+		}
+		if r.RTT > 0 && (h.latency == 0 || r.RTT < h.latency) {
+			h.latency = r.RTT
+		}
+	}
+	if s.opts.SkipDiscovery {
+		h.up, h.why, h.ttl = true, "user-set", 0
+	}
+	return h
+}
+
+// withDiscovery gives h what discovery found of allTargets[i]: whether it
+// is up, why, and its latency.
+func (s *scanner) withDiscovery(h *hostResult, i int) {
+	d := s.disc[i]
+	h.up, h.why, h.ttl = d.up, d.why, d.ttl
+	if d.rtt > 0 {
+		h.latency = d.rtt
+	}
+}
+
+// reportOrder is allTargets' indexes in the order nmap reports them.
+func (s *scanner) reportOrder() []int {
+	if len(s.discOrder) == len(s.allTargets) {
+		return s.discOrder
+	}
+	order := make([]int, len(s.allTargets))
+	for i := range order {
+		order[i] = i
+	}
+	return order
 }
 
 // ignoredOrder is the order nmap lists a host's ignored states in
@@ -217,17 +229,31 @@ func latencyText(d time.Duration) string {
 	return strconv.FormatFloat(sec, 'f', digits, 64)
 }
 
-// writeNormal writes nmap's normal output: to the terminal (with the
-// "Starting" line) or to an -oN file (with the "#" lines around it).
-func (s *scanner) writeNormal(w io.Writer, results []Result, elapsed time.Duration, file bool) {
+// hostTally is what one output has written, for its closing lines.
+type hostTally struct {
+	hosts, up int
+	mac       bool // a host up had a MAC address
+}
+
+// nmap's normal output goes to the terminal (with the "Starting" line) or
+// to an -oN file (with the "#" lines around it), in three parts: the
+// head, the hosts (normalHosts, all at once or a host group at a time)
+// and the tail with the totals. The grepable (-oG) and XML (-oX) outputs
+// are written in the same three parts.
+func (s *scanner) normalHead(w io.Writer, file bool) {
 	if file {
 		fmt.Fprintf(w, "# %s scan initiated %s as: %s\n", nmapBanner(), s.start.Format(time.ANSIC), s.cmdLine())
 	} else if !s.startPrinted {
 		fmt.Fprintf(w, "Starting %s at %s\n", nmapBanner(), s.start.Format("2006-01-02 15:04 MST"))
 	}
-	hosts := s.byHost(results)
-	up := 0
+}
+
+// normalHosts writes the normal output's report of each host.
+func (s *scanner) normalHosts(w io.Writer, hosts []hostResult, file bool, t *hostTally) {
 	verbose := !file && s.verbose != nil
+	t.hosts += len(hosts)
+	t.mac = t.mac || s.anyMAC(hosts)
+	elapsed := time.Since(s.start)
 	for _, h := range hosts {
 		if !h.up {
 			if verbose && s.opts.PingOnly {
@@ -235,7 +261,7 @@ func (s *scanner) writeNormal(w io.Writer, results []Result, elapsed time.Durati
 			}
 			continue
 		}
-		up++
+		t.up++
 		fmt.Fprintf(w, "Nmap scan report for %s\n", h.addr)
 		line := "Host is up"
 		if s.opts.Reason {
@@ -274,18 +300,23 @@ func (s *scanner) writeNormal(w io.Writer, results []Result, elapsed time.Durati
 		}
 		fmt.Fprintln(w)
 	}
-	if up == 0 && len(hosts) == 1 {
+}
+
+// normalTail writes the closing lines: nmap's note, "Nmap done".
+func (s *scanner) normalTail(w io.Writer, t hostTally, elapsed time.Duration, file bool) {
+	verbose := !file && s.verbose != nil
+	if t.up == 0 && t.hosts == 1 {
 		fmt.Fprintln(w, "Note: Host seems down. If it is really up, but blocking our ping probes, try -Pn")
 	}
-	done := doneText(len(hosts), up, elapsed)
+	done := doneText(t.hosts, t.up, elapsed)
 	if s.services != nil {
 		// nmap asks here for reports of wrong results; rawkit's rules are
 		// its own, so only the first half is said.
 		fmt.Fprintln(w, "Service detection performed.")
 	}
 	// (-sn reads no data file, unless for a MAC address's vendor.)
-	if t := nmapServices(); s.verbose != nil && t != nil && (!s.opts.PingOnly || s.anyMAC(hosts)) {
-		fmt.Fprintf(w, "Read data files from: %s\n", t.dir)
+	if svc := nmapServices(); s.verbose != nil && svc != nil && (!s.opts.PingOnly || t.mac) {
+		fmt.Fprintf(w, "Read data files from: %s\n", svc.dir)
 	}
 	if file {
 		fmt.Fprintf(w, "# Nmap done at %s -- %s\n", time.Now().Format(time.ANSIC), done)
@@ -343,17 +374,20 @@ func (s *scanner) writeTable(w io.Writer, rows []Result) {
 	}
 }
 
-// writeGrepable writes nmap's -oG lines.
-func (s *scanner) writeGrepable(w io.Writer, results []Result, elapsed time.Duration) {
+// grepHead opens nmap's -oG output.
+func (s *scanner) grepHead(w io.Writer) {
 	fmt.Fprintf(w, "# %s scan initiated %s as: %s\n", nmapBanner(), s.start.Format(time.ANSIC), s.cmdLine())
+}
+
+// grepHosts writes the -oG lines of each host up.
+func (s *scanner) grepHosts(w io.Writer, hosts []hostResult, t *hostTally) {
 	proto := s.opts.Type.Proto()
-	hosts := s.byHost(results)
-	up := 0
+	t.hosts += len(hosts)
 	for _, h := range hosts {
 		if !h.up {
 			continue
 		}
-		up++
+		t.up++
 		fmt.Fprintf(w, "Host: %s ()\tStatus: Up\n", h.addr)
 		if s.opts.PingOnly {
 			continue
@@ -375,7 +409,11 @@ func (s *scanner) writeGrepable(w io.Writer, results []Result, elapsed time.Dura
 		}
 		fmt.Fprintln(w, line)
 	}
-	fmt.Fprintf(w, "# Nmap done at %s -- %s\n", time.Now().Format(time.ANSIC), doneText(len(hosts), up, elapsed))
+}
+
+// grepTail writes -oG's closing comment.
+func (s *scanner) grepTail(w io.Writer, t hostTally, elapsed time.Duration) {
+	fmt.Fprintf(w, "# Nmap done at %s -- %s\n", time.Now().Format(time.ANSIC), doneText(t.hosts, t.up, elapsed))
 }
 
 // doneText is nmap's closing count: "1 IP address (1 host up) scanned in
@@ -408,13 +446,13 @@ func attr(v string) string {
 	return strings.ReplaceAll(b.String(), `"`, "&quot;")
 }
 
-// writeXML writes nmap's XML output (-oX) line for line as nmap 7 does,
-// so that ndiff and nmap.xsl read it: the stylesheet line, nmaprun with
-// scaninfo, a host element per host up with its ports (extraports for
-// the states left out, as in the normal output), and runstats, whose
+// xmlHead opens nmap's XML output (-oX), line for line as nmap 7 writes
+// it, so that ndiff and nmap.xsl read it: the stylesheet line, nmaprun
+// with scaninfo, the hints of hosts found by ARP or ND ping. xmlHosts
+// writes a host element per host up with its ports (extraports for the
+// states left out, as in the normal output), xmlTail the runstats, whose
 // finished element says exit="error" for an interrupted scan.
-func (s *scanner) writeXML(w io.Writer, results []Result, elapsed time.Duration, sum summary) {
-	end := time.Now()
+func (s *scanner) xmlHead(w io.Writer) {
 	proto := s.opts.Type.Proto()
 	fmt.Fprintf(w, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<!DOCTYPE nmaprun>\n")
 	fmt.Fprintf(w, "<?xml-stylesheet href=\"file:///usr/bin/../share/nmap/nmap.xsl\" type=\"text/xsl\"?>\n")
@@ -428,7 +466,6 @@ func (s *scanner) writeXML(w io.Writer, results []Result, elapsed time.Duration,
 		fmt.Fprintf(w, "<scaninfo type=\"%s\" protocol=\"%s\" numservices=\"%d\" services=\"%s\"/>\n", s.opts.Type, proto, len(s.ports), FormatPorts(s.ports))
 	}
 	fmt.Fprintf(w, "<verbose level=\"0\"/>\n<debugging level=\"0\"/>\n")
-	hosts := s.byHost(results)
 	if !s.opts.PingOnly {
 		// nmap's hint of the hosts its ARP or ND ping found, written as
 		// that phase ends (before the hosts' own elements).
@@ -448,12 +485,18 @@ func (s *scanner) writeXML(w io.Writer, results []Result, elapsed time.Duration,
 			}
 		}
 	}
-	up := 0
+}
+
+// xmlHosts writes a host element for each host up.
+func (s *scanner) xmlHosts(w io.Writer, hosts []hostResult, t *hostTally) {
+	end := time.Now()
+	proto := s.opts.Type.Proto()
+	t.hosts += len(hosts)
 	for _, h := range hosts {
 		if !h.up {
 			continue
 		}
-		up++
+		t.up++
 		typ := "ipv4"
 		if h.addr.Is6() {
 			typ = "ipv6"
@@ -527,13 +570,18 @@ func (s *scanner) writeXML(w io.Writer, results []Result, elapsed time.Duration,
 		srtt, rttvar := h.rttStats()
 		fmt.Fprintf(w, "</ports>\n<times srtt=\"%d\" rttvar=\"%d\" to=\"%d\"/>\n</host>\n", srtt, rttvar, max(100000, srtt+4*rttvar))
 	}
+}
+
+// xmlTail writes runstats and closes nmaprun.
+func (s *scanner) xmlTail(w io.Writer, t hostTally, elapsed time.Duration, sum summary) {
+	end := time.Now()
 	exit, errmsg := "success", ""
 	if sum.Interrupted {
 		exit, errmsg = "error", fmt.Sprintf(" errormsg=\"interrupted: %d probes never sent\"", sum.Unprobed)
 	}
-	done := doneText(len(hosts), up, elapsed)
+	done := doneText(t.hosts, t.up, elapsed)
 	fmt.Fprintf(w, "<runstats><finished time=\"%d\" timestr=\"%s\" summary=\"Nmap done at %s; %s\" elapsed=\"%.2f\" exit=\"%s\"%s/><hosts up=\"%d\" down=\"%d\" total=\"%d\"/>\n",
-		end.Unix(), end.Format(time.ANSIC), end.Format(time.ANSIC), done, elapsed.Seconds(), exit, errmsg, up, len(hosts)-up, len(hosts))
+		end.Unix(), end.Format(time.ANSIC), end.Format(time.ANSIC), done, elapsed.Seconds(), exit, errmsg, t.up, t.hosts-t.up, t.hosts)
 	fmt.Fprintf(w, "</runstats>\n</nmaprun>\n")
 }
 

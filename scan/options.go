@@ -220,25 +220,34 @@ func (o *Options) validate() error {
 }
 
 // tableLimit is the most probes a scan keeps a table of (4 bytes
-// each): a larger one writes each result as it becomes final (--json
-// only) and keeps counts. A variable for the tests.
+// each): a larger scan runs in host groups of at most this many probes,
+// each written when it ends (groups.go). A variable for the tests.
 var tableLimit uint64 = 1 << 24
 
-// streamable says why a scan of n probes, too many for a table, cannot
-// run with these options, or nil.
+// streamable says why a scan of n probes, more than one table holds,
+// cannot run in host groups with these options, or nil.
 func (o Options) streamable(n uint64) error {
 	switch {
-	case !o.JSON || o.XMLFile != "" || o.NormalFile != "" || o.GrepFile != "":
-		return report.Usagef("%d probes are too many to keep for nmap's outputs: a scan above %d probes writes --json only", n, tableLimit)
-	case o.ResumeFile != "":
-		return report.Usagef("%d probes: --resume keeps a record of at most %d", n, tableLimit)
+	case o.Type == Connect:
+		return report.Usagef("%d probes are too many for a connect scan (at most %d): use a SYN scan (-sS), which runs in host groups", n, tableLimit)
+	case o.DiffFile != "":
+		return report.Usagef("%d probes: --diff compares at most %d", n, tableLimit)
 	}
-	for _, e := range o.Expects {
-		if e.Metric == nil {
-			return report.Usagef("%d probes: an --expect on ports needs at most %d probes (counts such as open>=1 work)", n, tableLimit)
-		}
+	if o.portExpects() {
+		return report.Usagef("%d probes: an --expect on ports needs at most %d probes (counts such as open>=1 work)", n, tableLimit)
 	}
 	return nil
+}
+
+// portExpects reports whether an --expect names ports (it needs every
+// result at once).
+func (o Options) portExpects() bool {
+	for _, e := range o.Expects {
+		if e.Metric == nil {
+			return true
+		}
+	}
+	return false
 }
 
 // NoRetries as Retries sends each probe once (--max-retries 0).

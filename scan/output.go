@@ -109,12 +109,12 @@ func (s *scanner) verdict(sum *summary) {
 // manifestOf is this shard's manifest record.
 func (s *scanner) manifestOf(sum summary, end time.Time) manifest {
 	return manifest{Scan: s.scanID(false), Seed: s.opts.Seed, Shard: s.opts.Shard.I, Shards: s.opts.Shard.N,
-		Probes: s.opts.Shard.Count(s.n), Start: s.start.UTC().Format(report.TimeFormat), End: end.UTC().Format(report.TimeFormat),
+		Probes: s.shardProbes(), Start: s.start.UTC().Format(report.TimeFormat), End: end.UTC().Format(report.TimeFormat),
 		All: s.opts.All, Pn: s.opts.SkipDiscovery, Interrupted: sum.Interrupted, Complete: sum.Complete, Answered: sum.Answered, Resent: sum.Resent, GivenUp: sum.GivenUp}
 }
 
 func summarize(s *scanner, results []Result, d time.Duration) summary {
-	targets := len(s.targets)
+	targets := len(s.scanned)
 	if s.disc != nil {
 		targets = len(s.allTargets)
 	}
@@ -124,23 +124,24 @@ func summarize(s *scanner, results []Result, d time.Duration) summary {
 	if d > 0 {
 		sum.Rate = float64(sum.Probes) / d.Seconds()
 	}
-	if s.table == nil {
-		sum.Open, sum.Closed = int(s.counts[Open].Load()), int(s.counts[Closed].Load())
-		sum.Filtered, sum.OpenFiltered = int(s.counts[Filtered].Load()), int(s.counts[OpenFiltered].Load())
-	}
 	for _, r := range results {
-		switch r.State {
-		case Open:
-			sum.Open++
-		case Closed:
-			sum.Closed++
-		case Filtered:
-			sum.Filtered++
-		case OpenFiltered:
-			sum.OpenFiltered++
-		}
+		sum.count(r.State)
 	}
 	return sum
+}
+
+// count adds a port in state st to the totals.
+func (sum *summary) count(st State) {
+	switch st {
+	case Open:
+		sum.Open++
+	case Closed:
+		sum.Closed++
+	case Filtered:
+		sum.Filtered++
+	case OpenFiltered:
+		sum.OpenFiltered++
+	}
 }
 
 // outputFiles are the -oN, -oG and -oX files, opened before the scan.
@@ -150,6 +151,8 @@ type outputFiles struct {
 
 func openOutputs(o Options) (*outputFiles, error) {
 	out := &outputFiles{}
+	_, err := os.Stat(o.ResumeFile)
+	resuming := o.ResumeFile != "" && err == nil
 	for _, f := range []struct {
 		name string
 		flag string
@@ -158,7 +161,13 @@ func openOutputs(o Options) (*outputFiles, error) {
 		if f.name == "" || f.name == "-" {
 			continue
 		}
-		file, err := os.Create(f.name)
+		flags := os.O_CREATE | os.O_WRONLY | os.O_TRUNC
+		if resuming {
+			// As nmap's --resume: what this run finds follows what the
+			// interrupted one wrote.
+			flags = os.O_CREATE | os.O_WRONLY | os.O_APPEND
+		}
+		file, err := os.OpenFile(f.name, flags, 0o666)
 		if err != nil {
 			out.close()
 			return nil, report.Usagef("%s %s: %v", f.flag, f.name, unwrapPath(err))
@@ -188,48 +197,168 @@ func (o *outputFiles) close() {
 // nmap format sent to "-", or nmap's normal output; and each file asked
 // for.
 func writeOutputs(s *scanner, results []Result, sum summary, stdout io.Writer, files *outputFiles) error {
-	elapsed := time.Duration(sum.Duration * float64(time.Millisecond))
-	w := bufio.NewWriter(stdout)
+	o := newReportOutputs(s, stdout, files)
+	o.head()
+	o.hosts(s.byHost(results), results)
+	return o.tail(sum)
+}
+
+// An output kind: what reportOutputs writes to one destination.
+const (
+	outJSON = iota
+	outXML
+	outGrep
+	outNormalFile
+	outNormal // nmap's normal output on the terminal
+)
+
+// reportOutputs writes a scan's report to each destination in three
+// parts: the opening lines, the hosts (all at once, or a host group at a
+// time), and the closing lines with the totals.
+type reportOutputs struct {
+	s     *scanner
+	dests []reportDest
+}
+
+type reportDest struct {
+	kind  int
+	w     *bufio.Writer
+	name  string // the file's, for errors; "" for stdout
+	tally hostTally
+}
+
+func newReportOutputs(s *scanner, stdout io.Writer, files *outputFiles) *reportOutputs {
+	kind := outNormal
 	switch {
 	case s.opts.JSON:
-		if err := writeJSON(s, results, sum, w); err != nil {
-			return err
-		}
+		kind = outJSON
 	case s.opts.XMLFile == "-":
-		s.writeXML(w, results, elapsed, sum)
+		kind = outXML
 	case s.opts.GrepFile == "-":
-		s.writeGrepable(w, results, elapsed)
+		kind = outGrep
 	case s.opts.NormalFile == "-":
-		s.writeNormal(w, results, elapsed, true)
-	default:
-		s.writeNormal(w, results, elapsed, false)
-		if s.prev != nil {
-			s.writeChanges(w)
-		}
+		kind = outNormalFile
 	}
-	if err := w.Flush(); err != nil {
-		return err
-	}
+	o := &reportOutputs{s: s, dests: []reportDest{{kind: kind, w: bufio.NewWriter(stdout)}}}
 	for _, f := range []struct {
-		file  *os.File
-		write func(io.Writer) error
-	}{
-		{files.normal, func(w io.Writer) error { s.writeNormal(w, results, elapsed, true); return nil }},
-		{files.grep, func(w io.Writer) error { s.writeGrepable(w, results, elapsed); return nil }},
-		{files.xml, func(w io.Writer) error { s.writeXML(w, results, elapsed, sum); return nil }},
-	} {
-		if f.file == nil {
-			continue
+		file *os.File
+		kind int
+	}{{files.normal, outNormalFile}, {files.grep, outGrep}, {files.xml, outXML}} {
+		if f.file != nil {
+			o.dests = append(o.dests, reportDest{kind: f.kind, w: bufio.NewWriter(f.file), name: f.file.Name()})
 		}
-		bw := bufio.NewWriter(f.file)
-		if err := f.write(bw); err != nil {
-			return err
+	}
+	return o
+}
+
+func (o *reportOutputs) head() {
+	s := o.s
+	for _, d := range o.dests {
+		switch d.kind {
+		case outXML:
+			s.xmlHead(d.w)
+		case outGrep:
+			s.grepHead(d.w)
+		case outNormalFile, outNormal:
+			s.normalHead(d.w, d.kind == outNormalFile)
 		}
-		if err := bw.Flush(); err != nil {
-			return fmt.Errorf("%s: %w", f.file.Name(), err)
+	}
+}
+
+// hosts writes hosts, whose ports are results.
+func (o *reportOutputs) hosts(hosts []hostResult, results []Result) {
+	s := o.s
+	for i := range o.dests {
+		d := &o.dests[i]
+		switch d.kind {
+		case outJSON:
+			jw := s.jsonWriter(d.w)
+			for _, r := range results {
+				if !s.jsonShown(r) || s.streamed != nil && s.streamed.has(r.idx) && r.State == Open {
+					continue // written as it was found
+				}
+				jw.Write("port", s.jsonPort(r))
+			}
+		case outXML:
+			s.xmlHosts(d.w, hosts, &d.tally)
+		case outGrep:
+			s.grepHosts(d.w, hosts, &d.tally)
+		case outNormalFile, outNormal:
+			s.normalHosts(d.w, hosts, d.kind == outNormalFile, &d.tally)
+		}
+	}
+}
+
+// flush writes out what is buffered, so that a group's hosts are on
+// disk when the next group starts.
+func (o *reportOutputs) flush() error {
+	for _, d := range o.dests {
+		if d.kind == outJSON {
+			if err := o.s.jsonWriter(d.w).Flush(); err != nil {
+				return err
+			}
+		}
+		if err := d.w.Flush(); err != nil {
+			return o.pathErr(d, err)
 		}
 	}
 	return nil
+}
+
+func (o *reportOutputs) pathErr(d reportDest, err error) error {
+	if d.name != "" {
+		return fmt.Errorf("%s: %w", d.name, err)
+	}
+	return err
+}
+
+// tail writes the closing lines and the summary, and flushes.
+func (o *reportOutputs) tail(sum summary) error {
+	s := o.s
+	elapsed := time.Duration(sum.Duration * float64(time.Millisecond))
+	for i := range o.dests {
+		d := &o.dests[i]
+		if s.disc != nil && s.groups() > 1 {
+			// Hosts discovery found down were in no group.
+			d.tally.hosts += len(s.allTargets) - len(s.scanned)
+		}
+		switch d.kind {
+		case outJSON:
+			jw := s.jsonWriter(d.w)
+			for _, c := range s.changes {
+				jw.Write("change", c)
+			}
+			jw.Write("manifest", s.manifestOf(sum, time.Now()))
+			jw.Write("summary", sum)
+			if err := jw.Flush(); err != nil { // a write error is sticky: the first one is here
+				return err
+			}
+		case outXML:
+			s.xmlTail(d.w, d.tally, elapsed, sum)
+		case outGrep:
+			s.grepTail(d.w, d.tally, elapsed)
+		case outNormalFile:
+			s.normalTail(d.w, d.tally, elapsed, true)
+		case outNormal:
+			s.normalTail(d.w, d.tally, elapsed, false)
+			if s.prev != nil {
+				s.writeChanges(d.w)
+			}
+		}
+		if err := d.w.Flush(); err != nil {
+			return o.pathErr(*d, err)
+		}
+	}
+	return nil
+}
+
+// jsonWriter is the scan's NDJSON stream (opened with --json, for the
+// records written as found), or one on w.
+func (s *scanner) jsonWriter(w io.Writer) *report.JSONWriter {
+	if s.stream == nil {
+		s.stream = report.NewJSONWriter(w, "portscan")
+	}
+	return s.stream
 }
 
 type jsonPort struct {
@@ -247,25 +376,6 @@ type jsonPort struct {
 // (UDP's open|filtered too, for up to 100 ports), every one with --all.
 func (s *scanner) jsonShown(r Result) bool {
 	return s.opts.All || r.State == Open || s.opts.Type == UDP && r.State == OpenFiltered && len(s.ports) <= 100
-}
-
-func writeJSON(s *scanner, results []Result, sum summary, w io.Writer) error {
-	jw := s.stream
-	if jw == nil {
-		jw = report.NewJSONWriter(w, "portscan")
-	}
-	for _, r := range results {
-		if !s.jsonShown(r) || s.streamed != nil && s.streamed.has(r.idx) && r.State == Open {
-			continue // written as it was found
-		}
-		jw.Write("port", s.jsonPort(r))
-	}
-	for _, c := range s.changes {
-		jw.Write("change", c)
-	}
-	jw.Write("manifest", s.manifestOf(sum, time.Now()))
-	jw.Write("summary", sum)
-	return jw.Flush() // a write error is sticky: the first one is here
 }
 
 // jsonPort is r's NDJSON record.

@@ -124,8 +124,12 @@ func (p *progress) stop() {
 	}
 }
 
-// resumeState is what --resume keeps: where the scan was, and what it had
-// found, for the same targets, ports and seed.
+// resumeState is what --resume keeps: which scan it is (its targets,
+// ports, type and shard, hashed; its seed) and where it was. Its size does
+// not depend on the scan's: a resumed scan probes again from the record's
+// place, the first probe of the host group that was not final, and writes
+// what it finds after what the interrupted run wrote (the files of nmap's
+// formats are appended to, as nmap's --resume does).
 type resumeState struct {
 	// Scan names what is resumed: the scan type, the ports, the number
 	// of targets, and a hash over all of them, the targets and the shard;
@@ -134,10 +138,11 @@ type resumeState struct {
 	Seed   uint64     `json:"seed"`
 	Shard  [2]uint64  `json:"shard"`
 	Probes uint64     `json:"probes"`
-	// Next is the first position of the permutation whose probe was not
-	// final: the resumed scan starts there.
-	Next    uint64         `json:"next"`
-	Answers []resumeAnswer `json:"answers"`
+	// Group is the host group the scan was in (0 for a scan of one
+	// group), Next the first position of that group's permutation whose
+	// probe was not final: the resumed scan starts there.
+	Group int    `json:"group"`
+	Next  uint64 `json:"next"`
 }
 
 type resumeScan struct {
@@ -164,18 +169,18 @@ func (s *scanner) scanID(index bool) resumeScan {
 	for _, p := range s.ports {
 		fmt.Fprintf(h, "%d,", p)
 	}
-	for _, a := range s.targets {
+	for _, a := range s.scanned {
 		h.Write(a.AsSlice())
 	}
-	return resumeScan{Type: s.opts.Type.String(), Ports: FormatPorts(s.ports), Targets: len(s.targets), Hash: hex.EncodeToString(h.Sum(nil))}
+	return resumeScan{Type: s.opts.Type.String(), Ports: FormatPorts(s.ports), Targets: len(s.scanned), Hash: hex.EncodeToString(h.Sum(nil))}
 }
 
-type resumeAnswer struct {
-	Index  uint64 `json:"i"`
-	State  State  `json:"s"`
-	Reason string `json:"r"`
-	From   string `json:"f,omitempty"`
-	TTL    int    `json:"t"`
+// totalProbes is the number of probes of the whole scan, every shard's.
+func (s *scanner) totalProbes() uint64 {
+	if s.opts.PingOnly {
+		return 0
+	}
+	return uint64(len(s.scanned)) * uint64(len(s.ports))
 }
 
 // loadResume reads the resume file, if one is named and exists, and
@@ -204,7 +209,7 @@ func loadResume(s *scanner) (*resumeState, error) {
 	if err := json.Unmarshal(b, &r); err != nil {
 		return nil, report.Usagef("--resume %s: %v", s.opts.ResumeFile, err)
 	}
-	if id := s.identity(); r.Scan != id || r.Probes != s.n {
+	if id := s.identity(); r.Scan != id || r.Probes != s.totalProbes() {
 		what := "other targets or shard"
 		switch {
 		case r.Scan.Type != id.Type:
@@ -216,22 +221,17 @@ func loadResume(s *scanner) (*resumeState, error) {
 		}
 		return nil, report.Usagef("--resume %s is the record of another scan (%s): not resumed", s.opts.ResumeFile, what)
 	}
-	s.opts.Seed = r.Seed
-	s.perm = NewPermutation(s.n, r.Seed)
-	for _, a := range r.Answers {
-		if a.Index >= s.n {
-			return nil, report.Usagef("--resume %s: probe %d out of range", s.opts.ResumeFile, a.Index)
-		}
-		if a.State == Unknown || a.State > Unfiltered {
-			return nil, report.Usagef("--resume %s: probe %d has no state", s.opts.ResumeFile, a.Index)
-		}
-		res := Result{State: a.State, Reason: a.Reason, TTL: a.TTL}
-		res.From.UnmarshalText([]byte(a.From))
-		target, _ := s.probeOf(a.Index)
-		s.table.set(a.Index, target, res)
-		s.probed.set(a.Index)
-		s.got.Add(1)
+	if r.Group < 0 || r.Group >= s.groups() || r.Next > s.groupProbes(r.Group) || r.Next%s.opts.Shard.N != s.opts.Shard.I%s.opts.Shard.N {
+		return nil, report.Usagef("--resume %s: no place %d of host group %d in this scan", s.opts.ResumeFile, r.Next, r.Group)
 	}
+	s.opts.Seed = r.Seed
+	s.group = r.Group
+	// What the interrupted run sent before the record's place is not
+	// sent again.
+	for g := range r.Group {
+		s.skipped += s.opts.Shard.Count(s.groupProbes(g))
+	}
+	s.skipped += s.opts.Shard.Count(r.Next)
 	return &r, nil
 }
 
@@ -243,6 +243,7 @@ type resumeSaver struct {
 	// record that cannot be written must not be advised later.
 	failed error
 	stderr io.Writer
+	id     *resumeScan // the scan's identity, hashed once
 }
 
 func newResumeSaver(s *scanner, stderr io.Writer) *resumeSaver {
@@ -258,27 +259,19 @@ func (r *resumeSaver) maybeSave(next func() uint64) {
 	r.save(next())
 }
 
+// save writes the record: the current group, and next in it.
 func (r *resumeSaver) save(next uint64) {
 	s := r.s
 	if s.opts.ResumeFile == "" {
 		return
 	}
 	r.last = time.Now()
-	st := resumeState{Scan: s.identity(), Seed: s.opts.Seed, Shard: [2]uint64{s.opts.Shard.I, s.opts.Shard.N}, Probes: s.n, Next: next}
-	s.mu.Lock()
-	for idx := range s.table.cell {
-		target, _ := s.probeOf(uint64(idx))
-		d, ok := s.table.get(uint64(idx), target)
-		if !ok {
-			continue
-		}
-		a := resumeAnswer{Index: uint64(idx), State: d.State, Reason: d.Reason, TTL: d.TTL}
-		if d.From.IsValid() && d.From != target {
-			a.From = d.From.String()
-		}
-		st.Answers = append(st.Answers, a)
+	if r.id == nil {
+		id := s.identity()
+		r.id = &id
 	}
-	s.mu.Unlock()
+	st := resumeState{Scan: *r.id, Seed: s.opts.Seed, Shard: [2]uint64{s.opts.Shard.I, s.opts.Shard.N},
+		Probes: s.totalProbes(), Group: s.group, Next: next}
 	b, _ := json.Marshal(st)
 	tmp := s.opts.ResumeFile + ".tmp"
 	err := os.WriteFile(tmp, b, 0o600)
@@ -293,6 +286,3 @@ func (r *resumeSaver) save(next uint64) {
 		}
 	}
 }
-
-func (r *resumeSaver) stop() {}
-func (r *resumeSaver) done() {}

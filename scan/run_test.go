@@ -284,52 +284,69 @@ func TestRunExpectations(t *testing.T) {
 }
 
 // A scan cancelled midway reports only what it probed and says so; its
-// resume file lets the same scan go on, and refuses another.
+// resume file, a record of constant size, lets the same scan go on from
+// where it was (in one table, and in host groups), and refuses another.
 func TestRunInterruptAndResume(t *testing.T) {
-	dir := t.TempDir()
-	rf := filepath.Join(dir, "resume")
 	ports := make([]uint16, 0, 2000)
 	for p := 1; p <= 2000; p++ {
 		ports = append(ports, uint16(p))
 	}
-	n := labNet()
-	n.Hosts[server].DefaultTCP = fakenet.Filtered
-	ctx, cancel := context.WithCancel(context.Background())
-	opts := Options{Network: n, Targets: TargetSpec{Args: []string{server.String()}}, Ports: ports, Rate: 2000, JSON: true,
-		ResumeFile: rf, Seed: 12345, Retries: 1, InitialWait: 100 * time.Millisecond, MaxWait: 100 * time.Millisecond}
-	time.AfterFunc(300*time.Millisecond, cancel)
-	var out, stderr bytes.Buffer
-	err := Run(ctx, opts, &out, &stderr)
-	if !errors.Is(err, report.ErrNetwork) {
-		t.Fatalf("interrupted scan: %v", err)
-	}
-	got, sum := jsonStates(t, out.String())
-	if sum["interrupted"] != true || sum["unprobed"].(float64) == 0 || len(got) >= 2000 {
-		t.Fatalf("summary %v, %d ports", sum, len(got))
-	}
-	if !strings.Contains(stderr.String(), "--resume "+rf) {
-		t.Errorf("no resume advice: %q", stderr.String())
-	}
-	// Another target: refused, nothing sent.
-	other := opts
-	other.Targets.Args = []string{dark.String()}
-	other.Network = labNet()
-	if err := Run(context.Background(), other, &out, &stderr); report.ExitCode(err) != report.ExitUsage || len(other.Network.(*fakenet.Net).SentPackets()) != 0 {
-		t.Errorf("resume of another scan: %v", err)
-	}
-	// The same scan goes on and finds both open ports.
-	out.Reset()
-	opts.Network = labNet()
-	opts.Network.(*fakenet.Net).Hosts[server].DefaultTCP = fakenet.Filtered
-	if err := Run(context.Background(), opts, &out, &stderr); err != nil {
-		t.Fatalf("resumed: %v", err)
-	}
-	got, sum = jsonStates(t, out.String())
-	if got["198.18.1.2:22"] != "open" || got["198.18.1.2:80"] != "open" || sum["interrupted"] == true {
-		t.Errorf("resumed: 22 %q, 80 %q, summary %v", got["198.18.1.2:22"], got["198.18.1.2:80"], sum)
-	}
-	if _, err := os.Stat(rf); !os.IsNotExist(err) {
-		t.Errorf("the resume file outlived the finished scan: %v", err)
+	defer func(l uint64) { tableLimit = l }(tableLimit)
+	for _, limit := range []uint64{1 << 24, 2000} {
+		tableLimit = limit
+		rf := filepath.Join(t.TempDir(), "resume")
+		n := labNet()
+		n.Hosts[server].DefaultTCP = fakenet.Filtered
+		ctx, cancel := context.WithCancel(context.Background())
+		opts := Options{Network: n, Targets: TargetSpec{Args: []string{server.String(), server6.String()}}, Ports: ports, Rate: 4000, JSON: true, All: true,
+			SkipDiscovery: true, ResumeFile: rf, Seed: 12345, Retries: 1, InitialWait: 100 * time.Millisecond, MaxWait: 100 * time.Millisecond}
+		time.AfterFunc(300*time.Millisecond, cancel)
+		var out, stderr bytes.Buffer
+		err := Run(ctx, opts, &out, &stderr)
+		if !errors.Is(err, report.ErrNetwork) {
+			t.Fatalf("limit %d: interrupted scan: %v", limit, err)
+		}
+		first, sum := jsonStates(t, out.String())
+		if sum["interrupted"] != true || sum["unprobed"].(float64) == 0 || len(first) >= 4000 {
+			t.Fatalf("limit %d: summary %v, %d ports", limit, sum, len(first))
+		}
+		if !strings.Contains(stderr.String(), "--resume "+rf) {
+			t.Errorf("limit %d: no resume advice: %q", limit, stderr.String())
+		}
+		if st, err := os.Stat(rf); err != nil || st.Size() > 512 {
+			t.Fatalf("limit %d: the record: %v, %v bytes; want a few hundred", limit, err, st)
+		}
+		// Another target: refused, nothing sent.
+		other := opts
+		other.Targets.Args = []string{dark.String()}
+		other.Network = labNet()
+		if err := Run(context.Background(), other, &out, &stderr); report.ExitCode(err) != report.ExitUsage || len(other.Network.(*fakenet.Net).SentPackets()) != 0 {
+			t.Errorf("limit %d: resume of another scan: %v", limit, err)
+		}
+		// The same scan goes on: the two runs together find every open
+		// port, and the second sends less than the whole scan.
+		out.Reset()
+		n = labNet()
+		n.Hosts[server].DefaultTCP = fakenet.Filtered
+		opts.Network = n
+		if err := Run(context.Background(), opts, &out, &stderr); err != nil {
+			t.Fatalf("limit %d: resumed: %v", limit, err)
+		}
+		second, sum := jsonStates(t, out.String())
+		for _, k := range []string{"198.18.1.2:22", "198.18.1.2:80", "2001:db8:1::2:443"} {
+			if first[k] != "open" && second[k] != "open" {
+				t.Errorf("limit %d: %s open in neither run (%q, %q)", limit, k, first[k], second[k])
+			}
+		}
+		// (Probes final in the first run after its record's place are
+		// probed again: the record keeps no answers.)
+		finals := sum["answered"].(float64) + sum["given_up"].(float64)
+		if sum["interrupted"] == true || finals >= 4000 || finals+float64(len(first)) < 4000 {
+			t.Errorf("limit %d: resumed summary %v after %d ports reported; want the rest only", limit, sum, len(first))
+		}
+		if _, err := os.Stat(rf); !os.IsNotExist(err) {
+			t.Errorf("limit %d: the resume file outlived the finished scan: %v", limit, err)
+		}
 	}
 }
 
@@ -393,34 +410,89 @@ func TestRunConnectOnLoopback(t *testing.T) {
 	}
 }
 
-// A scan too large for a table writes each result as it becomes final
-// and keeps counts: the same states and totals as with a table.
-func TestRunWithoutTable(t *testing.T) {
-	withTable, _, err := scan(t, labNet(), Options{JSON: true, All: true, SkipDiscovery: true}, server.String(), dark.String())
-	if err != nil {
-		t.Fatal(err)
+// A scan too large for one table runs in host groups, each written when
+// it ends: every output (NDJSON, nmap's normal, grepable and XML) says
+// what the same scan in one table says, with or without discovery.
+func TestRunInHostGroups(t *testing.T) {
+	// Times differ from run to run: masked.
+	masks := []*regexp.Regexp{regexp.MustCompile(`\d+:\d\d(:\d\d)?`), regexp.MustCompile(`[0-9.]+s latency`),
+		regexp.MustCompile(`in [0-9.]+ seconds`), regexp.MustCompile(`(start|time|starttime|endtime|elapsed|srtt|rttvar|to)="[0-9.]+"`),
+		regexp.MustCompile(`(startstr|timestr)="[^"]*"`), regexp.MustCompile(`(Mon|Tue|Wed|Thu|Fri|Sat|Sun) [A-Z][a-z]+ +\d+`)}
+	mask := func(b []byte) string {
+		for _, re := range masks {
+			b = re.ReplaceAll(b, []byte("T"))
+		}
+		return string(b)
 	}
-	defer func(l uint64) { tableLimit = l }(tableLimit)
-	tableLimit = 4
-	streamed, _, err := scan(t, labNet(), Options{JSON: true, All: true, SkipDiscovery: true}, server.String(), dark.String())
-	if err != nil {
-		t.Fatal(err)
+	run := func(limit uint64, discovery bool, expects []Expectation) (json string, files map[string]string, sum map[string]any) {
+		defer func(l uint64) { tableLimit = l }(tableLimit)
+		tableLimit = limit
+		dir := t.TempDir()
+		opts := Options{All: true, SkipDiscovery: !discovery, Expects: expects, NormalFile: filepath.Join(dir, "n"), GrepFile: filepath.Join(dir, "g"), XMLFile: filepath.Join(dir, "x")}
+		normal, _, err := scan(t, labNet(), opts, server.String(), dark.String(), server6.String())
+		if err != nil && !errors.Is(err, report.ErrNetwork) {
+			t.Fatal(err)
+		}
+		files = map[string]string{"stdout": mask([]byte(normal))}
+		for _, f := range []string{"n", "g", "x"} {
+			b, err := os.ReadFile(filepath.Join(dir, f))
+			if err != nil {
+				t.Fatal(err)
+			}
+			files[f] = mask(b)
+		}
+		opts = Options{JSON: true, All: true, SkipDiscovery: !discovery, Expects: expects}
+		json, _, err = scan(t, labNet(), opts, server.String(), dark.String(), server6.String())
+		if err != nil && !errors.Is(err, report.ErrNetwork) {
+			t.Fatal(err)
+		}
+		_, sum = jsonStates(t, json)
+		return json, files, sum
 	}
-	a, sa := jsonStates(t, withTable)
-	b, sb := jsonStates(t, streamed)
-	if fmt.Sprint(a) != fmt.Sprint(b) || len(b) != 14 {
-		t.Errorf("states with a table %v, without %v", a, b)
-	}
-	for _, k := range []string{"open", "closed", "filtered"} {
-		if sa[k] != sb[k] {
-			t.Errorf("%s: %v with a table, %v without", k, sa[k], sb[k])
+	// An --expect on ports makes the report from every result at once
+	// (byHost); without, it is written host by host from the table.
+	portExpect := []Expectation{mustExpect(t, "open:22")}
+	for _, discovery := range []bool{false, true} {
+		oneJSON, oneFiles, oneSum := run(1<<24, discovery, portExpect)
+		for _, v := range []struct {
+			name  string
+			limit uint64
+		}{{"one table, host by host", 1 << 24}, {"host groups", 8}} { // 7 ports a target, 8 probes a group: a group per host
+			groupJSON, groupFiles, groupSum := run(v.limit, discovery, nil)
+			a, _ := jsonStates(t, oneJSON)
+			b, _ := jsonStates(t, groupJSON)
+			if fmt.Sprint(a) != fmt.Sprint(b) || len(b) < 14 {
+				t.Errorf("discovery %v: states all at once %v, %s %v", discovery, a, v.name, b)
+			}
+			for _, k := range []string{"open", "closed", "filtered", "targets", "probes"} {
+				if oneSum[k] != groupSum[k] {
+					t.Errorf("discovery %v: %s: %v all at once, %v %s", discovery, k, oneSum[k], groupSum[k], v.name)
+				}
+			}
+			for name, one := range oneFiles {
+				if groupFiles[name] != one {
+					t.Errorf("discovery %v: %s all at once:\n%s\n%s:\n%s", discovery, name, one, v.name, groupFiles[name])
+				}
+			}
 		}
 	}
-	// nmap's formats need the table: refused before any probe.
-	n := labNet()
-	if _, _, err := scan(t, n, Options{}, server.String(), dark.String()); report.ExitCode(err) != report.ExitUsage || len(n.SentPackets()) > 0 {
-		t.Errorf("normal output without a table: %v", err)
+	// What host groups cannot do: refused before any probe.
+	defer func(l uint64) { tableLimit = l }(tableLimit)
+	tableLimit = 4
+	for _, opts := range []Options{{Type: Connect}, {DiffFile: "x.json"}, {Expects: []Expectation{mustExpect(t, "open:22")}}} {
+		n := labNet()
+		if _, _, err := scan(t, n, opts, server.String(), dark.String()); report.ExitCode(err) != report.ExitUsage || len(n.SentPackets()) > 0 {
+			t.Errorf("%+v over host groups: %v, %d sent", opts, err, len(n.SentPackets()))
+		}
 	}
+}
+
+func mustExpect(t *testing.T, text string) Expectation {
+	e, err := ParseExpectation(text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
 }
 
 // The summary says whether a scan finished whole, and why not.

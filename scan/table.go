@@ -25,6 +25,16 @@ func newTable(n uint64) *table {
 		from: map[uint64]netip.Addr{}, reasons: []string{""}, codes: map[string]uint8{"": 0}}
 }
 
+// reset empties the table for a scan of n probes (no more than it
+// was made for).
+func (t *table) reset(n uint64) {
+	t.cell, t.ttl, t.rtt = t.cell[:n], t.ttl[:n], t.rtt[:n]
+	clear(t.cell)
+	clear(t.ttl)
+	clear(t.rtt)
+	clear(t.from)
+}
+
 func (t *table) state(idx uint64) State { return State(t.cell[idx] >> 5) }
 
 // code interns a reason. There are far fewer than 32 reasons (nmap's

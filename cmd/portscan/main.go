@@ -44,9 +44,10 @@ lossy one is not flooded. Each probe waits its timeout (from the RTTs seen,
 --min-rtt-timeout 100ms to --max-rtt-timeout 10s) and is resent while the
 loss seen calls for it (--max-retries, by default up to 20). --rate N pins the pace at N a
 second instead; --max-rate caps it; --min-rate keeps it above.
-Above 16777216 probes (targets x ports) no table is kept: each result is
-written as it becomes final, so such a scan needs --json (not -oN/-oG/-oX,
---resume or an --expect on ports).
+Above 16777216 probes (targets x ports) the scan runs in host groups of at
+most that many probes, each group's hosts written to every output when the
+group ends, so memory stays bounded; --diff, an --expect on ports and -sT
+are refused for such a scan.
 
 Host discovery: as nmap's, before a scan each target gets an ICMP echo
 request, a TCP SYN to 443, a TCP ACK to 80 and an ICMP timestamp request
@@ -64,7 +65,9 @@ n-th probe from the i-th, so n shards with one seed are disjoint and together
 the whole scan; --shard n alone takes i from JOB_COMPLETION_INDEX (Kubernetes
 Indexed Jobs) or NOMAD_ALLOC_INDEX. 'portscan merge SHARD.json...' checks the
 shards' --json outputs make the whole scan and writes it (see its --help).
---resume FILE keeps progress in FILE and goes on from it when it exists.
+--resume FILE keeps a small record of where the scan is in FILE (its host
+group and place in it) and goes on from there when FILE exists; the resumed
+run appends to -oN/-oG/-oX files, as nmap's --resume does.
 
 Safety: the limited broadcast (255.255.255.255), multicast and unspecified
 addresses are refused (inside a block, skipped) without --allow-broadcast;
