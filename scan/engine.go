@@ -91,6 +91,7 @@ type scanner struct {
 	// EPERM): no route, a full queue.
 	sendErrs atomic.Uint64
 	arp      map[netip.Addr]string // the kernel's neighbours, read for the output
+	discMAC  map[netip.Addr]string // the MAC addresses ARP or ND ping found
 
 	src  map[int]netip.Addr // per family
 	net  rawsock.Network

@@ -165,3 +165,17 @@ func TestLateAnswerFromAnotherGroup(t *testing.T) {
 		t.Errorf("group 1's port 22: %v %v", r, ok)
 	}
 }
+
+// A probe still waiting for its answer when a signal ends the scan has no
+// state: it is left out of the report (and counted unprobed), not called
+// filtered.
+func TestInFlightProbeNotReported(t *testing.T) {
+	s := testScanner(SYN)
+	s.probed.set(0)
+	s.probed.set(1)
+	s.pending = map[uint64]*flight{1: {idx: 1}}
+	rs := s.results()
+	if len(rs) != 1 || rs[0].Port != 22 || rs[0].State != Filtered {
+		t.Errorf("results %+v; want port 22 filtered (given up), 23 left out (in flight)", rs)
+	}
+}

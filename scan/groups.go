@@ -81,7 +81,8 @@ func (s *scanner) shardProbes() uint64 {
 }
 
 // hostResults are target t's results (t indexes the group's targets), in
-// port order; probes not sent in this run are left out. The caller holds
+// port order; probes not sent in this run, or still waiting for their answer, are
+// left out. The caller holds
 // s.mu.
 func (s *scanner) hostResults(t int, out []Result) []Result {
 	if s.n == 0 {
@@ -99,6 +100,9 @@ func (s *scanner) hostResults(t int, out []Result) []Result {
 			out = append(out, r)
 			continue
 		}
+		if _, waiting := s.pending[idx]; waiting {
+			continue // still in flight when a signal ended the scan: no state yet
+		}
 		r := s.unanswered()
 		r.Addr, r.Port, r.idx = a, port, idx
 		out = append(out, r)
@@ -113,7 +117,7 @@ func (s *scanner) hostResults(t int, out []Result) []Result {
 // order nmap reports them; one of several lists each group's hosts up
 // (those down are in no group, and only counted at the end).
 func (s *scanner) writeHosts(o *reportOutputs, sum *summary, scanVersions func([]Result)) error {
-	var rs []Result
+	rs := make([]Result, 0, len(s.ports))
 	write := func(t int, discIdx int) {
 		rs = rs[:0]
 		if t >= 0 {

@@ -222,7 +222,7 @@ func (o *Options) validate() error {
 // tableLimit is the most probes a scan keeps a table of (4 bytes
 // each): a larger scan runs in host groups of at most this many probes,
 // each written when it ends (groups.go). A variable for the tests.
-var tableLimit uint64 = 1 << 24
+var tableLimit uint64 = 1 << 22
 
 // streamable says why a scan of n probes, more than one table holds,
 // cannot run in host groups with these options, or nil.

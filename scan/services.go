@@ -203,10 +203,17 @@ func topFromNmap(proto string, n int) []uint16 {
 // nmap's "MAC Address:" line. IPv6 neighbours found by IP probes are not
 // looked up.
 func (s *scanner) macOf(a netip.Addr) (string, bool) {
-	for i, h := range s.disc {
-		if h.mac != "" && s.allTargets[i] == a {
-			return h.mac, true // from the ARP or ND answer
+	if s.discMAC == nil {
+		// Made once: a report asks for every host.
+		s.discMAC = map[netip.Addr]string{}
+		for i, h := range s.disc {
+			if h.mac != "" {
+				s.discMAC[s.allTargets[i]] = h.mac
+			}
 		}
+	}
+	if mac, ok := s.discMAC[a]; ok {
+		return mac, true // from the ARP or ND answer
 	}
 	if !a.Is4() {
 		return "", false

@@ -44,7 +44,7 @@ lossy one is not flooded. Each probe waits its timeout (from the RTTs seen,
 --min-rtt-timeout 100ms to --max-rtt-timeout 10s) and is resent while the
 loss seen calls for it (--max-retries, by default up to 20). --rate N pins the pace at N a
 second instead; --max-rate caps it; --min-rate keeps it above.
-Above 16777216 probes (targets x ports) the scan runs in host groups of at
+Above 4194304 probes (targets x ports) the scan runs in host groups of at
 most that many probes, each group's hosts written to every output when the
 group ends, so memory stays bounded; --diff, an --expect on ports and -sT
 are refused for such a scan.
