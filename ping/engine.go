@@ -39,18 +39,23 @@ type arrival struct {
 }
 
 type pinger struct {
-	opts     Options
-	out      printer
-	targets  []*target
-	conns    map[int]Conn
-	ids      map[int]int
-	nextSeq  map[int]uint16
-	pending  map[pendingKey]*probe
+	opts    Options
+	out     printer
+	targets []*target
+	conns   map[int]Conn
+	ids     map[int]int
+	nextSeq map[int]uint16
+	// pending holds each family's probes by wire sequence number (a
+	// probe stays until its number comes round again): an index, not a
+	// hash, on the path of every send and reply.
+	pending  [2][]*probe
 	fifo     []*probe // in send order, for expiry
+	probes   []probe  // made ahead, for newProbe
 	waiting  int      // probes neither answered nor expired
 	payload  []byte
-	buf      []byte // the probe being built
-	rbuf     []byte // packets read by drain
+	buf      []byte         // the probe being built
+	rbuf     []byte         // packets read by drain
+	batch    *rawsock.Batch // a sweep's: packets read by drain, many a call
 	start    time.Time
 	lastSend time.Time
 	stderr   io.Writer
@@ -70,9 +75,23 @@ type pinger struct {
 	ownUnreach int
 }
 
-type pendingKey struct {
-	family int
-	seq    uint16
+// pendingOf is the probe of family sent with wire sequence number seq,
+// or nil.
+func (p *pinger) pendingOf(family int, seq uint16) *probe {
+	t := p.pending[family/6]
+	if t == nil {
+		return nil
+	}
+	return t[seq]
+}
+
+// setPending registers pr as family's probe with wire number seq.
+func (p *pinger) setPending(family int, seq uint16, pr *probe) {
+	t := &p.pending[family/6] // 4 -> 0, 6 -> 1
+	if *t == nil {
+		*t = make([]*probe, 1<<16)
+	}
+	(*t)[seq] = pr
 }
 
 // Run pings opts.Targets, writing results to stdout and diagnostics to
@@ -121,7 +140,6 @@ func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 		conns:    map[int]Conn{},
 		ids:      map[int]int{},
 		nextSeq:  map[int]uint16{},
-		pending:  map[pendingKey]*probe{},
 		stderr:   stderr,
 	}
 	switch {
@@ -288,6 +306,11 @@ func (p *pinger) open() error {
 	p.payload = makePayload(p.opts.Size, p.opts.Pattern)
 	p.buf = make([]byte, 0, 8+len(p.payload))
 	p.rbuf = make([]byte, 65536)
+	if len(p.targets) > sweepTargets {
+		// Room for an echo reply, or an ICMP error quoting a probe
+		// (IPv6 quotes up to 1280 bytes).
+		p.batch = rawsock.NewBatch(64, max(len(p.payload)+128, 2048))
+	}
 	return nil
 }
 
@@ -329,6 +352,12 @@ func accept(family int, c Conn, b []byte, meta rawsock.Meta, at time.Time) (arri
 	return arrival{family: family, msg: m, meta: meta, bytes: len(b), at: at}, true
 }
 
+// batchReader is a Conn that reads what is queued in one system call
+// (rawsock's ICMPConn: recvmmsg).
+type batchReader interface {
+	TryReadBatch(b *rawsock.Batch) (int, error)
+}
+
 // drain handles, without waiting, packets already queued on the
 // sockets. After a send on a fast path the reply is often among them,
 // and handling it here spares the hand-off from the reader goroutine. It
@@ -336,9 +365,24 @@ func accept(family int, c Conn, b []byte, meta rawsock.Meta, at time.Time) (arri
 // a run, what has arrived (duplicates, mostly) still counts.
 func (p *pinger) drain(all bool) {
 	for fam, c := range p.conns {
+		br, batched := c.(batchReader)
 		for {
 			if p.waiting == 0 && !all {
 				break // nothing is owed; the reader takes any stragglers
+			}
+			if batched && p.batch != nil {
+				// A sweep's replies, tens at a time.
+				n, err := br.TryReadBatch(p.batch)
+				if err != nil {
+					break
+				}
+				at := time.Now()
+				for i := range n {
+					if a, ok := accept(fam, c, p.batch.Bufs[i][:p.batch.N[i]], p.batch.Meta[i], at); ok {
+						p.handle(a)
+					}
+				}
+				continue
 			}
 			n, meta, err := c.TryReadMsg(p.rbuf)
 			if err != nil {
@@ -369,11 +413,16 @@ func (p *pinger) loop(ctx context.Context) error {
 		}
 		// Send the rounds that are due.
 		for p.wantsRound(round) && !now.Before(nextRound) {
-			for _, t := range p.targets {
+			for i, t := range p.targets {
 				if p.targetWants(t) {
 					if err := p.send(t); err != nil {
 						return err
 					}
+				}
+				if p.batch != nil && i%64 == 63 && round >= p.opts.Preload {
+					// A sweep reads its replies as it goes, as fping
+					// does: they are handled while still in the cache.
+					p.drain(false)
 				}
 			}
 			round++
@@ -530,8 +579,9 @@ func (p *pinger) send(t *target) error {
 	p.out.sent(t, t.sent)
 	// Registered before sending, since a reply can beat the send's
 	// return; stamped last, so building the packet is not in the RTT.
-	pr := &probe{t: t, seq: t.sent}
-	p.pending[pendingKey{fam, wire}] = pr
+	pr := p.newProbe()
+	*pr = probe{t: t, seq: t.sent}
+	p.setPending(fam, wire, pr)
 	// Answered probes leave the head of the queue here too, not only in
 	// expire: a flood may send for minutes without the loop waiting.
 	for len(p.fifo) > 0 && p.fifo[0].answered {
@@ -548,6 +598,18 @@ func (p *pinger) send(t *target) error {
 		return p.sendError(t, pr, err)
 	}
 	return nil
+}
+
+// newProbe is a probe from a block of them: a sweep sends thousands.
+// A block lives while the table of pending probes holds one of its
+// probes (at most 65536 a family).
+func (p *pinger) newProbe() *probe {
+	if len(p.probes) == 0 {
+		p.probes = make([]probe, 256)
+	}
+	pr := &p.probes[0]
+	p.probes = p.probes[1:]
+	return pr
 }
 
 // sendError reports a failed send as iputils does and decides whether
@@ -595,7 +657,7 @@ func (p *pinger) handle(a arrival) {
 	m := a.msg
 	if m.IsError() {
 		_, wire, _ := m.Quote.QuotedEcho()
-		pr := p.pending[pendingKey{a.family, uint16(wire)}]
+		pr := p.pendingOf(a.family, uint16(wire))
 		if pr == nil || m.Quote.Dst != pr.t.addr {
 			return
 		}
@@ -607,7 +669,7 @@ func (p *pinger) handle(a arrival) {
 		p.out.icmpError(pr.t, pr.seq, a.meta.Src, m)
 		return
 	}
-	pr := p.pending[pendingKey{a.family, uint16(m.Seq)}]
+	pr := p.pendingOf(a.family, uint16(m.Seq))
 	if pr == nil || a.meta.Src != pr.t.addr {
 		return // a reply to a probe we no longer know, or from elsewhere
 	}

@@ -41,6 +41,7 @@ type textPrinter struct {
 	// ids are the echo identifiers per family, printed with -v.
 	ids   map[int]int
 	names map[netip.Addr]string // reverse lookups done
+	line  []byte                // a line being built
 }
 
 func (p *textPrinter) start(targets []*target, payload int) {
@@ -141,15 +142,11 @@ func (p *textPrinter) icmpError(t *target, seq int, from netip.Addr, m *icmp.Mes
 func (p *textPrinter) timeout(t *target, seq int) {}
 
 func (p *textPrinter) summary(t *target, elapsed time.Duration) {
-	s := t.stats.Summary()
 	if p.multi {
-		fmt.Fprintf(p.w, "%-15s : xmt/rcv/%%loss = %d/%d/%s%%", t.name, t.sent, t.received, formatLoss(lossPct(t)))
-		if t.received > 0 {
-			fmt.Fprintf(p.w, ", min/avg/max = %.3f/%.3f/%.3f", s.Min, s.Avg, s.Max)
-		}
-		fmt.Fprintln(p.w)
+		p.w.Write(p.multiSummary(t))
 		return
 	}
+	s := t.stats.Summary()
 	fmt.Fprintf(p.w, "\n--- %s ping statistics ---\n", t.name)
 	fmt.Fprintf(p.w, "%d packets transmitted, %d received, ", t.sent, t.received)
 	if t.dups > 0 {
@@ -179,6 +176,34 @@ func (p *textPrinter) summary(t *target, elapsed time.Duration) {
 		fmt.Fprintf(p.w, ", ipg/ewma %s/%s ms", usecMillis(ipg), usecMillis(t.ewma))
 	}
 	fmt.Fprintln(p.w)
+}
+
+// multiSummary is a target's line in a run of several (fping's -c form,
+// "%-15s : xmt/rcv/%loss = S/R/L%, min/avg/max = ..."), built in a reused
+// buffer: a sweep prints thousands.
+func (p *textPrinter) multiSummary(t *target) []byte {
+	b := append(p.line[:0], t.name...)
+	for n := len(t.name); n < 15; n++ {
+		b = append(b, ' ')
+	}
+	b = append(b, " : xmt/rcv/%loss = "...)
+	b = strconv.AppendInt(b, int64(t.sent), 10)
+	b = append(b, '/')
+	b = strconv.AppendInt(b, int64(t.received), 10)
+	b = append(b, '/')
+	b = strconv.AppendFloat(b, lossPct(t), 'g', 6, 64)
+	b = append(b, '%')
+	if t.received > 0 {
+		lo, avg, hi := t.stats.MinAvgMax()
+		b = append(b, ", min/avg/max = "...)
+		b = strconv.AppendFloat(b, lo, 'f', 3, 64)
+		b = append(b, '/')
+		b = strconv.AppendFloat(b, avg, 'f', 3, 64)
+		b = append(b, '/')
+		b = strconv.AppendFloat(b, hi, 'f', 3, 64)
+	}
+	p.line = append(b, '\n')
+	return p.line
 }
 
 func (p *textPrinter) flush() error { return p.w.Flush() }

@@ -31,6 +31,9 @@ type sock struct {
 	nr  readOp
 	emu sync.Mutex
 	er  readOp
+	// A recvmmsg (TryReadBatch).
+	bmu sync.Mutex
+	br  batchOp
 }
 
 type readOp struct {
@@ -89,7 +92,7 @@ func openSock(domain, typ, proto int) (*sock, error) {
 		return nil, err
 	}
 	s := &sock{file: f, rc: rc, fd: fd}
-	s.rd.wait, s.wr.fn, s.nr.now, s.er.now = s.rd.do, s.wr.do, s.nr.once, s.er.once
+	s.rd.wait, s.wr.fn, s.nr.now, s.er.now, s.br.now = s.rd.do, s.wr.do, s.nr.once, s.er.once, s.br.once
 	return s, nil
 }
 

@@ -26,10 +26,15 @@ func (c *conn) WriteToTTL([]byte, netip.Addr, int) (time.Time, error) {
 }
 func (c *conn) ReadMsg([]byte) (int, Meta, error)    { return 0, Meta{}, errNotLinux }
 func (c *conn) TryReadMsg([]byte) (int, Meta, error) { return 0, Meta{}, errNotLinux }
-func (c *conn) Close() error                         { return nil }
-func (c *conn) SetDeadline(time.Time) error          { return errNotLinux }
-func (c *conn) SetReadDeadline(time.Time) error      { return errNotLinux }
-func (c *conn) SetWriteDeadline(time.Time) error     { return errNotLinux }
+func (c *conn) TryReadBatch(*Batch) (int, error)     { return 0, errNotLinux }
+
+type batchSys struct{}
+
+func newBatchSys(int) batchSys                   { return batchSys{} }
+func (c *conn) Close() error                     { return nil }
+func (c *conn) SetDeadline(time.Time) error      { return errNotLinux }
+func (c *conn) SetReadDeadline(time.Time) error  { return errNotLinux }
+func (c *conn) SetWriteDeadline(time.Time) error { return errNotLinux }
 func (c *ICMPConn) WriteToAddr([]byte, netip.Addr) (time.Time, error) {
 	return time.Time{}, errNotLinux
 }

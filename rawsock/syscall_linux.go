@@ -32,13 +32,19 @@ func sysRecvmsg(fd int, b, oob []byte, flags int) (n, oobn int, from netip.Addr,
 	if errno != 0 {
 		return 0, 0, netip.Addr{}, errno
 	}
+	return int(r), int(msg.Controllen), rawSockaddrAddr(&rsa), nil
+}
+
+// rawSockaddrAddr is the address of an IPv4 or IPv6 socket address, or the
+// zero Addr.
+func rawSockaddrAddr(rsa *unix.RawSockaddrAny) netip.Addr {
 	switch rsa.Addr.Family {
 	case unix.AF_INET:
-		from = netip.AddrFrom4((*unix.RawSockaddrInet4)(unsafe.Pointer(&rsa)).Addr)
+		return netip.AddrFrom4((*unix.RawSockaddrInet4)(unsafe.Pointer(rsa)).Addr)
 	case unix.AF_INET6:
-		from = netip.AddrFrom16((*unix.RawSockaddrInet6)(unsafe.Pointer(&rsa)).Addr)
+		return netip.AddrFrom16((*unix.RawSockaddrInet6)(unsafe.Pointer(rsa)).Addr)
 	}
-	return int(r), int(msg.Controllen), from, nil
+	return netip.Addr{}
 }
 
 // sysSendto is sendto(2) to an IPv4 or IPv6 address and port.

@@ -81,6 +81,15 @@ func (s *RTTStats) bucket(d time.Duration) {
 // Count returns the number of samples.
 func (s *RTTStats) Count() int { return s.n }
 
+// MinAvgMax is the least, mean and greatest round trip in milliseconds,
+// without Summary's percentiles (a sort of the samples).
+func (s *RTTStats) MinAvgMax() (lo, avg, hi float64) {
+	if s.n == 0 {
+		return 0, 0, 0
+	}
+	return Millis(s.lo), s.sum / float64(s.n), Millis(s.hi)
+}
+
 // Summary is the statistics of a set of round-trip times, in milliseconds.
 type Summary struct {
 	Min    float64 `json:"min"`

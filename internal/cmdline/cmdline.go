@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"runtime/pprof"
 	"slices"
 	"strconv"
@@ -37,6 +38,9 @@ func Main(app *cli.App, d Dialect) int {
 			defer f.Close()
 			defer pprof.StopCPUProfile()
 		}
+	}
+	if os.Getenv("RAWKIT_MEMPROFILE") != "" {
+		runtime.MemProfileRate = 1 // every allocation, not one per 512 KiB
 	}
 	code := Run(app, d, os.Args, os.Stderr)
 	if name := os.Getenv("RAWKIT_MEMPROFILE"); name != "" {
