@@ -177,6 +177,21 @@ func run() error {
 	fmt.Printf("| same sweep: runs that found every address | %d/%d | %d/%d | |\n", foundO, *runs, foundT, *runs)
 	mo, mt := median(each(o, rssMiB)), median(each(t, rssMiB))
 	fmt.Printf("| same sweep: peak RSS | %.1f MiB | %.1f MiB | %.2f |\n", mo, mt, mo/mt)
+	// The same sweep with --json (a record per reply and per target).
+	o, t, err = l.pair([]string{"ping", "--json", "-c", "1", "-W", "1", sweep.String()},
+		[]string{"fping", "-a", "-q", "-g", sweep.String(), "-i", "0", "-r", "0"})
+	if err != nil {
+		return err
+	}
+	foundO = 0
+	for _, s := range o {
+		if strings.Count(s.out, `"type":"reply"`) == hosts {
+			foundO++
+		}
+	}
+	wo, wt = median(each(o, wallMs)), median(each(t, wallMs))
+	fmt.Printf("| same sweep with `--json` vs the same fping: wall time | %.0f ms | %.0f ms | %.2f |\n", wo, wt, wo/wt)
+	fmt.Printf("| same: runs with a reply record for every address | %d/%d | | |\n", foundO, *runs)
 
 	// Flood: packets per second.
 	const n = 20000

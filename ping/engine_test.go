@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net/netip"
 	"os"
+	"regexp"
 	"runtime"
 	"strings"
 	"sync"
@@ -361,5 +362,57 @@ func TestFloodDoesNotWaitPerRound(t *testing.T) {
 	}
 	if w := waits.Load(); w > 30 {
 		t.Errorf("the loop waited %d times for 300 probes answered at once", w)
+	}
+}
+
+// The reply record written without reflection is the one encoding/json
+// writes for jsonReply, field for field.
+func TestJSONReplyLikeEncodingJSON(t *testing.T) {
+	stamp := regexp.MustCompile(`"time":"[^"]*"`)
+	for _, c := range []struct {
+		name string
+		src  string
+		rtt  time.Duration
+		ttl  int
+		dup  bool
+	}{{"198.18.1.2", "198.18.1.2", 12345 * time.Nanosecond, 63, false}, {"host\"x", "2001:db8::1", 0, -1, true},
+		{"h", "198.18.1.9", 3*time.Second + 7, 255, false}, {"h", "198.18.1.9", 1, 1, false}} {
+		var fast, slow bytes.Buffer
+		p := &jsonPrinter{w: report.NewJSONWriter(&fast, "ping")}
+		src := netip.MustParseAddr(c.src)
+		p.reply(&target{name: c.name}, 7, rawsock.Meta{Src: src, TTL: c.ttl}, 64, c.rtt, c.dup)
+		p.w.Flush()
+		w := report.NewJSONWriter(&slow, "ping")
+		w.Write("reply", jsonReply{Target: c.name, Seq: 7, Src: src.String(), RTT: report.Millis(c.rtt), TTL: c.ttl, Bytes: 64, Dup: c.dup})
+		w.Flush()
+		if a, b := stamp.ReplaceAllString(fast.String(), ""), stamp.ReplaceAllString(slow.String(), ""); a != b {
+			t.Errorf("written %s, encoding/json %s", a, b)
+		}
+	}
+}
+
+// So is the summary record, with round trips and without.
+func TestJSONSummaryLikeEncodingJSON(t *testing.T) {
+	var stats report.RTTStats
+	for _, d := range []time.Duration{1234, 5678901, 42} {
+		stats.Add(d)
+	}
+	s := stats.Summary()
+	for _, rec := range []jsonSummary{
+		{Target: "198.18.1.2", Addr: "198.18.1.2", Sent: 3, Received: 3, Time: 2000.5, RTT: &s},
+		{Target: "a\"b\u2028", Addr: "2001:db8::1", Sent: 5, Received: 0, Dups: 1, Errors: 2, Loss: 100, Time: 0.001, LocalDrops: 4},
+		{Target: "x", Addr: "198.18.1.3", Sent: 3, Received: 2, Loss: 100.0 / 3, Time: 1e-7, RTT: &report.Summary{Min: 1e-9, Max: 1e22}},
+	} {
+		var fast, slow bytes.Buffer
+		p := &jsonPrinter{w: report.NewJSONWriter(&fast, "ping")}
+		p.w.WriteFields("summary", p.summaryFields(rec))
+		p.w.Flush()
+		w := report.NewJSONWriter(&slow, "ping")
+		w.Write("summary", rec)
+		w.Flush()
+		stamp := regexp.MustCompile(`"time":"[^"]*"`)
+		if a, b := stamp.ReplaceAllString(fast.String(), ""), stamp.ReplaceAllString(slow.String(), ""); a != b {
+			t.Errorf("written %s, encoding/json %s", a, b)
+		}
 	}
 }

@@ -241,9 +241,10 @@ func FormatRTT(d time.Duration) string {
 
 // jsonPrinter writes the NDJSON records of docs/json.md.
 type jsonPrinter struct {
-	w     *report.JSONWriter
-	opts  *Options
-	local *localdrop.Snapshot // the run's local drops, for the summaries
+	w      *report.JSONWriter
+	opts   *Options
+	local  *localdrop.Snapshot // the run's local drops, for the summaries
+	fields []byte              // a record being built
 }
 
 type jsonReply struct {
@@ -291,8 +292,26 @@ type jsonSummary struct {
 func (p *jsonPrinter) start([]*target, int) {}
 func (p *jsonPrinter) sent(*target, int)    {}
 
+// reply writes jsonReply's record without reflection (a sweep writes
+// thousands): the same fields, in its order, encoded as encoding/json
+// would.
 func (p *jsonPrinter) reply(t *target, seq int, meta rawsock.Meta, bytes int, rtt time.Duration, dup bool) {
-	p.w.Write("reply", jsonReply{Target: t.name, Seq: seq, Src: meta.Src.String(), RTT: report.Millis(rtt), TTL: meta.TTL, Bytes: bytes, Dup: dup})
+	b := append(p.fields[:0], `"target":`...)
+	b = report.AppendJSONString(b, t.name)
+	b = append(b, `,"seq":`...)
+	b = strconv.AppendInt(b, int64(seq), 10)
+	b = append(b, `,"src":"`...)
+	b = meta.Src.AppendTo(b)
+	b = append(b, `","rtt_ms":`...)
+	b = report.AppendJSONFloat(b, report.Millis(rtt))
+	b = append(b, `,"ttl":`...)
+	b = strconv.AppendInt(b, int64(meta.TTL), 10)
+	b = append(b, `,"bytes":`...)
+	b = strconv.AppendInt(b, int64(bytes), 10)
+	b = append(b, `,"dup":`...)
+	b = strconv.AppendBool(b, dup)
+	p.fields = b
+	p.w.WriteFields("reply", b)
 }
 
 func (p *jsonPrinter) icmpError(t *target, seq int, from netip.Addr, m *icmp.Message) {
@@ -310,7 +329,49 @@ func (p *jsonPrinter) summary(t *target, elapsed time.Duration) {
 		s := t.stats.Summary()
 		rec.RTT = &s
 	}
-	p.w.Write("summary", rec)
+	if rec.Local != nil {
+		p.w.Write("summary", rec) // rare: the local counts' own encoding
+		return
+	}
+	p.w.WriteFields("summary", p.summaryFields(rec))
+}
+
+// summaryFields encodes a jsonSummary without Local as encoding/json
+// would, without reflection: a sweep writes thousands.
+func (p *jsonPrinter) summaryFields(rec jsonSummary) []byte {
+	b := append(p.fields[:0], `"target":`...)
+	b = report.AppendJSONString(b, rec.Target)
+	b = append(b, `,"addr":`...)
+	b = report.AppendJSONString(b, rec.Addr)
+	for _, f := range []struct {
+		name string
+		v    int
+	}{{`,"sent":`, rec.Sent}, {`,"received":`, rec.Received}, {`,"dups":`, rec.Dups}, {`,"errors":`, rec.Errors}} {
+		b = append(b, f.name...)
+		b = strconv.AppendInt(b, int64(f.v), 10)
+	}
+	b = append(b, `,"loss_pct":`...)
+	b = report.AppendJSONFloat(b, rec.Loss)
+	b = append(b, `,"time_ms":`...)
+	b = report.AppendJSONFloat(b, rec.Time)
+	b = append(b, `,"rtt_ms":`...)
+	if r := rec.RTT; r == nil {
+		b = append(b, "null"...)
+	} else {
+		for i, f := range []struct {
+			name string
+			v    float64
+		}{{`"min":`, r.Min}, {`"avg":`, r.Avg}, {`"max":`, r.Max}, {`"mdev":`, r.Mdev}, {`"p50":`, r.P50}, {`"p90":`, r.P90}, {`"p99":`, r.P99}, {`"jitter":`, r.Jitter}} {
+			b = append(b, "{,"[min(i, 1)])
+			b = append(b, f.name...)
+			b = report.AppendJSONFloat(b, f.v)
+		}
+		b = append(b, '}')
+	}
+	b = append(b, `,"local_drops":`...)
+	b = strconv.AppendInt(b, int64(rec.LocalDrops), 10)
+	p.fields = b
+	return b
 }
 
 func (p *jsonPrinter) end(int, int, []string) {}
