@@ -3,6 +3,7 @@ package icmp
 import (
 	"bytes"
 	"encoding/binary"
+	"math/rand/v2"
 	"net/netip"
 	"testing"
 
@@ -248,5 +249,67 @@ func TestMalformedRejected(t *testing.T) {
 	}
 	if _, err := ParseQuote([]byte{0x4f, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}); err == nil {
 		t.Error("IHL beyond the quote accepted")
+	}
+}
+
+// AppendEcho's bytes are x/net/icmp's, for any identifier, sequence
+// number and payload (odd lengths too), appended after what dst held.
+func TestAppendEchoLikeXNet(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	for range 500 {
+		id, seq := r.IntN(1<<17), r.IntN(1<<17) // beyond 16 bits too: truncated as x/net does
+		payload := make([]byte, r.IntN(200))
+		for i := range payload {
+			payload[i] = byte(r.Uint32())
+		}
+		for _, family := range []int{4, 6} {
+			var typ xicmp.Type = ipv4.ICMPTypeEcho
+			if family == 6 {
+				typ = ipv6.ICMPTypeEchoRequest
+			}
+			want, err := (&xicmp.Message{Type: typ, Body: &xicmp.Echo{ID: id & 0xffff, Seq: seq & 0xffff, Data: payload}}).Marshal(nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := AppendEcho([]byte("pre"), family, id, seq, payload)
+			if err != nil || string(got[:3]) != "pre" || !bytes.Equal(got[3:], want) {
+				t.Fatalf("IPv%d id %d seq %d, %d bytes: %x, x/net %x (%v)", family, id, seq, len(payload), got, want, err)
+			}
+		}
+	}
+}
+
+// Echo requests and replies, read without x/net, decode as x/net decodes
+// them, and do not alias the packet.
+func TestParseEchoLikeXNet(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	for range 500 {
+		for _, family := range []int{4, 6} {
+			types := map[int][]xicmp.Type{4: {ipv4.ICMPTypeEcho, ipv4.ICMPTypeEchoReply}, 6: {ipv6.ICMPTypeEchoRequest, ipv6.ICMPTypeEchoReply}}[family]
+			payload := make([]byte, r.IntN(3)*r.IntN(100))
+			for i := range payload {
+				payload[i] = byte(r.Uint32())
+			}
+			b, _ := (&xicmp.Message{Type: types[r.IntN(2)], Code: r.IntN(2), Body: &xicmp.Echo{ID: r.IntN(1 << 16), Seq: r.IntN(1 << 16), Data: payload}}).Marshal(nil)
+			want, err := xicmp.ParseMessage(map[int]int{4: 1, 6: 58}[family], b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := Parse(family, b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			e := want.Body.(*xicmp.Echo)
+			if got.ID != e.ID || got.Seq != e.Seq || !bytes.Equal(got.Data, e.Data) || (got.Data == nil) != (e.Data == nil) ||
+				got.Type != int(b[0]) || got.Code != int(b[1]) || got.Kind != kindOf(family, int(b[0])) {
+				t.Fatalf("IPv%d %x: %+v, x/net %+v", family, b, got, e)
+			}
+			if len(b) > 8 {
+				b[8]++
+				if got.Data[0] == b[8] {
+					t.Fatal("the message aliases the packet")
+				}
+			}
+		}
 	}
 }

@@ -150,20 +150,28 @@ func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 	default:
 		p.out = &textPrinter{w: bufio.NewWriterSize(stdout, 64<<10), opts: &p.opts}
 	}
+	watching := make(chan struct{})
 	if opts.Listen == nil {
-		// Before the sockets are opened (and capabilities dropped): the
-		// eBPF drop watch needs its privileges at start.
+		// While the sockets are opened, and before capabilities are
+		// dropped: the eBPF drop watch needs its privileges at start
+		// (loading it takes about as long as opening the sockets).
 		addrs := make([]netip.Addr, len(targets))
 		for i, t := range targets {
 			addrs[i] = t.addr
 		}
-		rawsock.InNetns(opts.Netns, func() error {
-			p.counters, p.own = localdrop.Open(), localdrop.OwnAddrs()
-			p.counters.WatchDrops(addrs)
-			return nil
-		})
+		go func() {
+			defer close(watching)
+			rawsock.InNetns(opts.Netns, func() error {
+				p.counters, p.own = localdrop.Open(), localdrop.OwnAddrs()
+				p.counters.WatchDrops(addrs)
+				return nil
+			})
+		}()
+	} else {
+		close(watching)
 	}
-	if err := p.open(); err != nil {
+	if err := p.open(watching); err != nil {
+		<-watching
 		p.counters.Close()
 		return err
 	}
@@ -223,7 +231,9 @@ func (o *Options) validate() error {
 	return nil
 }
 
-func (p *pinger) open() error {
+// open opens the sockets, then waits for ready to close before it drops
+// every capability.
+func (p *pinger) open(ready <-chan struct{}) error {
 	families := map[int]bool{}
 	for _, t := range p.targets {
 		families[t.family] = true
@@ -300,6 +310,7 @@ func (p *pinger) open() error {
 		p.ids[fam] = c.ID()
 	}
 	// Sockets are open: nothing later needs a capability.
+	<-ready
 	if err := rawsock.DropPrivileges(); err != nil {
 		return fmt.Errorf("dropping capabilities: %w", err)
 	}

@@ -36,8 +36,11 @@ type target struct {
 // host names (the first address of the wanted family).
 func resolveTargets(ctx context.Context, opts *Options) ([]*target, error) {
 	var out []*target
+	var block []target // made 256 at a time: a sweep has thousands
 	seen := map[netip.Addr]bool{}
-	add := func(name string, a netip.Addr) error {
+	// add takes target a, written as name; named says name is a host
+	// name, not an address.
+	add := func(name string, a netip.Addr, named bool) error {
 		a = a.Unmap()
 		if opts.Family == 4 && !a.Is4() || opts.Family == 6 && !a.Is6() {
 			return report.Usagef("%s: not an IPv%d address", name, opts.Family)
@@ -53,8 +56,13 @@ func resolveTargets(ctx context.Context, opts *Options) ([]*target, error) {
 		if a.Is6() {
 			fam = 6
 		}
-		_, literal := netip.ParseAddr(name)
-		out = append(out, &target{name: name, addr: a, family: fam, named: literal != nil})
+		if len(block) == 0 {
+			block = make([]target, min(256, maxTargets-len(out)))
+		}
+		t := &block[0]
+		block = block[1:]
+		*t = target{name: name, addr: a, family: fam, named: named}
+		out = append(out, t)
 		return nil
 	}
 	for _, arg := range opts.Targets {
@@ -73,7 +81,7 @@ func resolveTargets(ctx context.Context, opts *Options) ([]*target, error) {
 				first, last = first.Next(), last.Prev()
 			}
 			for a := first; a.IsValid() && a.Compare(last) <= 0; a = a.Next() {
-				if err := add(a.String(), a); err != nil {
+				if err := add(a.String(), a, false); err != nil {
 					return nil, err
 				}
 			}
@@ -83,7 +91,8 @@ func resolveTargets(ctx context.Context, opts *Options) ([]*target, error) {
 		if err != nil {
 			return nil, err
 		}
-		if err := add(arg, a); err != nil {
+		_, literal := netip.ParseAddr(arg)
+		if err := add(arg, a, literal != nil); err != nil {
 			return nil, err
 		}
 	}
