@@ -47,7 +47,8 @@ type fakeConn struct {
 	mu       sync.Mutex
 	deadline time.Time
 	poke     chan struct{} // a new deadline was set
-	waits    *atomic.Int64 // the loop's waits in the poller (deadlines set)
+	pending  []fakePacket  // taken from queue by WaitReadable
+	waits    *atomic.Int64 // the loop's waits (deadlines set, polls)
 }
 
 func (n fakeNet) listen(cfg rawsock.ICMPConfig) (Conn, error) {
@@ -111,7 +112,40 @@ func (c *fakeConn) WriteToAddr(b []byte, dst netip.Addr) (time.Time, error) {
 	return time.Time{}, nil
 }
 
+func (c *fakeConn) WaitReadable(d time.Duration) (bool, error) {
+	if c.waits != nil {
+		c.waits.Add(1)
+	}
+	c.mu.Lock()
+	ready := len(c.pending) > 0
+	c.mu.Unlock()
+	if ready {
+		return true, nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case p := <-c.queue:
+		c.mu.Lock()
+		c.pending = append(c.pending, p)
+		c.mu.Unlock()
+		return true, nil
+	case <-c.closed:
+		return false, os.ErrClosed
+	case <-t.C:
+		return false, nil
+	}
+}
+
 func (c *fakeConn) TryReadMsg(b []byte) (int, rawsock.Meta, error) {
+	c.mu.Lock()
+	if len(c.pending) > 0 {
+		p := c.pending[0]
+		c.pending = c.pending[1:]
+		c.mu.Unlock()
+		return copy(b, p.b), rawsock.Meta{Src: p.src, TTL: 64, KernelTime: time.Now()}, nil
+	}
+	c.mu.Unlock()
 	select {
 	case p := <-c.queue:
 		return copy(b, p.b), rawsock.Meta{Src: p.src, TTL: 64, KernelTime: time.Now()}, nil
@@ -121,6 +155,12 @@ func (c *fakeConn) TryReadMsg(b []byte) (int, rawsock.Meta, error) {
 }
 
 func (c *fakeConn) ReadMsg(b []byte) (int, rawsock.Meta, error) {
+	c.mu.Lock()
+	held := len(c.pending) > 0
+	c.mu.Unlock()
+	if held {
+		return c.TryReadMsg(b)
+	}
 	for {
 		c.mu.Lock()
 		d := c.deadline

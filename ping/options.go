@@ -96,6 +96,9 @@ type Conn interface {
 	// or the zero Time when there is none.
 	WriteToAddr(b []byte, dst netip.Addr) (time.Time, error)
 	SetReadDeadline(t time.Time) error
+	// WaitReadable waits at most d, outside the runtime's poller, until
+	// a read would not block; it may return early, not ready.
+	WaitReadable(d time.Duration) (bool, error)
 	Close() error
 	// ID is the echo identifier replies carry.
 	ID() int

@@ -34,6 +34,9 @@ type sock struct {
 	// A recvmmsg (TryReadBatch).
 	bmu sync.Mutex
 	br  batchOp
+	// A ppoll (WaitReadable).
+	pmu sync.Mutex
+	po  pollOp
 }
 
 type readOp struct {
@@ -92,7 +95,7 @@ func openSock(domain, typ, proto int) (*sock, error) {
 		return nil, err
 	}
 	s := &sock{file: f, rc: rc, fd: fd}
-	s.rd.wait, s.wr.fn, s.nr.now, s.er.now, s.br.now = s.rd.do, s.wr.do, s.nr.once, s.er.once, s.br.once
+	s.rd.wait, s.wr.fn, s.nr.now, s.er.now, s.br.now, s.po.now = s.rd.do, s.wr.do, s.nr.once, s.er.once, s.br.once, s.po.once
 	return s, nil
 }
 

@@ -24,9 +24,10 @@ func (c *conn) Family() int      { return 0 }
 func (c *conn) WriteToTTL([]byte, netip.Addr, int) (time.Time, error) {
 	return time.Time{}, errNotLinux
 }
-func (c *conn) ReadMsg([]byte) (int, Meta, error)    { return 0, Meta{}, errNotLinux }
-func (c *conn) TryReadMsg([]byte) (int, Meta, error) { return 0, Meta{}, errNotLinux }
-func (c *conn) TryReadBatch(*Batch) (int, error)     { return 0, errNotLinux }
+func (c *conn) ReadMsg([]byte) (int, Meta, error)        { return 0, Meta{}, errNotLinux }
+func (c *conn) TryReadMsg([]byte) (int, Meta, error)     { return 0, Meta{}, errNotLinux }
+func (c *conn) TryReadBatch(*Batch) (int, error)         { return 0, errNotLinux }
+func (c *conn) WaitReadable(time.Duration) (bool, error) { return false, errNotLinux }
 
 type batchSys struct{}
 
