@@ -87,15 +87,13 @@ func Parse(family int, b []byte) (*Message, error) {
 	if len(b) < 8 {
 		return nil, ErrTooShort
 	}
-	if isEcho(family, b[0]) {
+	if kind, id, seq, ok := EchoOf(family, b); ok {
 		// Read here, not by x/net (four allocations where two do): a
 		// flood or sweep reads hundreds of thousands of replies.
-		m := &Message{Family: family, Type: int(b[0]), Code: int(b[1]),
-			ID: int(binary.BigEndian.Uint16(b[4:6])), Seq: int(binary.BigEndian.Uint16(b[6:8]))}
+		m := &Message{Family: family, Kind: kind, Type: int(b[0]), Code: int(b[1]), ID: id, Seq: seq}
 		if len(b) > 8 {
 			m.Data = bytes.Clone(b[8:])
 		}
-		m.Kind = kindOf(family, m.Type)
 		return m, nil
 	}
 	xm, err := xicmp.ParseMessage(proto, b)
@@ -139,12 +137,20 @@ func Parse(family int, b []byte) (*Message, error) {
 	return m, nil
 }
 
-// isEcho reports whether typ is an echo request or reply of family.
-func isEcho(family int, typ byte) bool {
-	if family == 4 {
-		return typ == byte(ipv4.ICMPTypeEchoReply) || typ == byte(ipv4.ICMPTypeEcho)
+// EchoOf reads the header of an echo request or reply of family (4 or 6)
+// without allocating: its kind, identifier and sequence number, and
+// whether b is one. A loop that handles a reply per probe reads them with
+// it and parses only what else arrives.
+func EchoOf(family int, b []byte) (kind Kind, id, seq int, ok bool) {
+	if len(b) < 8 {
+		return 0, 0, 0, false
 	}
-	return typ == byte(ipv6.ICMPTypeEchoReply) || typ == byte(ipv6.ICMPTypeEchoRequest)
+	switch {
+	case family == 4 && (b[0] == byte(ipv4.ICMPTypeEchoReply) || b[0] == byte(ipv4.ICMPTypeEcho)),
+		family == 6 && (b[0] == byte(ipv6.ICMPTypeEchoReply) || b[0] == byte(ipv6.ICMPTypeEchoRequest)):
+		return kindOf(family, int(b[0])), int(binary.BigEndian.Uint16(b[4:6])), int(binary.BigEndian.Uint16(b[6:8])), true
+	}
+	return 0, 0, 0, false
 }
 
 func protocol(family int) (int, error) {

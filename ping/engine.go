@@ -32,10 +32,16 @@ type probe struct {
 // arrival is a packet a reader passed to the loop.
 type arrival struct {
 	family int
-	msg    *icmp.Message
+	seq    int           // an echo reply's sequence number
+	msg    *icmp.Message // an ICMP error; nil for an echo reply
 	meta   rawsock.Meta
 	bytes  int
 	at     time.Time // when the reader got it, with a monotonic reading
+}
+
+type familyConn struct {
+	family int
+	c      Conn
 }
 
 type pinger struct {
@@ -43,15 +49,17 @@ type pinger struct {
 	out     printer
 	targets []*target
 	conns   map[int]Conn
-	ids     map[int]int
-	nextSeq map[int]uint16
+	// connList is conns as a list, for the loop (no map iteration a round).
+	connList []familyConn
+	ids      map[int]int
+	nextSeq  map[int]uint16
 	// pending holds each family's probes by wire sequence number (a
 	// probe stays until its number comes round again): an index, not a
 	// hash, on the path of every send and reply.
 	pending  [2][]*probe
-	fifo     []*probe // in send order, for expiry
-	probes   []probe  // made ahead, for newProbe
-	waiting  int      // probes neither answered nor expired
+	fifo     probeQueue // in send order, for expiry
+	probes   []probe    // made ahead, for newProbe
+	waiting  int        // probes neither answered nor expired
 	payload  []byte
 	buf      []byte         // the probe being built
 	rbuf     []byte         // packets read by drain
@@ -307,6 +315,7 @@ func (p *pinger) open(ready <-chan struct{}) error {
 			return err
 		}
 		p.conns[fam] = c
+		p.connList = append(p.connList, familyConn{fam, c})
 		p.ids[fam] = c.ID()
 	}
 	// Sockets are open: nothing later needs a capability.
@@ -341,23 +350,20 @@ func makePayload(size int, pattern []byte) []byte {
 
 // accept decodes a packet of the socket of family and keeps it when it
 // may answer one of our probes: an echo reply with our identifier, or an
-// ICMP error quoting an echo request with it.
+// ICMP error quoting an echo request with it. An echo reply is read
+// without a Message: a flood reads one per probe.
 func accept(family int, c Conn, b []byte, meta rawsock.Meta, at time.Time) (arrival, bool) {
-	m, err := icmp.Parse(family, b)
-	if err != nil {
-		return arrival{}, false // malformed: not ours to report
+	if kind, id, seq, ok := icmp.EchoOf(family, b); ok {
+		if kind != icmp.KindEchoReply || (c.Raw() && id != c.ID()) {
+			return arrival{}, false
+		}
+		return arrival{family: family, seq: seq, meta: meta, bytes: len(b), at: at}, true
 	}
-	switch {
-	case m.Kind == icmp.KindEchoReply:
-		if c.Raw() && m.ID != c.ID() {
-			return arrival{}, false
-		}
-	case m.IsError():
-		qid, _, ok := m.Quote.QuotedEcho()
-		if !ok || qid != c.ID() {
-			return arrival{}, false
-		}
-	default:
+	m, err := icmp.Parse(family, b)
+	if err != nil || !m.IsError() {
+		return arrival{}, false // malformed, or not ours to report
+	}
+	if qid, _, ok := m.Quote.QuotedEcho(); !ok || qid != c.ID() {
 		return arrival{}, false
 	}
 	return arrival{family: family, msg: m, meta: meta, bytes: len(b), at: at}, true
@@ -375,7 +381,8 @@ type batchReader interface {
 // stops when no probe is owed an answer, unless all is set: at the end of
 // a run, what has arrived (duplicates, mostly) still counts.
 func (p *pinger) drain(all bool) {
-	for fam, c := range p.conns {
+	for _, fc := range p.connList {
+		fam, c := fc.family, fc.c
 		br, batched := c.(batchReader)
 		for {
 			if p.waiting == 0 && !all {
@@ -423,6 +430,7 @@ func (p *pinger) loop(ctx context.Context) error {
 			break
 		}
 		// Send the rounds that are due.
+		sent := false
 		for p.wantsRound(round) && !now.Before(nextRound) {
 			for i, t := range p.targets {
 				if p.targetWants(t) {
@@ -449,6 +457,14 @@ func (p *pinger) loop(ctx context.Context) error {
 				p.drain(false)
 			}
 			nextRound = p.eager(round, nextRound) // answered already: flood on
+			sent = true
+		}
+		if sent {
+			// The round took time (the send, its answer): the wait is
+			// measured from now. From before the round, an answer that
+			// took over spinUnder to come made the loop wait as long
+			// again for nothing, a flood's round in ten.
+			now = time.Now()
 		}
 		p.expire(now)
 		if p.finished(round) {
@@ -595,10 +611,14 @@ func (p *pinger) send(t *target) error {
 	p.setPending(fam, wire, pr)
 	// Answered probes leave the head of the queue here too, not only in
 	// expire: a flood may send for minutes without the loop waiting.
-	for len(p.fifo) > 0 && p.fifo[0].answered {
-		p.fifo = p.fifo[1:]
+	if q := p.fifo.items(); len(q) > 0 && q[0].answered {
+		i := 1
+		for i < len(q) && q[i].answered {
+			i++
+		}
+		p.fifo.pop(i)
 	}
-	p.fifo = append(p.fifo, pr)
+	p.fifo.push(pr)
 	p.waiting++
 	t.pipe = max(t.pipe, t.sent-t.received-t.errors)
 	pr.sentAt = time.Now()
@@ -665,8 +685,7 @@ func unwrapSyscall(err error) error {
 }
 
 func (p *pinger) handle(a arrival) {
-	m := a.msg
-	if m.IsError() {
+	if m := a.msg; m != nil {
 		_, wire, _ := m.Quote.QuotedEcho()
 		pr := p.pendingOf(a.family, uint16(wire))
 		if pr == nil || m.Quote.Dst != pr.t.addr {
@@ -680,7 +699,7 @@ func (p *pinger) handle(a arrival) {
 		p.out.icmpError(pr.t, pr.seq, a.meta.Src, m)
 		return
 	}
-	pr := p.pendingOf(a.family, uint16(m.Seq))
+	pr := p.pendingOf(a.family, uint16(a.seq))
 	if pr == nil || a.meta.Src != pr.t.addr {
 		return // a reply to a probe we no longer know, or from elsewhere
 	}
@@ -744,9 +763,10 @@ func (p *pinger) waitFor(t *target) time.Duration {
 
 // expire reports probes whose wait is over, oldest first.
 func (p *pinger) expire(now time.Time) {
+	q := p.fifo.items()
 	i := 0
-	for ; i < len(p.fifo); i++ {
-		pr := p.fifo[i]
+	for ; i < len(q); i++ {
+		pr := q[i]
 		if pr.answered {
 			continue
 		}
@@ -757,10 +777,7 @@ func (p *pinger) expire(now time.Time) {
 		p.waiting--
 		p.out.timeout(pr.t, pr.seq)
 	}
-	p.fifo = p.fifo[i:]
-	if len(p.fifo) == 0 {
-		p.fifo = nil // let the backing array go
-	}
+	p.fifo.pop(i)
 }
 
 // answer marks pr answered; a late answer, after its wait ended, was
@@ -786,7 +803,7 @@ func (p *pinger) nextWake(now time.Time, round int, nextRound time.Time) time.Du
 	if p.wantsRound(round) {
 		wake = nextRound.Sub(now)
 	}
-	for _, pr := range p.fifo {
+	for _, pr := range p.fifo.items() {
 		if !pr.answered {
 			wake = min(wake, pr.sentAt.Add(p.waitFor(pr.t)).Sub(now))
 			break

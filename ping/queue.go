@@ -1,0 +1,32 @@
+package ping
+
+// probeQueue holds probes in send order, for expiry. Its array is kept
+// when it empties: a flood pushes and pops one probe a round, and a queue
+// that let its array go (or sliced it from the front) would allocate one
+// a probe.
+type probeQueue struct {
+	q    []*probe
+	head int
+}
+
+func (f *probeQueue) push(pr *probe) {
+	if f.head > 0 && f.head >= len(f.q)/2 && len(f.q) == cap(f.q) {
+		// Full, and half of it popped: move what is left to the front.
+		n := copy(f.q, f.q[f.head:])
+		clear(f.q[n:])
+		f.q, f.head = f.q[:n], 0
+	}
+	f.q = append(f.q, pr)
+}
+
+// items are the probes not popped, oldest first.
+func (f *probeQueue) items() []*probe { return f.q[f.head:] }
+
+// pop removes the k oldest.
+func (f *probeQueue) pop(k int) {
+	clear(f.q[f.head : f.head+k]) // their blocks of probes may go
+	f.head += k
+	if f.head == len(f.q) {
+		f.q, f.head = f.q[:0], 0
+	}
+}
