@@ -25,7 +25,8 @@ import (
 )
 
 // fakeNet answers echo requests in memory, per destination: "up" replies,
-// "dup" replies twice, "down" drops, "ttl" answers time exceeded from
+// "slow" replies after a 300 us send, "dup" replies twice, "down" drops,
+// "ttl" answers time exceeded from
 // 198.18.9.1, "foreign" replies with another identifier and from
 // another address (both must be ignored).
 type fakeNet map[netip.Addr]string
@@ -49,6 +50,7 @@ type fakeConn struct {
 	poke     chan struct{} // a new deadline was set
 	pending  []fakePacket  // taken from queue by WaitReadable
 	waits    *atomic.Int64 // the loop's waits (deadlines set, polls)
+	idle     *atomic.Int64 // polls begun with nothing queued
 }
 
 func (n fakeNet) listen(cfg rawsock.ICMPConfig) (Conn, error) {
@@ -93,6 +95,11 @@ func (c *fakeConn) WriteToAddr(b []byte, dst netip.Addr) (time.Time, error) {
 	switch c.net[dst] {
 	case "up":
 		c.deliver(dst, reply)
+	case "slow":
+		// The reply is queued when the send returns, but the send took
+		// longer than the loop spins for (a softirq run on the way).
+		time.Sleep(300 * time.Microsecond)
+		c.deliver(dst, reply)
 	case "dup":
 		c.deliver(dst, reply)
 		c.deliver(dst, reply)
@@ -121,6 +128,9 @@ func (c *fakeConn) WaitReadable(d time.Duration) (bool, error) {
 	c.mu.Unlock()
 	if ready {
 		return true, nil
+	}
+	if len(c.queue) == 0 && c.idle != nil {
+		c.idle.Add(1) // a wait with nothing yet to come
 	}
 	t := time.NewTimer(d)
 	defer t.Stop()
@@ -402,6 +412,31 @@ func TestFloodDoesNotWaitPerRound(t *testing.T) {
 	}
 	if w := waits.Load(); w > 30 {
 		t.Errorf("the loop waited %d times for 300 probes answered at once", w)
+	}
+}
+
+// A flood whose replies are queued by the time each send returns, but
+// whose sends are slow, goes straight on to the next round: the wait is
+// measured from after the round, not from before it (which made the loop
+// wait as long as the round took, for nothing).
+func TestFloodSlowSendsDoNotWait(t *testing.T) {
+	var idle atomic.Int64
+	n := fakeNet{up: "slow"}
+	listen := func(cfg rawsock.ICMPConfig) (Conn, error) {
+		c, err := n.listen(cfg)
+		c.(*fakeConn).idle = &idle
+		return c, err
+	}
+	var out bytes.Buffer
+	err := Run(context.Background(), Options{Targets: []string{up.String()}, Count: 100, Flood: true, Quiet: true, Listen: listen}, &out, &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "100 received") {
+		t.Fatalf("not every probe answered:\n%s", out.String())
+	}
+	if w := idle.Load(); w > 10 {
+		t.Errorf("the loop waited %d times with every probe answered, in 100 rounds", w)
 	}
 }
 
