@@ -39,24 +39,26 @@ type arrival struct {
 	at     time.Time // when the reader got it, with a monotonic reading
 }
 
-type familyConn struct {
-	family int
-	c      Conn
+// family is what the loop keeps for the socket of one IP version.
+type family struct {
+	family  int // 4 or 6
+	c       Conn
+	id      int    // the echo identifier its replies carry
+	nextSeq uint16 // the next probe's wire sequence number
+	// pending holds its probes by wire sequence number (a probe stays
+	// until its number comes round again): an index, not a hash, on the
+	// path of every send and reply.
+	pending []*probe
 }
 
 type pinger struct {
 	opts    Options
 	out     printer
 	targets []*target
-	conns   map[int]Conn
-	// connList is conns as a list, for the loop (no map iteration a round).
-	connList []familyConn
-	ids      map[int]int
-	nextSeq  map[int]uint16
-	// pending holds each family's probes by wire sequence number (a
-	// probe stays until its number comes round again): an index, not a
-	// hash, on the path of every send and reply.
-	pending  [2][]*probe
+	// families are the open sockets, one an IP version; byFamily indexes
+	// them by version (4 -> 0, 6 -> 1) for the path of every probe.
+	families []*family
+	byFamily [2]*family
 	fifo     probeQueue // in send order, for expiry
 	probes   []probe    // made ahead, for newProbe
 	waiting  int        // probes neither answered nor expired
@@ -66,7 +68,10 @@ type pinger struct {
 	batch    *rawsock.Batch // a sweep's: packets read by drain, many a call
 	start    time.Time
 	lastSend time.Time
-	stderr   io.Writer
+	// readAt is when drain last read a packet: a flood's round, which
+	// reads its answer, needs no clock reading of its own after it.
+	readAt time.Time
+	stderr io.Writer
 	// source is the local address probes leave from, when -I or -B asked
 	// for it to be known.
 	source netip.Addr
@@ -83,23 +88,27 @@ type pinger struct {
 	ownUnreach int
 }
 
-// pendingOf is the probe of family sent with wire sequence number seq,
-// or nil.
-func (p *pinger) pendingOf(family int, seq uint16) *probe {
-	t := p.pending[family/6]
-	if t == nil {
+// familyOf is the socket state of IP version fam (4 or 6), nil when no
+// socket of it is open.
+func (p *pinger) familyOf(fam int) *family { return p.byFamily[fam/6] }
+
+// pendingOf is the probe of family fam sent with wire sequence number
+// seq, or nil.
+func (p *pinger) pendingOf(fam int, seq uint16) *probe {
+	f := p.familyOf(fam)
+	if f == nil || f.pending == nil {
 		return nil
 	}
-	return t[seq]
+	return f.pending[seq]
 }
 
-// setPending registers pr as family's probe with wire number seq.
-func (p *pinger) setPending(family int, seq uint16, pr *probe) {
-	t := &p.pending[family/6] // 4 -> 0, 6 -> 1
-	if *t == nil {
-		*t = make([]*probe, 1<<16)
+// ids are the echo identifiers by IP version.
+func (p *pinger) ids() map[int]int {
+	ids := map[int]int{}
+	for _, f := range p.families {
+		ids[f.family] = f.id
 	}
-	(*t)[seq] = pr
+	return ids
 }
 
 // Run pings opts.Targets, writing results to stdout and diagnostics to
@@ -145,9 +154,6 @@ func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 		opts:     opts,
 		routeMTU: routeMTU,
 		targets:  targets,
-		conns:    map[int]Conn{},
-		ids:      map[int]int{},
-		nextSeq:  map[int]uint16{},
 		stderr:   stderr,
 	}
 	switch {
@@ -188,11 +194,11 @@ func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 		p.before = p.counters.Read()
 	}
 	if tp, ok := p.out.(*textPrinter); ok {
-		tp.source, tp.ids = p.source, p.ids
+		tp.source, tp.ids = p.source, p.ids()
 	}
 	defer func() {
-		for _, c := range p.conns {
-			c.Close()
+		for _, f := range p.families {
+			f.c.Close()
 		}
 	}()
 	return p.loop(ctx)
@@ -314,9 +320,9 @@ func (p *pinger) open(ready <-chan struct{}) error {
 		if err != nil {
 			return err
 		}
-		p.conns[fam] = c
-		p.connList = append(p.connList, familyConn{fam, c})
-		p.ids[fam] = c.ID()
+		f := &family{family: fam, c: c, id: c.ID()}
+		p.families = append(p.families, f)
+		p.byFamily[fam/6] = f
 	}
 	// Sockets are open: nothing later needs a capability.
 	<-ready
@@ -381,8 +387,8 @@ type batchReader interface {
 // stops when no probe is owed an answer, unless all is set: at the end of
 // a run, what has arrived (duplicates, mostly) still counts.
 func (p *pinger) drain(all bool) {
-	for _, fc := range p.connList {
-		fam, c := fc.family, fc.c
+	for _, f := range p.families {
+		fam, c := f.family, f.c
 		br, batched := c.(batchReader)
 		for {
 			if p.waiting == 0 && !all {
@@ -395,6 +401,7 @@ func (p *pinger) drain(all bool) {
 					break
 				}
 				at := time.Now()
+				p.readAt = at
 				for i := range n {
 					if a, ok := accept(fam, c, p.batch.Bufs[i][:p.batch.N[i]], p.batch.Meta[i], at); ok {
 						p.handle(a)
@@ -406,7 +413,8 @@ func (p *pinger) drain(all bool) {
 			if err != nil {
 				break
 			}
-			if a, ok := accept(fam, c, p.rbuf[:n], meta, time.Now()); ok {
+			p.readAt = time.Now()
+			if a, ok := accept(fam, c, p.rbuf[:n], meta, p.readAt); ok {
 				p.handle(a)
 			}
 		}
@@ -424,14 +432,33 @@ func (p *pinger) loop(ctx context.Context) error {
 	p.out.start(p.targets, len(p.payload))
 	nextRound := p.start
 	round := 0
+	// now is read at the top of each turn, unless the last turn ended
+	// with a look at the sockets that found nothing: a flood turns a
+	// few hundred thousand times a second, and a reading costs two
+	// clock calls.
+	var now time.Time
+	fresh := false
+	done := ctx.Done()
 	for {
-		now := time.Now()
+		if !fresh {
+			now = time.Now()
+		}
+		fresh = false
 		if !deadlineAt.IsZero() && !now.Before(deadlineAt) {
 			break
 		}
-		// Send the rounds that are due.
-		sent := false
-		for p.wantsRound(round) && !now.Before(nextRound) {
+		select {
+		case <-done:
+			// Stopped (Ctrl-C). Looked at every turn: a flood whose
+			// answers keep up never waits, where a stop is also seen.
+			return p.summarize()
+		default:
+		}
+		// Send the rounds that are due: those due at the start of the
+		// turn (a round brought forward by its answers waits for the
+		// next turn, and its look at the deadline and a stop).
+		due := now
+		for p.wantsRound(round) && !due.Before(nextRound) {
 			for i, t := range p.targets {
 				if p.targetWants(t) {
 					if err := p.send(t); err != nil {
@@ -456,15 +483,16 @@ func (p *pinger) loop(ctx context.Context) error {
 				// A preload goes out whole before any reply is read.
 				p.drain(false)
 			}
-			nextRound = p.eager(round, nextRound) // answered already: flood on
-			sent = true
-		}
-		if sent {
-			// The round took time (the send, its answer): the wait is
-			// measured from now. From before the round, an answer that
-			// took over spinUnder to come made the loop wait as long
-			// again for nothing, a flood's round in ten.
-			now = time.Now()
+			// The round took time (the send, its answer): what follows
+			// is measured from its end. From before the round, an answer
+			// that took over spinUnder to come made the loop wait as long
+			// again for nothing, a flood's round in ten. The reading of
+			// the answer's arrival, when it came after the send, serves.
+			now = p.readAt
+			if now.Before(p.lastSend) {
+				now = time.Now()
+			}
+			nextRound = p.eager(round, nextRound, now) // answered already: flood on
 		}
 		p.expire(now)
 		if p.finished(round) {
@@ -481,7 +509,12 @@ func (p *pinger) loop(ctx context.Context) error {
 			// Due (almost) now: the runtime's poller cannot wait less
 			// than a millisecond, which would cap a flood at a thousand
 			// probes a second. Look at the socket and go round again.
+			// With nothing read and nothing owed, no time has passed
+			// worth a new reading (a flood whose answer came in its
+			// round sends again at once).
+			read := p.readAt
 			p.drain(false)
+			fresh = wake == 0 && p.readAt.Equal(read) && p.waiting == 0
 			continue
 		}
 		// Output is buffered while the loop is busy and written out
@@ -499,7 +532,7 @@ func (p *pinger) loop(ctx context.Context) error {
 		if got {
 			w.takeQueued()
 			p.drain(false)
-			nextRound = p.eager(round, nextRound)
+			nextRound = p.eager(round, nextRound, time.Now())
 		}
 	}
 	return p.summarize()
@@ -516,15 +549,15 @@ const spinUnder = 200 * time.Microsecond
 // eager brings the next round forward when every probe is answered:
 // at once in a flood (-f), after the adaptive minimum with -A (200 ms,
 // or 2 ms with a raw socket, as iputils allows the super-user).
-func (p *pinger) eager(round int, next time.Time) time.Time {
+func (p *pinger) eager(round int, next, now time.Time) time.Time {
 	if !(p.opts.Flood || p.opts.Adaptive) || !p.wantsRound(round) || !p.allAnswered() {
 		return next
 	}
-	at := time.Now()
+	at := now
 	if p.opts.Adaptive && !p.opts.Flood {
 		least := 200 * time.Millisecond
-		for _, c := range p.conns {
-			if c.Raw() {
+		for _, f := range p.families {
+			if f.c.Raw() {
 				least = 2 * time.Millisecond
 			}
 		}
@@ -587,28 +620,19 @@ func (p *pinger) targetWants(t *target) bool {
 }
 
 func (p *pinger) send(t *target) error {
-	fam := t.family
-	wire := p.nextSeq[fam]
-	p.nextSeq[fam]++
+	f := p.familyOf(t.family)
+	wire := f.nextSeq
+	f.nextSeq++
 	t.sent++
-	// iputils puts the send time in the first 8 bytes of data; tcpdump
-	// users expect it, and it makes every probe's payload unique.
-	payload := p.payload
-	if len(payload) >= 8 {
-		now := time.Now()
-		binary.BigEndian.PutUint32(payload[0:4], uint32(now.Unix()))
-		binary.BigEndian.PutUint32(payload[4:8], uint32(now.Nanosecond()/1000))
-	}
-	b, err := icmp.AppendEcho(p.buf[:0], fam, p.ids[fam], int(wire), payload)
-	if err != nil {
-		return err
-	}
 	p.out.sent(t, t.sent)
 	// Registered before sending, since a reply can beat the send's
-	// return; stamped last, so building the packet is not in the RTT.
+	// return.
 	pr := p.newProbe()
 	*pr = probe{t: t, seq: t.sent}
-	p.setPending(fam, wire, pr)
+	if f.pending == nil {
+		f.pending = make([]*probe, 1<<16)
+	}
+	f.pending[wire] = pr
 	// Answered probes leave the head of the queue here too, not only in
 	// expire: a flood may send for minutes without the loop waiting.
 	if q := p.fifo.items(); len(q) > 0 && q[0].answered {
@@ -621,9 +645,22 @@ func (p *pinger) send(t *target) error {
 	p.fifo.push(pr)
 	p.waiting++
 	t.pipe = max(t.pipe, t.sent-t.received-t.errors)
-	pr.sentAt = time.Now()
-	p.lastSend = pr.sentAt
-	tx, err := p.conns[fam].WriteToAddr(b, t.addr)
+	// One clock reading a probe: its send time, which iputils also puts
+	// in the first 8 bytes of data (tcpdump users expect it, and it
+	// makes every probe's payload unique). Building the packet after it
+	// adds tens of nanoseconds to the RTT, as in iputils.
+	now := time.Now()
+	pr.sentAt, p.lastSend = now, now
+	payload := p.payload
+	if len(payload) >= 8 {
+		binary.BigEndian.PutUint32(payload[0:4], uint32(now.Unix()))
+		binary.BigEndian.PutUint32(payload[4:8], uint32(now.Nanosecond()/1000))
+	}
+	b, err := icmp.AppendEcho(p.buf[:0], t.family, f.id, int(wire), payload)
+	if err != nil {
+		return err
+	}
+	tx, err := f.c.WriteToAddr(b, t.addr)
 	pr.txAt = tx
 	if err != nil {
 		return p.sendError(t, pr, err)

@@ -397,6 +397,30 @@ func TestReadersJoined(t *testing.T) {
 // never sleeps between rounds that are due (the runtime's poller sleeps
 // whole milliseconds: a flood that waited per round was capped at a
 // thousand probes a second).
+// A flood without a count, whose answers keep up so it never waits,
+// still stops when its context is cancelled (Ctrl-C), with its summary.
+func TestCancelStopsFlood(t *testing.T) {
+	n := fakeNet{up: "up"}
+	var out bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(ctx, Options{Targets: []string{up.String()}, Flood: true, Quiet: true, Listen: n.listen}, &out, &bytes.Buffer{})
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a flood went on 5 s after its context was cancelled")
+	}
+	if !strings.Contains(out.String(), "packets transmitted") {
+		t.Errorf("no summary after cancel:\n%s", out.String())
+	}
+}
+
 func TestFloodDoesNotWaitPerRound(t *testing.T) {
 	var waits atomic.Int64
 	n := fakeNet{up: "up"}

@@ -28,10 +28,9 @@ type waiter interface {
 // With an IPv4 and an IPv6 socket a reader goroutine per socket feeds a
 // channel the loop selects on.
 func (p *pinger) newWaiter(ctx context.Context) waiter {
-	if len(p.conns) == 1 {
-		for fam, c := range p.conns {
-			return newSocketWaiter(ctx, p, fam, c)
-		}
+	if len(p.families) == 1 {
+		f := p.families[0]
+		return newSocketWaiter(ctx, p, f.family, f.c)
 	}
 	return newChannelWaiter(ctx, p)
 }
@@ -141,13 +140,13 @@ type channelWaiter struct {
 func newChannelWaiter(ctx context.Context, p *pinger) *channelWaiter {
 	ctx, cancel := context.WithCancel(ctx)
 	w := &channelWaiter{ctx: ctx, cancel: cancel, p: p,
-		arrivals: make(chan arrival, 1024), readErr: make(chan error, len(p.conns)),
+		arrivals: make(chan arrival, 1024), readErr: make(chan error, len(p.families)),
 		timer: time.NewTimer(time.Hour)}
-	for fam, c := range p.conns {
+	for _, f := range p.families {
 		w.readers.Add(1)
 		go func() {
 			defer w.readers.Done()
-			w.read(fam, c)
+			w.read(f.family, f.c)
 		}()
 	}
 	return w
@@ -214,8 +213,8 @@ func (w *channelWaiter) takeQueued() {
 // deadline in the past, so no reader outlives the run.
 func (w *channelWaiter) close() {
 	w.cancel()
-	for _, c := range w.p.conns {
-		c.SetReadDeadline(time.Unix(1, 0))
+	for _, f := range w.p.families {
+		f.c.SetReadDeadline(time.Unix(1, 0))
 	}
 	w.readers.Wait()
 }

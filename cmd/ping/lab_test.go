@@ -239,6 +239,45 @@ func TestFlood(t *testing.T) {
 	}
 }
 
+// Ctrl-C stops a flood without a count, whose answers keep up so it
+// never waits, as iputils': at once, with its statistics, exit 0.
+func TestInterruptStopsFlood(t *testing.T) {
+	lab := labOrSkip(t, netlab.Spec{})
+	for name, dst := range families(lab) {
+		t.Run(name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			cmd := lab.Command(ctx, lab.Client, pingBin, "-q", "-f", dst.String())
+			var out bytes.Buffer
+			cmd.Stdout = &out
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(500 * time.Millisecond)
+			cmd.Process.Signal(os.Interrupt)
+			stopped := make(chan error, 1)
+			go func() { stopped <- cmd.Wait() }()
+			select {
+			case err := <-stopped:
+				if err != nil {
+					t.Fatalf("%v after Ctrl-C\n%s", err, out.String())
+				}
+			case <-time.After(5 * time.Second):
+				cmd.Process.Kill()
+				<-stopped
+				t.Fatalf("a flood went on 5 s after Ctrl-C\n%s", out.String())
+			}
+			m := regexp.MustCompile(`(\d+) packets transmitted, (\d+) received`).FindStringSubmatch(out.String())
+			if m == nil {
+				t.Fatalf("no statistics after Ctrl-C:\n%s", out.String())
+			}
+			if sent, _ := strconv.Atoi(m[1]); sent < 100 {
+				t.Errorf("%d probes in half a second of flood", sent)
+			}
+		})
+	}
+}
+
 func TestManyTargets(t *testing.T) {
 	prefix := netip.MustParsePrefix("198.19.0.0/24")
 	lab := labOrSkip(t, netlab.Spec{Routers: 1, ServerPrefixes: []netip.Prefix{prefix}})
