@@ -23,6 +23,7 @@ import (
 type probe struct {
 	t        *target
 	seq      int       // the target's sequence number, 1-based as iputils prints
+	serial   int       // the run's count of probes when it was sent
 	sentAt   time.Time // our clock, with a monotonic reading
 	txAt     time.Time // the kernel's transmit timestamp, when it gave one
 	expired  bool
@@ -43,12 +44,26 @@ type arrival struct {
 type family struct {
 	family  int // 4 or 6
 	c       Conn
-	id      int    // the echo identifier its replies carry
-	nextSeq uint16 // the next probe's wire sequence number
-	// pending holds its probes by wire sequence number (a probe stays
-	// until its number comes round again): an index, not a hash, on the
-	// path of every send and reply.
-	pending []*probe
+	batch   batchReader // c, when it reads many packets a call; else nil
+	id      int         // the echo identifier its replies carry
+	nextSeq uint16      // the next probe's wire sequence number
+	// pending holds its probes by wire sequence number, in blocks of 256
+	// made as they are first used: a probe stays until its number comes
+	// round again, so a late or duplicate answer is still known. Slots
+	// reused, not a probe allocated a send: a flood sends hundreds of
+	// thousands. An index, not a hash, on the path of every send and
+	// reply.
+	pending [256]*[256]probe
+}
+
+// slot is where the probe with wire sequence number seq is kept.
+func (f *family) slot(seq uint16) *probe {
+	b := f.pending[seq>>8]
+	if b == nil {
+		b = new([256]probe)
+		f.pending[seq>>8] = b
+	}
+	return &b[seq&0xff]
 }
 
 type pinger struct {
@@ -60,7 +75,7 @@ type pinger struct {
 	families []*family
 	byFamily [2]*family
 	fifo     probeQueue // in send order, for expiry
-	probes   []probe    // made ahead, for newProbe
+	serial   int        // probes sent
 	waiting  int        // probes neither answered nor expired
 	payload  []byte
 	buf      []byte         // the probe being built
@@ -96,10 +111,14 @@ func (p *pinger) familyOf(fam int) *family { return p.byFamily[fam/6] }
 // seq, or nil.
 func (p *pinger) pendingOf(fam int, seq uint16) *probe {
 	f := p.familyOf(fam)
-	if f == nil || f.pending == nil {
+	if f == nil {
 		return nil
 	}
-	return f.pending[seq]
+	b := f.pending[seq>>8]
+	if b == nil || b[seq&0xff].t == nil {
+		return nil
+	}
+	return &b[seq&0xff]
 }
 
 // ids are the echo identifiers by IP version.
@@ -313,6 +332,10 @@ func (p *pinger) open(ready <-chan struct{}) error {
 					NoTxTimestamps: p.opts.Flood || len(p.targets) > sweepTargets,
 					// Room for a sweep's replies arriving together.
 					RecvBuffer: min(max(len(p.targets), 64)*2048, 32<<20),
+					// The loop reads its answers itself, and waits in
+					// ppoll: the runtime's poller would only cost the
+					// kernel a wake-up call per answer.
+					Unpolled: true,
 				},
 			})
 			return err
@@ -321,6 +344,7 @@ func (p *pinger) open(ready <-chan struct{}) error {
 			return err
 		}
 		f := &family{family: fam, c: c, id: c.ID()}
+		f.batch, _ = c.(batchReader)
 		p.families = append(p.families, f)
 		p.byFamily[fam/6] = f
 	}
@@ -389,14 +413,13 @@ type batchReader interface {
 func (p *pinger) drain(all bool) {
 	for _, f := range p.families {
 		fam, c := f.family, f.c
-		br, batched := c.(batchReader)
 		for {
 			if p.waiting == 0 && !all {
 				break // nothing is owed; the reader takes any stragglers
 			}
-			if batched && p.batch != nil {
+			if f.batch != nil && p.batch != nil {
 				// A sweep's replies, tens at a time.
-				n, err := br.TryReadBatch(p.batch)
+				n, err := f.batch.TryReadBatch(p.batch)
 				if err != nil {
 					break
 				}
@@ -627,17 +650,22 @@ func (p *pinger) send(t *target) error {
 	p.out.sent(t, t.sent)
 	// Registered before sending, since a reply can beat the send's
 	// return.
-	pr := p.newProbe()
-	*pr = probe{t: t, seq: t.sent}
-	if f.pending == nil {
-		f.pending = make([]*probe, 1<<16)
+	pr := f.slot(wire)
+	if pr.t != nil && !pr.answered && !pr.expired {
+		// 65536 probes of this family later, still owed an answer (a
+		// sweep of more targets): its number is reused, so no answer
+		// could be matched to it any more. Its wait ends now.
+		pr.expired = true
+		p.waiting--
+		p.out.timeout(pr.t, pr.seq)
 	}
-	f.pending[wire] = pr
+	p.serial++
+	*pr = probe{t: t, seq: t.sent, serial: p.serial}
 	// Answered probes leave the head of the queue here too, not only in
 	// expire: a flood may send for minutes without the loop waiting.
-	if q := p.fifo.items(); len(q) > 0 && q[0].answered {
+	if q := p.fifo.items(); len(q) > 0 && q[0].done() {
 		i := 1
-		for i < len(q) && q[i].answered {
+		for i < len(q) && q[i].done() {
 			i++
 		}
 		p.fifo.pop(i)
@@ -666,18 +694,6 @@ func (p *pinger) send(t *target) error {
 		return p.sendError(t, pr, err)
 	}
 	return nil
-}
-
-// newProbe is a probe from a block of them: a sweep sends thousands.
-// A block lives while the table of pending probes holds one of its
-// probes (at most 65536 a family).
-func (p *pinger) newProbe() *probe {
-	if len(p.probes) == 0 {
-		p.probes = make([]probe, 256)
-	}
-	pr := &p.probes[0]
-	p.probes = p.probes[1:]
-	return pr
 }
 
 // sendError reports a failed send as iputils does and decides whether
@@ -803,10 +819,10 @@ func (p *pinger) expire(now time.Time) {
 	q := p.fifo.items()
 	i := 0
 	for ; i < len(q); i++ {
-		pr := q[i]
-		if pr.answered {
+		if q[i].done() {
 			continue
 		}
+		pr := q[i].pr
 		if now.Sub(pr.sentAt) < p.waitFor(pr.t) {
 			break
 		}
@@ -840,9 +856,9 @@ func (p *pinger) nextWake(now time.Time, round int, nextRound time.Time) time.Du
 	if p.wantsRound(round) {
 		wake = nextRound.Sub(now)
 	}
-	for _, pr := range p.fifo.items() {
-		if !pr.answered {
-			wake = min(wake, pr.sentAt.Add(p.waitFor(pr.t)).Sub(now))
+	for _, e := range p.fifo.items() {
+		if !e.done() {
+			wake = min(wake, e.pr.sentAt.Add(p.waitFor(e.pr.t)).Sub(now))
 			break
 		}
 	}

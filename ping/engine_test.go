@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/netip"
 	"os"
 	"regexp"
@@ -418,6 +419,32 @@ func TestCancelStopsFlood(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "packets transmitted") {
 		t.Errorf("no summary after cancel:\n%s", out.String())
+	}
+}
+
+// A sweep with more probes owed an answer than there are sequence
+// numbers (a second round of 65534 targets sent while the first waits)
+// reuses the numbers of probes still waiting: each probe is still
+// reported once, as answered or timed out, and the run ends.
+func TestSweepBeyondSequenceNumbers(t *testing.T) {
+	n := fakeNet{up: "up"}
+	recs, _, err := runFake(t, n, Options{Targets: []string{"198.18.0.0/16"}, Count: 2, Interval: time.Millisecond, Wait: 2 * time.Second})
+	if !errors.Is(err, report.ErrNetwork) {
+		t.Fatalf("err %v, want the network's (targets down)", err)
+	}
+	const targets = 65534
+	if r, o := count(recs, "reply"), count(recs, "timeout"); r != 2 || o != 2*(targets-1) {
+		t.Errorf("%d replies and %d timeouts, want 2 and %d", r, o, 2*(targets-1))
+	}
+	seen := map[string]bool{}
+	for _, r := range recs {
+		if r["type"] == "timeout" {
+			k := fmt.Sprint(r["target"], r["seq"])
+			if seen[k] {
+				t.Fatalf("%s timed out twice", k)
+			}
+			seen[k] = true
+		}
 	}
 }
 

@@ -106,7 +106,7 @@ func (p *fpingPrinter) avg(t *target) string {
 	if t.received == 0 {
 		return "NaN"
 	}
-	return fpingTime(time.Duration(t.stats.Summary().Avg * float64(time.Millisecond)))
+	return fpingTime(time.Duration(t.stats.Basic().Avg * float64(time.Millisecond)))
 }
 
 func (p *fpingPrinter) reply(t *target, seq int, meta rawsock.Meta, bytes int, rtt time.Duration, dup bool) {
@@ -201,7 +201,7 @@ func (p *fpingPrinter) timeout(t *target, seq int) {
 
 func (p *fpingPrinter) summary(t *target, elapsed time.Duration) {
 	if t.received > 0 {
-		s := t.stats.Summary()
+		s := t.stats.Basic()
 		if p.rttN == 0 || s.Min < p.rttMin {
 			p.rttMin = s.Min
 		}
@@ -246,7 +246,7 @@ func (p *fpingPrinter) summary(t *target, elapsed time.Duration) {
 	}
 	fmt.Fprintf(p.ew, "%s : xmt/rcv/%%loss = %d/%d/%d%%", p.name(t), t.sent, t.received, p.loss(t))
 	if t.received > 0 {
-		s := t.stats.Summary()
+		s := t.stats.Basic()
 		ms := func(v float64) string { return fpingTime(time.Duration(v * float64(time.Millisecond))) }
 		fmt.Fprintf(p.ew, ", min/avg/max = %s/%s/%s", ms(s.Min), ms(s.Avg), ms(s.Max))
 	}

@@ -146,7 +146,11 @@ func (p *textPrinter) summary(t *target, elapsed time.Duration) {
 		p.w.Write(p.multiSummary(t))
 		return
 	}
-	s := t.stats.Summary()
+	// The percentiles (a sort of every sample) only when -v prints them.
+	s := t.stats.Basic()
+	if p.opts.Verbose {
+		s = t.stats.Summary()
+	}
 	fmt.Fprintf(p.w, "\n--- %s ping statistics ---\n", t.name)
 	fmt.Fprintf(p.w, "%d packets transmitted, %d received, ", t.sent, t.received)
 	if t.dups > 0 {

@@ -5,8 +5,22 @@ package ping
 // that let its array go (or sliced it from the front) would allocate one
 // a probe.
 type probeQueue struct {
-	q    []*probe
+	q    []queued
 	head int
+}
+
+// queued is a probe in the queue. Its slot may have been reused for a
+// later probe (see family.pending) while it waited behind older ones:
+// serial tells.
+type queued struct {
+	pr     *probe
+	serial int
+}
+
+// done reports that the probe needs no more waiting for: answered,
+// expired, or its slot reused.
+func (e queued) done() bool {
+	return e.pr.serial != e.serial || e.pr.answered || e.pr.expired
 }
 
 func (f *probeQueue) push(pr *probe) {
@@ -16,15 +30,15 @@ func (f *probeQueue) push(pr *probe) {
 		clear(f.q[n:])
 		f.q, f.head = f.q[:n], 0
 	}
-	f.q = append(f.q, pr)
+	f.q = append(f.q, queued{pr, pr.serial})
 }
 
 // items are the probes not popped, oldest first.
-func (f *probeQueue) items() []*probe { return f.q[f.head:] }
+func (f *probeQueue) items() []queued { return f.q[f.head:] }
 
 // pop removes the k oldest.
 func (f *probeQueue) pop(k int) {
-	clear(f.q[f.head : f.head+k]) // their blocks of probes may go
+	clear(f.q[f.head : f.head+k])
 	f.head += k
 	if f.head == len(f.q) {
 		f.q, f.head = f.q[:0], 0

@@ -11,12 +11,12 @@ import (
 func TestProbeQueue(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
 	var f probeQueue
-	var model []*probe
+	var model []queued
 	for range 20000 {
 		if r.IntN(3) > 0 || len(model) == 0 {
-			pr := &probe{seq: r.Int()}
+			pr := &probe{serial: r.Int()}
 			f.push(pr)
-			model = append(model, pr)
+			model = append(model, queued{pr, pr.serial})
 		} else {
 			k := 1 + r.IntN(len(model))
 			f.pop(k)

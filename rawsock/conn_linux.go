@@ -26,6 +26,7 @@ type conn struct {
 	errBuf       []byte
 	mu           sync.Mutex
 	errs         []queued     // ICMP errors from a ping socket's error queue
+	nerrs        atomic.Int32 // len(errs), read without mu
 	readDeadline atomic.Value // time.Time, for the poll(2) fallback
 	closed       atomic.Bool
 }
@@ -45,8 +46,12 @@ func (c *conn) configureCommon(cfg Options, bind bool) error {
 		unix.SOF_TIMESTAMPING_OPT_TSONLY | unix.SOF_TIMESTAMPING_OPT_ID
 	c.txStamps = !cfg.NoTxTimestamps && unix.SetsockoptInt(s.fd, unix.SOL_SOCKET, unix.SO_TIMESTAMPING, tx) == nil
 	if c.family == 4 {
-		if err := s.setInt(unix.IPPROTO_IP, unix.IP_RECVTTL, 1, "IP_RECVTTL"); err != nil {
-			return err
+		// A raw IPv4 socket reads the IP header, TTL and all: a control
+		// message would repeat it, at a cost on every packet.
+		if !c.raw {
+			if err := s.setInt(unix.IPPROTO_IP, unix.IP_RECVTTL, 1, "IP_RECVTTL"); err != nil {
+				return err
+			}
 		}
 	} else if err := s.setInt(unix.IPPROTO_IPV6, unix.IPV6_RECVHOPLIMIT, 1, "IPV6_RECVHOPLIMIT"); err != nil {
 		return err

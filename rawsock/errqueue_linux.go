@@ -114,6 +114,7 @@ func (c *conn) drainErrQueue(key uint32, wantKey bool) time.Time {
 		case originICMP, originICMP6:
 			c.mu.Lock()
 			c.errs = append(c.errs, queued{b: c.rebuildError(e), meta: Meta{Src: e.offender, TTL: -1, KernelTime: e.kernelTime}})
+			c.nerrs.Store(int32(len(c.errs)))
 			c.mu.Unlock()
 		}
 	}
@@ -153,6 +154,9 @@ func (c *conn) rebuildError(e errEntry) []byte {
 
 // popError returns a queued ICMP error, if any.
 func (c *conn) popError(b []byte) (int, Meta, bool) {
+	if c.nerrs.Load() == 0 {
+		return 0, Meta{}, false // every read looks: no lock for the usual answer
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if len(c.errs) == 0 {
@@ -160,22 +164,25 @@ func (c *conn) popError(b []byte) (int, Meta, bool) {
 	}
 	q := c.errs[0]
 	c.errs = c.errs[1:]
+	c.nerrs.Store(int32(len(c.errs)))
 	return copy(b, q.b), q.meta, true
 }
 
-// pollFallbackSlice bounds each poll(2) so Close is noticed promptly.
+// pollFallbackSlice bounds each poll so Close is noticed promptly.
 const pollFallbackSlice = 50 * time.Millisecond
 
-// waitByPoll waits for a packet with poll(2) instead of the runtime's
-// poller. The runtime takes an epoll event that is only EPOLLERR — an
-// error-queue message alone, such as a transmit timestamp or a ping
-// socket's ICMP error — for a broken descriptor and fails reads with
-// "not pollable" until another kind of event comes. poll(2) has no such
-// notion, so reads go on through it meanwhile.
+// waitByPoll waits for a packet with ppoll(2) instead of the runtime's
+// poller: for an unpolled socket (see Options.Unpolled), and as the
+// fallback when the runtime refuses. It takes an epoll event that is
+// only EPOLLERR — an error-queue message alone, such as a transmit
+// timestamp or a ping socket's ICMP error — for a broken descriptor and
+// fails reads with "not pollable" until another kind of event comes;
+// ppoll has no such notion, so reads go on through it meanwhile. The
+// read deadline and Close are looked at every pollFallbackSlice.
 func (c *conn) waitByPoll(b []byte) (int, Meta, error) {
 	for {
 		if c.closed.Load() {
-			return 0, Meta{}, os.ErrClosed
+			return 0, Meta{}, c.opError("read", os.ErrClosed)
 		}
 		if n, m, ok := c.popError(b); ok {
 			return n, m, nil
@@ -192,11 +199,14 @@ func (c *conn) waitByPoll(b []byte) (int, Meta, error) {
 			}
 			wait = min(wait, left)
 		}
-		fds := []unix.PollFd{{Fd: int32(c.s.fd), Events: unix.POLLIN}}
-		if _, err := unix.Poll(fds, int(wait.Milliseconds())+1); err != nil && err != unix.EINTR {
-			return 0, Meta{}, c.opError("read", os.NewSyscallError("poll", err))
+		revents, err := c.s.poll(unix.POLLIN, wait)
+		if err != nil {
+			if c.closed.Load() {
+				err = os.ErrClosed
+			}
+			return 0, Meta{}, c.opError("read", err)
 		}
-		if fds[0].Revents&unix.POLLERR != 0 {
+		if revents&unix.POLLERR != 0 {
 			c.drainErrQueue(0, false)
 		}
 	}

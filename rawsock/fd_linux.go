@@ -12,11 +12,13 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// sock is a non-blocking socket registered with the runtime poller.
+// sock is a non-blocking socket, registered with the runtime poller
+// unless unpolled.
 type sock struct {
-	file *os.File
-	rc   syscall.RawConn
-	fd   int // valid while file is open; for setsockopt at set-up only
+	file     *os.File
+	rc       syscall.RawConn
+	fd       int // valid while file is open; for setsockopt at set-up only
+	unpolled bool
 
 	// The state of the read and the write in progress, bound once: a
 	// closure per call would put its variables on the heap, two
@@ -34,9 +36,11 @@ type sock struct {
 	// A recvmmsg (TryReadBatch).
 	bmu sync.Mutex
 	br  batchOp
-	// A ppoll (WaitReadable).
+	// A ppoll (WaitReadable, an unpolled socket's read); an unpolled
+	// send's, under wmu.
 	pmu sync.Mutex
 	po  pollOp
+	wpo pollOp
 }
 
 type readOp struct {
@@ -72,7 +76,10 @@ type writeOp struct {
 	port, ttl int
 	err       error
 	fn        func(uintptr) bool
+	now       func(uintptr) // once, for RawConn.Control (an unpolled socket)
 }
+
+func (w *writeOp) once(fd uintptr) { w.do(fd) }
 
 func (w *writeOp) do(fd uintptr) bool {
 	if w.ttl > 0 {
@@ -83,19 +90,33 @@ func (w *writeOp) do(fd uintptr) bool {
 	return w.err != unix.EAGAIN
 }
 
-func openSock(domain, typ, proto int) (*sock, error) {
-	fd, err := unix.Socket(domain, typ|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, proto)
+// openSock opens a socket; an unpolled one is kept out of the runtime's
+// poller (see Options.Unpolled).
+func openSock(domain, typ, proto int, unpolled bool) (*sock, error) {
+	flags := unix.SOCK_NONBLOCK | unix.SOCK_CLOEXEC
+	if unpolled {
+		// os.NewFile registers a non-blocking descriptor with the poller
+		// and leaves a blocking one alone: made non-blocking after.
+		flags = unix.SOCK_CLOEXEC
+	}
+	fd, err := unix.Socket(domain, typ|flags, proto)
 	if err != nil {
 		return nil, os.NewSyscallError("socket", err)
 	}
 	f := os.NewFile(uintptr(fd), "rawsock")
+	if unpolled {
+		if err := unix.SetNonblock(fd, true); err != nil {
+			f.Close()
+			return nil, os.NewSyscallError("fcntl", err)
+		}
+	}
 	rc, err := f.SyscallConn()
 	if err != nil {
 		f.Close()
 		return nil, err
 	}
-	s := &sock{file: f, rc: rc, fd: fd}
-	s.rd.wait, s.wr.fn, s.nr.now, s.er.now, s.br.now, s.po.now = s.rd.do, s.wr.do, s.nr.once, s.er.once, s.br.once, s.po.once
+	s := &sock{file: f, rc: rc, fd: fd, unpolled: unpolled}
+	s.rd.wait, s.wr.fn, s.wr.now, s.nr.now, s.er.now, s.br.now, s.po.now, s.wpo.now = s.rd.do, s.wr.do, s.wr.once, s.nr.once, s.er.once, s.br.once, s.po.once, s.wpo.once
 	return s, nil
 }
 
@@ -158,7 +179,12 @@ func (s *sock) sendto(b []byte, to netip.Addr, port, ttl int) error {
 	defer s.wmu.Unlock()
 	w := &s.wr
 	w.b, w.to, w.port, w.ttl = b, to, port, ttl
-	cerr := s.rc.Write(w.fn)
+	var cerr error
+	if s.unpolled {
+		cerr = s.sendUnpolled()
+	} else {
+		cerr = s.rc.Write(w.fn)
+	}
 	w.b = nil
 	if cerr != nil {
 		return cerr

@@ -50,6 +50,14 @@ type Options struct {
 	// NoTxTimestamps turns transmit timestamps off: a sender that needs
 	// no RTT precision (a port scan) saves a system call per packet.
 	NoTxTimestamps bool
+	// Unpolled keeps the socket out of the runtime's network poller:
+	// reads and writes that must wait do so in ppoll(2) of their own
+	// thread, noticing a new deadline or Close within 50 ms. In the
+	// poller, every packet that arrives makes the kernel wake the
+	// poller's entry (a lock and a call per packet); a loop that reads
+	// each answer itself as it comes (a flood) spares that, as iputils'
+	// plain socket does.
+	Unpolled bool
 	// Broadcast allows sending to a broadcast address (SO_BROADCAST,
 	// ping -b).
 	Broadcast bool

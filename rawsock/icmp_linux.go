@@ -69,7 +69,7 @@ func openICMP(cfg ICMPConfig, raw bool) (*ICMPConn, error) {
 	if raw {
 		typ = unix.SOCK_RAW
 	}
-	s, err := openSock(domain, typ, proto)
+	s, err := openSock(domain, typ, proto, cfg.Unpolled)
 	if err != nil {
 		return nil, err
 	}
@@ -295,6 +295,9 @@ func (c *conn) readMsg(b []byte, now bool) (int, Meta, error) {
 				return len(c.errs) > 0
 			}
 		}
+		if c.s.unpolled {
+			return c.waitByPoll(b)
+		}
 		var idled bool
 		n, oobn, from, idled, err = c.s.recvmsg(b, oob[:], idle)
 		if idled {
@@ -378,6 +381,9 @@ func (c *ICMPConn) LocalAddr() net.Addr {
 // SetDeadline implements net.PacketConn.
 func (c *conn) SetDeadline(t time.Time) error {
 	c.readDeadline.Store(t)
+	if c.s.unpolled {
+		return nil // the waits read readDeadline
+	}
 	return c.s.file.SetDeadline(t)
 }
 
@@ -385,8 +391,16 @@ func (c *conn) SetDeadline(t time.Time) error {
 // pending read with os.ErrDeadlineExceeded.
 func (c *conn) SetReadDeadline(t time.Time) error {
 	c.readDeadline.Store(t)
+	if c.s.unpolled {
+		return nil // the waits read readDeadline
+	}
 	return c.s.file.SetReadDeadline(t)
 }
 
 // SetWriteDeadline implements net.PacketConn.
-func (c *conn) SetWriteDeadline(t time.Time) error { return c.s.file.SetWriteDeadline(t) }
+func (c *conn) SetWriteDeadline(t time.Time) error {
+	if c.s.unpolled {
+		return nil // an unpolled send waits for room until Close
+	}
+	return c.s.file.SetWriteDeadline(t)
+}

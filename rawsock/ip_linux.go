@@ -26,7 +26,7 @@ func ListenIP(cfg IPConfig) (*IPConn, error) {
 	default:
 		return nil, fmt.Errorf("rawsock: family %d is neither 4 nor 6", cfg.Family)
 	}
-	s, err := openSock(domain, unix.SOCK_RAW, cfg.Protocol)
+	s, err := openSock(domain, unix.SOCK_RAW, cfg.Protocol, cfg.Unpolled)
 	if isPermission(err) {
 		return nil, &PrivilegeError{Op: fmt.Sprintf("open a raw IPv%d socket", cfg.Family), Fix: FixRaw(), Err: err}
 	}

@@ -30,6 +30,13 @@ func TestSummaryLikeIputils(t *testing.T) {
 	if (&RTTStats{}).Summary() != (Summary{}) {
 		t.Error("empty stats not zero")
 	}
+	// Basic is the same without the percentiles.
+	basic := s.Basic()
+	basic.Mdev = want.Mdev
+	want.P50, want.P90, want.P99 = 0, 0, 0
+	if basic != want {
+		t.Errorf("Basic: got %+v\nwant %+v", basic, want)
+	}
 }
 
 func TestPercentileNearestRank(t *testing.T) {

@@ -109,6 +109,25 @@ type Summary struct {
 // Jitter is the mean absolute difference between consecutive samples in
 // arrival order (the smoothing-free form of RFC 3550's interarrival jitter).
 func (s *RTTStats) Summary() Summary {
+	out := s.Basic()
+	if s.n == 0 {
+		return out
+	}
+	if s.overflowed {
+		out.P50, out.P90, out.P99 = s.histPercentile(50), s.histPercentile(90), s.histPercentile(99)
+	} else {
+		sorted := slices.Clone(s.samples)
+		slices.Sort(sorted)
+		out.P50 = Millis(percentile(sorted, 50))
+		out.P90 = Millis(percentile(sorted, 90))
+		out.P99 = Millis(percentile(sorted, 99))
+	}
+	return out
+}
+
+// Basic is Summary without its percentiles, which sort the samples: what
+// iputils' and fping's summaries print.
+func (s *RTTStats) Basic() Summary {
 	n := s.n
 	if n == 0 {
 		return Summary{}
@@ -119,15 +138,6 @@ func (s *RTTStats) Summary() Summary {
 		Avg:  avg,
 		Max:  Millis(s.hi),
 		Mdev: math.Sqrt(math.Max(0, s.sum2/float64(n)-avg*avg)),
-	}
-	if s.overflowed {
-		out.P50, out.P90, out.P99 = s.histPercentile(50), s.histPercentile(90), s.histPercentile(99)
-	} else {
-		sorted := slices.Clone(s.samples)
-		slices.Sort(sorted)
-		out.P50 = Millis(percentile(sorted, 50))
-		out.P90 = Millis(percentile(sorted, 90))
-		out.P99 = Millis(percentile(sorted, 99))
 	}
 	if n > 1 {
 		out.Jitter = s.jit / float64(n-1)
