@@ -524,8 +524,13 @@ func TestJSONSummaryLikeEncodingJSON(t *testing.T) {
 		stats.Add(d)
 	}
 	s := stats.Summary()
+	var one report.RTTStats
+	one.Add(12345)
+	s1 := one.Summary() // min = avg = max = percentiles
 	for _, rec := range []jsonSummary{
 		{Target: "198.18.1.2", Addr: "198.18.1.2", Sent: 3, Received: 3, Time: 2000.5, RTT: &s},
+		{Target: "198.18.1.4", Addr: "198.18.1.4", Sent: 1, Received: 1, Time: 12.345, RTT: &s1},
+		{Target: "198.18.1.5", Addr: "198.18.1.5", Sent: 2, Received: 1, Loss: 50, Time: 50, RTT: &report.Summary{Min: 50, Avg: 0.5, Max: 50, Mdev: 1, P50: 0.5, P90: 2, P99: 3, Jitter: 50}},
 		{Target: "a\"b\u2028", Addr: "2001:db8::1", Sent: 5, Received: 0, Dups: 1, Errors: 2, Loss: 100, Time: 0.001, LocalDrops: 4},
 		{Target: "x", Addr: "198.18.1.3", Sent: 3, Received: 2, Loss: 100.0 / 3, Time: 1e-7, RTT: &report.Summary{Min: 1e-9, Max: 1e22}},
 	} {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"net/netip"
 	"strconv"
 	"time"
@@ -354,10 +355,14 @@ func (p *jsonPrinter) summaryFields(rec jsonSummary) []byte {
 		b = append(b, f.name...)
 		b = strconv.AppendInt(b, int64(f.v), 10)
 	}
+	// A value met again in the record is copied, not formatted again:
+	// one probe's RTT is its min, avg, max and percentiles alike, and a
+	// sweep writes thousands of records.
+	var seen floatsSeen
 	b = append(b, `,"loss_pct":`...)
-	b = report.AppendJSONFloat(b, rec.Loss)
+	b = seen.append(b, rec.Loss)
 	b = append(b, `,"time_ms":`...)
-	b = report.AppendJSONFloat(b, rec.Time)
+	b = seen.append(b, rec.Time)
 	b = append(b, `,"rtt_ms":`...)
 	if r := rec.RTT; r == nil {
 		b = append(b, "null"...)
@@ -368,13 +373,37 @@ func (p *jsonPrinter) summaryFields(rec jsonSummary) []byte {
 		}{{`"min":`, r.Min}, {`"avg":`, r.Avg}, {`"max":`, r.Max}, {`"mdev":`, r.Mdev}, {`"p50":`, r.P50}, {`"p90":`, r.P90}, {`"p99":`, r.P99}, {`"jitter":`, r.Jitter}} {
 			b = append(b, "{,"[min(i, 1)])
 			b = append(b, f.name...)
-			b = report.AppendJSONFloat(b, f.v)
+			b = seen.append(b, f.v)
 		}
 		b = append(b, '}')
 	}
 	b = append(b, `,"local_drops":`...)
 	b = strconv.AppendInt(b, int64(rec.LocalDrops), 10)
 	p.fields = b
+	return b
+}
+
+// floatsSeen remembers where in a record its floats were written.
+type floatsSeen struct {
+	n    int
+	bits [4]uint64
+	at   [4][2]int // start and end in the record
+}
+
+// append appends f as report.AppendJSONFloat does, copying the text of an
+// equal value written before into b.
+func (s *floatsSeen) append(b []byte, f float64) []byte {
+	bits := math.Float64bits(f)
+	for i := range min(s.n, len(s.bits)) {
+		if s.bits[i] == bits {
+			return append(b, b[s.at[i][0]:s.at[i][1]]...)
+		}
+	}
+	start := len(b)
+	b = report.AppendJSONFloat(b, f)
+	i := s.n % len(s.bits)
+	s.bits[i], s.at[i] = bits, [2]int{start, len(b)}
+	s.n++
 	return b
 }
 

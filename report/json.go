@@ -30,6 +30,9 @@ type JSONWriter struct {
 	// record's time (minuteOf it), reused while the minute lasts.
 	minute   []byte
 	minuteOf int64
+	// heads are each record type's opening to its "time" value
+	// (`{"v":1,"tool":"ping","type":"reply","time":"`), made once.
+	heads map[string][]byte
 }
 
 // NewJSONWriter returns a writer of records of the named tool.
@@ -67,13 +70,21 @@ func (j *JSONWriter) Write(typ string, rec any) error {
 
 // head appends a record's opening and its common fields.
 func (j *JSONWriter) head(b []byte, typ string) []byte {
-	b = append(b, `{"v":`...)
-	b = strconv.AppendInt(b, JSONVersion, 10)
-	b = append(b, `,"tool":`...)
-	b = strconv.AppendQuote(b, j.tool)
-	b = append(b, `,"type":`...)
-	b = strconv.AppendQuote(b, typ)
-	b = append(b, `,"time":"`...)
+	h, ok := j.heads[typ]
+	if !ok {
+		h = append(h, `{"v":`...)
+		h = strconv.AppendInt(h, JSONVersion, 10)
+		h = append(h, `,"tool":`...)
+		h = strconv.AppendQuote(h, j.tool)
+		h = append(h, `,"type":`...)
+		h = strconv.AppendQuote(h, typ)
+		h = append(h, `,"time":"`...)
+		if j.heads == nil {
+			j.heads = map[string][]byte{}
+		}
+		j.heads[typ] = h
+	}
+	b = append(b, h...)
 	b = j.appendTime(b, j.now())
 	return append(b, '"')
 }

@@ -30,6 +30,11 @@ func TestSummaryLikeIputils(t *testing.T) {
 	if (&RTTStats{}).Summary() != (Summary{}) {
 		t.Error("empty stats not zero")
 	}
+	var one RTTStats
+	one.Add(1500 * time.Microsecond)
+	if got, want := one.Summary(), (Summary{Min: 1.5, Avg: 1.5, Max: 1.5, P50: 1.5, P90: 1.5, P99: 1.5}); got != want {
+		t.Errorf("one sample: got %+v\nwant %+v", got, want)
+	}
 	// Basic is the same without the percentiles.
 	basic := s.Basic()
 	basic.Mdev = want.Mdev

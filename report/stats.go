@@ -113,6 +113,12 @@ func (s *RTTStats) Summary() Summary {
 	if s.n == 0 {
 		return out
 	}
+	if s.n == 1 {
+		// One sample is every percentile (a sweep's thousands of
+		// targets, a probe each).
+		out.P50, out.P90, out.P99 = out.Min, out.Min, out.Min
+		return out
+	}
 	if s.overflowed {
 		out.P50, out.P90, out.P99 = s.histPercentile(50), s.histPercentile(90), s.histPercentile(99)
 	} else {
