@@ -177,7 +177,7 @@ func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 	}
 	switch {
 	case opts.JSON:
-		p.out = &jsonPrinter{w: report.NewJSONWriter(stdout, "ping"), opts: &p.opts}
+		p.out = &jsonPrinter{w: report.NewJSONWriterSize(stdout, "ping", 64<<10), opts: &p.opts}
 	case opts.Fping != nil:
 		p.out = newFpingPrinter(&p.opts, stdout, stderr)
 	default:

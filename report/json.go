@@ -40,6 +40,13 @@ func NewJSONWriter(w io.Writer, tool string) *JSONWriter {
 	return &JSONWriter{w: bufio.NewWriter(w), tool: tool, now: time.Now}
 }
 
+// NewJSONWriterSize is NewJSONWriter with a buffer of size bytes: a tool
+// that writes thousands of records between its flushes (a sweep) makes
+// fewer writes to a pipe with a larger one.
+func NewJSONWriterSize(w io.Writer, tool string, size int) *JSONWriter {
+	return &JSONWriter{w: bufio.NewWriterSize(w, size), tool: tool, now: time.Now}
+}
+
 // Write emits one record of the given type. rec must marshal to a JSON
 // object; its fields follow the common ones. Records are buffered: call
 // Flush before waiting, so a reader of a pipe sees them promptly.
