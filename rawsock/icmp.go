@@ -52,7 +52,9 @@ type Options struct {
 	NoTxTimestamps bool
 	// Unpolled keeps the socket out of the runtime's network poller:
 	// reads and writes that must wait do so in ppoll(2) of their own
-	// thread, noticing a new deadline or Close within 50 ms. In the
+	// thread. A read notices a new read deadline or Close within 50 ms;
+	// a send that finds the buffer full waits for room until Close
+	// (write deadlines are not kept). In the
 	// poller, every packet that arrives makes the kernel wake the
 	// poller's entry (a lock and a call per packet); a loop that reads
 	// each answer itself as it comes (a flood) spares that, as iputils'
