@@ -4,11 +4,11 @@
 // socket's inode among the open files of /proc/PID/fd (proc(5)); a
 // process is named from there only while it holds the socket. Where the
 // kernel and the privileges allow eBPF, programs on the sock_send_length,
-// sock_recv_length and inet_sock_set_state tracepoints record which
-// process used each socket, under the socket's addresses (ebpf_linux.go),
-// so a flow whose socket is gone before it is looked up is still named,
-// by the process the kernel saw use it; without eBPF such a flow is
-// unknown, never guessed.
+// sock_recv_length, inet_sock_set_state and net_dev_queue tracepoints
+// record which process used each socket, under the socket's addresses
+// (ebpf_linux.go), so a flow whose socket is gone before it is looked up
+// is still named, by the process the kernel saw use it; without eBPF such
+// a flow is unknown, never guessed.
 package sockowner
 
 import "net/netip"

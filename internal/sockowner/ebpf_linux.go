@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net/netip"
+	"time"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
@@ -17,9 +18,12 @@ import (
 // socket (the sock_send_length and sock_recv_length tracepoints fire in
 // the calling process), and when it connects a TCP socket
 // (inet_sock_set_state to SYN_SENT, in connect(); the flow's addresses
-// are written at its next state change). Each record is keyed by the
-// socket's own addresses at that moment, so a flow that ended before any
-// lookup is still named: by the process that the kernel saw use it.
+// are written as its SYN is queued to a device, net_dev_queue, before any
+// capture sees it, and again at its next state change). Each record is
+// keyed by the socket's own addresses at that moment, so a flow that
+// ended before any lookup is still named: by the process that the kernel
+// saw use it. A send is recorded as the call returns, after its packet
+// was captured; the lookup waits for that record (owner_linux.go).
 
 // flowKey is the maps' key: the socket's protocol and its addresses as
 // the socket has them (IPv4 as IPv4-mapped IPv6; the remote end zero for
@@ -70,6 +74,7 @@ var sockFields = []string{
 	"sock.__sk_common.skc_net.net", "net.ns.inum", "sock.__sk_common.skc_family", "sock.sk_protocol",
 	"sock.__sk_common.skc_num", "sock.__sk_common.skc_dport", "sock.__sk_common.skc_rcv_saddr", "sock.__sk_common.skc_daddr",
 	"sock.__sk_common.skc_v6_rcv_saddr", "sock.__sk_common.skc_v6_daddr",
+	"sock.__sk_common.skc_state", "sk_buff.sk",
 }
 
 // startBPF loads the programs for sockets of the calling thread's
@@ -101,6 +106,7 @@ func startBPF() (*bpfWatch, error) {
 		{"sock_send_length", useProgram(l.Offsets, uint32(st.Ino), w.flows.FD())},
 		{"sock_recv_length", useProgram(l.Offsets, uint32(st.Ino), w.flows.FD())},
 		{"inet_sock_set_state", stateProgram(l.Offsets, uint32(st.Ino), w.flows.FD(), w.connecting.FD())},
+		{"net_dev_queue", synProgram(l.Offsets, uint32(st.Ino), w.flows.FD(), w.connecting.FD())},
 	} {
 		p, err := ebpf.NewProgram(&ebpf.ProgramSpec{Type: ebpf.RawTracepoint, Instructions: tp.prog, License: "GPL"})
 		if err != nil {
@@ -234,7 +240,35 @@ func stateProgram(off map[string]uint32, netns uint32, flowsFD, connectingFD int
 		asm.Mov.Imm(asm.R4, 0),
 		asm.FnMapUpdateElem.Call(),
 		asm.Ja.Label("out"),
-		asm.LoadMapPtr(asm.R1, connectingFD).WithSymbol("later"),
+	)
+	later := connectedCode(off, netns, flowsFD, connectingFD)
+	later[0] = later[0].WithSymbol("later")
+	p = append(p, later...)
+	return append(p, asm.Mov.Imm(asm.R0, 0).WithSymbol("out"), asm.Return())
+}
+
+// synProgram writes a connecting socket's owner under its addresses as
+// its SYN is queued to a device: net_dev_queue(skb), before the capture
+// sees the SYN, and after connect() chose the port. Its owner was kept
+// at SYN_SENT; the context here need not be the owner's.
+func synProgram(off map[string]uint32, netns uint32, flowsFD, connectingFD int) asm.Instructions {
+	p := asm.Instructions{
+		asm.LoadMem(asm.R6, asm.R1, 0, asm.DWord), // the skb
+		asm.JEq.Imm(asm.R6, 0, "out"),
+	}
+	p = append(p, probeRead(-16, 8, asm.R6, off["sk_buff.sk"])...)
+	p = append(p, asm.LoadMem(asm.R6, asm.RFP, -16, asm.DWord), asm.JEq.Imm(asm.R6, 0, "out"))
+	p = append(p, probeRead(-8, 1, asm.R6, off["sock.__sk_common.skc_state"])...)
+	p = append(p, asm.LoadMem(asm.R2, asm.RFP, -8, asm.Byte), asm.JNE.Imm(asm.R2, 2, "out")) // TCP_SYN_SENT
+	p = append(p, connectedCode(off, netns, flowsFD, connectingFD)...)
+	return append(p, asm.Mov.Imm(asm.R0, 0).WithSymbol("out"), asm.Return())
+}
+
+// connectedCode writes the owner kept for the connecting socket at fp-16
+// (and in R6) under the socket's addresses, if one was kept.
+func connectedCode(off map[string]uint32, netns uint32, flowsFD, connectingFD int) asm.Instructions {
+	p := asm.Instructions{
+		asm.LoadMapPtr(asm.R1, connectingFD),
 		asm.Mov.Reg(asm.R2, asm.RFP),
 		asm.Add.Imm(asm.R2, -16),
 		asm.FnMapLookupElem.Call(),
@@ -246,26 +280,40 @@ func stateProgram(off map[string]uint32, netns uint32, flowsFD, connectingFD int
 		asm.StoreMem(asm.RFP, ownerAt+8, asm.R2, asm.DWord),
 		asm.LoadMem(asm.R2, asm.R0, 16, asm.DWord),
 		asm.StoreMem(asm.RFP, ownerAt+16, asm.R2, asm.DWord),
-	)
+	}
 	p = append(p, sockKeyCode(off, netns)...)
-	p = append(p, updateCode(flowsFD)...)
-	return append(p, asm.Mov.Imm(asm.R0, 0).WithSymbol("out"), asm.Return())
+	return append(p, updateCode(flowsFD)...)
 }
 
-// lookupBPF finds f's owner among the records: the exact flow either way
+// keyOf is the records' key of a socket of proto with these ends.
+func keyOf(proto uint8, local, remote netip.AddrPort) flowKey {
+	k := flowKey{Proto: proto, LPort: local.Port(), LAddr: local.Addr().As16()}
+	binary.BigEndian.PutUint16(k.RPort[:], remote.Port())
+	if remote.IsValid() {
+		k.RAddr = remote.Addr().As16()
+	}
+	return k
+}
+
+// await looks f up until it is recorded or d has passed, often at
+// first, as a record is most likely to come at once.
+func (w *bpfWatch) await(f Flow, d time.Duration) (*Process, bool) {
+	deadline := time.Now().Add(d)
+	for step := 250 * time.Microsecond; ; step = min(2*step, 4*time.Millisecond) {
+		time.Sleep(min(step, time.Until(deadline)))
+		if p, ok := w.lookup(f); ok || !time.Now().Before(deadline) {
+			return p, ok
+		}
+	}
+}
+
+// lookup finds f's owner among the records: the exact flow either way
 // round, then the local end alone (an unconnected UDP socket).
 func (w *bpfWatch) lookup(f Flow) (*Process, bool) {
 	if w == nil {
 		return nil, false
 	}
-	key := func(local, remote netip.AddrPort) flowKey {
-		k := flowKey{Proto: f.Proto, LPort: local.Port(), LAddr: local.Addr().As16()}
-		binary.BigEndian.PutUint16(k.RPort[:], remote.Port())
-		if remote.IsValid() {
-			k.RAddr = remote.Addr().As16()
-		}
-		return k
-	}
+	key := func(local, remote netip.AddrPort) flowKey { return keyOf(f.Proto, local, remote) }
 	anyAddr := func(a netip.Addr) netip.Addr {
 		if a.Is4() {
 			return netip.IPv4Unspecified()

@@ -24,9 +24,18 @@ const refreshEvery = 20 * time.Millisecond
 // is seen to still hold the socket.
 const recheckEvery = 100 * time.Millisecond
 
-// settle is how long a new flow of this host waits for the kernel's
-// record of its process (eBPF), once.
-const settle = 3 * time.Millisecond
+// A new flow of this host not in the socket tables waits, once, for the
+// kernel's record of its process (eBPF), which is written as a send
+// returns: after its packet was captured, and later still when the
+// sender loses its CPU in between. A datagram this host sent is sure to
+// be recorded (only a user socket sends one), so it waits up to
+// settleSent, as long as a busy machine can take; any other packet, such
+// as the kernel's own RST, which no record follows, waits settle. A flow
+// that waited in vain does not wait again.
+const (
+	settle     = 3 * time.Millisecond
+	settleSent = 30 * time.Millisecond
+)
 
 type sockKey struct {
 	proto         uint8
@@ -42,6 +51,8 @@ type cached struct {
 	holder  holder
 	proc    *Process
 	checked time.Time
+	// unrecorded: the flow waited for the kernel's record in vain.
+	unrecorded bool
 }
 
 // Table looks flows up; one goroutine uses it.
@@ -112,7 +123,9 @@ func (t *Table) Lookup(f Flow, now time.Time) (*Process, bool) {
 	if f.Proto != 6 && f.Proto != 17 {
 		return nil, false
 	}
+	waited := false
 	if c := t.flows[f]; c != nil {
+		waited = c.unrecorded
 		if now.Sub(c.checked) < recheckEvery {
 			if c.proc == nil && t.bpf != nil {
 				// (The kernel's record may have come since.)
@@ -126,19 +139,28 @@ func (t *Table) Lookup(f Flow, now time.Time) (*Process, bool) {
 		}
 		delete(t.flows, f)
 	}
+	if c := t.fromTables(f, now); c != nil {
+		t.remember(f, c)
+		return c.proc, true
+	}
+	// The socket is gone or not yet listed, or its holder is: the
+	// kernel's record of who used it, perhaps still to come.
+	c := &cached{checked: now, unrecorded: waited}
+	p, ok := t.bpf.lookup(f)
+	if wait := t.settleFor(f); !ok && !waited && wait > 0 {
+		p, ok = t.bpf.await(f, wait)
+		c.unrecorded = !ok
+	}
+	t.remember(f, c)
+	return p, ok
+}
+
+// fromTables finds f's socket in the socket tables and the process
+// holding it in /proc, or returns nil.
+func (t *Table) fromTables(f Flow, now time.Time) *cached {
 	inode, ok := t.socketOf(f, now)
 	if !ok {
-		t.remember(f, &cached{checked: now})
-		// The socket is gone (or not yet listed): the kernel's record of
-		// who used it. A send is recorded as the call returns, which can
-		// be after its packet was captured: a flow of this host's own is
-		// given a moment for it, once.
-		p, ok := t.bpf.lookup(f)
-		if !ok && t.bpf != nil && (t.own[f.Src.Addr().Unmap()] || t.own[f.Dst.Addr().Unmap()]) {
-			time.Sleep(settle)
-			p, ok = t.bpf.lookup(f)
-		}
-		return p, ok
+		return nil
 	}
 	h, ok := t.inodes[inode]
 	if !ok || !holds(h, inode) {
@@ -146,16 +168,28 @@ func (t *Table) Lookup(f Flow, now time.Time) (*Process, bool) {
 			t.readProcs(now)
 		}
 		if h, ok = t.inodes[inode]; !ok {
-			t.remember(f, &cached{checked: now})
-			return nil, false
+			return nil
 		}
 	}
 	p := readProcess(h.pid)
 	if p == nil {
-		return nil, false
+		return nil
 	}
-	t.remember(f, &cached{inode: inode, holder: h, proc: p, checked: now})
-	return p, true
+	return &cached{inode: inode, holder: h, proc: p, checked: now}
+}
+
+// settleFor is how long f waits for its record: 0 without eBPF or for a
+// flow not of this host.
+func (t *Table) settleFor(f Flow) time.Duration {
+	switch {
+	case t.bpf == nil:
+		return 0
+	case f.Proto == 17 && t.own[f.Src.Addr().Unmap()]:
+		return settleSent
+	case t.own[f.Src.Addr().Unmap()] || t.own[f.Dst.Addr().Unmap()]:
+		return settle
+	}
+	return 0
 }
 
 // remember caches an answer, within bounds: a long capture of many
