@@ -149,11 +149,15 @@ func TestLateRecordIsAwaited(t *testing.T) {
 	}
 	peer := netip.MustParseAddrPort("198.18.0.9:53")
 	late, never := Flow{17, free[0], peer}, Flow{17, free[1], peer}
-	timer := time.AfterFunc(12*time.Millisecond, func() { record(late) })
-	defer timer.Stop()
+	recorded := make(chan struct{})
+	time.AfterFunc(12*time.Millisecond, func() {
+		record(late)
+		close(recorded)
+	})
 	if p, ok := table.Lookup(late, time.Now()); !ok || p.PID != os.Getpid() {
 		t.Errorf("a record 12 ms late: %+v %v, want pid %d", p, ok, os.Getpid())
 	}
+	<-recorded // before the map is closed
 	// Waited for in vain, then recorded: found from then on.
 	now := time.Now()
 	if p, ok := table.Lookup(never, now); ok {
