@@ -365,19 +365,43 @@ func (s *scanner) discoverGroup(ctx context.Context, d Discovery, hosts []hostSt
 	// The answers to all of a host's probes come together: read those
 	// still on their way for a moment, so the reason given is that of
 	// the earliest probe answered (the echo, as nmap's), whichever was
-	// read first.
-	grace := time.NewTimer(min(max(2*win.srtt, time.Millisecond), 50*time.Millisecond))
+	// read first. While a host's reason could still be bettered the
+	// moment is at least betterWait: a loaded machine can run the echo's
+	// reader that late (CI saw "reset" for nmap's "echo-reply").
+	wait := min(max(2*win.srtt, time.Millisecond), 50*time.Millisecond)
+	if d.Echo && betterable(hosts, group) {
+		wait = max(wait, betterWait)
+	}
+	grace := time.NewTimer(wait)
 	defer grace.Stop()
 	for {
 		select {
 		case a := <-answers:
 			s.takeAnswer(hosts, a, &win)
+			if allKnown(hosts, group) && !betterable(hosts, group) {
+				return nil
+			}
 			continue
 		case <-grace.C:
 		}
 		break
 	}
 	return nil
+}
+
+// betterWait is how long discovery waits, at most, for an echo reply that
+// would better a host's reason (see discoverGroup).
+const betterWait = 25 * time.Millisecond
+
+// betterable reports whether a host of group is up by an answer to a
+// probe sent after the echo: its echo reply may still come.
+func betterable(hosts []hostState, group []int) bool {
+	for _, i := range group {
+		if hosts[i].up && hosts[i].order > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // readNeighbours passes the ARP replies or neighbour advertisements read

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/rawkit/rawkit/internal/fakenet"
+	"github.com/rawkit/rawkit/probe"
 	"github.com/rawkit/rawkit/report"
 )
 
@@ -558,6 +559,21 @@ func mustScan(t *testing.T, n *fakenet.Net, opts Options, targets ...string) str
 		t.Fatalf("%v %s", err, stderr)
 	}
 	return out
+}
+
+// The reason a host is up is its echo's answer, as nmap's, when the echo
+// was answered: also when the echo's reader runs after the TCP reader,
+// as on a loaded machine (CI saw "reset" where nmap said "echo-reply").
+func TestPingReasonWaitsForALateEcho(t *testing.T) {
+	n := labNet()
+	n.Later = map[int]time.Duration{probe.ProtoICMP: 12 * time.Millisecond}
+	out, _, err := scan(t, n, Options{PingOnly: true, JSON: true}, server.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, `"reason":"echo-reply"`) {
+		t.Errorf("the echo answered 12 ms after the others: %s", out)
+	}
 }
 
 // Host discovery as nmap's: each target's first answer to an echo, a

@@ -79,6 +79,10 @@ type Net struct {
 	// HopDelay is the one-way delay of each link: an answer from hop k
 	// (the host is len(Path)+1) arrives 2·k·HopDelay after the probe.
 	HopDelay time.Duration
+	// Later delays the answers read by sockets of a protocol
+	// (probe.ProtoICMP, ...) by that much more: a reader the machine
+	// runs late.
+	Later map[int]time.Duration
 	// Drop, when set, decides per packet whether a link loses it: the
 	// probe (toward true) or its answer (toward false).
 	Drop func(toward bool) bool
@@ -385,7 +389,7 @@ func (n *Net) deliver(k int, src, dst netip.Addr, proto int, b []byte) {
 			}
 		}
 	}
-	if d := time.Duration(2*k) * n.HopDelay; d > 0 {
+	if d := time.Duration(2*k)*n.HopDelay + n.Later[proto]; d > 0 {
 		time.AfterFunc(d, send)
 	} else {
 		send()
