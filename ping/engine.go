@@ -20,15 +20,20 @@ import (
 )
 
 // probe is one echo request in flight, registered before it is sent.
+// It takes 40 bytes: a flood fills 65536 of them, 5 MB at time.Time's
+// 24 bytes a time, and every page of that costs a fault on first touch.
 type probe struct {
 	t        *target
-	seq      int       // the target's sequence number, 1-based as iputils prints
-	serial   int       // the run's count of probes when it was sent
-	sentAt   time.Time // our clock, with a monotonic reading
-	txAt     time.Time // the kernel's transmit timestamp, when it gave one
+	seq      int           // the target's sequence number, 1-based as iputils prints
+	sent     time.Duration // our clock: monotonic, since pinger.epoch
+	tx       int64         // the kernel's transmit timestamp (Unix ns), 0 when it gave none
+	serial   uint32        // the run's count of probes when it was sent (wrapping)
 	expired  bool
 	answered bool
 }
+
+// sentAt is when pr was sent, with a monotonic reading.
+func (p *pinger) sentAt(pr *probe) time.Time { return p.epoch.Add(pr.sent) }
 
 // arrival is a packet a reader passed to the loop.
 type arrival struct {
@@ -82,6 +87,8 @@ type pinger struct {
 	rbuf     []byte         // packets read by drain
 	batch    *rawsock.Batch // a sweep's: packets read by drain, many a call
 	start    time.Time
+	// epoch is the base of probes' send times (probe.sent).
+	epoch    time.Time
 	lastSend time.Time
 	// readAt is when drain last read a packet: a flood's round, which
 	// reads its answer, needs no clock reading of its own after it.
@@ -170,6 +177,7 @@ func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 		}
 	}
 	p := &pinger{
+		epoch:    time.Now(),
 		opts:     opts,
 		routeMTU: routeMTU,
 		targets:  targets,
@@ -660,7 +668,7 @@ func (p *pinger) send(t *target) error {
 		p.out.timeout(pr.t, pr.seq)
 	}
 	p.serial++
-	*pr = probe{t: t, seq: t.sent, serial: p.serial}
+	*pr = probe{t: t, seq: t.sent, serial: uint32(p.serial)}
 	// Answered probes leave the head of the queue here too, not only in
 	// expire: a flood may send for minutes without the loop waiting.
 	if q := p.fifo.items(); len(q) > 0 && q[0].done() {
@@ -678,7 +686,7 @@ func (p *pinger) send(t *target) error {
 	// makes every probe's payload unique). Building the packet after it
 	// adds tens of nanoseconds to the RTT, as in iputils.
 	now := time.Now()
-	pr.sentAt, p.lastSend = now, now
+	pr.sent, p.lastSend = now.Sub(p.epoch), now
 	payload := p.payload
 	if len(payload) >= 8 {
 		binary.BigEndian.PutUint32(payload[0:4], uint32(now.Unix()))
@@ -689,7 +697,9 @@ func (p *pinger) send(t *target) error {
 		return err
 	}
 	tx, err := f.c.WriteToAddr(b, t.addr)
-	pr.txAt = tx
+	if !tx.IsZero() {
+		pr.tx = tx.UnixNano()
+	}
 	if err != nil {
 		return p.sendError(t, pr, err)
 	}
@@ -757,9 +767,9 @@ func (p *pinger) handle(a arrival) {
 		return // a reply to a probe we no longer know, or from elsewhere
 	}
 	t := pr.t
-	rtt := rttOf(pr, a)
+	rtt := rttOf(p.sentAt(pr), pr.tx, a)
 	if p.opts.UserLatency {
-		rtt = a.at.Sub(pr.sentAt)
+		rtt = a.at.Sub(p.sentAt(pr))
 	}
 	dup := t.replied.has(pr.seq)
 	if dup {
@@ -784,15 +794,15 @@ func (p *pinger) handle(a arrival) {
 // of our process's own send and wake-up delays. Otherwise it measures on
 // the monotonic clock from before the send, less the time the reply
 // waited between the receive timestamp and our read of it.
-func rttOf(pr *probe, a arrival) time.Duration {
-	rtt := a.at.Sub(pr.sentAt)
+func rttOf(sentAt time.Time, tx int64, a arrival) time.Duration {
+	rtt := a.at.Sub(sentAt)
 	if a.meta.KernelTime.IsZero() {
 		return rtt
 	}
-	if !pr.txAt.IsZero() {
+	if tx != 0 {
 		// Both are the kernel's wall clock; a step of it between them
 		// would show as a result outside the monotonic bound.
-		if k := a.meta.KernelTime.Sub(pr.txAt); k > 0 && k <= rtt {
+		if k := time.Duration(a.meta.KernelTime.UnixNano() - tx); k > 0 && k <= rtt {
 			return k
 		}
 	}
@@ -823,7 +833,7 @@ func (p *pinger) expire(now time.Time) {
 			continue
 		}
 		pr := q[i].pr
-		if now.Sub(pr.sentAt) < p.waitFor(pr.t) {
+		if now.Sub(p.sentAt(pr)) < p.waitFor(pr.t) {
 			break
 		}
 		pr.expired = true
@@ -858,7 +868,7 @@ func (p *pinger) nextWake(now time.Time, round int, nextRound time.Time) time.Du
 	}
 	for _, e := range p.fifo.items() {
 		if !e.done() {
-			wake = min(wake, e.pr.sentAt.Add(p.waitFor(e.pr.t)).Sub(now))
+			wake = min(wake, p.sentAt(e.pr).Add(p.waitFor(e.pr.t)).Sub(now))
 			break
 		}
 	}

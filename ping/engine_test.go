@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unsafe"
 
 	xicmp "golang.org/x/net/icmp"
 	"golang.org/x/net/ipv4"
@@ -545,5 +546,13 @@ func TestJSONSummaryLikeEncodingJSON(t *testing.T) {
 		if a, b := stamp.ReplaceAllString(fast.String(), ""), stamp.ReplaceAllString(slow.String(), ""); a != b {
 			t.Errorf("written %s, encoding/json %s", a, b)
 		}
+	}
+}
+
+// A flood fills 65536 probe slots: at 40 bytes, 2.6 MB, half what
+// time.Time fields took, and each page is a fault on first touch.
+func TestProbeSlotSize(t *testing.T) {
+	if n := unsafe.Sizeof(probe{}); n > 40 {
+		t.Errorf("a probe takes %d bytes, want at most 40", n)
 	}
 }

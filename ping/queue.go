@@ -14,7 +14,7 @@ type probeQueue struct {
 // serial tells.
 type queued struct {
 	pr     *probe
-	serial int
+	serial uint32
 }
 
 // done reports that the probe needs no more waiting for: answered,

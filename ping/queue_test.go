@@ -14,7 +14,7 @@ func TestProbeQueue(t *testing.T) {
 	var model []queued
 	for range 20000 {
 		if r.IntN(3) > 0 || len(model) == 0 {
-			pr := &probe{serial: r.Int()}
+			pr := &probe{serial: r.Uint32()}
 			f.push(pr)
 			model = append(model, queued{pr, pr.serial})
 		} else {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -52,6 +53,43 @@ func TestPercentileNearestRank(t *testing.T) {
 	sum := s.Summary()
 	if sum.P50 != 50 || sum.P90 != 90 || sum.P99 != 99 {
 		t.Errorf("p50 %v p90 %v p99 %v", sum.P50, sum.P90, sum.P99)
+	}
+}
+
+// Samples kept in several chunks give the same exact percentiles as one
+// sorted list; the last exact sample is the MaxExactSamples-th.
+func TestExactPercentilesAcrossChunks(t *testing.T) {
+	var s RTTStats
+	n := 3*sampleChunk + 17
+	all := make([]time.Duration, 0, n)
+	for i := range n {
+		d := time.Duration((i*7919)%n+1) * time.Microsecond // each of 1..n µs once, out of order
+		s.Add(d)
+		all = append(all, d)
+	}
+	if len(s.full) < 3 {
+		t.Fatalf("%d samples in %d full chunks", n, len(s.full))
+	}
+	slices.Sort(all)
+	sum := s.Summary()
+	for _, c := range []struct {
+		p   float64
+		got float64
+	}{{50, sum.P50}, {90, sum.P90}, {99, sum.P99}} {
+		if want := Millis(percentile(all, c.p)); c.got != want {
+			t.Errorf("p%v = %v, want %v", c.p, c.got, want)
+		}
+	}
+	var e RTTStats
+	for i := range MaxExactSamples {
+		e.Add(time.Duration(i))
+	}
+	if e.overflowed {
+		t.Error("overflowed at MaxExactSamples")
+	}
+	e.Add(0)
+	if !e.overflowed {
+		t.Error("exact beyond MaxExactSamples")
 	}
 }
 

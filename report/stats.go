@@ -12,7 +12,11 @@ import (
 // beyond, read from a log-scale histogram with buckets 1/64 of an octave
 // wide (about 1% error), so a flood running for hours uses bounded memory.
 type RTTStats struct {
+	// samples is the chunk being filled, full the chunks filled before
+	// it: a long flood's samples are not copied as they grow, and the
+	// memory they take is touched once (a page fault each 4 KiB).
 	samples    []time.Duration
+	full       [][]time.Duration
 	n          int
 	sum, sum2  float64 // ms, ms²
 	jit        float64 // sum of |consecutive differences|, ms
@@ -24,6 +28,9 @@ type RTTStats struct {
 
 // MaxExactSamples is how many samples RTTStats keeps for exact percentiles.
 const MaxExactSamples = 1 << 17
+
+// sampleChunk is the length at which a chunk of samples is full.
+const sampleChunk = 4096
 
 const bucketsPerOctave = 64
 
@@ -41,16 +48,22 @@ func (s *RTTStats) Add(d time.Duration) {
 	s.sum += v
 	s.sum2 += v * v
 	s.last = d
-	if !s.overflowed && len(s.samples) < MaxExactSamples {
+	if !s.overflowed && s.n <= MaxExactSamples {
+		if len(s.samples) >= sampleChunk {
+			s.full = append(s.full, s.samples)
+			s.samples = make([]time.Duration, 0, sampleChunk)
+		}
 		s.samples = append(s.samples, d)
 		return
 	}
 	if !s.overflowed {
 		s.overflowed = true
-		for _, x := range s.samples {
-			s.bucket(x)
+		for _, c := range append(s.full, s.samples) {
+			for _, x := range c {
+				s.bucket(x)
+			}
 		}
-		s.samples = nil
+		s.samples, s.full = nil, nil
 	}
 	s.bucket(d)
 }
@@ -122,7 +135,11 @@ func (s *RTTStats) Summary() Summary {
 	if s.overflowed {
 		out.P50, out.P90, out.P99 = s.histPercentile(50), s.histPercentile(90), s.histPercentile(99)
 	} else {
-		sorted := slices.Clone(s.samples)
+		sorted := make([]time.Duration, 0, s.n)
+		for _, c := range s.full {
+			sorted = append(sorted, c...)
+		}
+		sorted = append(sorted, s.samples...)
 		slices.Sort(sorted)
 		out.P50 = Millis(percentile(sorted, 50))
 		out.P90 = Millis(percentile(sorted, 90))
