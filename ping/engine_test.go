@@ -368,6 +368,15 @@ func TestResolveTargets(t *testing.T) {
 	}
 }
 
+// An address given twice, alone or in a block, is pinged once.
+func TestResolveTargetsOnce(t *testing.T) {
+	opts := Options{Targets: []string{"198.18.0.0/30", "198.18.0.2", "198.18.0.1", "198.18.0.9", "198.18.0.9"}}
+	got, err := resolveTargets(context.Background(), &opts)
+	if err != nil || len(got) != 3 {
+		t.Errorf("%d targets, err %v; want 3: .1 and .2 of the block, and .9", len(got), err)
+	}
+}
+
 func TestFormatRTT(t *testing.T) {
 	for d, want := range map[time.Duration]string{
 		61 * time.Microsecond:     "0.061",
