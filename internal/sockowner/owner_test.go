@@ -111,21 +111,29 @@ func TestExitedOwnerIsUnknown(t *testing.T) {
 	}
 }
 
-// A datagram this host sent is recorded as its send returns, which can
-// be well after the packet was captured when the sender loses its CPU:
-// the lookup waits for the record (CI saw one come more than 3 ms late).
-func TestLateRecordIsAwaited(t *testing.T) {
+// bpfTable is a Table with its eBPF records, closed when t ends; without
+// the privilege for them t is skipped (failed in CI).
+func bpfTable(t *testing.T) *Table {
+	t.Helper()
 	table, err := New("")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer table.Close()
+	t.Cleanup(table.Close)
 	if !table.BPF() {
 		if os.Getuid() != 0 && os.Getenv("CI") != "true" {
 			t.Skip("needs root (CAP_BPF and CAP_PERFMON) for eBPF: " + table.Mode())
 		}
 		t.Fatal(table.Mode())
 	}
+	return table
+}
+
+// A datagram this host sent is recorded as its send returns, which can
+// be well after the packet was captured when the sender loses its CPU:
+// the lookup waits for the record (CI saw one come more than 3 ms late).
+func TestLateRecordIsAwaited(t *testing.T) {
+	table := bpfTable(t)
 	comm, err := os.ReadFile("/proc/self/comm")
 	if err != nil {
 		t.Fatal(err)
@@ -184,17 +192,7 @@ func TestLateRecordIsAwaited(t *testing.T) {
 // then. A listener whose accept queue is full leaves a connect in
 // SYN_SENT, unanswered.
 func TestUnansweredConnectIsNamed(t *testing.T) {
-	table, err := New("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer table.Close()
-	if !table.BPF() {
-		if os.Getuid() != 0 && os.Getenv("CI") != "true" {
-			t.Skip("needs root (CAP_BPF and CAP_PERFMON) for eBPF: " + table.Mode())
-		}
-		t.Fatal(table.Mode())
-	}
+	table := bpfTable(t)
 	ln, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM, 0)
 	if err != nil {
 		t.Fatal(err)
