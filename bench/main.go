@@ -59,7 +59,7 @@ func (l *benchLab) exec(argv ...string) (sample, error) {
 	defer cancel()
 	cmd := l.Command(ctx, l.Client, argv[0], argv[1:]...)
 	// Output goes to a file, read after: through a pipe, the tool's wall
-	// time would be the bench's own reading of it (1.6 MB of a sweep's
+	// time would be the bench's own reading of it (2.1 MB of a sweep's
 	// JSON into a growing buffer: 116 ms where the tool writing to a file
 	// takes 93), as fping's 60 KB are not.
 	out, err := os.CreateTemp("", "bench-out-")
