@@ -47,11 +47,14 @@ type arrival struct {
 
 // family is what the loop keeps for the socket of one IP version.
 type family struct {
-	family  int // 4 or 6
-	c       Conn
-	batch   batchReader // c, when it reads many packets a call; else nil
-	id      int         // the echo identifier its replies carry
-	nextSeq uint16      // the next probe's wire sequence number
+	family int // 4 or 6
+	c      Conn
+	batch  batchReader // c, when it reads many packets a call; else nil
+	// sendRead is c, when a flood's send also reads its answer (one
+	// system call); else nil.
+	sendRead sendReader
+	id       int    // the echo identifier its replies carry
+	nextSeq  uint16 // the next probe's wire sequence number
 	// pending holds its probes by wire sequence number, in blocks of 256
 	// made as they are first used: a probe stays until its number comes
 	// round again, so a late or duplicate answer is still known. Slots
@@ -364,6 +367,13 @@ func (p *pinger) open(ready <-chan struct{}) error {
 	p.payload = makePayload(p.opts.Size, p.opts.Pattern)
 	p.buf = make([]byte, 0, 8+len(p.payload))
 	p.rbuf = make([]byte, 65536)
+	if p.opts.Flood && len(p.targets) == 1 {
+		// A flood's answer is often queued by the time its send returns:
+		// read in the same system call.
+		if sr, ok := p.families[0].c.(sendReader); ok && sr.PrepareWriteThenRead() {
+			p.families[0].sendRead = sr
+		}
+	}
 	if len(p.targets) > sweepTargets {
 		// Room for an echo reply, or an ICMP error quoting a probe
 		// (IPv6 quotes up to 1280 bytes).
@@ -411,6 +421,13 @@ func accept(family int, c Conn, b []byte, meta rawsock.Meta, at time.Time) (arri
 // (rawsock's ICMPConn: recvmmsg).
 type batchReader interface {
 	TryReadBatch(b *rawsock.Batch) (int, error)
+}
+
+// sendReader is a Conn that sends and then reads what is queued in one
+// system call (rawsock's ICMPConn: io_uring), once prepared.
+type sendReader interface {
+	PrepareWriteThenRead() bool
+	WriteToAddrThenTryRead(b []byte, dst netip.Addr, rb []byte) (n int, meta rawsock.Meta, rerr, werr error)
 }
 
 // drain handles, without waiting, packets already queued on the
@@ -695,6 +712,19 @@ func (p *pinger) send(t *target) error {
 	b, err := icmp.AppendEcho(p.buf[:0], t.family, f.id, int(wire), payload)
 	if err != nil {
 		return err
+	}
+	if f.sendRead != nil {
+		n, meta, rerr, werr := f.sendRead.WriteToAddrThenTryRead(b, t.addr, p.rbuf)
+		if rerr == nil {
+			p.readAt = time.Now()
+			if a, ok := accept(t.family, f.c, p.rbuf[:n], meta, p.readAt); ok {
+				p.handle(a)
+			}
+		}
+		if werr != nil {
+			return p.sendError(t, pr, werr)
+		}
+		return nil
 	}
 	tx, err := f.c.WriteToAddr(b, t.addr)
 	if !tx.IsZero() {

@@ -41,6 +41,10 @@ type sock struct {
 	pmu sync.Mutex
 	po  pollOp
 	wpo pollOp
+	// A send and a read that does not wait, made together (uring), under
+	// wmu and nmu; ringOff once the kernel refused a ring, or Close.
+	ring    *uring
+	ringOff bool
 }
 
 type readOp struct {
@@ -177,6 +181,11 @@ func (s *sock) recvmsgNow(b, oob []byte) (n, oobn int, from netip.Addr, err erro
 func (s *sock) sendto(b []byte, to netip.Addr, port, ttl int) error {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
+	return s.sendtoLocked(b, to, port, ttl)
+}
+
+// sendtoLocked is sendto made holding wmu.
+func (s *sock) sendtoLocked(b []byte, to netip.Addr, port, ttl int) error {
 	w := &s.wr
 	w.b, w.to, w.port, w.ttl = b, to, port, ttl
 	var cerr error

@@ -316,7 +316,13 @@ func (c *conn) readMsg(b []byte, now bool) (int, Meta, error) {
 	if err != nil {
 		return 0, m, c.opError("read", err)
 	}
-	parseControl(oob[:oobn], &m)
+	return c.finishRead(b, n, oob[:oobn], from, m)
+}
+
+// finishRead fills in m from a datagram's control messages and sender,
+// and on a raw IPv4 socket takes the IP header off b (reading the TTL).
+func (c *conn) finishRead(b []byte, n int, oob []byte, from netip.Addr, m Meta) (int, Meta, error) {
+	parseControl(oob, &m)
 	m.Src = from.Unmap()
 	if c.raw && c.family == 4 {
 		if n < 20 {
@@ -365,7 +371,55 @@ func (c *ICMPConn) WriteTo(b []byte, addr net.Addr) (int, error) {
 // Close closes the socket, unblocking any pending read.
 func (c *conn) Close() error {
 	c.closed.Store(true)
+	c.s.closeRing()
 	return c.s.file.Close()
+}
+
+// PrepareWriteThenRead readies WriteToAddrThenTryRead's single system
+// call (an io_uring of the socket) and reports whether it has one: only
+// a raw socket without transmit timestamps, on a kernel that allows
+// io_uring, does. Without, WriteToAddrThenTryRead makes two calls.
+func (c *conn) PrepareWriteThenRead() bool {
+	if !c.raw || c.txStamps || c.closed.Load() {
+		return false
+	}
+	return c.s.openRing()
+}
+
+// WriteToAddrThenTryRead is WriteToAddr and then TryReadMsg into rb, made
+// in one system call once PrepareWriteThenRead has found the means
+// (io_uring); otherwise in two. werr is the send's
+// error, rerr the read's (ErrNoPacket when nothing was queued). A flood
+// sends its next probe when the last is answered, and on a fast path the
+// answer is queued before the send returns.
+func (c *conn) WriteToAddrThenTryRead(b []byte, dst netip.Addr, rb []byte) (n int, m Meta, rerr, werr error) {
+	if !c.raw || c.txStamps || c.closed.Load() || c.nerrs.Load() > 0 {
+		if _, werr = c.WriteToTTL(b, dst, 0); werr != nil {
+			return 0, Meta{}, nil, werr
+		}
+		n, m, rerr = c.TryReadMsg(rb)
+		return n, m, rerr, nil
+	}
+	var oob [256]byte
+	used, n, oobn, from, rerr, werr := c.s.sendRecvNow(b, dst, 0, rb, oob[:])
+	if !used {
+		if _, werr = c.WriteToTTL(b, dst, 0); werr != nil {
+			return 0, Meta{}, nil, werr
+		}
+		n, m, rerr = c.TryReadMsg(rb)
+		return n, m, rerr, nil
+	}
+	c.txKey++
+	werr = c.opError("write", werr)
+	m = Meta{TTL: -1}
+	switch {
+	case rerr == unix.EAGAIN:
+		return 0, m, ErrNoPacket, werr
+	case rerr != nil:
+		return 0, m, c.opError("read", rerr), werr
+	}
+	n, m, rerr = c.finishRead(rb, n, oob[:oobn], from, m)
+	return n, m, rerr, werr
 }
 
 // LocalAddr implements net.PacketConn.

@@ -54,8 +54,12 @@ func Start(targets []netip.Addr) (*Watch, error) {
 	off := offsets{SKBSK: l.Offsets["sk_buff.sk"], SKBHead: l.Offsets["sk_buff.head"], SKBNetworkHeader: l.Offsets["sk_buff.network_header"],
 		SockNet: l.Offsets["sock.__sk_common.skc_net.net"], NetInum: l.Offsets["net.ns.inum"]}
 	w := &Watch{names: map[uint32]string{}}
+	noSocket := int32(-1)
 	for v, name := range l.Enums["skb_drop_reason"] {
 		w.names[v] = strings.TrimPrefix(name, "SKB_DROP_REASON_")
+		if name == "SKB_DROP_REASON_NO_SOCKET" {
+			noSocket = int32(v)
+		}
 	}
 	fail := func(err error) (*Watch, error) {
 		w.Close()
@@ -81,7 +85,7 @@ func Start(targets []netip.Addr) (*Watch, error) {
 			}
 		}
 	}
-	insns := program(off, uint32(st.Ino), w.targets.FD(), w.counts.FD())
+	insns := program(off, uint32(st.Ino), noSocket, w.targets.FD(), w.counts.FD())
 	// A raw tracepoint: attached by name, with no tracefs (which a
 	// namespace's own /sys does not have).
 	if w.prog, err = ebpf.NewProgram(&ebpf.ProgramSpec{Type: ebpf.RawTracepoint, Instructions: insns, License: "GPL"}); err != nil {
@@ -95,7 +99,12 @@ func Start(targets []netip.Addr) (*Watch, error) {
 
 // program is the eBPF program. R1 is the raw tracepoint's arguments:
 // trace_kfree_skb(skb, location, reason[, rx_sk]), 8 bytes each.
-func program(off offsets, netns uint32, targetsFD, countsFD int) asm.Instructions {
+// noSocket is the reason NO_SOCKET's value (-1: none): a received packet
+// no socket wanted, never a probe of ours on its way out. Every echo
+// reply a raw socket reads is also dropped so (ping_rcv finds no ping
+// socket), and every answer to a raw SYN, so it is let go before any
+// read of kernel memory: a flood's replies cost the watch the least.
+func program(off offsets, netns uint32, noSocket int32, targetsFD, countsFD int) asm.Instructions {
 	// read copies size bytes at src (a register) plus offset to the
 	// stack at fp+dst, with bpf_probe_read_kernel.
 	read := func(dst int16, size int32, src asm.Register, offset int32) asm.Instructions {
@@ -116,6 +125,9 @@ func program(off offsets, netns uint32, targetsFD, countsFD int) asm.Instruction
 	add(asm.LoadMem(asm.R6, asm.R1, 0, asm.DWord))
 	add(asm.LoadMem(asm.R7, asm.R1, 16, asm.DWord))
 	add(asm.JGE.Imm(asm.R7, maxReasons, "out"))
+	if noSocket >= 0 {
+		add(asm.JEq.Imm(asm.R7, noSocket, "out"))
+	}
 	// The sending socket, of our namespace.
 	addAll(read(-8, 8, asm.R6, int32(off.SKBSK)))
 	add(asm.LoadMem(asm.R8, asm.RFP, -8, asm.DWord))
