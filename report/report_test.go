@@ -267,3 +267,24 @@ func TestJSONWriterKeepsAngleBrackets(t *testing.T) {
 		t.Errorf("got %s", buf.String())
 	}
 }
+
+// WithoutPercentiles keeps no sample, and min, avg, max, mdev and jitter
+// stay exact: the same as a full RTTStats's Basic.
+func TestWithoutPercentiles(t *testing.T) {
+	var full, lean RTTStats
+	lean.WithoutPercentiles()
+	for i := range 2*sampleChunk + 5 {
+		d := time.Duration((i*31)%977+1) * time.Microsecond
+		full.Add(d)
+		lean.Add(d)
+	}
+	if len(lean.samples) != 0 || len(lean.full) != 0 || len(lean.histogram) != 0 {
+		t.Errorf("kept %d samples, %d chunks, %d buckets", len(lean.samples), len(lean.full), len(lean.histogram))
+	}
+	if got, want := lean.Summary(), full.Basic(); got != want {
+		t.Errorf("Summary without percentiles: %+v, want %+v", got, want)
+	}
+	if lean.Count() != full.Count() {
+		t.Errorf("count %d, want %d", lean.Count(), full.Count())
+	}
+}

@@ -24,7 +24,14 @@ type RTTStats struct {
 	lo, hi     time.Duration
 	histogram  []uint32
 	overflowed bool
+	// basicOnly: no samples kept (WithoutPercentiles).
+	basicOnly bool
 }
+
+// WithoutPercentiles stops s keeping samples: Summary then gives what
+// Basic does. For a run whose output prints no percentile (iputils'
+// min/avg/max/mdev), so a long flood's memory stays what it was at start.
+func (s *RTTStats) WithoutPercentiles() { s.basicOnly = true }
 
 // MaxExactSamples is how many samples RTTStats keeps for exact percentiles.
 const MaxExactSamples = 1 << 17
@@ -48,6 +55,9 @@ func (s *RTTStats) Add(d time.Duration) {
 	s.sum += v
 	s.sum2 += v * v
 	s.last = d
+	if s.basicOnly {
+		return
+	}
 	if !s.overflowed && s.n <= MaxExactSamples {
 		if len(s.samples) >= sampleChunk {
 			s.full = append(s.full, s.samples)
@@ -123,7 +133,7 @@ type Summary struct {
 // arrival order (the smoothing-free form of RFC 3550's interarrival jitter).
 func (s *RTTStats) Summary() Summary {
 	out := s.Basic()
-	if s.n == 0 {
+	if s.n == 0 || s.basicOnly {
 		return out
 	}
 	if s.n == 1 {
