@@ -725,7 +725,16 @@ func (p *pinger) send(t *target) error {
 	if f.sendRead != nil {
 		n, meta, rerr, werr := f.sendRead.WriteToAddrThenTryRead(b, t.addr, p.rbuf)
 		if rerr == nil {
-			p.readAt = time.Now()
+			// The answer came within the send: the kernel's receive time
+			// less the send's reading of the same clock is its round
+			// trip, as iputils reckons it, and no clock is read again
+			// (two readings of a probe's four). Without a kernel time,
+			// with -U, or across a step of the clock, it is read.
+			if k := meta.KernelTime.Sub(now.Round(0)); !meta.KernelTime.IsZero() && !p.opts.UserLatency && k >= 0 && k < time.Second {
+				p.readAt = now.Add(k)
+			} else {
+				p.readAt = time.Now()
+			}
 			if a, ok := accept(t.family, f.c, p.rbuf[:n], meta, p.readAt); ok {
 				p.handle(a)
 			}

@@ -565,3 +565,63 @@ func TestProbeSlotSize(t *testing.T) {
 		t.Errorf("a probe takes %d bytes, want at most 40", n)
 	}
 }
+
+// sendReadConn is a fakeConn whose send also reads the answer (rawsock's
+// io_uring path): the reply's kernel time is kernelAfter past the call.
+type sendReadConn struct {
+	*fakeConn
+	kernelAfter time.Duration
+	calls       atomic.Int64
+}
+
+func (c *sendReadConn) PrepareWriteThenRead() bool { return true }
+
+func (c *sendReadConn) WriteToAddrThenTryRead(b []byte, dst netip.Addr, rb []byte) (int, rawsock.Meta, error, error) {
+	c.calls.Add(1)
+	req, err := icmp.Parse(c.family, b)
+	if err != nil {
+		return 0, rawsock.Meta{}, nil, err
+	}
+	reply, _ := (&xicmp.Message{Type: ipv4.ICMPTypeEchoReply, Body: &xicmp.Echo{ID: req.ID, Seq: req.Seq, Data: req.Data}}).Marshal(nil)
+	return copy(rb, reply), rawsock.Meta{Src: dst, TTL: 64, KernelTime: time.Now().Round(0).Add(c.kernelAfter)}, nil, nil
+}
+
+// A flood whose send reads its answer takes the round trip from the
+// kernel's receive time less the send's clock reading, as iputils does,
+// and reads no clock after it; with -U (user latency) it reads one.
+func TestFloodRTTFromTheSendsOwnRead(t *testing.T) {
+	for _, userLatency := range []bool{false, true} {
+		var conn *sendReadConn
+		listen := func(cfg rawsock.ICMPConfig) (Conn, error) {
+			c, err := fakeNet{up: "up"}.listen(cfg)
+			conn = &sendReadConn{fakeConn: c.(*fakeConn), kernelAfter: 700 * time.Microsecond}
+			return conn, err
+		}
+		var out bytes.Buffer
+		err := Run(context.Background(), Options{Targets: []string{up.String()}, Count: 50, Flood: true, JSON: true, UserLatency: userLatency, Listen: listen}, &out, &bytes.Buffer{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := conn.calls.Load(); got != 50 {
+			t.Errorf("-U %v: %d sends that read, want 50", userLatency, got)
+		}
+		replies := 0
+		for _, line := range strings.Split(out.String(), "\n") {
+			var rec struct {
+				Type string  `json:"type"`
+				RTT  float64 `json:"rtt_ms"`
+			}
+			if json.Unmarshal([]byte(line), &rec) != nil || rec.Type != "reply" {
+				continue
+			}
+			replies++
+			kernel := rec.RTT >= 0.7 && rec.RTT < 0.95
+			if kernel == userLatency {
+				t.Errorf("-U %v: RTT %.3f ms; the kernel's says 0.7 ms and more, the clock's (-U) less", userLatency, rec.RTT)
+			}
+		}
+		if replies != 50 {
+			t.Fatalf("-U %v: %d replies\n%s", userLatency, replies, out.String())
+		}
+	}
+}
