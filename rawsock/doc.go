@@ -13,6 +13,14 @@
 // ICMP error messages, so concurrent pingers on one host neither steal
 // nor pay for each other's replies.
 //
+// A raw socket without transmit timestamps can send a packet and read
+// what is queued in one system call (WriteToAddrThenTryRead): a sendmsg
+// and a recvmsg, both MSG_DONTWAIT, submitted together to an io_uring of
+// the socket (io_uring_setup(2), io_uring_enter(2)), the socket
+// registered with it. A flood's answer is queued before its send
+// returns on a fast path. Where the kernel refuses io_uring the two
+// calls are made apart.
+//
 // Once a tool has opened its sockets it calls DropPrivileges, which
 // clears every capability of the process (capabilities(7)).
 package rawsock

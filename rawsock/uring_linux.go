@@ -16,7 +16,9 @@ import (
 // (veth, loopback) the kernel delivers the answer within the send, so
 // the recvmsg right behind it finds it queued. One system call a probe
 // where iputils makes two (sendto, recvmsg), on machines where a system
-// call's entry and exit cost more than the work in it.
+// call's entry and exit cost more than the work in it. (The ring's own
+// descriptor is not registered, IORING_REGISTER_RING_FDS: a registration
+// is the registering thread's, and a goroutine moves between threads.)
 
 // io_uring's ABI (include/uapi/linux/io_uring.h).
 const (
