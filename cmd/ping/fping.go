@@ -84,6 +84,7 @@ func runFping(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	sweepProcs(opts.Targets)
 	return ping.Run(c.Context, opts, c.App.Writer, c.App.ErrWriter)
 }
 

@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -43,7 +44,19 @@ EXPECT METRICS (--expect, repeatable; each must hold for every target):
    With several targets, 1 means one of them did not answer
    (or fewer than --min-reachable did).`
 
+// defaultProcs is the runtime's GOMAXPROCS before main set it to 1; 0
+// when the environment set it.
+var defaultProcs int
+
 func main() {
+	if os.Getenv("GOMAXPROCS") == "" {
+		// One goroutine does a run's work, waiting in system calls; a
+		// second P only wakes threads that spin looking for work, and
+		// runs the collector beside it, on a second CPU's time: 4 ms of
+		// CPU more for ping -c 1, 7 ms for a 20000-probe flood (of 190).
+		// A sweep gets it back (sweepProcs).
+		defaultProcs = runtime.GOMAXPROCS(1)
+	}
 	// Run under the name fping (a link), ping speaks fping.
 	if filepath.Base(os.Args[0]) == "fping" {
 		os.Exit(cmdline.Main(newFpingApp(), cmdline.Dialect{}))
@@ -111,7 +124,17 @@ func run(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	sweepProcs(opts.Targets)
 	return ping.Run(c.Context, opts, c.App.Writer, c.App.ErrWriter)
+}
+
+// sweepProcs gives the runtime back its CPUs for more than one target or
+// a CIDR block: a sweep's wall time gains from the collector running
+// beside its loop (a /20 with --json: 101 ms with two, 115 with one).
+func sweepProcs(targets []string) {
+	if defaultProcs > 1 && (len(targets) > 1 || len(targets) == 1 && strings.Contains(targets[0], "/")) {
+		runtime.GOMAXPROCS(defaultProcs)
+	}
 }
 
 func options(c *cli.Context) (ping.Options, error) {
