@@ -393,33 +393,27 @@ func (c *conn) PrepareWriteThenRead() bool {
 // sends its next probe when the last is answered, and on a fast path the
 // answer is queued before the send returns.
 func (c *conn) WriteToAddrThenTryRead(b []byte, dst netip.Addr, rb []byte) (n int, m Meta, rerr, werr error) {
-	if !c.raw || c.txStamps || c.closed.Load() || c.nerrs.Load() > 0 {
-		if _, werr = c.WriteToTTL(b, dst, 0); werr != nil {
-			return 0, Meta{}, nil, werr
+	if c.raw && !c.txStamps && !c.closed.Load() && c.nerrs.Load() == 0 {
+		var oob [256]byte
+		used, n, oobn, from, rerr, werr := c.s.sendRecvNow(b, dst, 0, rb, oob[:])
+		if used {
+			werr = c.opError("write", werr)
+			m = Meta{TTL: -1}
+			switch {
+			case rerr == unix.EAGAIN:
+				return 0, m, ErrNoPacket, werr
+			case rerr != nil:
+				return 0, m, c.opError("read", rerr), werr
+			}
+			n, m, rerr = c.finishRead(rb, n, oob[:oobn], from, m)
+			return n, m, rerr, werr
 		}
-		n, m, rerr = c.TryReadMsg(rb)
-		return n, m, rerr, nil
 	}
-	var oob [256]byte
-	used, n, oobn, from, rerr, werr := c.s.sendRecvNow(b, dst, 0, rb, oob[:])
-	if !used {
-		if _, werr = c.WriteToTTL(b, dst, 0); werr != nil {
-			return 0, Meta{}, nil, werr
-		}
-		n, m, rerr = c.TryReadMsg(rb)
-		return n, m, rerr, nil
+	if _, werr = c.WriteToTTL(b, dst, 0); werr != nil {
+		return 0, Meta{}, nil, werr
 	}
-	c.txKey++
-	werr = c.opError("write", werr)
-	m = Meta{TTL: -1}
-	switch {
-	case rerr == unix.EAGAIN:
-		return 0, m, ErrNoPacket, werr
-	case rerr != nil:
-		return 0, m, c.opError("read", rerr), werr
-	}
-	n, m, rerr = c.finishRead(rb, n, oob[:oobn], from, m)
-	return n, m, rerr, werr
+	n, m, rerr = c.TryReadMsg(rb)
+	return n, m, rerr, nil
 }
 
 // LocalAddr implements net.PacketConn.
