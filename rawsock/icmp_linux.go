@@ -371,8 +371,9 @@ func (c *ICMPConn) WriteTo(b []byte, addr net.Addr) (int, error) {
 // Close closes the socket, unblocking any pending read.
 func (c *conn) Close() error {
 	c.closed.Store(true)
+	err := c.s.file.Close()
 	c.s.closeRing()
-	return c.s.file.Close()
+	return err
 }
 
 // PrepareWriteThenRead readies WriteToAddrThenTryRead's single system

@@ -6,6 +6,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -72,6 +73,37 @@ func TestWriteThenReadErrors(t *testing.T) {
 	c.Close()
 	if _, _, _, werr := c.WriteToAddrThenTryRead(b, loopback(4), rb); werr == nil {
 		t.Error("a closed socket sent")
+	}
+	if c.s.ring != nil {
+		t.Error("Close left the ring open")
+	}
+}
+
+// Close ends a send that waits for room in the buffer (an unpolled
+// socket's, holding the send lock until the descriptor is closed) and
+// then frees the ring: it does not wait for the lock first.
+func TestCloseEndsAWaitingSend(t *testing.T) {
+	c := listenOrSkip(t, ICMPConfig{Family: 4, Mode: Privileged, ID: 0x4c4c, Options: Options{NoTxTimestamps: true, Unpolled: true}})
+	c.PrepareWriteThenRead()
+	held := make(chan struct{})
+	go func() {
+		// What sendUnpolled does while the buffer stays full.
+		c.s.wmu.Lock()
+		defer c.s.wmu.Unlock()
+		close(held)
+		for c.s.rc.Control(func(uintptr) {}) == nil {
+			time.Sleep(5 * time.Millisecond)
+		}
+	}()
+	<-held
+	closed := make(chan struct{})
+	go func() { c.Close(); close(closed) }()
+	select {
+	case <-closed:
+	case <-time.After(5 * time.Second):
+		c.s.file.Close() // ends the wait, so the test fails rather than hangs
+		<-closed
+		t.Fatal("Close waited for a send that waits for Close")
 	}
 	if c.s.ring != nil {
 		t.Error("Close left the ring open")
