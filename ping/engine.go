@@ -54,8 +54,11 @@ type family struct {
 	// sendRead is c, when a flood's send also reads its answer (one
 	// system call); else nil.
 	sendRead sendReader
-	id       int    // the echo identifier its replies carry
-	nextSeq  uint16 // the next probe's wire sequence number
+	// chain is c, when a flood sends chains of probes (sendChain); else
+	// nil.
+	chain   chainWriter
+	id      int    // the echo identifier its replies carry
+	nextSeq uint16 // the next probe's wire sequence number
 	// pending holds its probes by wire sequence number, in blocks of 256
 	// made as they are first used: a probe stays until its number comes
 	// round again, so a late or duplicate answer is still known. Slots
@@ -97,7 +100,11 @@ type pinger struct {
 	// readAt is when drain last read a packet: a flood's round, which
 	// reads its answer, needs no clock reading of its own after it.
 	readAt time.Time
-	stderr io.Writer
+	// A flood's chains (sendChain): the longest the socket sends, the
+	// length of the next, and their probes.
+	chainMax, chainLen int
+	chainProbes        []rawsock.ChainProbe
+	stderr             io.Writer
 	// source is the local address probes leave from, when -I or -B asked
 	// for it to be known.
 	source netip.Addr
@@ -344,11 +351,13 @@ func (p *pinger) open(ready <-chan struct{}) error {
 					Iface: p.opts.Iface, Source: src,
 					Broadcast: p.opts.Broadcast, DontRoute: p.opts.DontRoute, NoMulticastLoop: p.opts.NoLoop,
 					Debug: p.opts.Debug, SendBuffer: p.opts.SendBuffer,
-					// A flood or a sweep times its round trips from before
-					// each send, as iputils and fping do: reading each
-					// send's kernel timestamp back costs two system calls a
-					// probe.
-					NoTxTimestamps: p.opts.Flood || len(p.targets) > sweepTargets,
+					// A sweep, or a flood of several targets, times its
+					// round trips from before each send, as fping and
+					// iputils do: reading each send's kernel timestamp
+					// back costs two system calls a probe. A flood of one
+					// target reads its timestamps within its chains (see
+					// chainable); without a chain it turns them off.
+					NoTxTimestamps: len(p.targets) > sweepTargets || p.opts.Flood && !p.chainable(),
 					// Room for a sweep's replies arriving together.
 					RecvBuffer: min(max(len(p.targets), 64)*2048, 32<<20),
 					// The loop reads its answers itself, and waits in
@@ -363,6 +372,9 @@ func (p *pinger) open(ready <-chan struct{}) error {
 			return err
 		}
 		f := &family{family: fam, c: c, id: c.ID()}
+		if p.opts.Fping == nil {
+			f.nextSeq = 1 // iputils' first icmp_seq; fping's is 0
+		}
 		f.batch, _ = c.(batchReader)
 		p.families = append(p.families, f)
 		p.byFamily[fam/6] = f
@@ -376,10 +388,21 @@ func (p *pinger) open(ready <-chan struct{}) error {
 	p.buf = make([]byte, 0, 8+len(p.payload))
 	p.rbuf = make([]byte, 65536)
 	if p.opts.Flood && len(p.targets) == 1 {
+		f := p.families[0]
+		if cw, ok := f.c.(chainWriter); ok && p.chainable() {
+			if k := cw.PrepareChain(); k > 0 {
+				f.chain, p.chainMax, p.chainLen = cw, k, 1
+				p.chainProbes = make([]rawsock.ChainProbe, k)
+				for i := range p.chainProbes {
+					p.chainProbes[i].B = make([]byte, 0, 8+len(p.payload))
+					p.chainProbes[i].RB = make([]byte, max(len(p.payload)+128, 2048))
+				}
+			}
+		}
 		// A flood's answer is often queued by the time its send returns:
 		// read in the same system call.
-		if sr, ok := p.families[0].c.(sendReader); ok && sr.PrepareWriteThenRead() {
-			p.families[0].sendRead = sr
+		if sr, ok := f.c.(sendReader); ok && f.chain == nil && sr.PrepareWriteThenRead() {
+			f.sendRead = sr
 		}
 	}
 	if len(p.targets) > sweepTargets {
@@ -429,6 +452,21 @@ func accept(family int, c Conn, b []byte, meta rawsock.Meta, at time.Time) (arri
 // (rawsock's ICMPConn: recvmmsg).
 type batchReader interface {
 	TryReadBatch(b *rawsock.Batch) (int, error)
+}
+
+// chainWriter is a Conn that sends a chain of probes, each after the
+// answer to the one before, in one system call (rawsock's ICMPConn:
+// io_uring), once prepared.
+type chainWriter interface {
+	PrepareChain() int
+	WriteChain(dst netip.Addr, ps []rawsock.ChainProbe) int
+}
+
+// chainable reports whether a flood of one target may send chains: one
+// probe in flight (no -l), timed by the kernel (not -U), a count of
+// probes or none (not --until-reply).
+func (p *pinger) chainable() bool {
+	return p.opts.Flood && len(p.targets) == 1 && p.opts.Preload <= 1 && !p.opts.UserLatency && !p.opts.UntilReply
 }
 
 // sendReader is a Conn that sends and then reads what is queued in one
@@ -517,7 +555,15 @@ func (p *pinger) loop(ctx context.Context) error {
 		due := now
 		for p.wantsRound(round) && !due.Before(nextRound) {
 			for i, t := range p.targets {
-				if p.targetWants(t) {
+				if p.targetWants(t) && p.chainLen > 0 {
+					// A flood of one target: each probe of the chain
+					// is a round of its own.
+					n, err := p.sendChain(t)
+					if err != nil {
+						return err
+					}
+					round += n - 1
+				} else if p.targetWants(t) {
 					if err := p.send(t); err != nil {
 						return err
 					}
@@ -679,46 +725,16 @@ func (p *pinger) targetWants(t *target) bool {
 func (p *pinger) send(t *target) error {
 	f := p.familyOf(t.family)
 	wire := f.nextSeq
-	f.nextSeq++
-	t.sent++
-	p.out.sent(t, t.sent)
 	// Registered before sending, since a reply can beat the send's
 	// return.
-	pr := f.slot(wire)
-	if pr.t != nil && !pr.answered && !pr.expired {
-		// 65536 probes of this family later, still owed an answer (a
-		// sweep of more targets): its number is reused, so no answer
-		// could be matched to it any more. Its wait ends now.
-		pr.expired = true
-		p.waiting--
-		p.out.timeout(pr.t, pr.seq)
-	}
-	p.serial++
-	*pr = probe{t: t, seq: t.sent, serial: uint32(p.serial)}
-	// Answered probes leave the head of the queue here too, not only in
-	// expire: a flood may send for minutes without the loop waiting.
-	if q := p.fifo.items(); len(q) > 0 && q[0].done() {
-		i := 1
-		for i < len(q) && q[i].done() {
-			i++
-		}
-		p.fifo.pop(i)
-	}
-	p.fifo.push(pr)
-	p.waiting++
-	t.pipe = max(t.pipe, t.sent-t.received-t.errors)
+	pr := p.register(t, f)
 	// One clock reading a probe: its send time, which iputils also puts
 	// in the first 8 bytes of data (tcpdump users expect it, and it
 	// makes every probe's payload unique). Building the packet after it
 	// adds tens of nanoseconds to the RTT, as in iputils.
 	now := time.Now()
 	pr.sent, p.lastSend = now.Sub(p.epoch), now
-	payload := p.payload
-	if len(payload) >= 8 {
-		binary.BigEndian.PutUint32(payload[0:4], uint32(now.Unix()))
-		binary.BigEndian.PutUint32(payload[4:8], uint32(now.Nanosecond()/1000))
-	}
-	b, err := icmp.AppendEcho(p.buf[:0], t.family, f.id, int(wire), payload)
+	b, err := p.echo(p.buf[:0], t, f, wire, now)
 	if err != nil {
 		return err
 	}
@@ -752,6 +768,109 @@ func (p *pinger) send(t *target) error {
 		return p.sendError(t, pr, err)
 	}
 	return nil
+}
+
+// sendChain sends a flood's next probes to t as a chain (rawsock's
+// WriteChain): each probe after the answer to the one before, in one
+// system call, as long as the answers come within their sends. It
+// returns how many it sent (at least one, or an error). A chain that
+// ran its length makes the next twice as long, up to the socket's
+// most; one that stopped early makes the next as long as it got: a
+// path whose answers take longer than a send sends one probe a call.
+func (p *pinger) sendChain(t *target) (int, error) {
+	f := p.familyOf(t.family)
+	k := p.chainLen
+	if p.opts.Count > 0 {
+		left := p.opts.Count - t.sent
+		if p.opts.Deadline > 0 {
+			left = p.opts.Count - t.received // -w: -c counts replies
+		}
+		k = max(1, min(k, left))
+	}
+	// Every probe of the chain carries the time it began (the kernel's
+	// transmit timestamps time their round trips).
+	now := time.Now()
+	ps := p.chainProbes[:k]
+	for i := range ps {
+		b, err := p.echo(ps[i].B[:0], t, f, f.nextSeq+uint16(i), now)
+		if err != nil {
+			return 0, err
+		}
+		ps[i].B = b
+	}
+	n := f.chain.WriteChain(t.addr, ps)
+	p.readAt, p.lastSend = time.Now(), now
+	for i := range ps[:n] {
+		c := &ps[i]
+		pr := p.register(t, f)
+		pr.sent = now.Sub(p.epoch)
+		if !c.Stamp.IsZero() {
+			pr.tx = c.Stamp.UnixNano()
+		}
+		if c.WErr != nil {
+			if err := p.sendError(t, pr, c.WErr); err != nil {
+				return i + 1, err
+			}
+			continue
+		}
+		if c.RErr == nil {
+			if a, ok := accept(t.family, f.c, c.RB[:c.N], c.Meta, p.readAt); ok {
+				p.handle(a)
+			}
+		}
+	}
+	if n == k && ps[n-1].RErr == nil {
+		p.chainLen = min(2*p.chainLen, p.chainMax)
+	} else {
+		p.chainLen = max(1, n-1)
+	}
+	return max(n, 1), nil
+}
+
+// register takes the next wire sequence number of family f for a probe
+// to t and keeps the probe, owed an answer.
+func (p *pinger) register(t *target, f *family) *probe {
+	wire := f.nextSeq
+	f.nextSeq++
+	t.sent++
+	p.out.sent(t, t.sent)
+	pr := f.slot(wire)
+	if pr.t != nil && !pr.answered && !pr.expired {
+		// 65536 probes of this family later, still owed an answer (a
+		// sweep of more targets): its number is reused, so no answer
+		// could be matched to it any more. Its wait ends now.
+		pr.expired = true
+		p.waiting--
+		p.out.timeout(pr.t, pr.seq)
+	}
+	p.serial++
+	*pr = probe{t: t, seq: t.sent, serial: uint32(p.serial)}
+	// Answered probes leave the head of the queue here too, not only in
+	// expire: a flood may send for minutes without the loop waiting.
+	if q := p.fifo.items(); len(q) > 0 && q[0].done() {
+		i := 1
+		for i < len(q) && q[i].done() {
+			i++
+		}
+		p.fifo.pop(i)
+	}
+	p.fifo.push(pr)
+	p.waiting++
+	t.pipe = max(t.pipe, t.sent-t.received-t.errors)
+	return pr
+}
+
+// echo appends to b the echo request of wire sequence number wire to t,
+// its data the payload with the time now in its first 8 bytes, as
+// iputils' (tcpdump users expect it, and it makes every probe's payload
+// unique).
+func (p *pinger) echo(b []byte, t *target, f *family, wire uint16, now time.Time) ([]byte, error) {
+	payload := p.payload
+	if len(payload) >= 8 {
+		binary.BigEndian.PutUint32(payload[0:4], uint32(now.Unix()))
+		binary.BigEndian.PutUint32(payload[4:8], uint32(now.Nanosecond()/1000))
+	}
+	return icmp.AppendEcho(b, t.family, f.id, int(wire), payload)
 }
 
 // sendError reports a failed send as iputils does and decides whether

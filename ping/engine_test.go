@@ -627,3 +627,113 @@ func TestFloodRTTFromTheSendsOwnRead(t *testing.T) {
 		}
 	}
 }
+
+// chainConn is a fakeConn that sends chains (rawsock's WriteChain): each
+// probe is answered within the call unless its sequence number is in
+// drop, and the chain stops there. A probe's transmit timestamp and its
+// reply's kernel time are made so that its RTT is 200 µs plus its
+// sequence number in µs. It keeps the length of each chain asked for
+// and sent.
+type chainConn struct {
+	*fakeConn
+	drop          map[int]bool
+	asked, sent   []int
+	prepareResult int
+}
+
+func (c *chainConn) PrepareChain() int { return c.prepareResult }
+
+func (c *chainConn) WriteChain(dst netip.Addr, ps []rawsock.ChainProbe) int {
+	entry := time.Now()
+	// The times made below are all past when the call returns.
+	time.Sleep(2 * time.Millisecond)
+	c.asked = append(c.asked, len(ps))
+	n := 0
+	for i := range ps {
+		p := &ps[i]
+		req, err := icmp.Parse(c.family, p.B)
+		if err != nil {
+			panic(err)
+		}
+		n++
+		p.Sent, p.WErr, p.Stamp = true, nil, entry.Add(time.Duration(i)*10*time.Microsecond)
+		if c.drop[req.Seq] {
+			p.RErr = rawsock.ErrNoPacket
+			break
+		}
+		reply, _ := (&xicmp.Message{Type: ipv4.ICMPTypeEchoReply, Body: &xicmp.Echo{ID: req.ID, Seq: req.Seq, Data: req.Data}}).Marshal(nil)
+		rtt := 200*time.Microsecond + time.Duration(req.Seq)*time.Microsecond
+		p.N, p.RErr = copy(p.RB, reply), nil
+		p.Meta = rawsock.Meta{Src: dst, TTL: 64, KernelTime: p.Stamp.Round(0).Add(rtt)}
+	}
+	c.sent = append(c.sent, n)
+	return n
+}
+
+// floodWithChains runs a flood of count probes over a chainConn and
+// returns it and the RTT of each reply, by sequence number.
+func floodWithChains(t *testing.T, count int, drop map[int]bool) (*chainConn, map[int]float64, string) {
+	t.Helper()
+	var conn *chainConn
+	listen := func(cfg rawsock.ICMPConfig) (Conn, error) {
+		c, err := fakeNet{up: "up"}.listen(cfg)
+		conn = &chainConn{fakeConn: c.(*fakeConn), drop: drop, prepareResult: 16}
+		return conn, err
+	}
+	var out bytes.Buffer
+	err := Run(context.Background(), Options{Targets: []string{up.String()}, Count: count, Flood: true, JSON: true, Wait: 50 * time.Millisecond, Listen: listen}, &out, &bytes.Buffer{})
+	if err != nil && report.ExitCode(err) == report.ExitUsage {
+		t.Fatal(err)
+	}
+	rtts := map[int]float64{}
+	for _, line := range strings.Split(out.String(), "\n") {
+		var rec struct {
+			Type string  `json:"type"`
+			Seq  int     `json:"seq"`
+			RTT  float64 `json:"rtt_ms"`
+		}
+		if json.Unmarshal([]byte(line), &rec) == nil && rec.Type == "reply" {
+			rtts[rec.Seq] = rec.RTT
+		}
+	}
+	return conn, rtts, out.String()
+}
+
+// A flood of one target sends chains that double while every probe is
+// answered within the call, up to the socket's most, and end at the
+// count; each reply's RTT is its own probe's, from its transmit
+// timestamp to its kernel receive time.
+func TestFloodChains(t *testing.T) {
+	conn, rtts, out := floodWithChains(t, 100, nil)
+	wantAsked := []int{1, 2, 4, 8, 16, 16, 16, 16, 16, 5}
+	if fmt.Sprint(conn.asked) != fmt.Sprint(wantAsked) || fmt.Sprint(conn.sent) != fmt.Sprint(wantAsked) {
+		t.Errorf("chains asked %v, sent %v; want %v", conn.asked, conn.sent, wantAsked)
+	}
+	if len(rtts) != 100 {
+		t.Fatalf("%d replies, want 100\n%s", len(rtts), out)
+	}
+	for seq, rtt := range rtts {
+		if want := 0.2 + float64(seq)/1000; rtt < want-1e-6 || rtt > want+1e-6 {
+			t.Errorf("seq %d: RTT %.6f ms, want %.6f (its own transmit timestamp to its receive time)", seq, rtt, want)
+		}
+	}
+}
+
+// A probe left unanswered ends its chain: the probes behind it are not
+// sent, the next chain is as long as the answered part of this one, and
+// the probe counts as lost.
+func TestFloodChainStopsUnanswered(t *testing.T) {
+	conn, rtts, out := floodWithChains(t, 20, map[int]bool{10: true})
+	// 1, 2-3, 4-7, 8-10 (10 unanswered: 8 asked, 3 sent), then 2, 4, 4
+	// (the count's rest).
+	wantAsked, wantSent := []int{1, 2, 4, 8, 2, 4, 4}, []int{1, 2, 4, 3, 2, 4, 4}
+	if fmt.Sprint(conn.asked) != fmt.Sprint(wantAsked) || fmt.Sprint(conn.sent) != fmt.Sprint(wantSent) {
+		t.Errorf("chains asked %v, sent %v; want %v, %v", conn.asked, conn.sent, wantAsked, wantSent)
+	}
+	if _, ok := rtts[10]; ok || len(rtts) != 19 {
+		t.Errorf("replies to %d probes (seq 10 among them: %v), want 19 without seq 10\n%s", len(rtts), ok, out)
+	}
+	if !strings.Contains(out, `"sent":20`) || !strings.Contains(out, `"received":19`) {
+		t.Errorf("summary does not say 20 sent, 19 received:\n%s", out)
+	}
+}

@@ -21,6 +21,10 @@ type conn struct {
 	// way (SOF_TIMESTAMPING_OPT_ID), so a late one is not taken for ours.
 	txKey    uint32
 	txStamps bool
+	// chainKey numbers a chain's transmit timestamps (WriteChain), which
+	// name their own number (SCM_TS_OPT_ID) and leave the kernel's count
+	// as it was.
+	chainKey uint32
 
 	errMu        sync.Mutex // serializes error-queue reads, guards errBuf
 	errBuf       []byte

@@ -159,6 +159,11 @@ func (s *sock) recvmsg(b, oob []byte, idle func() bool) (n, oobn int, from netip
 func (s *sock) recvmsgNow(b, oob []byte) (n, oobn int, from netip.Addr, err error) {
 	s.nmu.Lock()
 	defer s.nmu.Unlock()
+	return s.recvmsgNowLocked(b, oob)
+}
+
+// recvmsgNowLocked is recvmsgNow made holding nmu.
+func (s *sock) recvmsgNowLocked(b, oob []byte) (n, oobn int, from netip.Addr, err error) {
 	r := &s.nr
 	r.b, r.oobCap, r.flags = b, min(len(oob), len(r.oob)), unix.MSG_TRUNC|unix.MSG_DONTWAIT
 	cerr := s.rc.Control(r.now)

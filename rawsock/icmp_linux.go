@@ -378,9 +378,14 @@ func (c *conn) Close() error {
 
 // PrepareWriteThenRead readies WriteToAddrThenTryRead's single system
 // call (an io_uring of the socket) and reports whether it has one: only
-// a raw socket without transmit timestamps, on a kernel that allows
-// io_uring, does. Without, WriteToAddrThenTryRead makes two calls.
+// a raw socket, on a kernel that allows io_uring, does. Without,
+// WriteToAddrThenTryRead makes two calls. It turns the socket's
+// transmit timestamps off: reading one back would cost a call more a
+// send, and a caller sending this way times its probes itself.
 func (c *conn) PrepareWriteThenRead() bool {
+	if c.txStamps && unix.SetsockoptInt(c.s.fd, unix.SOL_SOCKET, unix.SO_TIMESTAMPING, 0) == nil {
+		c.txStamps = false
+	}
 	if !c.raw || c.txStamps || c.closed.Load() {
 		return false
 	}

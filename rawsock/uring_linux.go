@@ -27,12 +27,15 @@ const (
 	uringEnterGetEv   = 1 << 0 // IORING_ENTER_GETEVENTS
 	uringFeatSingleMm = 1 << 0 // IORING_FEAT_SINGLE_MMAP
 	uringSqeFixedFile = 1 << 0 // IOSQE_FIXED_FILE
+	uringSqeLink      = 1 << 2 // IOSQE_IO_LINK: the next waits for this one, and is cancelled if it fails
+	uringSqeHardLink  = 1 << 3 // IOSQE_IO_HARDLINK: the next waits for this one, whatever its result
 	uringRegFiles     = 2      // IORING_REGISTER_FILES
 	uringRegProbe     = 8      // IORING_REGISTER_PROBE
 	uringOpSupported  = 1 << 0 // IO_URING_OP_SUPPORTED
 	uringOffSQRing    = 0
 	uringOffCQRing    = 0x8000000
 	uringOffSQEs      = 0x10000000
+	uringEntries      = 64 // a chain's 3 x uringChainMax operations fit
 )
 
 type uringParams struct {
@@ -106,6 +109,10 @@ type uring struct {
 	sa6              unix.RawSockaddrInet6
 	from             unix.RawSockaddrAny
 	oob              [256]byte
+
+	chain *uringChain // a chain's arguments, made on its first use
+	// res is the result of each operation, by its number (reap).
+	res [uringResults]int32
 }
 
 type uringCall struct {
@@ -123,12 +130,12 @@ func (u *uring) do(fd uintptr) {
 	c.n, c.oobn, c.from, c.rerr, c.werr, c.ok = u.sendRecvNow(int(fd), c.b, c.to, c.port, c.rb)
 }
 
-// newUring sets up a ring of four entries for the socket fd; nil when
+// newUring sets up a ring of uringEntries for the socket fd; nil when
 // the kernel has no io_uring, refuses it (kernel.io_uring_disabled, a
 // seccomp filter) or lacks sendmsg and recvmsg on it.
 func newUring(fd int) *uring {
 	var p uringParams
-	rfd, _, errno := unix.RawSyscall(unix.SYS_IO_URING_SETUP, 4, uintptr(unsafe.Pointer(&p)), 0)
+	rfd, _, errno := unix.RawSyscall(unix.SYS_IO_URING_SETUP, uringEntries, uintptr(unsafe.Pointer(&p)), 0)
 	if errno != 0 {
 		return nil
 	}
@@ -191,17 +198,57 @@ func (u *uring) close() {
 	unix.Close(u.fd)
 }
 
-// push queues an operation on msg, numbered op.
-func (u *uring) push(fd int, opcode uint8, msg *unix.Msghdr, flags int, op uint64) {
+// push queues an operation on msg, numbered op; link is 0 or one of
+// the link flags.
+func (u *uring) push(fd int, opcode uint8, msg *unix.Msghdr, flags int, op uint64, link uint8) {
 	tail := *u.sqTail
 	i := tail & *u.sqMask
-	e := uringSQE{opcode: opcode, fd: int32(fd), addr: uint64(uintptr(unsafe.Pointer(msg))), len: 1, msgFlags: uint32(flags), userData: op}
+	e := uringSQE{opcode: opcode, flags: link, fd: int32(fd), addr: uint64(uintptr(unsafe.Pointer(msg))), len: 1, msgFlags: uint32(flags), userData: op}
 	if u.fixed {
-		e.fd, e.flags = 0, uringSqeFixedFile
+		e.fd, e.flags = 0, link|uringSqeFixedFile
 	}
 	u.sqes[i] = e
 	u.sqArray[i] = i
 	atomic.StoreUint32(u.sqTail, tail+1)
+}
+
+// setTo makes msg's destination to and port.
+func (u *uring) setTo(msg *unix.Msghdr, to netip.Addr, port int) {
+	if to.Is4() || to.Is4In6() {
+		u.sa4 = unix.RawSockaddrInet4{Family: unix.AF_INET, Addr: to.Unmap().As4()}
+		setPort(&u.sa4.Port, port)
+		msg.Name, msg.Namelen = (*byte)(unsafe.Pointer(&u.sa4)), unix.SizeofSockaddrInet4
+	} else {
+		u.sa6 = unix.RawSockaddrInet6{Family: unix.AF_INET6, Addr: to.As16()}
+		setPort(&u.sa6.Port, port)
+		msg.Name, msg.Namelen = (*byte)(unsafe.Pointer(&u.sa6)), unix.SizeofSockaddrInet6
+	}
+}
+
+// reap submits the operations queued and collects their results in
+// u.res, by operation number, until want have completed; false when
+// the ring failed. Every operation queued ends without waiting (a read
+// finds nothing, a link is cancelled), so their completions follow at
+// once.
+func (u *uring) reap(want int) bool {
+	for want > 0 {
+		// What the kernel has not taken yet is submitted again (after a
+		// signal interrupted the call, say).
+		pending := *u.sqTail - atomic.LoadUint32(u.sqHead)
+		_, _, errno := unix.RawSyscall6(unix.SYS_IO_URING_ENTER, uintptr(u.fd), uintptr(pending), uintptr(want), uringEnterGetEv, 0, 0)
+		if errno != 0 && errno != unix.EINTR && errno != unix.EAGAIN && errno != unix.EBUSY {
+			return false
+		}
+		for head := *u.cqHead; head != atomic.LoadUint32(u.cqTail); head++ {
+			c := u.cqes[head&*u.cqMask]
+			if c.userData < uint64(len(u.res)) {
+				u.res[c.userData] = c.res
+				want--
+			}
+			atomic.StoreUint32(u.cqHead, head+1)
+		}
+	}
+	return true
 }
 
 // sendRecvNow sends b to an address and port and then reads one queued
@@ -214,15 +261,7 @@ func (u *uring) sendRecvNow(fd int, b []byte, to netip.Addr, port int, rb []byte
 		u.sendIov.Base = &b[0]
 		u.sendIov.SetLen(len(b))
 	}
-	if to.Is4() || to.Is4In6() {
-		u.sa4 = unix.RawSockaddrInet4{Family: unix.AF_INET, Addr: to.Unmap().As4()}
-		setPort(&u.sa4.Port, port)
-		u.send.Name, u.send.Namelen = (*byte)(unsafe.Pointer(&u.sa4)), unix.SizeofSockaddrInet4
-	} else {
-		u.sa6 = unix.RawSockaddrInet6{Family: unix.AF_INET6, Addr: to.As16()}
-		setPort(&u.sa6.Port, port)
-		u.send.Name, u.send.Namelen = (*byte)(unsafe.Pointer(&u.sa6)), unix.SizeofSockaddrInet6
-	}
+	u.setTo(&u.send, to, port)
 	u.recvIov.Base, u.recvIov.Len = nil, 0
 	if len(rb) > 0 {
 		u.recvIov.Base = &rb[0]
@@ -231,37 +270,12 @@ func (u *uring) sendRecvNow(fd int, b []byte, to netip.Addr, port int, rb []byte
 	u.recv.Name, u.recv.Namelen = (*byte)(unsafe.Pointer(&u.from)), unix.SizeofSockaddrAny
 	u.recv.Control = &u.oob[0]
 	u.recv.SetControllen(len(u.oob))
-	u.push(fd, uringOpSendmsg, &u.send, unix.MSG_DONTWAIT, 1)
-	u.push(fd, uringOpRecvmsg, &u.recv, unix.MSG_TRUNC|unix.MSG_DONTWAIT, 2)
-	var sent, read bool
-	var sres, rres int32
-	for !sent || !read {
-		// What the kernel has not taken yet is submitted again (after a
-		// signal interrupted the call, say); both operations end without
-		// waiting, so their completions follow at once.
-		pending := *u.sqTail - atomic.LoadUint32(u.sqHead)
-		want := 0
-		if !sent {
-			want++
-		}
-		if !read {
-			want++
-		}
-		_, _, errno := unix.RawSyscall6(unix.SYS_IO_URING_ENTER, uintptr(u.fd), uintptr(pending), uintptr(want), uringEnterGetEv, 0, 0)
-		if errno != 0 && errno != unix.EINTR && errno != unix.EAGAIN && errno != unix.EBUSY {
-			return 0, 0, netip.Addr{}, nil, nil, false
-		}
-		for head := *u.cqHead; head != atomic.LoadUint32(u.cqTail); head++ {
-			c := u.cqes[head&*u.cqMask]
-			switch c.userData {
-			case 1:
-				sent, sres = true, c.res
-			case 2:
-				read, rres = true, c.res
-			}
-			atomic.StoreUint32(u.cqHead, head+1)
-		}
+	u.push(fd, uringOpSendmsg, &u.send, unix.MSG_DONTWAIT, 1, 0)
+	u.push(fd, uringOpRecvmsg, &u.recv, unix.MSG_TRUNC|unix.MSG_DONTWAIT, 2, 0)
+	if !u.reap(2) {
+		return 0, 0, netip.Addr{}, nil, nil, false
 	}
+	sres, rres := u.res[1], u.res[2]
 	u.sendIov.Base, u.recvIov.Base = nil, nil // keep no buffer alive
 	if sres < 0 {
 		werr = unix.Errno(-sres)

@@ -435,10 +435,10 @@ func TestRTTAgainstTheWire(t *testing.T) {
 	dump.Process.Signal(os.Interrupt)
 	dump.Wait()
 	var ours []float64
-	bySeq := map[int]float64{} // our RTT per wire sequence number (ours less one)
+	bySeq := map[int]float64{} // our RTT per sequence number (the wire's, as iputils')
 	for _, rep := range ofType(records(t, r.Stdout), "reply") {
 		ours = append(ours, rep["rtt_ms"].(float64)*1000)
-		bySeq[int(rep["seq"].(float64))-1] = rep["rtt_ms"].(float64) * 1000
+		bySeq[int(rep["seq"].(float64))] = rep["rtt_ms"].(float64) * 1000
 	}
 	sent := map[string]float64{}
 	var wire, deviation []float64
