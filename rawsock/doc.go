@@ -21,6 +21,12 @@
 // returns on a fast path. Where the kernel refuses io_uring the two
 // calls are made apart.
 //
+// A raw socket with transmit timestamps sends chains (WriteChain): up
+// to 16 probes in one io_uring_enter, each sent when the read behind
+// the one before found a datagram (linked operations, IOSQE_IO_LINK),
+// then reads of their transmit timestamps from the error queue, each
+// send naming its own (SCM_TS_OPT_ID, Linux 6.13).
+//
 // Once a tool has opened its sockets it calls DropPrivileges, which
 // clears every capability of the process (capabilities(7)).
 package rawsock
