@@ -45,6 +45,8 @@ type sock struct {
 	// wmu and nmu; ringOff once the kernel refused a ring, or Close.
 	ring    *uring
 	ringOff bool
+	// A sendmmsg (WriteBatch), under wmu.
+	sb *sendBatch
 }
 
 type readOp struct {

@@ -602,26 +602,30 @@ func (s *scanner) scanGroup(ctx context.Context, j uint64, saver *resumeSaver) e
 		now := int64(time.Since(s.start))
 		s.mu.Lock()
 		s.expire(now)
-		var fl *flight
-		if pace.may(now, s.win.room(), len(s.pending) < maxPending) {
-			fl, j = s.nextProbe(j)
-		}
-		if fl != nil {
+		// The probes that may go now, up to a batch: one lock, one
+		// hand-off and one system call (sendmmsg) for them all.
+		batch := senders.batch()
+		for len(batch) < sendBatch && pace.may(now, s.win.room(), len(s.pending) < maxPending) {
+			var fl *flight
+			if fl, j = s.nextProbe(j); fl == nil {
+				break
+			}
 			fl.air = true
 			s.pending[fl.idx] = fl
 			s.fifo = append(s.fifo, fl)
 			s.win.inflight++
 			s.probed.set(fl.idx)
+			pace.sent(now)
+			batch = append(batch, fl)
 		}
-		finished := fl == nil && j >= s.n && len(s.pending) == 0 && !s.catchUp()
+		finished := len(batch) == 0 && j >= s.n && len(s.pending) == 0 && !s.catchUp()
 		wait := s.nextTimeout(now)
 		s.mu.Unlock()
 		if finished {
 			break
 		}
-		if fl != nil {
-			pace.sent(now)
-			if err := senders.send(fl); err != nil {
+		if len(batch) > 0 {
+			if err := senders.send(batch); err != nil {
 				return err
 			}
 			saver.maybeSave(func() uint64 { return s.resumePoint(j) })
@@ -782,30 +786,44 @@ func (s *scanner) answered(idx uint64) bool {
 // senders spread the sends over one goroutine and socket per CPU: on a
 // fast path each send carries the probe's whole round trip through the
 // kernel, so one thread cannot keep up. Each has its own socket, since a
-// socket's writes are serialized by its lock.
+// socket's writes are serialized by its lock. Probes come in batches,
+// sent with one system call where the socket can (sendmmsg).
 type senders struct {
-	work    chan *flight
+	work    chan []*flight
+	free    chan []*flight // batches sent, for reuse
 	errs    chan error
 	wg      sync.WaitGroup
 	err     error
 	stopped bool
 }
 
+// sendBatch is the most probes handed to a sender at once.
+const sendBatch = 64
+
+// batchWriter is a Conn that sends many datagrams a system call
+// (rawsock's: sendmmsg).
+type batchWriter interface {
+	WriteBatch(pkts [][]byte, dsts []netip.Addr) (int, error)
+}
+
 func newSenders(s *scanner) *senders {
 	k := len(s.extra) + 1
-	work := make(chan *flight, 256)
-	ss := &senders{work: work, errs: make(chan error, k)}
+	ss := &senders{work: make(chan []*flight, 8), free: make(chan []*flight, 16), errs: make(chan error, k)}
 	for i := 0; i < k; i++ {
 		ss.wg.Add(1)
 		go func() {
 			defer ss.wg.Done()
-			buf := make([]byte, 0, 1500)
-			for fl := range work {
-				if err := s.sendProbe(fl, &buf, i); err != nil {
+			w := newSendWork()
+			for batch := range ss.work {
+				if err := s.sendProbes(batch, w, i); err != nil {
 					ss.errs <- err
-					for range work {
+					for range ss.work {
 					}
 					return
+				}
+				select {
+				case ss.free <- batch[:0]:
+				default:
 				}
 			}
 		}()
@@ -813,14 +831,24 @@ func newSenders(s *scanner) *senders {
 	return ss
 }
 
-func (ss *senders) send(fl *flight) error {
+// batch is an empty batch to fill.
+func (ss *senders) batch() []*flight {
+	select {
+	case b := <-ss.free:
+		return b
+	default:
+		return make([]*flight, 0, sendBatch)
+	}
+}
+
+func (ss *senders) send(batch []*flight) error {
 	select {
 	case err := <-ss.errs:
 		ss.err = err
 		return err
 	default:
 	}
-	ss.work <- fl
+	ss.work <- batch
 	return nil
 }
 
@@ -839,35 +867,97 @@ func (ss *senders) stop() error {
 	}
 }
 
-func (s *scanner) sendProbe(fl *flight, buf *[]byte, sender int) error {
-	dst, port := s.probeOf(fl.idx)
-	fam := 4
-	if dst.Is6() {
-		fam = 6
+// sendWork is a sender's packets being built, reused batch to batch.
+type sendWork struct {
+	pkts [][]byte
+	dsts []netip.Addr
+}
+
+func newSendWork() *sendWork {
+	w := &sendWork{pkts: make([][]byte, sendBatch), dsts: make([]netip.Addr, sendBatch)}
+	for i := range w.pkts {
+		w.pkts[i] = make([]byte, 0, 1500)
 	}
+	return w
+}
+
+// sendProbes sends a batch of probes on sender's sockets, all of one
+// family's socket at a time.
+func (s *scanner) sendProbes(batch []*flight, w *sendWork, sender int) error {
+	for len(batch) > 0 {
+		// The run of probes of one address family.
+		fam := s.familyOfProbe(batch[0].idx)
+		k := 1
+		for k < len(batch) && s.familyOfProbe(batch[k].idx) == fam {
+			k++
+		}
+		if err := s.sendRun(batch[:k], w, sender, fam); err != nil {
+			return err
+		}
+		batch = batch[k:]
+	}
+	return nil
+}
+
+// familyOfProbe is the IP version of probe idx's target.
+func (s *scanner) familyOfProbe(idx uint64) int {
+	if dst, _ := s.probeOf(idx); dst.Is6() {
+		return 6
+	}
+	return 4
+}
+
+func (s *scanner) sendRun(run []*flight, w *sendWork, sender, fam int) error {
 	src := s.src[fam]
-	var b []byte
-	if s.opts.Type == UDP {
-		b = probe.UDPWithPayload((*buf)[:0], src, dst, s.sport, port, udpPayload(port))
-	} else {
-		b = probe.TCPSyn((*buf)[:0], src, dst, s.sport, port, s.cookie(dst, port))
+	for i, fl := range run {
+		dst, port := s.probeOf(fl.idx)
+		var b []byte
+		if s.opts.Type == UDP {
+			b = probe.UDPWithPayload(w.pkts[i][:0], src, dst, s.sport, port, udpPayload(port))
+		} else {
+			b = probe.TCPSyn(w.pkts[i][:0], src, dst, s.sport, port, s.cookie(dst, port))
+		}
+		w.pkts[i], w.dsts[i] = b, dst
+		s.verbose.sent(dst, len(b))
 	}
-	*buf = b
-	s.sent.Add(1)
-	s.verbose.sent(dst, len(b))
+	s.sent.Add(uint64(len(run)))
 	c := s.send[fam]
 	if sender > 0 {
 		c = s.extra[sender-1][fam]
 	}
 	// Stamped before the write: on a fast path the answer can be read
 	// before the write returns.
-	fl.sent.Store(max(int64(time.Since(s.start)), 1))
-	if _, err := c.WriteToTTL(b, dst, 0); err != nil {
+	at := max(int64(time.Since(s.start)), 1)
+	for _, fl := range run {
+		fl.sent.Store(at)
+	}
+	pkts, dsts := w.pkts[:len(run)], w.dsts[:len(run)]
+	bw, batched := c.(batchWriter)
+	for len(pkts) > 0 {
+		var err error
+		if batched {
+			var n int
+			n, err = bw.WriteBatch(pkts, dsts)
+			pkts, dsts = pkts[n:], dsts[n:]
+			if err == nil {
+				break
+			}
+			if errors.Is(err, unix.EAGAIN) {
+				// A full send buffer: the ordinary send waits for room.
+				_, err = c.WriteToTTL(pkts[0], dsts[0], 0)
+			}
+		} else {
+			_, err = c.WriteToTTL(pkts[0], dsts[0], 0)
+		}
+		pkts, dsts = pkts[1:], dsts[1:]
+		if err == nil {
+			continue
+		}
 		if errors.Is(err, unix.EPERM) {
 			// On an open raw socket EPERM is netfilter's verdict: a local
 			// OUTPUT rule dropped the probe. Counted, and said at the end.
 			s.localDrops.Add(1)
-			return nil
+			continue
 		}
 		if errors.Is(err, os.ErrPermission) {
 			return err
@@ -880,18 +970,43 @@ func (s *scanner) sendProbe(fl *flight, buf *[]byte, sender int) error {
 }
 
 // readTransport records TCP answers (SYN-ACK, RST) or UDP replies.
+// After each wait it reads what else is queued, up to 64 segments a
+// system call (recvmmsg): a scan's answers come as fast as its sends.
 func (s *scanner) readTransport(fam int) {
 	c := s.send[fam]
 	buf := make([]byte, 1500)
+	br, batched := c.(batchReader)
+	var batch *rawsock.Batch
+	if batched {
+		batch = rawsock.NewBatch(64, 128) // a TCP or UDP header and more
+	}
 	for {
 		n, meta, err := c.ReadMsg(buf)
 		if err != nil {
 			return
 		}
-		if s.handleTransport(buf[:n], meta, time.Now()) {
+		at := time.Now()
+		if s.handleTransport(buf[:n], meta, at) {
 			s.verbose.received(meta.Src, n)
 		}
+		for batched {
+			k, err := br.TryReadBatch(batch)
+			if err != nil {
+				break
+			}
+			for i := range k {
+				if s.handleTransport(batch.Bufs[i][:batch.N[i]], batch.Meta[i], at) {
+					s.verbose.received(batch.Meta[i].Src, batch.N[i])
+				}
+			}
+		}
 	}
+}
+
+// batchReader is a Conn that reads many datagrams a system call
+// (rawsock's: recvmmsg).
+type batchReader interface {
+	TryReadBatch(b *rawsock.Batch) (int, error)
 }
 
 // handleTransport records a TCP or UDP segment from a target, if it

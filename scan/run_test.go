@@ -271,6 +271,37 @@ func TestRunLocalFirewallDrop(t *testing.T) {
 	}
 }
 
+// Probes refused by a local firewall rule are counted one by one, and
+// the probes sent with them in a batch (sendmmsg) still go: sent once
+// (--max-retries 0), the other target's every port is probed and
+// answered.
+func TestRunLocalFirewallDropInABatch(t *testing.T) {
+	n := labNet()
+	n.WriteErr = func(dst netip.Addr) error {
+		if dst == dark {
+			return syscall.EPERM
+		}
+		return nil
+	}
+	ports := make([]uint16, 0, 100)
+	for p := 1; p <= 100; p++ {
+		ports = append(ports, uint16(p))
+	}
+	stdout, stderr, err := scan(t, n, Options{Retries: NoRetries, Ports: ports, SkipDiscovery: true}, server.String(), dark.String())
+	if err != nil || !strings.Contains(stderr, "100 probes dropped by a local firewall rule") {
+		t.Errorf("%v %q", err, stderr)
+	}
+	toServer := 0
+	for _, p := range n.SentPackets() {
+		if p.Dst == server {
+			toServer++
+		}
+	}
+	if toServer != len(ports) || !regexp.MustCompile(`22/tcp +open`).MatchString(stdout) || !regexp.MustCompile(`80/tcp +open`).MatchString(stdout) {
+		t.Errorf("%d probes to the server, want %d; output:\n%s", toServer, len(ports), stdout)
+	}
+}
+
 func TestRunExpectations(t *testing.T) {
 	open, _ := ParseExpectation("open=22,80")
 	closed, _ := ParseExpectation("closed=22")

@@ -240,6 +240,42 @@ func (c *Conn) WriteToTTL(b []byte, dst netip.Addr, ttl int) (time.Time, error) 
 	return now, nil
 }
 
+// WriteBatch sends pkts[i] to dsts[i] in order, as rawsock's (sendmmsg):
+// it stops at the first that fails, returning how many were sent and
+// that one's error.
+func (c *Conn) WriteBatch(pkts [][]byte, dsts []netip.Addr) (int, error) {
+	for i := range pkts {
+		if _, err := c.WriteToTTL(pkts[i], dsts[i], 0); err != nil {
+			return i, err
+		}
+	}
+	return len(pkts), nil
+}
+
+// TryReadBatch reads the packets queued, up to len(b.Bufs), without
+// waiting, as rawsock's (recvmmsg); rawsock.ErrNoPacket when none is.
+func (c *Conn) TryReadBatch(b *rawsock.Batch) (int, error) {
+	n := 0
+	for n < len(b.Bufs) {
+		select {
+		case p := <-c.queue:
+			b.N[n] = copy(b.Bufs[n], p.b)
+			b.Meta[n] = p.meta
+			b.Meta[n].Truncated = b.N[n] < len(p.b)
+			n++
+			continue
+		case <-c.closed:
+			return 0, net.ErrClosed
+		default:
+		}
+		break
+	}
+	if n == 0 {
+		return 0, rawsock.ErrNoPacket
+	}
+	return n, nil
+}
+
 // travel carries a probe hop by hop and schedules what answers it.
 func (n *Net) travel(src, dst netip.Addr, proto, ttl int, b []byte) {
 	if n.Drop != nil && n.Drop(true) {
