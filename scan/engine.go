@@ -81,7 +81,7 @@ type scanner struct {
 	// A raw scan's probes between send and final answer, in the order
 	// sent (for their timeouts), and those waiting to be sent again.
 	pending map[uint64]*flight
-	fifo    []*flight
+	fifo    flightQueue
 	resend  []*flight
 	win     window
 	wake    chan struct{} // an answer made room in the window
@@ -125,8 +125,13 @@ func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 		defer cancel()
 	}
 	// The port names are read while the scan runs, not after it, when
-	// the output needs them.
-	go nmapServices()
+	// the output needs them: the file, and the lines of the scan's
+	// protocol.
+	go func() {
+		if t := nmapServices(); t != nil {
+			t.of(map[bool]string{true: "udp", false: "tcp"}[opts.Type == UDP])
+		}
+	}()
 	var targets []netip.Addr
 	var err error
 	if len(opts.Targets.Args) == 0 {
@@ -612,7 +617,7 @@ func (s *scanner) scanGroup(ctx context.Context, j uint64, saver *resumeSaver) e
 			}
 			fl.air = true
 			s.pending[fl.idx] = fl
-			s.fifo = append(s.fifo, fl)
+			s.fifo.push(fl)
 			s.win.inflight++
 			s.probed.set(fl.idx)
 			pace.sent(now)
@@ -719,9 +724,10 @@ func (s *scanner) nextProbe(j uint64) (*flight, uint64) {
 // every probe at a moment, so the oldest send is the first to expire.
 func (s *scanner) expire(now int64) {
 	rto := int64(s.win.rto())
+	q := s.fifo.live()
 	head := 0
-	for ; head < len(s.fifo); head++ {
-		fl := s.fifo[head]
+	for ; head < len(q); head++ {
+		fl := q[head]
 		if fl.final {
 			s.freeFlight(fl)
 			continue
@@ -745,15 +751,42 @@ func (s *scanner) expire(now int64) {
 		s.table.ttl[fl.idx] = uint8(min(fl.try, 255)) // the tries it had, for a later catch-up
 		s.freeFlight(fl)
 	}
-	s.fifo = s.fifo[head:]
-	if cap(s.fifo) > 4096 && len(s.fifo) < cap(s.fifo)/4 {
-		s.fifo = append([]*flight(nil), s.fifo...)
+	s.fifo.pop(head)
+}
+
+// flightQueue is the probes in flight in send order: a slice and the
+// index of its head, compacted once half of it is behind the head, so a
+// scan's stream of probes reuses one array rather than growing new ones
+// as its front is taken (each a few hundred kB to fault in).
+type flightQueue struct {
+	items []*flight
+	head  int
+}
+
+func (q *flightQueue) push(fl *flight) { q.items = append(q.items, fl) }
+
+// live is the queue, oldest first.
+func (q *flightQueue) live() []*flight { return q.items[q.head:] }
+
+// pop takes n probes off the head.
+func (q *flightQueue) pop(n int) {
+	clear(q.items[q.head : q.head+n])
+	q.head += n
+	if q.head*2 < len(q.items) {
+		return
+	}
+	m := copy(q.items, q.items[q.head:])
+	clear(q.items[m:])
+	q.items, q.head = q.items[:m], 0
+	if cap(q.items) > 4096 && m < cap(q.items)/4 {
+		// A burst is over: give its room back.
+		q.items = append([]*flight(nil), q.items...)
 	}
 }
 
 // nextTimeout is how long until the oldest probe in flight expires.
 func (s *scanner) nextTimeout(now int64) time.Duration {
-	for _, fl := range s.fifo {
+	for _, fl := range s.fifo.live() {
 		if fl.final || !fl.air {
 			continue
 		}

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"unsafe"
 )
 
 // nmapServices is nmap's own table of port names and how often each port
@@ -17,8 +18,10 @@ import (
 // embedded list serves.
 var nmapServices = sync.OnceValue(func() *serviceTable {
 	for _, path := range []string{"/usr/share/nmap/nmap-services", "/usr/local/share/nmap/nmap-services"} {
-		if b, err := os.ReadFile(path); err == nil {
-			t := parseServices(string(b))
+		if b, err := readOnly(path); err == nil && len(b) > 0 {
+			// The names are substrings of the file, mapped or read once
+			// and never written: no copy of its megabyte.
+			t := parseServices(unsafe.String(&b[0], len(b)))
 			t.dir = filepath.Dir(path)
 			return t
 		}
@@ -32,14 +35,20 @@ type serviceEntry struct {
 	freq float64
 }
 
+// serviceProtos are the protocols nmap-services names.
+var serviceProtos = [...]string{"tcp", "udp", "sctp"}
+
 type serviceTable struct {
 	dir string // where it was read: nmap's "Read data files from"
-	// byUse is, per protocol, the entries most often open first: made
-	// when first asked for (-F, --top-ports, the default list).
-	byUse func() map[string][]serviceEntry
-	// entries are each protocol's ports in order, each with the name of
-	// its last line, for a binary search by port.
-	entries map[string][]rawEntry
+	// entries are, per protocol (serviceProtos), its ports in order,
+	// each with the name of its last line, for a binary search by port:
+	// read from the file when the protocol is first asked for (a TCP
+	// scan needs none of the 19,000 UDP lines).
+	entries [len(serviceProtos)]func() []rawEntry
+	// lines are a protocol's lines in file order; byUse, their ports
+	// most often open first.
+	lines [len(serviceProtos)]func() []rawEntry
+	byUse [len(serviceProtos)]func() []serviceEntry
 }
 
 type rawEntry struct {
@@ -47,58 +56,49 @@ type rawEntry struct {
 	name, freq string
 }
 
-// parseServices reads nmap-services: "name port/proto frequency # comment".
-// It is on the way of every scan's output, so it is written for speed:
-// names are substrings of the file, no map is built, and the frequencies
-// are parsed and sorted only when an order by use is asked for (nmap's
-// 27,000 lines in about 2 ms, where strings.Fields, maps, a stable sort
-// and ParseFloat on every line took 11 ms: most of a one-port scan).
+// parseServices readies nmap-services ("name port/proto frequency #
+// comment") for reading. It is on the way of every scan's output, so it
+// is written for speed: a protocol's lines are read when it is first
+// asked for, names are substrings of the file, no map is built, and the
+// frequencies are parsed and sorted only when an order by use is asked
+// for (nmap's 27,000 lines in about 2 ms, where strings.Fields, maps, a
+// stable sort and ParseFloat on every line took 11 ms: most of a
+// one-port scan).
 func parseServices(file string) *serviceTable {
-	t := &serviceTable{entries: map[string][]rawEntry{}}
-	// nmap-services names tcp, udp and sctp: kept in slots, sized for
-	// nmap's own table (8,366 TCP and 19,022 UDP lines).
-	protos := [...]string{"tcp", "udp", "sctp"}
-	var entries [len(protos)][]rawEntry
-	for i, n := range [len(protos)]int{8400, 19100, 64} {
-		entries[i] = make([]rawEntry, 0, n)
-	}
-	for line := range strings.Lines(file) {
-		if i := strings.IndexByte(line, '#'); i >= 0 {
-			line = line[:i]
-		}
-		name, rest, ok := cutField(line)
-		if !ok {
-			continue
-		}
-		spec, rest, ok := cutField(rest)
-		if !ok {
-			continue
-		}
-		portText, proto, ok := strings.Cut(spec, "/")
-		port, err := strconv.ParseUint(portText, 10, 16)
-		if !ok || err != nil {
-			continue
-		}
-		slot := slices.Index(protos[:], proto)
-		if slot < 0 {
-			continue // no scan of other protocols
-		}
-		freq, _, _ := cutField(rest)
-		entries[slot] = append(entries[slot], rawEntry{uint16(port), name, freq})
-	}
-	for i, proto := range protos {
-		if len(entries[i]) > 0 {
-			t.entries[proto] = byPort(entries[i])
-		}
-	}
-	lines := entries
-	t.byUse = sync.OnceValue(func() map[string][]serviceEntry {
-		out := map[string][]serviceEntry{}
-		for i, raw := range lines {
-			proto := protos[i]
-			if len(raw) == 0 {
-				continue
+	t := &serviceTable{}
+	for slot, proto := range serviceProtos {
+		t.lines[slot] = sync.OnceValue(func() []rawEntry {
+			// Sized for nmap's own table (8,366 TCP and 19,022 UDP
+			// lines).
+			entries := make([]rawEntry, 0, [len(serviceProtos)]int{8400, 19100, 64}[slot])
+			for line := range strings.Lines(file) {
+				if i := strings.IndexByte(line, '#'); i >= 0 {
+					line = line[:i]
+				}
+				name, rest, ok := cutField(line)
+				if !ok {
+					continue
+				}
+				spec, rest, ok := cutField(rest)
+				if !ok {
+					continue
+				}
+				portText, p, ok := strings.Cut(spec, "/")
+				if !ok || p != proto {
+					continue
+				}
+				port, err := strconv.ParseUint(portText, 10, 16)
+				if err != nil {
+					continue
+				}
+				freq, _, _ := cutField(rest)
+				entries = append(entries, rawEntry{uint16(port), name, freq})
 			}
+			return entries
+		})
+		t.entries[slot] = sync.OnceValue(func() []rawEntry { return byPort(t.lines[slot]()) })
+		t.byUse[slot] = sync.OnceValue(func() []serviceEntry {
+			raw := t.lines[slot]()
 			list := make([]serviceEntry, len(raw))
 			for i, e := range raw {
 				f, _ := strconv.ParseFloat(e.freq, 64)
@@ -108,11 +108,27 @@ func parseServices(file string) *serviceTable {
 			slices.SortFunc(list, func(a, b serviceEntry) int {
 				return cmp.Or(cmp.Compare(b.freq, a.freq), cmp.Compare(a.port, b.port))
 			})
-			out[proto] = list
-		}
-		return out
-	})
+			return list
+		})
+	}
 	return t
+}
+
+// of is proto's entries by port, nil for a protocol the file does not
+// name.
+func (t *serviceTable) of(proto string) []rawEntry {
+	if slot := slices.Index(serviceProtos[:], proto); slot >= 0 {
+		return t.entries[slot]()
+	}
+	return nil
+}
+
+// used is proto's entries, the most often open first.
+func (t *serviceTable) used(proto string) []serviceEntry {
+	if slot := slices.Index(serviceProtos[:], proto); slot >= 0 {
+		return t.byUse[slot]()
+	}
+	return nil
 }
 
 // byPort is entries sorted by port (the file's order already: then the
@@ -144,7 +160,7 @@ func byPort(entries []rawEntry) []rawEntry {
 
 // name is the name of port in entries sorted by byPort.
 func (t *serviceTable) name(proto string, port uint16) (string, bool) {
-	list := t.entries[proto]
+	list := t.of(proto)
 	i, ok := slices.BinarySearchFunc(list, port, func(e rawEntry, p uint16) int { return cmp.Compare(e.port, p) })
 	if !ok {
 		return "", false
@@ -188,7 +204,7 @@ func topFromNmap(proto string, n int) []uint16 {
 		return nil
 	}
 	var out []uint16
-	for _, e := range t.byUse()[proto] {
+	for _, e := range t.used(proto) {
 		if len(out) == n || e.freq == 0 {
 			break
 		}

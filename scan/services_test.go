@@ -33,8 +33,8 @@ func TestParseServicesLikeFields(t *testing.T) {
 	for i, f := range files {
 		got, want := parseServices(f), parseServicesByFields(f)
 		for _, proto := range []string{"tcp", "udp", "sctp"} {
-			if len(got.entries[proto]) != len(want.names[proto]) {
-				t.Errorf("file %d %s: %d names, want %d", i, proto, len(got.entries[proto]), len(want.names[proto]))
+			if len(got.of(proto)) != len(want.names[proto]) {
+				t.Errorf("file %d %s: %d names, want %d", i, proto, len(got.of(proto)), len(want.names[proto]))
 			}
 			for port := range 65536 {
 				name, ok := got.name(proto, uint16(port))
@@ -42,7 +42,7 @@ func TestParseServicesLikeFields(t *testing.T) {
 					t.Errorf("file %d %s/%d: %q %v, want %q %v", i, proto, port, name, ok, wname, wok)
 				}
 			}
-			if !slices.Equal(got.byUse()[proto], want.byUse[proto]) {
+			if !slices.Equal(got.used(proto), want.byUse[proto]) {
 				t.Errorf("file %d %s: the order by use differs", i, proto)
 			}
 		}
