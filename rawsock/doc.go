@@ -27,6 +27,9 @@
 // then reads of their transmit timestamps from the error queue, each
 // send naming its own (SCM_TS_OPT_ID, Linux 6.13).
 //
+// Many datagrams go in one system call with WriteBatch (sendmmsg(2)),
+// and many are read in one with TryReadBatch (recvmmsg(2)).
+//
 // Once a tool has opened its sockets it calls DropPrivileges, which
 // clears every capability of the process (capabilities(7)).
 package rawsock
