@@ -110,6 +110,13 @@ type scanner struct {
 	// services are what -sV found on open ports.
 	services map[netip.AddrPort]Service
 	extra    []map[int]rawsock.Conn // send-only sockets of the other senders
+	// whole4 are the senders' IPv4 sockets that send whole datagrams
+	// (IPPROTO_RAW, raw(7)), one a sender, when a SYN scan runs on the
+	// kernel's network: a socket of that kind receives nothing, where
+	// every raw TCP socket gets a copy of every TCP segment that
+	// arrives, for its filter to drop. The scan's own TCP socket then
+	// only reads.
+	whole4 []rawsock.Conn
 }
 
 // Run scans, writing results to stdout (and opts.XMLFile). Its error maps
@@ -511,9 +518,20 @@ func (s *scanner) openRawSockets() error {
 			return err
 		}
 		s.icmp[fam] = ic
+		whole := fam == 4 && s.opts.Type == SYN && s.net == rawsock.System
+		for i := 0; whole && i < runtime.NumCPU(); i++ {
+			x, err := s.net.ListenIP(rawsock.IPConfig{Family: 4, Protocol: unix.IPPROTO_RAW, Options: o})
+			if err != nil {
+				return err
+			}
+			s.whole4 = append(s.whole4, x)
+		}
 		for i := 1; i < runtime.NumCPU(); i++ {
 			if len(s.extra) < i {
 				s.extra = append(s.extra, map[int]rawsock.Conn{})
+			}
+			if whole {
+				continue
 			}
 			// Send only: a nil filter keeps no received packet.
 			x, err := s.net.ListenIP(rawsock.IPConfig{Family: fam, Protocol: proto, Options: o})
@@ -536,6 +554,9 @@ func (s *scanner) closeRaw() {
 		}
 	}
 	for _, c := range s.icmp {
+		c.Close()
+	}
+	for _, c := range s.whole4 {
 		c.Close()
 	}
 }
@@ -942,22 +963,35 @@ func (s *scanner) familyOfProbe(idx uint64) int {
 
 func (s *scanner) sendRun(run []*flight, w *sendWork, sender, fam int) error {
 	src := s.src[fam]
-	for i, fl := range run {
-		dst, port := s.probeOf(fl.idx)
-		var b []byte
-		if s.opts.Type == UDP {
-			b = probe.UDPWithPayload(w.pkts[i][:0], src, dst, s.sport, port, udpPayload(port))
-		} else {
-			b = probe.TCPSyn(w.pkts[i][:0], src, dst, s.sport, port, s.cookie(dst, port))
-		}
-		w.pkts[i], w.dsts[i] = b, dst
-		s.verbose.sent(dst, len(b))
-	}
-	s.sent.Add(uint64(len(run)))
 	c := s.send[fam]
 	if sender > 0 {
 		c = s.extra[sender-1][fam]
 	}
+	whole := fam == 4 && sender < len(s.whole4)
+	if whole {
+		c = s.whole4[sender]
+	}
+	for i, fl := range run {
+		dst, port := s.probeOf(fl.idx)
+		b := w.pkts[i][:0]
+		if whole {
+			// TTL 64 and DF, as the kernel's header; it fills in the
+			// length, identification and checksum (raw(7)).
+			b = probe.IPv4Header(b, src, dst, probe.ProtoTCP, 0)
+		}
+		hdr := len(b)
+		if s.opts.Type == UDP {
+			b = probe.UDPWithPayload(b, src, dst, s.sport, port, udpPayload(port))
+		} else {
+			b = probe.TCPSyn(b, src, dst, s.sport, port, s.cookie(dst, port))
+		}
+		if whole {
+			binary.BigEndian.PutUint16(b[2:4], uint16(len(b)))
+		}
+		w.pkts[i], w.dsts[i] = b, dst
+		s.verbose.sent(dst, len(b)-hdr)
+	}
+	s.sent.Add(uint64(len(run)))
 	// Stamped before the write: on a fast path the answer can be read
 	// before the write returns.
 	at := max(int64(time.Since(s.start)), 1)
