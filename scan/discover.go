@@ -416,7 +416,7 @@ func (s *scanner) readNeighbours(c *neighbour.Conn, six bool, out chan<- discove
 		if err != nil {
 			return
 		}
-		t, known := s.index[a.Addr.Unmap()]
+		t, known := s.index.get(a.Addr.Unmap())
 		if !known {
 			continue
 		}
@@ -521,10 +521,7 @@ func (s *scanner) discoverUp(ctx context.Context) error {
 		s.stream.Flush()
 	}
 	s.targets = up
-	s.index = make(map[netip.Addr]uint32, len(up))
-	for i, a := range up {
-		s.index[a] = uint32(i)
-	}
+	s.index.set(up)
 	return nil
 }
 
@@ -613,7 +610,7 @@ func (s *scanner) readDiscovery(c rawsock.Conn, fam int, kind int, out chan<- di
 func (s *scanner) discoveryTCP(b []byte, meta rawsock.Meta) (discoveryAnswer, bool) {
 	h, ok := probe.ParseTCP(b)
 	src := meta.Src.Unmap()
-	t, known := s.index[src]
+	t, known := s.index.get(src)
 	if !ok || !known || h.DstPort != s.sport {
 		return discoveryAnswer{}, false
 	}
@@ -633,7 +630,7 @@ func (s *scanner) discoveryTCP(b []byte, meta rawsock.Meta) (discoveryAnswer, bo
 // discoveryUDP reads a UDP answer to a UDP ping.
 func (s *scanner) discoveryUDP(b []byte, meta rawsock.Meta) (discoveryAnswer, bool) {
 	h, ok := probe.ParseUDP(b)
-	t, known := s.index[meta.Src.Unmap()]
+	t, known := s.index.get(meta.Src.Unmap())
 	if !ok || !known || h.DstPort != s.sport {
 		return discoveryAnswer{}, false
 	}
@@ -645,7 +642,7 @@ func (s *scanner) discoveryUDP(b []byte, meta rawsock.Meta) (discoveryAnswer, bo
 func (s *scanner) discoveryICMP(fam int, b []byte, meta rawsock.Meta) (discoveryAnswer, bool) {
 	src := meta.Src.Unmap()
 	if len(b) >= 8 && binary.BigEndian.Uint16(b[4:6]) == s.sport {
-		t, known := s.index[src]
+		t, known := s.index.get(src)
 		switch {
 		case !known:
 		case fam == 4 && b[0] == 0, fam == 6 && b[0] == 129:
@@ -658,7 +655,7 @@ func (s *scanner) discoveryICMP(fam int, b []byte, meta rawsock.Meta) (discovery
 	if err != nil || !m.IsError() || m.Quote == nil {
 		return discoveryAnswer{}, false
 	}
-	t, known := s.index[m.Quote.Dst.Unmap()]
+	t, known := s.index.get(m.Quote.Dst.Unmap())
 	if !known {
 		return discoveryAnswer{}, false
 	}

@@ -47,7 +47,7 @@ type scanner struct {
 	disc       []hostState
 	discOrder  []int // allTargets' indexes in the order nmap reports them (its host groups)
 	ports      []uint16
-	index      map[netip.Addr]uint32
+	index      targetIndex
 	portIdx    []int32       // port -> index in ports, -1 when not scanned
 	probed     bitset        // the probes sent at least once (or answered in a resumed record)
 	localDrops atomic.Uint64 // probes a local firewall rule dropped (EPERM)
@@ -149,16 +149,14 @@ func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 		return err
 	}
 	s := &scanner{opts: opts, targets: targets, ports: opts.Ports,
-		index: make(map[netip.Addr]uint32, len(targets)), portIdx: make([]int32, 65536)}
+		portIdx: make([]int32, 65536)}
 	for i := range s.portIdx {
 		s.portIdx[i] = -1
 	}
 	for i, p := range s.ports {
 		s.portIdx[p] = int32(i)
 	}
-	for i, a := range targets {
-		s.index[a] = uint32(i)
-	}
+	s.index.set(targets)
 	if s.opts.Seed == 0 {
 		var b [8]byte
 		rand.Read(b[:])
@@ -376,7 +374,7 @@ func (s *scanner) probeOf(idx uint64) (netip.Addr, uint16) {
 }
 
 func (s *scanner) indexOf(a netip.Addr, port uint16) (uint64, bool) {
-	t, ok := s.index[a.Unmap()]
+	t, ok := s.index.get(a.Unmap())
 	if !ok || s.portIdx[port] < 0 {
 		return 0, false
 	}

@@ -24,9 +24,10 @@ var (
 
 func testScanner(t Type) *scanner {
 	s := &scanner{opts: Options{Type: t, Shard: Shard{0, 1}}, targets: []netip.Addr{target}, ports: []uint16{22, 23},
-		index: map[netip.Addr]uint32{target: 0}, portIdx: make([]int32, 65536), key: 99, sport: 45000,
+		portIdx: make([]int32, 65536), key: 99, sport: 45000,
 		table: newTable(2), probed: make(bitset, 1), start: time.Now()}
 	s.scanned, s.groupHosts = s.targets, 1
+	s.index.set(s.targets)
 	for i := range s.portIdx {
 		s.portIdx[i] = -1
 	}

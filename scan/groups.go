@@ -27,10 +27,7 @@ func (s *scanner) setGroup(g int) {
 	hi := min(lo+s.groupHosts, len(s.scanned))
 	s.targets = s.scanned[lo:hi]
 	if s.groups() > 1 {
-		clear(s.index)
-		for i, a := range s.targets {
-			s.index[a] = uint32(i)
-		}
+		s.index.set(s.targets)
 	}
 	s.n = uint64(len(s.targets)) * uint64(len(s.ports))
 	if s.opts.PingOnly {
@@ -155,7 +152,7 @@ func (s *scanner) writeHosts(o *reportOutputs, sum *summary, scanVersions func([
 		}
 	default:
 		for _, i := range s.reportOrder() {
-			t, ok := s.index[s.allTargets[i]]
+			t, ok := s.index.get(s.allTargets[i])
 			if !ok {
 				write(-1, i)
 				continue

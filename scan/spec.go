@@ -139,9 +139,25 @@ func (s TargetSpec) Resolve(ctx context.Context) ([]netip.Addr, error) {
 		return false
 	}
 	var out []netip.Addr
-	seen := map[netip.Addr]bool{}
+	// Duplicates are looked for only once an argument overlaps one
+	// before it: a /16 alone would otherwise fill a map of 65536
+	// addresses (10 MB) to find none. Past 64 arguments (-iL) the map
+	// is made anyway, rather than compare each with all before it.
+	var seen map[netip.Addr]bool
+	var before []addrRange
+	overlaps := func(r addrRange) bool {
+		if seen != nil {
+			return true
+		}
+		for _, b := range before {
+			if !r.last.Less(b.first) && !b.last.Less(r.first) {
+				return true
+			}
+		}
+		return len(before) >= 64
+	}
 	add := func(a netip.Addr) error {
-		if seen[a] || excluded(a) {
+		if seen != nil && seen[a] || excluded(a) {
 			return nil
 		}
 		if s.Family == 4 && !a.Is4() || s.Family == 6 && !a.Is6() {
@@ -150,7 +166,9 @@ func (s TargetSpec) Resolve(ctx context.Context) ([]netip.Addr, error) {
 		if len(out) >= MaxTargets && !s.AllowLarge {
 			return report.Usagef("more than %d targets: add --allow-large to scan them all", MaxTargets)
 		}
-		seen[a] = true
+		if seen != nil {
+			seen[a] = true
+		}
 		out = append(out, a)
 		return nil
 	}
@@ -166,6 +184,13 @@ func (s TargetSpec) Resolve(ctx context.Context) ([]netip.Addr, error) {
 			}
 			r = addrRange{a, a}
 		}
+		if seen == nil && overlaps(r) {
+			seen = make(map[netip.Addr]bool, len(out))
+			for _, a := range out {
+				seen[a] = true
+			}
+		}
+		before = append(before, r)
 		if r.first == r.last {
 			if special(r.first) && !s.AllowBroadcast {
 				return nil, report.Usagef("%v is a broadcast, multicast or unspecified address: add --allow-broadcast to scan it", r.first)

@@ -2,6 +2,7 @@ package scan
 
 import (
 	"context"
+	"fmt"
 	"net/netip"
 	"slices"
 	"strings"
@@ -26,6 +27,10 @@ func TestTargets(t *testing.T) {
 		{args: []string{"198.18.0.0/29"}, exclude: []string{"198.18.0.2,198.18.0.4-5"}, want: []string{"198.18.0.0", "198.18.0.1", "198.18.0.3", "198.18.0.6", "198.18.0.7"}},
 		{args: []string{"2001:db8::1-3"}, want: []string{"2001:db8::1", "2001:db8::2", "2001:db8::3"}},
 		{args: []string{"198.18.0.1", "198.18.0.1"}, want: []string{"198.18.0.1"}},
+		// Overlapping arguments: each address once, where it first came.
+		{args: []string{"198.18.0.2", "198.18.0.0/30"}, want: []string{"198.18.0.2", "198.18.0.0", "198.18.0.1", "198.18.0.3"}},
+		{args: []string{"198.18.0.0/30", "198.18.0.2-5"}, want: []string{"198.18.0.0", "198.18.0.1", "198.18.0.2", "198.18.0.3", "198.18.0.4", "198.18.0.5"}},
+		{args: []string{"198.18.0.4-5", "198.18.0.0/30", "198.18.0.5"}, want: []string{"198.18.0.4", "198.18.0.5", "198.18.0.0", "198.18.0.1", "198.18.0.2", "198.18.0.3"}},
 		{args: []string{"224.0.0.1"}, wantErr: true},
 		{args: []string{"255.255.255.255"}, wantErr: true},
 		{args: []string{"224.0.0.1"}, broadcast: true, want: []string{"224.0.0.1"}},
@@ -52,6 +57,15 @@ func TestTargets(t *testing.T) {
 		if err != nil || !slices.Equal(s, tt.want) {
 			t.Errorf("%v excluding %v: %v %v, want %v", tt.args, tt.exclude, s, err, tt.want)
 		}
+	}
+	// Past 64 arguments duplicates are still found (-iL lists).
+	var many []string
+	for i := range 70 {
+		many = append(many, fmt.Sprintf("198.18.1.%d", i))
+	}
+	many = append(many, "198.18.1.0", "198.18.1.69")
+	if got, err := (TargetSpec{Args: many}).Resolve(context.Background()); err != nil || len(got) != 70 {
+		t.Errorf("70 addresses, two of them again: %d targets, %v", len(got), err)
 	}
 	spec := TargetSpec{Args: []string{"198.16.0.0/14"}, AllowLarge: true}
 	if got, err := spec.Resolve(context.Background()); err != nil || len(got) != 1<<18 {
