@@ -7,7 +7,7 @@ BIN         := bin
 TOOLS       := $(notdir $(wildcard cmd/*))
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # Debian packages the lab, the tests (as oracles) and the benchmarks use.
-DEB_PACKAGES := iproute2 iptables iputils-ping fping traceroute mtr-tiny nmap masscan tcpdump tshark libcap2-bin procps util-linux tmux socat
+DEB_PACKAGES := iproute2 iptables iputils-ping fping traceroute mtr-tiny nmap masscan tcpdump tshark libcap2-bin procps util-linux tmux socat time
 
 # urfave_cli_no_docs leaves out urfave/cli's man-page generator (and its
 # markdown library): a smaller binary that starts about 2 ms sooner.

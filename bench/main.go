@@ -57,7 +57,13 @@ type benchLab struct {
 func (l *benchLab) exec(argv ...string) (sample, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	cmd := l.Command(ctx, l.Client, argv[0], argv[1:]...)
+	rss, err := os.CreateTemp("", "bench-rss-")
+	if err != nil {
+		return sample{}, err
+	}
+	rss.Close()
+	defer os.Remove(rss.Name())
+	cmd := l.Command(ctx, l.Client, timeCmd, append([]string{"-f", "%M", "-o", rss.Name()}, argv...)...)
 	// Output goes to a file, read after: through a pipe, the tool's wall
 	// time would be the bench's own reading of it (2.1 MB of a sweep's
 	// JSON into a growing buffer: 116 ms where the tool writing to a file
@@ -80,10 +86,34 @@ func (l *benchLab) exec(argv ...string) (sample, error) {
 		return s, fmt.Errorf("%q: %v", argv, err)
 	}
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		s.rssKiB = ru.Maxrss // ip netns exec execs the tool: same process
+		// time waits for the tool: its CPU is counted with time's own
+		// (a fork and a wait).
 		s.cpu = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 	}
+	s.rssKiB = maxRSS(rss.Name())
 	return s, nil
+}
+
+// timeCmd runs each measured command and writes its peak RSS: GNU time
+// forks it from its own small process. The command's own wait4 ru_maxrss
+// is not the tool's: a child the Go runtime starts shares the parent's
+// memory until its exec (CLONE_VM), and the kernel keeps the larger of
+// the old and new high-water marks, so every tool read the bench's own
+// RSS when that was larger (52.5 MiB for both tools of the /16 scan).
+const timeCmd = "/usr/bin/time"
+
+// maxRSS reads the KiB time wrote to path (its last line), 0 if none.
+func maxRSS(path string) int64 {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0
+	}
+	lines := strings.Fields(string(b))
+	if len(lines) == 0 {
+		return 0
+	}
+	n, _ := strconv.ParseInt(lines[len(lines)-1], 10, 64)
+	return n
 }
 
 // pair runs ours and theirs alternately *runs times each.
@@ -515,7 +545,16 @@ func blast(lab *netlab.Lab, dst netip.Addr, n int) (float64, error) {
 func captureRun(lab *netlab.Lab, argv []string, n int) (capSample, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cmd := lab.Command(ctx, lab.Server, argv[0], argv[1:]...)
+	rss, err := os.CreateTemp("", "bench-rss-")
+	if err != nil {
+		return capSample{}, err
+	}
+	rss.Close()
+	defer os.Remove(rss.Name())
+	cmd := lab.Command(ctx, lab.Server, timeCmd, append([]string{"-f", "%M", "-o", rss.Name()}, argv...)...)
+	// Its own process group: the SIGINT goes to the capture as well as
+	// to time (which ignores it while it waits).
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	var errb bytes.Buffer
 	cmd.Stderr = &errb
 	if err := cmd.Start(); err != nil {
@@ -527,7 +566,7 @@ func captureRun(lab *netlab.Lab, argv []string, n int) (capSample, error) {
 		return capSample{}, err
 	}
 	time.Sleep(500 * time.Millisecond)
-	cmd.Process.Signal(os.Interrupt)
+	syscall.Kill(-cmd.Process.Pid, syscall.SIGINT)
 	cmd.Wait()
 	m := tallyRE.FindStringSubmatch(errb.String())
 	if m == nil {
@@ -538,8 +577,8 @@ func captureRun(lab *netlab.Lab, argv []string, n int) (capSample, error) {
 	s.dropped, _ = strconv.ParseUint(m[3], 10, 64)
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		s.cpu = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-		s.rssKiB = ru.Maxrss
 	}
+	s.rssKiB = maxRSS(rss.Name())
 	return s, nil
 }
 
