@@ -57,13 +57,12 @@ type benchLab struct {
 func (l *benchLab) exec(argv ...string) (sample, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	rss, err := os.CreateTemp("", "bench-rss-")
+	rss, timed, err := underTime(argv)
 	if err != nil {
 		return sample{}, err
 	}
-	rss.Close()
-	defer os.Remove(rss.Name())
-	cmd := l.Command(ctx, l.Client, timeCmd, append([]string{"-f", "%M", "-o", rss.Name()}, argv...)...)
+	defer os.Remove(rss)
+	cmd := l.Command(ctx, l.Client, timed[0], timed[1:]...)
 	// Output goes to a file, read after: through a pipe, the tool's wall
 	// time would be the bench's own reading of it (2.1 MB of a sweep's
 	// JSON into a growing buffer: 116 ms where the tool writing to a file
@@ -90,7 +89,7 @@ func (l *benchLab) exec(argv ...string) (sample, error) {
 		// (a fork and a wait).
 		s.cpu = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 	}
-	s.rssKiB = maxRSS(rss.Name())
+	s.rssKiB = maxRSS(rss)
 	return s, nil
 }
 
@@ -101,6 +100,17 @@ func (l *benchLab) exec(argv ...string) (sample, error) {
 // the old and new high-water marks, so every tool read the bench's own
 // RSS when that was larger (52.5 MiB for both tools of the /16 scan).
 const timeCmd = "/usr/bin/time"
+
+// underTime is argv run by timeCmd, and the file its peak RSS goes to
+// (the caller removes it).
+func underTime(argv []string) (rss string, timed []string, err error) {
+	f, err := os.CreateTemp("", "bench-rss-")
+	if err != nil {
+		return "", nil, err
+	}
+	f.Close()
+	return f.Name(), append([]string{timeCmd, "-f", "%M", "-o", f.Name()}, argv...), nil
+}
 
 // maxRSS reads the KiB time wrote to path (its last line), 0 if none.
 func maxRSS(path string) int64 {
@@ -545,13 +555,12 @@ func blast(lab *netlab.Lab, dst netip.Addr, n int) (float64, error) {
 func captureRun(lab *netlab.Lab, argv []string, n int) (capSample, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	rss, err := os.CreateTemp("", "bench-rss-")
+	rss, timed, err := underTime(argv)
 	if err != nil {
 		return capSample{}, err
 	}
-	rss.Close()
-	defer os.Remove(rss.Name())
-	cmd := lab.Command(ctx, lab.Server, timeCmd, append([]string{"-f", "%M", "-o", rss.Name()}, argv...)...)
+	defer os.Remove(rss)
+	cmd := lab.Command(ctx, lab.Server, timed[0], timed[1:]...)
 	// Its own process group: the SIGINT goes to the capture as well as
 	// to time (which ignores it while it waits).
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -578,7 +587,7 @@ func captureRun(lab *netlab.Lab, argv []string, n int) (capSample, error) {
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		s.cpu = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 	}
-	s.rssKiB = maxRSS(rss.Name())
+	s.rssKiB = maxRSS(rss)
 	return s, nil
 }
 
