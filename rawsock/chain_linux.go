@@ -58,6 +58,13 @@ func (c *conn) PrepareChain() int {
 	if !c.raw || !c.txStamps || c.closed.Load() || !kernelAtLeast(6, 13) || !c.s.openRing() {
 		return 0
 	}
+	if c.chainKey == 0 {
+		// Far from the kernel's own count, which numbers the stamps of
+		// the sends made without a chain (a full send buffer's, a
+		// fallback's): a late one of those is never taken for a chained
+		// probe's.
+		c.chainKey = 1 << 31
+	}
 	return uringChainMax
 }
 

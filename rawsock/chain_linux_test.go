@@ -134,3 +134,32 @@ func TestWriteThenReadTurnsStampsOff(t *testing.T) {
 		t.Fatal("PrepareChain offers a chain without transmit timestamps")
 	}
 }
+
+// A send made outside a chain is numbered by the kernel's own count;
+// its timestamp, read late by a chain, is not taken for a chained
+// probe's: the chain's numbers start far from that count.
+func TestChainKeysApartFromTheKernels(t *testing.T) {
+	c := chainOrSkip(t, 4, 0x5050)
+	// Sends outside a chain, their stamps left in the error queue.
+	for seq := 1; seq <= 3; seq++ {
+		b, _ := icmp.AppendEcho(nil, 4, c.ID(), seq, []byte("rawkit plain"))
+		if err := c.s.sendto(b, loopback(4), 0, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(10 * time.Millisecond)
+	before := time.Now()
+	ps := make([]ChainProbe, 3)
+	for i := range ps {
+		ps[i].B, _ = icmp.AppendEcho(nil, 4, c.ID(), 10+i, []byte("rawkit chain"))
+		ps[i].RB = make([]byte, 1500)
+	}
+	if n := c.WriteChain(loopback(4), ps); n == 0 {
+		t.Fatal("nothing sent")
+	}
+	for i, p := range ps {
+		if !p.Stamp.IsZero() && p.Stamp.Before(before) {
+			t.Fatalf("probe %d took a stamp from before its chain (%v < %v)", i, p.Stamp, before)
+		}
+	}
+}

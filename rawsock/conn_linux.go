@@ -23,7 +23,7 @@ type conn struct {
 	txStamps bool
 	// chainKey numbers a chain's transmit timestamps (WriteChain), which
 	// name their own number (SCM_TS_OPT_ID) and leave the kernel's count
-	// as it was.
+	// as it was; it starts at 2^31, apart from that count.
 	chainKey uint32
 
 	errMu        sync.Mutex // serializes error-queue reads, guards errBuf
