@@ -207,7 +207,7 @@ func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 	case opts.Fping != nil:
 		p.out = newFpingPrinter(&p.opts, stdout, stderr)
 	default:
-		p.out = &textPrinter{w: bufio.NewWriterSize(stdout, 64<<10), opts: &p.opts}
+		p.out = &textPrinter{w: bufio.NewWriterSize(stdout, 64<<10), ew: stderr, opts: &p.opts}
 	}
 	watching := make(chan struct{})
 	if opts.Listen == nil {
@@ -384,7 +384,7 @@ func (p *pinger) open(ready <-chan struct{}) error {
 	if err := rawsock.DropPrivileges(); err != nil {
 		return fmt.Errorf("dropping capabilities: %w", err)
 	}
-	p.payload = makePayload(p.opts.Size, p.opts.Pattern)
+	p.payload = makePayload(p.opts.Size, p.opts.Pattern, p.opts.NoStamp)
 	p.buf = make([]byte, 0, 8+len(p.payload))
 	p.rbuf = make([]byte, 65536)
 	if p.opts.Flood && len(p.targets) == 1 {
@@ -413,14 +413,15 @@ func (p *pinger) open(ready <-chan struct{}) error {
 	return nil
 }
 
-// makePayload fills size bytes with pattern repeated, or with iputils'
-// counting bytes when there is no pattern.
-func makePayload(size int, pattern []byte) []byte {
+// makePayload fills size bytes with pattern repeated; without one, with
+// iputils' counting bytes, or fping's zeros (zeros).
+func makePayload(size int, pattern []byte, zeros bool) []byte {
 	b := make([]byte, size)
 	for i := range b {
-		if len(pattern) > 0 {
+		switch {
+		case len(pattern) > 0:
 			b[i] = pattern[i%len(pattern)]
-		} else {
+		case !zeros:
 			b[i] = byte(i)
 		}
 	}
@@ -536,6 +537,27 @@ func (p *pinger) loop(ctx context.Context) error {
 	// on the context's channel, a few hundred thousand times a second.
 	var stopped atomic.Bool
 	defer context.AfterFunc(ctx, func() { stopped.Store(true) })()
+	// A status request (SIGQUIT) is a flag too, and ends a wait early.
+	var statusWanted atomic.Bool
+	if p.opts.StatusRequests != nil {
+		done := make(chan struct{})
+		defer close(done)
+		go func() {
+			for {
+				select {
+				case <-p.opts.StatusRequests:
+					statusWanted.Store(true)
+					w.interrupt()
+				case <-done:
+					return
+				}
+			}
+		}()
+	}
+	var splitAt time.Time // fping -Q's next interval summary
+	if p.opts.SplitEvery > 0 {
+		splitAt = p.start.Add(p.opts.SplitEvery)
+	}
 	for {
 		if !fresh {
 			now = time.Now()
@@ -548,6 +570,15 @@ func (p *pinger) loop(ctx context.Context) error {
 			// Stopped (Ctrl-C). Looked at every turn: a flood whose
 			// answers keep up never waits, where a stop is also seen.
 			return p.summarize()
+		}
+		if statusWanted.Swap(false) {
+			p.out.status(now.Sub(p.start))
+		}
+		if !splitAt.IsZero() && !now.Before(splitAt) {
+			p.out.status(now.Sub(p.start))
+			for !now.Before(splitAt) {
+				splitAt = splitAt.Add(p.opts.SplitEvery)
+			}
 		}
 		// Send the rounds that are due: those due at the start of the
 		// turn (a round brought forward by its answers waits for the
@@ -608,6 +639,9 @@ func (p *pinger) loop(ctx context.Context) error {
 		if !deadlineAt.IsZero() {
 			wake = min(wake, deadlineAt.Sub(now))
 		}
+		if !splitAt.IsZero() {
+			wake = min(wake, splitAt.Sub(now))
+		}
 		if wake < spinUnder {
 			// Due (almost) now: the runtime's poller cannot wait less
 			// than a millisecond, which would cap a flood at a thousand
@@ -658,6 +692,11 @@ func (p *pinger) eager(round int, next, now time.Time) time.Time {
 	}
 	at := now
 	if p.opts.Adaptive && !p.opts.Flood {
+		if p.opts.untimed() {
+			// iputils adapts its interval to the RTTs its payload
+			// times: with none, it keeps the interval.
+			return next
+		}
 		least := 200 * time.Millisecond
 		for _, f := range p.families {
 			if f.c.Raw() {
@@ -860,15 +899,16 @@ func (p *pinger) register(t *target, f *family) *probe {
 	return pr
 }
 
-// echo appends to b the echo request of wire sequence number wire to t,
-// its data the payload with the time now in its first 8 bytes, as
-// iputils' (tcpdump users expect it, and it makes every probe's payload
-// unique).
+// echo appends to b the echo request of wire sequence number wire to t.
+// Its data is the payload, which for iputils' form starts with the time
+// now as iputils writes it (a struct timeval: 64-bit seconds and
+// microseconds, host order), so tcpdump -X shows what it shows for
+// iputils. fping's (NoStamp) carries no time.
 func (p *pinger) echo(b []byte, t *target, f *family, wire uint16, now time.Time) ([]byte, error) {
 	payload := p.payload
-	if len(payload) >= 8 {
-		binary.BigEndian.PutUint32(payload[0:4], uint32(now.Unix()))
-		binary.BigEndian.PutUint32(payload[4:8], uint32(now.Nanosecond()/1000))
+	if len(payload) >= stampSize && !p.opts.NoStamp {
+		binary.NativeEndian.PutUint64(payload[0:8], uint64(now.Unix()))
+		binary.NativeEndian.PutUint64(payload[8:16], uint64(now.Nanosecond()/1000))
 	}
 	return icmp.AppendEcho(b, t.family, f.id, int(wire), payload)
 }

@@ -45,6 +45,7 @@ type fpingPrinter struct {
 	rttMin, rttMax, rttSum float64
 	rttN                   int
 	summarized             bool
+	targets                []*target // for the interval summaries
 }
 
 func newFpingPrinter(opts *Options, stdout, stderr io.Writer) *fpingPrinter {
@@ -55,7 +56,7 @@ func newFpingPrinter(opts *Options, stdout, stderr io.Writer) *fpingPrinter {
 func (p *fpingPrinter) counting() bool { return p.f.Count || p.f.VCount }
 
 func (p *fpingPrinter) start(targets []*target, payload int) {
-	p.began = time.Now()
+	p.began, p.targets = time.Now(), targets
 	if p.counting() {
 		for _, t := range targets {
 			p.width = max(p.width, len(t.name))
@@ -117,6 +118,7 @@ func (p *fpingPrinter) reply(t *target, seq int, meta rawsock.Meta, bytes int, r
 		return
 	}
 	p.replies++
+	t.split.answered(rtt)
 	if p.f.VCount {
 		p.record(t, seq, rtt)
 	}
@@ -191,6 +193,7 @@ func (p *fpingPrinter) icmpError(t *target, seq int, from netip.Addr, m *icmp.Me
 
 func (p *fpingPrinter) timeout(t *target, seq int) {
 	p.lost++
+	t.split.sent++
 	if p.f.VCount {
 		p.record(t, seq, -1)
 	}
@@ -251,6 +254,35 @@ func (p *fpingPrinter) summary(t *target, elapsed time.Duration) {
 		fmt.Fprintf(p.ew, ", min/avg/max = %s/%s/%s", ms(s.Min), ms(s.Avg), ms(s.Max))
 	}
 	fmt.Fprintln(p.ew)
+}
+
+// status writes fping's interval summary (print_per_system_splits) on
+// stderr: the time, then each target's probes and RTTs since the last.
+func (p *fpingPrinter) status(time.Duration) {
+	p.w.Flush()
+	if !(p.f.Quiet || p.f.Alive || p.f.Unreach || p.f.MinReachable > 0) {
+		p.ew.WriteString("\n") // after the per-probe lines
+	}
+	width := 0
+	for _, t := range p.targets {
+		width = max(width, len(t.name))
+	}
+	now := time.Now()
+	fmt.Fprintf(p.ew, "[%02d:%02d:%02d]\n", now.Hour(), now.Minute(), now.Second())
+	for _, t := range p.targets {
+		s := &t.split
+		loss := 0
+		if s.sent > 0 {
+			loss = (s.sent - s.received) * 100 / s.sent
+		}
+		fmt.Fprintf(p.ew, "%-*s : xmt/rcv/%%loss = %d/%d/%d%%", width, t.name, s.sent, s.received, loss)
+		if s.received > 0 {
+			fmt.Fprintf(p.ew, ", min/avg/max = %s/%s/%s", fpingTime(s.min), fpingTime(s.sum/time.Duration(s.received)), fpingTime(s.max))
+		}
+		p.ew.WriteString("\n")
+		*s = split{}
+	}
+	p.ew.Flush()
 }
 
 func (p *fpingPrinter) end(reachable, total int, failed []string) {

@@ -2,6 +2,7 @@ package ping
 
 import (
 	"net/netip"
+	"os"
 	"time"
 
 	"github.com/rawkit/rawkit/internal/hosts"
@@ -70,6 +71,16 @@ type Options struct {
 	Netns string
 	// Fping, when set, writes fping's output instead of iputils'.
 	Fping *FpingOutput
+	// NoStamp leaves the send time out of the payload, as fping does;
+	// otherwise a payload of at least 16 bytes starts with it, as
+	// iputils' (a struct timeval), and a shorter one makes an iputils
+	// run untimed: its text shows no RTTs (--json still has them).
+	NoStamp bool
+	// StatusRequests asks for the statistics so far, on stderr, without
+	// stopping: SIGQUIT (Ctrl-\), as iputils and fping answer it.
+	StatusRequests <-chan os.Signal
+	// SplitEvery prints fping's interval summary (-Q) that often.
+	SplitEvery time.Duration
 
 	// MinReachable is the quorum of targets that must answer for
 	// success; 0 means all of them.
@@ -85,6 +96,15 @@ type Options struct {
 
 // NoPayload as Size sends echo requests with no data.
 const NoPayload = -1
+
+// stampSize is the size of the send time iputils puts at the start of a
+// payload (a struct timeval of 64-bit Linux): a shorter payload has none,
+// and iputils then prints no times.
+const stampSize = 16
+
+// untimed reports an iputils run whose payload is too short for its
+// send time: as iputils, its text has no RTTs and -A cannot adapt.
+func (o *Options) untimed() bool { return !o.NoStamp && o.Size < stampSize }
 
 // Conn is what the engine needs of a socket: rawsock.ICMPConn, or a fake.
 type Conn interface {

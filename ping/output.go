@@ -25,6 +25,9 @@ type printer interface {
 	icmpError(t *target, seq int, from netip.Addr, m *icmp.Message)
 	timeout(t *target, seq int)
 	summary(t *target, elapsed time.Duration)
+	// status writes the statistics so far on stderr, the run going on:
+	// a status request (SIGQUIT), or fping's -Q interval.
+	status(elapsed time.Duration)
 	end(reachable, total int, failed []string)
 	// flush writes out what is buffered.
 	flush() error
@@ -34,8 +37,11 @@ type printer interface {
 // line per target at the end as fping -c does.
 type textPrinter struct {
 	w     *bufio.Writer
+	ew    io.Writer // stderr, for the status line
 	opts  *Options
 	multi bool
+	// targets are the run's, for the status line.
+	targets []*target
 	// source is the local address of a single-target run with -I or -B,
 	// for iputils' "from ADDR IFACE:" header.
 	source netip.Addr
@@ -46,7 +52,7 @@ type textPrinter struct {
 }
 
 func (p *textPrinter) start(targets []*target, payload int) {
-	p.multi = len(targets) > 1
+	p.multi, p.targets = len(targets) > 1, targets
 	if len(p.opts.Pattern) > 0 {
 		fmt.Fprintf(p.w, "PATTERN: 0x%x\n", p.opts.Pattern)
 	}
@@ -125,6 +131,12 @@ func (p *textPrinter) reply(t *target, seq int, meta rawsock.Meta, bytes int, rt
 	if p.opts.Audible {
 		bell = "\a"
 	}
+	if p.opts.untimed() {
+		// As iputils: a payload too short for the send time, no time.
+		fmt.Fprintf(p.w, "%s%d bytes from %s: icmp_seq=%d%s ttl=%d%s%s\n",
+			p.stamp(), bytes, p.host(t, meta.Src), seq, ident, meta.TTL, d, bell)
+		return
+	}
 	fmt.Fprintf(p.w, "%s%d bytes from %s: icmp_seq=%d%s ttl=%d time=%s ms%s%s\n",
 		p.stamp(), bytes, p.host(t, meta.Src), seq, ident, meta.TTL, FormatRTT(rtt), d, bell)
 }
@@ -165,22 +177,60 @@ func (p *textPrinter) summary(t *target, elapsed time.Duration) {
 		fmt.Fprintln(p.w) // iputils ends a statistics block without RTTs with an empty line
 		return
 	}
-	if p.opts.Verbose {
-		// Ours, not iputils': only when asked, and before iputils' rtt
-		// line, which stays the last one, the one scripts split on "/".
-		fmt.Fprintf(p.w, "rtt p50/p90/p99 = %.3f/%.3f/%.3f ms, jitter %.3f ms\n", s.P50, s.P90, s.P99, s.Jitter)
+	// The last line as iputils builds it: the RTTs when the payload
+	// timed them, pipe, ipg/ewma, each after a comma but the first; it
+	// is empty when none is printed.
+	sep := ""
+	if !p.opts.untimed() {
+		if p.opts.Verbose {
+			// Ours, not iputils': only when asked, and before iputils'
+			// rtt line, which stays the last one, the one scripts split
+			// on "/".
+			fmt.Fprintf(p.w, "rtt p50/p90/p99 = %.3f/%.3f/%.3f ms, jitter %.3f ms\n", s.P50, s.P90, s.P99, s.Jitter)
+		}
+		fmt.Fprintf(p.w, "rtt min/avg/max/mdev = %.3f/%.3f/%.3f/%.3f ms", s.Min, s.Avg, s.Max, s.Mdev)
+		sep = ", "
 	}
-	fmt.Fprintf(p.w, "rtt min/avg/max/mdev = %.3f/%.3f/%.3f/%.3f ms", s.Min, s.Avg, s.Max, s.Mdev)
 	if t.pipe > 1 {
-		fmt.Fprintf(p.w, ", pipe %d", t.pipe)
+		fmt.Fprintf(p.w, "%spipe %d", sep, t.pipe)
+		sep = ", "
 	}
-	if (p.opts.Flood || p.opts.Adaptive) && t.sent > 1 {
-		// iputils: the mean gap between probes, and the RTT's moving
-		// average.
-		ipg := elapsed / time.Duration(t.sent-1)
-		fmt.Fprintf(p.w, ", ipg/ewma %s/%s ms", usecMillis(ipg), usecMillis(t.ewma))
+	// iputils: with -f, -A or an interval under a millisecond, the mean
+	// gap between probes and the RTT's moving average (0 untimed).
+	if (p.opts.Flood || p.opts.Adaptive || p.opts.Interval < time.Millisecond) && t.sent > 1 {
+		ipg, ewma := elapsed/time.Duration(t.sent-1), t.ewma
+		if p.opts.untimed() {
+			ewma = 0
+		}
+		fmt.Fprintf(p.w, "%sipg/ewma %s/%s ms", sep, usecMillis(ipg), usecMillis(ewma))
 	}
 	fmt.Fprintln(p.w)
+}
+
+// status writes iputils' answer to SIGQUIT on stderr: received/sent,
+// the loss in whole percent, and the RTTs so far with their moving
+// average; with several targets, a line each after its name.
+func (p *textPrinter) status(time.Duration) {
+	p.w.Flush() // what came before it, first
+	var b []byte
+	for _, t := range p.targets {
+		b = append(b, '\r')
+		if p.multi {
+			b = fmt.Appendf(b, "%s : ", t.name)
+		}
+		loss := 0
+		if t.sent > 0 {
+			loss = (t.sent - t.received) * 100 / t.sent
+		}
+		b = fmt.Appendf(b, "%d/%d packets, %d%% loss", t.received, t.sent, loss)
+		if t.received > 0 && !p.opts.untimed() {
+			lo, avg, hi := t.stats.MinAvgMax()
+			ms := func(v float64) string { return usecMillis(time.Duration(v * float64(time.Millisecond))) }
+			b = fmt.Appendf(b, ", min/avg/ewma/max = %s/%s/%s/%s ms", ms(lo), ms(avg), usecMillis(t.ewma), ms(hi))
+		}
+		b = append(b, '\n')
+	}
+	p.ew.Write(b)
 }
 
 // multiSummary is a target's line in a run of several (fping's -c form,
@@ -408,5 +458,8 @@ func (s *floatsSeen) append(b []byte, f float64) []byte {
 }
 
 func (p *jsonPrinter) end(int, int, []string) {}
+
+// status has no record: the records of each reply already say it all.
+func (p *jsonPrinter) status(time.Duration) {}
 
 func (p *jsonPrinter) flush() error { return p.w.Flush() }

@@ -28,6 +28,25 @@ type target struct {
 	// localDrops counts probes a local firewall rule dropped (EPERM).
 	localDrops int
 	replied    bitset // target sequence numbers answered
+	split      split  // since fping's last interval summary
+}
+
+// split is what fping's interval summaries (-Q, SIGQUIT) count: probes
+// answered or given up since the last, as fping counts a probe sent only
+// then, and the RTTs of the answers.
+type split struct {
+	sent, received int
+	min, max, sum  time.Duration
+}
+
+func (s *split) answered(rtt time.Duration) {
+	s.sent++
+	s.received++
+	s.sum += rtt
+	if s.received == 1 || rtt < s.min {
+		s.min = rtt
+	}
+	s.max = max(s.max, rtt)
 }
 
 // resolveTargets turns the user's arguments into addresses: literals,

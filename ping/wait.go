@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rawkit/rawkit/rawsock"
@@ -20,6 +21,9 @@ type waiter interface {
 	wait(d time.Duration) (got bool, err error)
 	// takeQueued handles what has arrived without waiting.
 	takeQueued()
+	// interrupt ends the wait under way, or the next, early (a status
+	// request): it may be called from any goroutine.
+	interrupt()
 	close()
 }
 
@@ -43,6 +47,9 @@ type socketWaiter struct {
 	c      Conn
 	buf    []byte
 	stop   func() bool
+	// woken is set by interrupt: a wait that sets its deadline after
+	// the interrupt's moved it to the past ends at once all the same.
+	woken atomic.Bool
 }
 
 func newSocketWaiter(ctx context.Context, p *pinger, family int, c Conn) *socketWaiter {
@@ -62,10 +69,13 @@ func (w *socketWaiter) wait(d time.Duration) (bool, error) {
 	if err := w.c.SetReadDeadline(time.Now().Add(d)); err != nil {
 		return false, err
 	}
-	// A cancellation between the first look and the new deadline would
-	// have its past deadline overwritten: look again.
+	// A cancellation or an interrupt between the first look and the new
+	// deadline would have its past deadline overwritten: look again.
 	if w.ctx.Err() != nil {
 		return false, errStopped
+	}
+	if w.woken.Swap(false) {
+		return false, nil
 	}
 	for {
 		n, meta, err := w.c.ReadMsg(w.buf)
@@ -124,7 +134,12 @@ func (w *socketWaiter) poll(d time.Duration) (bool, error) {
 }
 
 func (w *socketWaiter) takeQueued() {}
-func (w *socketWaiter) close()      { w.stop() }
+
+func (w *socketWaiter) interrupt() {
+	w.woken.Store(true)
+	w.c.SetReadDeadline(time.Unix(1, 0))
+}
+func (w *socketWaiter) close() { w.stop() }
 
 // channelWaiter gets packets from a reader goroutine per socket.
 type channelWaiter struct {
@@ -133,6 +148,7 @@ type channelWaiter struct {
 	p        *pinger
 	arrivals chan arrival
 	readErr  chan error
+	woken    chan struct{} // interrupt's
 	timer    *time.Timer
 	readers  sync.WaitGroup
 }
@@ -140,7 +156,7 @@ type channelWaiter struct {
 func newChannelWaiter(ctx context.Context, p *pinger) *channelWaiter {
 	ctx, cancel := context.WithCancel(ctx)
 	w := &channelWaiter{ctx: ctx, cancel: cancel, p: p,
-		arrivals: make(chan arrival, 1024), readErr: make(chan error, len(p.families)),
+		arrivals: make(chan arrival, 1024), readErr: make(chan error, len(p.families)), woken: make(chan struct{}, 1),
 		timer: time.NewTimer(time.Hour)}
 	for _, f := range p.families {
 		w.readers.Add(1)
@@ -188,6 +204,8 @@ func (w *channelWaiter) wait(d time.Duration) (bool, error) {
 		return true, nil
 	case <-w.timer.C:
 		return false, nil
+	case <-w.woken:
+		return false, nil
 	case <-w.ctx.Done():
 		return false, errStopped
 	case err := <-w.readErr:
@@ -206,6 +224,13 @@ func (w *channelWaiter) takeQueued() {
 		default:
 			return
 		}
+	}
+}
+
+func (w *channelWaiter) interrupt() {
+	select {
+	case w.woken <- struct{}{}:
+	default: // one is pending already
 	}
 }
 

@@ -1,10 +1,20 @@
 package main
 
 import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/hex"
 	"fmt"
+	"io"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -88,6 +98,13 @@ func TestRunbookFormsLikeIputils(t *testing.T) {
 		// ours 1, the network saying no (docs/compat.md).
 		{args: []string{"-c", "1", "192.0.2.1"}, code: 1, stderr: "Network is unreachable"},
 		{args: []string{dst, "-c", "2", "-i", "0.2"}},
+		// A payload under 16 bytes has no room for the send time:
+		// iputils prints no times, and -A keeps its interval.
+		{args: []string{"-c", "2", "-i", "0.2", "-s", "8", dst}},
+		{args: []string{"-f", "-c", "20", "-s", "0", dst}},
+		{args: []string{"-c", "2", "-A", "-s", "4", dst}},
+		// -i 0 adds ipg/ewma to the last line.
+		{args: []string{"-c", "3", "-i", "0", dst}},
 	}
 	for _, f := range forms {
 		name := strings.Join(f.args, " ")
@@ -113,5 +130,132 @@ func TestRunbookFormsLikeIputils(t *testing.T) {
 	r := labtest.Run(t, lab, lab.Client, 30*time.Second, "sh", "-c", fmt.Sprintf("%s -c 3 -i 0.2 %s | tail -1 | awk -F/ '{print $5}'", pingBin, dst))
 	if _, err := fmt.Sscanf(r.Stdout, "%f", new(float64)); err != nil {
 		t.Errorf("tail -1 | awk -F/ '{print $5}' gives %q, not the average", r.Stdout)
+	}
+}
+
+// Ctrl-\ (SIGQUIT) asks iputils for the statistics so far on stderr,
+// and the run goes on to its end; ours prints the same line, where the
+// Go runtime's default would dump its goroutines and exit 2.
+func TestStatusLikeIputils(t *testing.T) {
+	lab := netlab.ForTest(t, netlab.Spec{Routers: 1})
+	dst := lab.Server.Addr4.String()
+	line := regexp.MustCompile(`^\r[0-9]+/[0-9]+ packets, 0% loss, min/avg/ewma/max = [0-9]+\.[0-9]{3}/[0-9]+\.[0-9]{3}/[0-9]+\.[0-9]{3}/[0-9]+\.[0-9]{3} ms\n$`)
+	for _, args := range [][]string{{"-c", "6", "-i", "0.2", dst}, {"-c", "4", "-i", "0.2", "-s", "8", dst}} {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			var got [2]struct {
+				stdout, stderr string
+				err            error
+			}
+			for i, bin := range []string{"/usr/bin/ping", pingBin} {
+				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+				defer cancel()
+				cmd := lab.Command(ctx, lab.Client, bin, args...)
+				var out, errOut bytes.Buffer
+				cmd.Stdout, cmd.Stderr = &out, &errOut
+				if err := cmd.Start(); err != nil {
+					t.Fatal(err)
+				}
+				time.Sleep(500 * time.Millisecond)
+				cmd.Process.Signal(syscall.SIGQUIT)
+				got[i].err = cmd.Wait()
+				got[i].stdout, got[i].stderr = out.String(), errOut.String()
+			}
+			ref, ours := got[0], got[1]
+			if ours.err != nil || ref.err != nil {
+				t.Fatalf("after SIGQUIT: ours %v, iputils %v\n%s%s", ours.err, ref.err, ours.stdout, ours.stderr)
+			}
+			want := line
+			if slices.Contains(args, "-s") {
+				want = regexp.MustCompile(`^\r[0-9]+/[0-9]+ packets, 0% loss\n$`)
+			}
+			if !want.MatchString(ref.stderr) {
+				t.Fatalf("iputils printed %q: not the line this test knows", ref.stderr)
+			}
+			if !want.MatchString(ours.stderr) {
+				t.Errorf("status %q, iputils %q", ours.stderr, ref.stderr)
+			}
+			if a, b := normalize(ours.stdout), normalize(ref.stdout); a != b {
+				t.Errorf("stdout differs\nours:\n%q\niputils:\n%q", a, b)
+			}
+		})
+	}
+}
+
+// What goes on the wire is what the originals send, as tcpdump -x shows
+// it: iputils' data is its send time (a struct timeval) and then the
+// counting bytes from 0x10; fping's is zeros. Only the time may differ.
+func TestPayloadOnTheWireLikeTheOriginals(t *testing.T) {
+	dir := t.TempDir()
+	os.Chmod(dir, 0o755)
+	fpingBin := filepath.Join(dir, "fping")
+	if err := os.Symlink(pingBin, fpingBin); err != nil {
+		t.Fatal(err)
+	}
+	lab := netlab.ForTest(t, netlab.Spec{Routers: 1})
+	dst := lab.Server.Addr4.String()
+	// data is the ICMP data of the first echo request cmd sends, as
+	// tcpdump prints it in hex.
+	data := func(cmd ...string) []byte {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		dump := lab.Command(ctx, lab.Client, "tcpdump", "-c", "1", "-x", "-n", "-i", "to-r1", "icmp[icmptype] = icmp-echo")
+		var out bytes.Buffer
+		dump.Stdout = &out
+		stderr, _ := dump.StderrPipe()
+		if err := dump.Start(); err != nil {
+			t.Fatal(err)
+		}
+		listening := make(chan struct{})
+		go func() {
+			sc := bufio.NewScanner(stderr)
+			for sc.Scan() {
+				if strings.Contains(sc.Text(), "listening on") {
+					close(listening)
+					break
+				}
+			}
+			io.Copy(io.Discard, stderr)
+		}()
+		select {
+		case <-listening:
+		case <-time.After(10 * time.Second):
+			t.Fatal("tcpdump did not start listening within 10s")
+		}
+		labtest.Run(t, lab, lab.Client, 30*time.Second, cmd...)
+		dump.Wait()
+		var pkt []byte
+		for _, line := range strings.Split(out.String(), "\n") {
+			_, hexes, ok := strings.Cut(line, ":  ")
+			if !ok {
+				continue
+			}
+			b, err := hex.DecodeString(strings.ReplaceAll(strings.TrimSpace(hexes), " ", ""))
+			if err != nil {
+				t.Fatalf("tcpdump -x line %q: %v", line, err)
+			}
+			pkt = append(pkt, b...)
+		}
+		if len(pkt) < 28 {
+			t.Fatalf("%v: no echo request seen\n%s", cmd, out.String())
+		}
+		return pkt[28:] // past the IPv4 (20) and ICMP (8) headers
+	}
+	for _, size := range []string{"40", "8"} {
+		ref, ours := data("/usr/bin/ping", "-c", "1", "-s", size, dst), data(pingBin, "-c", "1", "-s", size, dst)
+		skip := 0
+		if len(ref) >= 16 {
+			skip = 16 // the send time
+			if sec := int64(binary.NativeEndian.Uint64(ours[:8])); time.Since(time.Unix(sec, 0)).Abs() > time.Minute {
+				t.Errorf("-s %s: our send time reads %d, not now", size, sec)
+			}
+		}
+		if len(ours) != len(ref) || !bytes.Equal(ours[skip:], ref[skip:]) {
+			t.Errorf("-s %s: data % x, iputils' % x", size, ours, ref)
+		}
+	}
+	ref, ours := data("fping", "-c", "1", "-b", "24", dst), data(fpingBin, "-c", "1", "-b", "24", dst)
+	if !bytes.Equal(ours, ref) {
+		t.Errorf("fping -b 24: data % x, fping's % x", ours, ref)
 	}
 }

@@ -23,6 +23,8 @@ import (
 const fpingDescription = `fping's dialect of rawkit's ping: many targets at once, each either alive or
 unreachable (or, with -c and -C, a line per probe and a summary per target).
 The results go to stdout, ICMP errors and summaries to stderr, as fping's.
+Ctrl-\ (SIGQUIT) prints fping's interval summary on stderr: each target's
+probes since the last one (-Q SECS prints it every SECS); the run goes on.
 
 PRIVILEGE:
    As ping: a raw ICMP socket needs CAP_NET_RAW; without it the unprivileged
@@ -72,7 +74,7 @@ func newFpingApp() *cli.App {
 			&cli.BoolFlag{Name: "version", Aliases: []string{"v"}, Usage: "show the version"},
 			&cli.BoolFlag{Name: "o", Aliases: []string{"outage"}, Usage: "accumulated outage time (not supported: refused)"},
 			&cli.BoolFlag{Name: "N", Aliases: []string{"netdata"}, Usage: "netdata output (not supported: refused)"},
-			&cli.Float64Flag{Name: "Q", Aliases: []string{"squiet"}, Usage: "interval summaries (not supported: refused)"},
+			&cli.Float64Flag{Name: "Q", Aliases: []string{"squiet"}, Usage: "as -q, with an interval summary every `secs` seconds on stderr (-c, -C, -l)"},
 			&cli.BoolFlag{Name: "json", Usage: "rawkit's NDJSON records instead (docs/json.md)"},
 		},
 		Action: runFping,
@@ -85,6 +87,7 @@ func runFping(c *cli.Context) error {
 		return err
 	}
 	sweepProcs(opts.Targets)
+	opts.StatusRequests = statusRequests()
 	return ping.Run(c.Context, opts, c.App.Writer, c.App.ErrWriter)
 }
 
@@ -92,11 +95,10 @@ func fpingOptions(c *cli.Context) (ping.Options, error) {
 	if err := cmdline.Refuse(c, [][2]string{
 		{"o", "-o (outage time): not supported"},
 		{"N", "-N (netdata output): not supported"},
-		{"Q", "-Q (interval summaries): not supported"},
 	}); err != nil {
 		return ping.Options{}, err
 	}
-	out := &ping.FpingOutput{Alive: c.Bool("a"), Unreach: c.Bool("u"), Quiet: c.Bool("q"), Stats: c.Bool("s"),
+	out := &ping.FpingOutput{Alive: c.Bool("a"), Unreach: c.Bool("u"), Quiet: c.Bool("q") || c.IsSet("Q"), Stats: c.Bool("s"),
 		Elapsed: c.Bool("e"), Timestamp: c.Bool("D"), MinReachable: c.Int("x")}
 	o := ping.Options{Fping: out, JSON: c.Bool("json"), TTL: c.Int("H"), Iface: c.String("I"), MinReachable: c.Int("x")}
 	if o.JSON {
@@ -139,8 +141,13 @@ func fpingOptions(c *cli.Context) (ping.Options, error) {
 		}
 		o.Source = a
 	}
+	if q := c.Float64("Q"); q < 0 {
+		return o, report.Usagef("-Q %v: a number of seconds, not negative", q)
+	}
+	// fping's data is zeros, or random bytes with -R, and never a time.
+	o.NoStamp = true
 	if c.Bool("R") {
-		o.Pattern = make([]byte, 16)
+		o.Pattern = make([]byte, max(o.Size, 1))
 		rand.Read(o.Pattern)
 	}
 	ms := func(v float64) time.Duration { return time.Duration(v * float64(time.Millisecond)) }
@@ -164,6 +171,7 @@ func fpingOptions(c *cli.Context) (ping.Options, error) {
 		}
 		o.Interval = ms(period)
 		o.Wait = min(ms(period), 2*time.Second)
+		o.SplitEvery = time.Duration(c.Float64("Q") * float64(time.Second))
 		if c.IsSet("t") {
 			o.Wait = ms(c.Float64("t"))
 		}

@@ -93,3 +93,53 @@ func TestRunbookFormsLikeFping(t *testing.T) {
 		})
 	}
 }
+
+// fping -Q (and Ctrl-\\, SIGQUIT): on stderr, every interval, the time
+// and each target's probes since the last summary, then fping's usual
+// summaries. The split counts depend on where the intervals fall, so
+// they are masked; the loss of each target is not, and the final
+// summaries are compared whole.
+func TestIntervalSummariesLikeFping(t *testing.T) {
+	dir := t.TempDir()
+	os.Chmod(dir, 0o755)
+	fpingBin := filepath.Join(dir, "fping")
+	if err := os.Symlink(pingBin, fpingBin); err != nil {
+		t.Fatal(err)
+	}
+	lab := netlab.ForTest(t, netlab.Spec{Routers: 1})
+	dst := lab.Server.Addr4.String()
+	silent := "198.18.200.1"
+	stamp := regexp.MustCompile(`(?m)^\[[0-9]{2}:[0-9]{2}:[0-9]{2}\]$`)
+	counts := regexp.MustCompile(`xmt/rcv/%loss = [0-9]+/[0-9]+/`)
+	form := []string{"-c", "6", "-p", "100", "-Q", "0.25", dst, silent}
+	ref := labtest.Run(t, lab, lab.Client, time.Minute, append([]string{"fping"}, form...)...)
+	ours := labtest.Run(t, lab, lab.Client, time.Minute, append([]string{fpingBin}, form...)...)
+	if ours.Code != ref.Code || ours.Stdout != ref.Stdout {
+		t.Errorf("exit %d, fping %d; stdout %q, fping %q", ours.Code, ref.Code, ours.Stdout, ref.Stdout)
+	}
+	if n := len(stamp.FindAllString(ref.Stderr, -1)); n < 1 {
+		t.Fatalf("fping printed no interval summary:\n%s", ref.Stderr)
+	}
+	// The summaries before the end, masked; the last lines (a target's
+	// each) whole.
+	split := func(s string) (string, string) {
+		lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+		k := max(len(lines)-2, 0)
+		splits := strings.Join(lines[:k], "\n")
+		return counts.ReplaceAllString(stamp.ReplaceAllString(splits, "[T]"), "xmt/rcv/%loss = X/X/"), normalizeFping(strings.Join(lines[k:], "\n"), true)
+	}
+	oursSplits, oursEnd := split(ours.Stderr)
+	refSplits, refEnd := split(ref.Stderr)
+	if oursEnd != refEnd {
+		t.Errorf("final summaries differ\nours:\n%s\nfping:\n%s", oursEnd, refEnd)
+	}
+	// The number of intervals may differ by one where the run's end
+	// falls: compare the first two.
+	first := func(s string) string {
+		blocks := strings.SplitAfter(s, "[T]")
+		return normalizeFping(strings.Join(blocks[:min(3, len(blocks))], ""), false)
+	}
+	if a, b := first(oursSplits), first(refSplits); a != b {
+		t.Errorf("interval summaries differ\nours:\n%s\nfping:\n%s", oursSplits, refSplits)
+	}
+}

@@ -9,10 +9,12 @@ import (
 	"math"
 	"net/netip"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -26,6 +28,9 @@ import (
 const description = `Pings every target concurrently over one ICMP socket per address family.
 A target is an address, a host name or a CIDR block (every host address in it).
 Options may follow the targets: ping 198.18.2.2 -c 3
+Ctrl-\ (SIGQUIT) prints the statistics so far on stderr, as iputils; the
+run goes on. Below 16 bytes of data (-s) the text has no times, as
+iputils'; --json keeps them.
 
 PRIVILEGE:
    A raw ICMP socket needs CAP_NET_RAW: run as root, or once
@@ -125,7 +130,17 @@ func run(c *cli.Context) error {
 		return err
 	}
 	sweepProcs(opts.Targets)
+	opts.StatusRequests = statusRequests()
 	return ping.Run(c.Context, opts, c.App.Writer, c.App.ErrWriter)
+}
+
+// statusRequests are SIGQUIT's (Ctrl-\): iputils and fping print the
+// statistics so far and go on, where the Go runtime would dump its
+// goroutines and exit.
+func statusRequests() <-chan os.Signal {
+	c := make(chan os.Signal, 1)
+	signal.Notify(c, syscall.SIGQUIT)
+	return c
 }
 
 // sweepProcs gives the runtime back its CPUs for more than one target or
