@@ -11,7 +11,9 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/net/bpf"
@@ -98,6 +100,12 @@ type Options struct {
 	// Ready, if set, is called once the capture socket is bound and
 	// packets are being kept.
 	Ready func()
+	// Name is the program's name, before tcpdump's one-line tallies.
+	Name string
+	// InfoRequests (SIGUSR1) ask for the tallies so far on stderr, in
+	// tcpdump's one line; FlushRequests (SIGUSR2) write out what a -w
+	// file has buffered. The capture goes on.
+	InfoRequests, FlushRequests <-chan os.Signal
 	// Listen opens the capture socket; nil opens a real one with
 	// rawsock.ListenPacket. Tests substitute a fake.
 	Listen func(rawsock.PacketConfig) (Source, error)
@@ -312,6 +320,11 @@ func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 	// The queue's batches, the reader's and the one being written.
 	pool := newBatchPool(depth + 2)
 	var queueDrops, received uint64
+	// What the reader has counted, published once a batch of the ring
+	// for the tallies a SIGUSR1 asks for; and a -w file's flush asked
+	// of a reader that writes it (SIGUSR2).
+	var shownWritten, shownReceived, shownQueueDrops atomic.Uint64
+	var flushWanted atomic.Bool
 	stop := make(chan struct{}) // stop at once (the count is reached, a second signal)
 	// drain asks the reader to stop at the ring position of the moment
 	// it was closed (Ctrl-C, SIGTERM, --duration): markNanos holds that
@@ -367,6 +380,13 @@ func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 			if d.active && d.overdue(time.Now()) { // no clock read unless stopping
 				finish(nil)
 				return
+			}
+			if direct && flushWanted.Load() {
+				flushWanted.Store(false)
+				if err := out.flush(); err != nil {
+					finish(err)
+					return
+				}
 			}
 			k, err := conn.NextBatch(0, pkts)
 			if err == nil && k == 0 {
@@ -479,6 +499,9 @@ func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 					send()
 				}
 			}
+			shownReceived.Store(received)
+			shownWritten.Store(written)
+			shownQueueDrops.Store(queueDrops)
 		}
 	}()
 	if owners != nil {
@@ -507,6 +530,28 @@ func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 		}
 	}
 	hurry := shutdown.Hurry(ctx)
+	// tcpdump -v -w: "Got N" once a second while it changes, as the
+	// user sees no lines.
+	var got <-chan time.Time
+	if opts.Verbose > 0 && opts.WriteFile != "" && !opts.Print {
+		tick := time.NewTicker(time.Second)
+		defer tick.Stop()
+		got = tick.C
+	}
+	lastGot := ^uint64(0)
+	captured := func() uint64 {
+		if direct {
+			return shownWritten.Load()
+		}
+		return st.Captured
+	}
+	dropped := func() uint64 {
+		var kernel uint64
+		if dc, ok := conn.(dropCounter); ok {
+			kernel, _ = dc.Dropped()
+		}
+		return kernel + shownQueueDrops.Load()
+	}
 loop:
 	for {
 		var quit <-chan struct{}
@@ -546,6 +591,21 @@ loop:
 		case <-hurry:
 			// A second signal: what is queued is left, the file closed.
 			break loop
+		case <-opts.InfoRequests:
+			fmt.Fprintf(stderr, "%s: %s captured, %s received by filter, %s dropped by kernel\n", opts.Name,
+				packetsNoun(captured()), packetsNoun(shownReceived.Load()), packetsNoun(dropped()))
+		case <-opts.FlushRequests:
+			if direct {
+				flushWanted.Store(true) // the reader writes the file
+			} else if err := out.flush(); err != nil {
+				runErr = err
+				break loop
+			}
+		case <-got:
+			if n := captured(); n != lastGot {
+				fmt.Fprintf(stderr, "Got %d\r", n)
+				lastGot = n
+			}
 		}
 	}
 	close(stop)
@@ -635,6 +695,21 @@ func invalidHeader(caplen, wire int) string {
 	return "[Invalid header: " + strings.Join(why, ", ") + "]"
 }
 
+// packetsNoun is n with tcpdump's noun: "1 packet", "2 packets".
+func packetsNoun(n uint64) string {
+	if n == 1 {
+		return "1 packet"
+	}
+	return strconv.FormatUint(n, 10) + " packets"
+}
+
+// dropCounter is a Source that says how many packets the kernel has
+// dropped since it was opened without touching what its reader counts:
+// a SIGUSR1's tallies ask it while the reader runs.
+type dropCounter interface {
+	Dropped() (uint64, error)
+}
+
 // finish flushes the output, prints tcpdump's tallies and picks the exit.
 func finish(out *output, st Stats, stderr io.Writer, runErr error) error {
 	failed := false
@@ -646,7 +721,7 @@ func finish(out *output, st Stats, stderr io.Writer, runErr error) error {
 	if err := out.close(st); err != nil && runErr == nil {
 		runErr = err
 	}
-	fmt.Fprintf(stderr, "%d packets captured\n%d packets received by filter\n%d packets dropped by kernel\n", st.Captured, st.Received, st.Dropped)
+	fmt.Fprintf(stderr, "%s captured\n%s received by filter\n%s dropped by kernel\n", packetsNoun(st.Captured), packetsNoun(st.Received), packetsNoun(st.Dropped))
 	if runErr != nil {
 		return runErr
 	}

@@ -45,6 +45,7 @@ func (c *PacketConn) Cooked() bool                                   { return fa
 func (c *PacketConn) Next(time.Duration) (Packet, bool, error)       { return Packet{}, false, errNotLinux }
 func (c *PacketConn) NextBatch(time.Duration, []Packet) (int, error) { return 0, errNotLinux }
 func (c *PacketConn) Stats() (uint64, uint64, error)                 { return 0, 0, errNotLinux }
+func (c *PacketConn) Dropped() (uint64, error)                       { return 0, errNotLinux }
 func (c *PacketConn) Close() error                                   { return nil }
 func ListenICMP(ICMPConfig) (*ICMPConn, error)                       { return nil, errNotLinux }
 func ListenIP(IPConfig) (*IPConn, error)                             { return nil, errNotLinux }

@@ -317,6 +317,19 @@ func (c *PacketConn) Stats() (received, dropped uint64, err error) {
 	return c.received, c.drops, nil
 }
 
+// Dropped returns the packets the kernel dropped for want of room in the
+// ring since the socket was opened. Unlike Stats it reads nothing the
+// ring's reader writes, so it may be called while another goroutine
+// reads; not, though, beside Stats.
+func (c *PacketConn) Dropped() (uint64, error) {
+	s, err := unix.GetsockoptTpacketStatsV3(c.fd, unix.SOL_PACKET, unix.PACKET_STATISTICS)
+	if err != nil {
+		return c.drops, os.NewSyscallError("getsockopt PACKET_STATISTICS", err)
+	}
+	c.drops += uint64(s.Drops)
+	return c.drops, nil
+}
+
 // Close releases the ring and the socket. A Next waiting in another
 // goroutine returns os.ErrClosed; the ring is unmapped once it has.
 func (c *PacketConn) Close() error {

@@ -8,7 +8,10 @@ import (
 	"io"
 	"net"
 	"os"
+	"os/signal"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -32,6 +35,8 @@ runs on each packet here. An expression this build does not support is an
 error, never a different filter; -d prints the program.
 
 At exit, tcpdump's tallies on stderr: captured, received by filter, dropped.
+As tcpdump: SIGUSR1 prints them so far on one line, SIGUSR2 writes out the -w
+file's buffer, and -v with -w says "Got N" each second; the capture goes on.
 --expect makes the capture a verdict: --expect 'count>=1' --duration 10 (the
 packet a runbook waits for came), --expect none (nothing matched: a firewall
 rule holds), --expect 'dropped==0'; a failed one exits 1 and says which.
@@ -225,15 +230,31 @@ func run(c *cli.Context) error {
 	if o.WriteFile != "" && o.JSON {
 		return report.Usagef("-w and --json are mutually exclusive")
 	}
-	// Said once the socket is open and bound, as tcpdump does: a script
-	// may start its traffic on this line.
+	// Said once the socket is open and bound, in tcpdump's words: a
+	// script may start its traffic on this line.
+	o.Name = filepath.Base(os.Args[0])
 	o.Ready = func() {
 		size := o.Snaplen
 		if size == 0 {
 			size = 262144
 		}
-		fmt.Fprintf(c.App.ErrWriter, "sniff: listening on %s, capture size %d bytes\n", o.Iface, size)
+		link := "EN10MB (Ethernet)"
+		if o.Iface == "any" {
+			link = "LINUX_SLL (Linux cooked v1)"
+		}
+		if o.Verbose == 0 && o.WriteFile == "" {
+			fmt.Fprintf(c.App.ErrWriter, "%s: verbose output suppressed, use -v[v]... for full protocol decode\n", o.Name)
+		} else {
+			fmt.Fprintf(c.App.ErrWriter, "%s: ", o.Name)
+		}
+		fmt.Fprintf(c.App.ErrWriter, "listening on %s, link-type %s, snapshot length %d bytes\n", o.Iface, link, size)
 	}
+	// As tcpdump: SIGUSR1 prints the tallies so far, SIGUSR2 flushes
+	// the -w file; the Go runtime's default would end the capture.
+	info, flush := make(chan os.Signal, 1), make(chan os.Signal, 1)
+	signal.Notify(info, syscall.SIGUSR1)
+	signal.Notify(flush, syscall.SIGUSR2)
+	o.InfoRequests, o.FlushRequests = info, flush
 	return capture.Run(c.Context, o, c.App.Writer, c.App.ErrWriter)
 }
 
