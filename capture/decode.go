@@ -23,20 +23,21 @@ type summary struct {
 }
 
 // decode describes a packet starting at a header of the given ethertype
-// (data is the network header onward).
-func decode(ethertype uint16, data []byte) summary {
+// (data is the network header onward); quick is tcpdump's -q, which
+// leaves TCP and UDP at their lengths.
+func decode(ethertype uint16, data []byte, quick bool) summary {
 	switch ethertype {
 	case 0x0800:
-		return decodeIPv4(data)
+		return decodeIPv4(data, quick)
 	case 0x86dd:
-		return decodeIPv6(data)
+		return decodeIPv6(data, quick)
 	case 0x0806:
 		return decodeARP(data)
 	}
 	return summary{proto: fmt.Sprintf("ethertype-%#04x", ethertype), text: fmt.Sprintf("ethertype Unknown (%#06x), length %d", ethertype, len(data))}
 }
 
-func decodeIPv4(b []byte) summary {
+func decodeIPv4(b []byte, quick bool) summary {
 	if len(b) < 20 || b[0]>>4 != 4 {
 		return summary{proto: "ip", text: "IP truncated-ip"}
 	}
@@ -58,11 +59,11 @@ func decodeIPv4(b []byte) summary {
 	if frag != 0 {
 		return summary{src: src, dst: dst, proto: "ip", text: fmt.Sprintf("IP %s > %s: ip-proto-%d", src, dst, b[9])}
 	}
-	s := transport("IP", src, dst, int(b[9]), payload, max(total-ihl, 0), int(b[8]))
+	s := transport("IP", src, dst, int(b[9]), payload, max(total-ihl, 0), int(b[8]), quick)
 	return s
 }
 
-func decodeIPv6(b []byte) summary {
+func decodeIPv6(b []byte, quick bool) summary {
 	if len(b) < 40 || b[0]>>4 != 6 {
 		return summary{proto: "ip6", text: "IP6 truncated-ip6"}
 	}
@@ -96,7 +97,7 @@ func decodeIPv6(b []byte) summary {
 		}
 		break
 	}
-	s := transport(name, src, dst, next, payload, plen, int(b[7]))
+	s := transport(name, src, dst, next, payload, plen, int(b[7]), quick)
 	if hbh {
 		s.text = afterAddrs(s.text, "HBH ")
 	}
@@ -126,7 +127,7 @@ func tcpFlagText(fl byte) string {
 
 // transport describes an IP payload of protocol proto, length bytes on
 // the wire; ttl is the IP header's (VRRP names one that is not 255).
-func transport(ipName, src, dst string, proto int, b []byte, length, ttl int) summary {
+func transport(ipName, src, dst string, proto int, b []byte, length, ttl int, quick bool) summary {
 	s := summary{src: src, dst: dst}
 	switch proto {
 	case 6:
@@ -143,6 +144,10 @@ func transport(ipName, src, dst string, proto int, b []byte, length, ttl int) su
 		data := max(len(b)-off, 0)
 		if length > 0 {
 			data = max(length-off, 0)
+		}
+		if quick {
+			s.text = fmt.Sprintf("%s %s.%d > %s.%d: tcp %d", ipName, src, s.sport, dst, s.dport, data)
+			return s
 		}
 		var t strings.Builder
 		fmt.Fprintf(&t, "%s %s.%d > %s.%d: Flags [%s]", ipName, src, s.sport, dst, s.dport, s.flags)
@@ -166,7 +171,15 @@ func transport(ipName, src, dst string, proto int, b []byte, length, ttl int) su
 		}
 		s.sport, s.dport = int(binary.BigEndian.Uint16(b[0:])), int(binary.BigEndian.Uint16(b[2:]))
 		ulen := int(binary.BigEndian.Uint16(b[4:])) - 8
+		if quick {
+			s.text = fmt.Sprintf("%s %s.%d > %s.%d: UDP, length %d", ipName, src, s.sport, dst, s.dport, ulen)
+			return s
+		}
 		if s.sport == 53 || s.dport == 53 || s.sport == 5353 || s.dport == 5353 {
+			if ulen >= 0 && ulen < 12 {
+				s.text = fmt.Sprintf("%s %s.%d > %s.%d: %s", ipName, src, s.sport, dst, s.dport, dnsTooShort(ulen))
+				return s
+			}
 			if d := dnsText(b[8:], s.sport == 5353 || s.dport == 5353); d != "" {
 				s.text = fmt.Sprintf("%s %s.%d > %s.%d: %s (%d)", ipName, src, s.sport, dst, s.dport, d, ulen)
 				return s
@@ -203,6 +216,10 @@ func transport(ipName, src, dst string, proto int, b []byte, length, ttl int) su
 		s.text = fmt.Sprintf("%s %s > %s: %s", ipName, src, dst, vrrpText(b, max(length, len(b)), ttl))
 	case 2:
 		s.proto = "igmp"
+		if quick {
+			s.text = fmt.Sprintf("%s %s > %s: igmp", ipName, src, dst)
+			break
+		}
 		s.text = fmt.Sprintf("%s %s > %s: %s", ipName, src, dst, igmpText(b, max(length, len(b))))
 	default:
 		s.proto = fmt.Sprintf("ip-proto-%d", proto)

@@ -45,6 +45,12 @@ func className(c uint16) string {
 	return fmt.Sprintf("(Class %d)", c)
 }
 
+// dnsTooShort is tcpdump's word for a DNS port's datagram of n bytes,
+// too few for a DNS header.
+func dnsTooShort(n int) string {
+	return fmt.Sprintf("domain [length %d < 12] (invalid)", n)
+}
+
 // dnsText is the text of DNS message b, "" when b is too short to be
 // one; mdns marks multicast DNS (port 5353), whose class words carry
 // flags. What is cut short ends in tcpdump's " [|domain]".

@@ -54,6 +54,9 @@ type Options struct {
 	// Verbose is tcpdump's -v count: the IP header's fields and the
 	// TCP checksum (1), the UDP checksum over IPv4 too (2).
 	Verbose int
+	// Quick is tcpdump's -q count: TCP and UDP lines give the length
+	// alone ("tcp 0", "UDP, length 2"), -e the link type's name alone.
+	Quick int
 	// Hex (-X) and ASCII (-A) dump each packet from its network header;
 	// HexOnly (-x) without the ASCII column; WithLink (-xx, -XX) from the
 	// link header.
@@ -142,6 +145,7 @@ type captured struct {
 	wire     int
 	ts       time.Time
 	ifname   string
+	ifindex  int
 	outgoing bool
 	proto    uint16
 	// orig is the frame as the file holds it, when it was rewritten into
@@ -438,7 +442,7 @@ func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 				if direct {
 					// Files only: written from the ring here, as tcpdump
 					// does, with no queue between.
-					c := captured{wire: p.Length, ts: p.Time, ifname: ifname(p.Ifindex), outgoing: p.Outgoing, proto: p.Protocol}
+					c := captured{wire: p.Length, ts: p.Time, ifname: ifname(p.Ifindex), ifindex: p.Ifindex, outgoing: p.Outgoing, proto: p.Protocol}
 					switch {
 					case cooked:
 						var h [16]byte
@@ -473,7 +477,7 @@ func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 						continue
 					}
 				}
-				c := captured{wire: p.Length, ts: p.Time, ifname: ifname(p.Ifindex), outgoing: p.Outgoing, proto: p.Protocol}
+				c := captured{wire: p.Length, ts: p.Time, ifname: ifname(p.Ifindex), ifindex: p.Ifindex, outgoing: p.Outgoing, proto: p.Protocol}
 				if cooked {
 					var h [16]byte
 					cookedHeader(h[:], *p)
@@ -522,6 +526,7 @@ func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 	var st Stats
 	var runErr error
 	stopping := false
+	interrupted := false // by a signal: tcpdump then ends its lines with an empty one
 	beginFinish := func() {
 		if !stopping {
 			stopping = true
@@ -587,9 +592,11 @@ loop:
 			timeout = nil
 			beginFinish()
 		case <-quit:
+			interrupted = true
 			beginFinish()
 		case <-hurry:
 			// A second signal: what is queued is left, the file closed.
+			interrupted = true
 			break loop
 		case <-opts.InfoRequests:
 			fmt.Fprintf(stderr, "%s: %s captured, %s received by filter, %s dropped by kernel\n", opts.Name,
@@ -620,6 +627,11 @@ loop:
 	}
 	_, kernelDrops, _ := conn.Stats()
 	st.Received, st.Dropped = received, kernelDrops+queueDrops
+	if interrupted && !opts.JSON && opts.WriteFile != "-" {
+		// tcpdump, stopped by a signal, ends a line it may have been
+		// printing: an empty line on stdout, before the tallies.
+		out.trailer = "\n"
+	}
 	return finish(out, st, stderr, runErr)
 }
 
@@ -744,7 +756,8 @@ func finish(out *output, st Stats, stderr io.Writer, runErr error) error {
 func cookedHeader(h []byte, p rawsock.Packet) {
 	binary.BigEndian.PutUint16(h[0:], uint16(p.PktType))
 	binary.BigEndian.PutUint16(h[2:], p.HAType)
-	clear(h[4:14])
+	binary.BigEndian.PutUint16(h[4:], uint16(p.HALen))
+	copy(h[6:14], p.HAddr[:])
 	binary.BigEndian.PutUint16(h[14:], p.Protocol)
 }
 

@@ -18,7 +18,8 @@ func FuzzDecode(f *testing.F) {
 	f.Add(uint16(0x806), make([]byte, 28))
 	f.Add(uint16(0x800), []byte{0x45, 0, 0, 40, 0, 0, 0, 0, 64, 17, 0, 0, 198, 18, 0, 1, 198, 18, 1, 2, 0, 53, 0, 53, 0, 20, 0, 0, 0x12, 0x34, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 3, 'w', 'w', 'w', 0, 0, 1, 0, 1})
 	f.Fuzz(func(t *testing.T, et uint16, b []byte) {
-		decode(et, b)
+		decode(et, b, false)
+		decode(et, b, true)
 	})
 }
 

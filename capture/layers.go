@@ -44,6 +44,7 @@ type decoder struct {
 	inner         *decoder // a tunnel's inner frames (VXLAN, OTV, Geneve)
 	depth         int      // tunnels within tunnels decoded so far
 	verbose       int      // tcpdump's -v count: checksums are checked
+	quick         int      // tcpdump's -q count: TCP and UDP said by their lengths
 	frame         []byte   // the frame being decoded
 	// names caches addresses' text: a capture sees few addresses many
 	// times, and formatting each one per packet was a third of a
@@ -178,17 +179,23 @@ func (d *decoder) describe(frame []byte, wire int) summary {
 		ulen := int(d.udp.Length) - 8
 		sum := d.udpSum()
 		mdns := s.sport == 5353 || s.dport == 5353
-		if s.sport == 53 || s.dport == 53 || mdns {
+		if d.quick > 0 {
+			// -q: no application's decoding, the length alone.
+		} else if s.sport == 53 || s.dport == 53 || mdns {
+			if ulen >= 0 && ulen < 12 {
+				s.text = fmt.Sprintf("%s %s.%d > %s.%d: %s%s", ipName, s.src, s.sport, s.dst, s.dport, sum, dnsTooShort(ulen))
+				return s
+			}
 			if t := dnsText(d.udp.Payload, mdns); t != "" {
 				s.text = fmt.Sprintf("%s %s.%d > %s.%d: %s%s (%d)", ipName, s.src, s.sport, s.dst, s.dport, sum, t, ulen)
 				return s
 			}
 		}
-		if t := d.tunnel(s.sport, s.dport, d.udp.Payload); t != "" {
+		if t := d.tunnel(s.sport, s.dport, d.udp.Payload); t != "" && d.quick == 0 {
 			s.text = fmt.Sprintf("%s %s.%d > %s.%d: %s%s", ipName, s.src, s.sport, s.dst, s.dport, sum, t)
 			return s
 		}
-		if t := udpApp(s.sport, s.dport, d.udp.Payload, appLength(ulen, ipLen-8)); t != "" {
+		if t := udpApp(s.sport, s.dport, d.udp.Payload, appLength(ulen, ipLen-8)); t != "" && d.quick == 0 {
 			s.text = fmt.Sprintf("%s %s.%d > %s.%d: %s%s", ipName, s.src, s.sport, s.dst, s.dport, sum, t)
 			return s
 		}
@@ -218,7 +225,7 @@ func (d *decoder) describe(frame []byte, wire int) summary {
 	// it does not decode, a truncated packet, another protocol): the
 	// byte-level description.
 	et, nh := networkOf(d.linkLT, frame)
-	return decode(et, nh)
+	return decode(et, nh, d.quick > 0)
 }
 
 func (d *decoder) tcpText(s summary, ipName string, ipLen int) summary {
@@ -234,6 +241,13 @@ func (d *decoder) tcpText(s summary, ipName string, ipLen int) summary {
 	b = strconv.AppendInt(b, int64(s.sport), 10)
 	b = append(append(append(b, " > "...), s.dst...), '.')
 	b = strconv.AppendInt(b, int64(s.dport), 10)
+	if d.quick > 0 {
+		// -q: the segment's length alone.
+		b = strconv.AppendInt(append(b, ": tcp "...), int64(data), 10)
+		d.line = b
+		s.text = lineText(b)
+		return s
+	}
 	b = append(append(append(b, ": Flags ["...), s.flags...), ']')
 	if d.verbose > 0 {
 		if seg, src, dst, ok := d.segment(t.Contents, ipLen); ok {
@@ -246,7 +260,7 @@ func (d *decoder) tcpText(s summary, ipName string, ipLen int) summary {
 			}
 		}
 	}
-	if t.SYN || data > 0 || t.FIN || t.RST {
+	if t.SYN || data > 0 || t.FIN || t.RST || d.verbose > 1 {
 		b = strconv.AppendUint(append(b, ", seq "...), uint64(seq), 10)
 		if data > 0 {
 			b = strconv.AppendUint(append(b, ':'), uint64(seq+uint32(data)), 10)
@@ -469,7 +483,7 @@ func (d *decoder) tunnel(sport, dport int, b []byte) string {
 		}
 		if ethertype != 0x6558 {
 			// Not Ethernet: the network header follows at once.
-			return decode(ethertype, frame).text
+			return decode(ethertype, frame, d.quick > 0).text
 		}
 		return d.inner.decode(frame).text
 	}

@@ -22,6 +22,9 @@ import (
 type output struct {
 	opts   Options
 	stdout io.Writer
+	// trailer is written to stdout after the last line: tcpdump's empty
+	// line when a signal stopped it.
+	trailer string
 	// owners names the process of each TCP and UDP packet (--process,
 	// --pid, --pname); nil otherwise.
 	owners *sockowner.Table
@@ -293,12 +296,15 @@ func (o *output) packet(c captured) error {
 	case attributed:
 		who = "?"
 	}
-	if dir != "" && c.ifname != "" {
-		parts = append(parts, c.ifname)
+	live := dir != "" && c.ifname != "" // a capture on "any"
+	if live {
+		// As tcpdump's printer of "any" (Linux cooked v2): the
+		// interface and the packet type, padded to 5 and 3.
+		parts = append(parts, fmt.Sprintf("%-5s", c.ifname))
 		if who != "" {
 			parts = append(parts, who)
 		}
-		parts = append(parts, dir)
+		parts = append(parts, fmt.Sprintf("%-3s", sllPacketType(c.data)))
 	} else if who != "" {
 		parts = append(parts, who)
 	}
@@ -313,7 +319,13 @@ func (o *output) packet(c captured) error {
 	text := buf
 	if o.opts.LinkHeader {
 		// tcpdump -e names the protocol in the link part, not again after.
-		parts = append(parts, o.linkText(c, et))
+		if live {
+			if t := o.sll2Text(c, et); t != "" {
+				parts = append(parts, t)
+			}
+		} else {
+			parts = append(parts, o.linkText(c, et))
+		}
 		for _, name := range []string{"IP6 ", "IP ", "ARP, "} {
 			if rest, ok := bytes.CutPrefix(text, []byte(name)); ok {
 				text = rest
@@ -343,7 +355,7 @@ func (o *output) packet(c captured) error {
 	case o.opts.HexOnly:
 		hexDump(w, dump, false)
 	case o.opts.ASCII:
-		asciiDump(w, nh)
+		asciiDump(w, dump)
 	}
 	if o.opts.LineBuffered {
 		return w.Flush()
@@ -415,6 +427,51 @@ func etherName(et uint16) string {
 	return "Unknown"
 }
 
+// sllPacketType names the packet type of a Linux cooked (v1) frame, as
+// tcpdump: In, B(roadcast), M(ulticast), P (to another host), Out.
+func sllPacketType(frame []byte) string {
+	if len(frame) < 2 {
+		return "?"
+	}
+	if t := binary.BigEndian.Uint16(frame); t < uint16(len(sllPacketTypes)) {
+		return sllPacketTypes[t]
+	}
+	return "?"
+}
+
+var sllPacketTypes = []string{"In", "B", "M", "P", "Out"}
+
+// sll2Text is tcpdump -e's link part of a live "any" packet, which
+// tcpdump captures as Linux cooked v2: the interface's index, the
+// address, the type and the length with v2's 20-byte header (the packet
+// here has v1's 16). -q leaves the type and length out.
+func (o *output) sll2Text(c captured, et uint16) string {
+	d := c.data
+	if len(d) < 16 {
+		return ""
+	}
+	t := fmt.Sprintf("ifindex %d", c.ifindex)
+	if binary.BigEndian.Uint16(d[4:]) == 6 {
+		t += " " + mac(d[6:12])
+	}
+	if o.opts.Quick > 0 {
+		return t
+	}
+	return t + fmt.Sprintf(" ethertype %s (0x%04x), length %d:", etherName(et), et, c.wire+4)
+}
+
+// etherType is an Ethernet type as tcpdump -e prints it: "ethertype
+// IPv4 (0x0800)", or with -q the name alone.
+func (o *output) etherType(et uint16) string {
+	if o.opts.Quick > 0 {
+		if n, ok := etherNames[et]; ok {
+			return n
+		}
+		return fmt.Sprintf("Unknown Ethertype (0x%04x)", et)
+	}
+	return fmt.Sprintf("ethertype %s (0x%04x)", etherName(et), et)
+}
+
 // linkText is tcpdump -e's link-level part of a line, with its
 // separator: ether_print's, sll_print's, null_if_print's.
 func (o *output) linkText(c captured, et uint16) string {
@@ -423,7 +480,7 @@ func (o *output) linkText(c captured, et uint16) string {
 	case o.lt == filter.Ethernet && len(d) >= 14:
 		t := fmt.Sprintf("%s > %s, ", mac(d[6:12]), mac(d[0:6]))
 		outer := binary.BigEndian.Uint16(d[12:])
-		t += fmt.Sprintf("ethertype %s (0x%04x), length %d:", etherName(outer), outer, c.wire)
+		t += fmt.Sprintf("%s, length %d:", o.etherType(outer), c.wire)
 		// VLAN tags, as tcpdump lists them after the length.
 		for at := 14; (outer == 0x8100 || outer == 0x88a8) && at+4 <= len(d); at += 4 {
 			tci := binary.BigEndian.Uint16(d[at:])
@@ -432,17 +489,16 @@ func (o *output) linkText(c captured, et uint16) string {
 			if tci&0x1000 != 0 {
 				t += " DEI,"
 			}
-			t += fmt.Sprintf(" ethertype %s (0x%04x),", etherName(outer), outer)
+			t += " " + o.etherType(outer) + ","
 		}
 		return t
 	case o.lt == filter.LinuxSLL && len(d) >= 16:
-		pkttype := map[uint16]string{0: "In", 1: "B", 2: "M", 3: "P", 4: "Out"}[binary.BigEndian.Uint16(d)]
-		if pkttype == "" {
-			pkttype = "?"
-		}
-		t := fmt.Sprintf("%3s ", pkttype)
+		t := fmt.Sprintf("%3s ", sllPacketType(d))
 		if binary.BigEndian.Uint16(d[4:]) == 6 {
 			t += mac(d[6:12]) + " "
+		}
+		if o.opts.Quick > 0 {
+			return strings.TrimSuffix(t, " ") // -q: sll_print says no more
 		}
 		return t + fmt.Sprintf("ethertype %s (0x%04x), length %d:", etherName(et), et, c.wire)
 	case len(c.orig) >= 4 && (strings.HasPrefix(c.linkName, "NULL") || strings.HasPrefix(c.linkName, "LOOP")):
@@ -453,10 +509,17 @@ func (o *output) linkText(c captured, et uint16) string {
 			af = binary.BigEndian.Uint32(c.orig)
 		}
 		name := map[uint32]string{2: "IPv4", 24: "IPv6", 28: "IPv6", 30: "IPv6", 7: "OSI", 23: "IPX"}[af]
-		if name == "" {
+		switch {
+		case o.opts.Quick > 0 && name == "":
+			return fmt.Sprintf("Unknown AF %d, length %d:", af, c.wire+4)
+		case o.opts.Quick > 0:
+			return fmt.Sprintf("%s, length %d:", name, c.wire+4)
+		case name == "":
 			name = "Unknown"
 		}
 		return fmt.Sprintf("AF %s (%d), length %d:", name, af, c.wire+4)
+	case strings.HasPrefix(c.linkName, "RAW") || strings.HasPrefix(c.linkName, "IPV4") || strings.HasPrefix(c.linkName, "IPV6"):
+		return "ip:" // raw_if_print's
 	}
 	return fmt.Sprintf("length %d:", c.wire)
 }
@@ -503,14 +566,20 @@ func hexDump(w *bufio.Writer, b []byte, ascii bool) {
 	}
 }
 
-// asciiDump writes tcpdump -A's printable rendering.
+// asciiDump writes tcpdump -A's printable rendering: a CR before an LF
+// is left out (lines end as on Unix), any other is a '.'.
 func asciiDump(w *bufio.Writer, b []byte) {
-	for _, c := range b {
-		if c == '\n' || c == '\r' || c == '\t' {
+	for i, c := range b {
+		switch {
+		case c == '\r':
+			if i+1 == len(b) || b[i+1] != '\n' {
+				w.WriteByte('.')
+			}
+		case c == '\n' || c == '\t' || c == ' ':
 			w.WriteByte(c)
-			continue
+		default:
+			w.WriteByte(printable(c))
 		}
-		w.WriteByte(printable(c))
 	}
 	w.WriteByte('\n')
 }
@@ -564,6 +633,13 @@ func (o *output) closeFile(st Stats) error {
 }
 
 func (o *output) close(st Stats) error {
+	if o.trailer != "" {
+		if o.text != nil {
+			o.text.WriteString(o.trailer)
+		} else {
+			io.WriteString(o.stdout, o.trailer)
+		}
+	}
 	if o.pcap != nil || o.pcapng != nil {
 		if o.text != nil {
 			o.text.Flush()
@@ -591,6 +667,7 @@ func (o *output) decoder() {
 		o.dec = newDecoder(o.lt)
 		o.dec.absolute = o.opts.AbsoluteSeq
 		o.dec.verbose = o.opts.Verbose
+		o.dec.quick = o.opts.Quick
 	}
 }
 

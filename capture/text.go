@@ -104,9 +104,6 @@ func txtLines(b []byte, proto string) string {
 // port 80 or 8080: ": HTTP", and the request or status line when the
 // segment starts one; with -v every line of the segment.
 func httpText(b []byte, verbose bool) string {
-	if verbose {
-		return fmt.Sprintf(": HTTP, length: %d", len(b)) + txtLines(b, "http")
-	}
 	text := ": HTTP"
 	tok, next := token(b, 0)
 	show := next != 0 && httpMethods[strings.ToUpper(tok)]
@@ -117,7 +114,12 @@ func httpText(b []byte, verbose bool) string {
 		}
 	}
 	if !show {
+		// A body's or a request's continuation: the protocol alone,
+		// with -v too.
 		return text
+	}
+	if verbose {
+		return fmt.Sprintf(": HTTP, length: %d", len(b)) + txtLines(b, "http")
 	}
 	line, ended, ok := firstLine(b)
 	switch {

@@ -35,6 +35,11 @@ type Packet struct {
 	Protocol uint16 // the link-layer protocol (ethertype)
 	VLAN     int    // the 802.1Q tag the kernel took off, -1 if none
 	HAType   uint16 // ARPHRD_ of the device
+	// HALen bytes of HAddr are the link-layer address the kernel gives
+	// (sockaddr_ll's): the sender's for a packet received, the device's
+	// own for one sent.
+	HALen uint8
+	HAddr [8]byte
 }
 
 // BlockTimeout is how long the kernel keeps a partly filled ring block

@@ -261,6 +261,8 @@ func (c *PacketConn) next(timeout time.Duration, p *Packet) (ok bool, err error)
 			Ifindex:  int(int32(ne.Uint32(sll[4:]))),
 			HAType:   ne.Uint16(sll[8:]),
 			PktType:  sll[10],
+			HALen:    min(sll[11], 8),
+			HAddr:    [8]byte(sll[12:20]),
 			VLAN:     -1,
 		}
 		p.Outgoing = p.PktType == unix.PACKET_OUTGOING
