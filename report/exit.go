@@ -28,10 +28,19 @@ const ExitCodesHelp = `EXIT STATUS:
 type Error struct {
 	Code int
 	Err  error
+	// Bare errors are printed as they are, without the tool's name
+	// before them: words of the classic tool that stand on their own.
+	Bare bool
 }
 
 func (e *Error) Error() string { return e.Err.Error() }
 func (e *Error) Unwrap() error { return e.Err }
+
+// Words is an error that is a classic tool's message as it stands,
+// capitals and full stop included.
+type Words string
+
+func (w Words) Error() string { return string(w) }
 
 // Usagef returns an error that exits with ExitUsage.
 func Usagef(format string, args ...any) error {

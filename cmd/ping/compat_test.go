@@ -259,3 +259,18 @@ func TestPayloadOnTheWireLikeTheOriginals(t *testing.T) {
 		t.Errorf("fping -b 24: data % x, fping's % x", ours, ref)
 	}
 }
+
+// A host that cannot be looked up (the lab reaches no name server), or
+// has no address of the family asked for: iputils' words on stderr
+// (getaddrinfo's), its exit code.
+func TestUnknownHostLikeIputils(t *testing.T) {
+	lab := netlab.ForTest(t, netlab.Spec{})
+	for _, args := range [][]string{{"-c", "1", "nosuch.invalid"}, {"-6", "-c", "1", "nosuch.invalid"}, {"-6", "-c", "1", "-i", "0.2", "localhost"}} {
+		ref := labtest.Run(t, lab, lab.Client, 30*time.Second, append([]string{"/usr/bin/ping"}, args...)...)
+		ours := labtest.Run(t, lab, lab.Client, 30*time.Second, append([]string{pingBin}, args...)...)
+		refErr := strings.Replace(ref.Stderr, "/usr/bin/ping:", "ping:", 1)
+		if ours.Code != ref.Code || ours.Stderr != refErr || normalize(ours.Stdout) != normalize(ref.Stdout) {
+			t.Errorf("%v: exit %d, stderr %q; iputils' %d, %q", args, ours.Code, ours.Stderr, ref.Code, refErr)
+		}
+	}
+}

@@ -16,6 +16,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/rawkit/rawkit/internal/cmdline"
+	"github.com/rawkit/rawkit/internal/hosts"
 	"github.com/rawkit/rawkit/rawsock"
 	"github.com/rawkit/rawkit/report"
 	"github.com/rawkit/rawkit/scan"
@@ -227,6 +228,12 @@ func run(c *cli.Context) error {
 		fmt.Fprintln(c.App.ErrWriter, "portscan: no CAP_NET_RAW for a SYN scan: falling back to a connect scan (--connect)")
 		opts.Type = scan.Connect
 		return scan.Run(c.Context, opts, c.App.Writer, c.App.ErrWriter)
+	}
+	var unknown *hosts.LookupError
+	if errors.As(err, &unknown) {
+		// nmap's words; it goes on without the target, where
+		// portscan stops (exit 2, docs/compat.md).
+		return &report.Error{Code: report.ExitUsage, Bare: true, Err: report.Words(fmt.Sprintf("Failed to resolve %q.", unknown.Host))}
 	}
 	return err
 }

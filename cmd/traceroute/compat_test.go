@@ -76,3 +76,17 @@ func TestRunbookFormsLikeTraceroute(t *testing.T) {
 		})
 	}
 }
+
+// A host that cannot be looked up (the lab reaches no name server): the
+// same two lines on stderr as traceroute's, the resolver's words and
+// where the argument stood, and the same exit code.
+func TestUnknownHostLikeTraceroute(t *testing.T) {
+	lab := netlab.ForTest(t, netlab.Spec{})
+	for _, args := range [][]string{{"nosuch.invalid"}, {"-n", "-q", "1", "nosuch.invalid"}, {"-6", "-n", "nosuch.invalid", "60"}} {
+		ref := labtest.Run(t, lab, lab.Client, 60*time.Second, append([]string{"/usr/sbin/traceroute"}, args...)...)
+		ours := labtest.Run(t, lab, lab.Client, 60*time.Second, append([]string{bin}, args...)...)
+		if ours.Code != ref.Code || ours.Stderr != ref.Stderr || ours.Stdout != ref.Stdout {
+			t.Errorf("%v: exit %d, stderr %q; traceroute's %d, %q", args, ours.Code, ours.Stderr, ref.Code, ref.Stderr)
+		}
+	}
+}

@@ -5,9 +5,12 @@
 package main
 
 import (
+	"errors"
+	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -15,6 +18,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/rawkit/rawkit/internal/cmdline"
+	"github.com/rawkit/rawkit/internal/hosts"
 	"github.com/rawkit/rawkit/report"
 	"github.com/rawkit/rawkit/trace"
 )
@@ -121,7 +125,15 @@ func run(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	return trace.Run(c.Context, opts, c.App.Writer, c.App.ErrWriter)
+	err = trace.Run(c.Context, opts, c.App.Writer, c.App.ErrWriter)
+	var unknown *hosts.LookupError
+	if errors.As(err, &unknown) {
+		// traceroute's two lines for a host it cannot look up: the
+		// resolver's words, then where the argument stood.
+		argc := slices.Index(os.Args, unknown.Host)
+		return &report.Error{Code: report.ExitUsage, Bare: true, Err: fmt.Errorf("%v\nCannot handle \"host\" cmdline arg `%s' on position 1 (argc %d)", unknown, unknown.Host, argc)}
+	}
+	return err
 }
 
 func options(c *cli.Context) (trace.Options, error) {

@@ -107,7 +107,10 @@ func Run(app *cli.App, d Dialect, args []string, stderr io.Writer) int {
 	}
 	code := ExitCode(err)
 	var silent *report.Error
-	if err != nil && !(errors.As(err, &silent) && silent == report.ErrNetwork) {
+	switch {
+	case err != nil && errors.As(err, &silent) && silent.Bare:
+		fmt.Fprintln(stderr, err)
+	case err != nil && !(errors.As(err, &silent) && silent == report.ErrNetwork):
 		fmt.Fprintf(stderr, "%s: %v\n", app.Name, err)
 		var fe *flagError
 		if errors.As(err, &fe) {

@@ -5,6 +5,7 @@ package hosts
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -41,10 +42,34 @@ func Lookup(ctx context.Context, host string, family int, resolve Resolver) (net
 	}
 	addrs, err := resolve(ctx, network, host)
 	if err != nil || len(addrs) == 0 {
-		return netip.Addr{}, report.Usagef("%s: cannot resolve: %v", host, err)
+		reason := "Name or service not known"
+		var dns *net.DNSError
+		switch {
+		case errors.As(err, &dns) && dns.IsNotFound:
+		case errors.As(err, &dns):
+			reason = "Temporary failure in name resolution"
+		case family != 0:
+			// The name may have addresses of the other family only.
+			if other, oerr := resolve(ctx, "ip", host); oerr == nil && len(other) > 0 {
+				reason = "Address family for hostname not supported"
+			}
+		}
+		return netip.Addr{}, &report.Error{Code: report.ExitUsage, Err: &LookupError{Host: host, Reason: reason, Err: err}}
 	}
 	return addrs[0].Unmap(), nil
 }
+
+// LookupError says a host name gave no address, in getaddrinfo(3)'s
+// words (gai_strerror), which the classic tools print and scripts grep
+// for: "Name or service not known", "Temporary failure in name
+// resolution", "Address family for hostname not supported".
+type LookupError struct {
+	Host, Reason string
+	Err          error // the resolver's own
+}
+
+func (e *LookupError) Error() string { return e.Host + ": " + e.Reason }
+func (e *LookupError) Unwrap() error { return e.Err }
 
 // Name is a's host name by reverse lookup (the hosts file, then DNS),
 // without its trailing dot, or a itself when it has none or the lookup

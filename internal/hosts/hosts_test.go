@@ -3,6 +3,7 @@ package hosts
 import (
 	"context"
 	"errors"
+	"net"
 	"net/netip"
 	"testing"
 
@@ -44,6 +45,39 @@ func TestLookup(t *testing.T) {
 		}
 		if err != nil || got.String() != tt.want {
 			t.Errorf("%s/%d: %v %v, want %s", tt.host, tt.family, got, err, tt.want)
+		}
+	}
+}
+
+// A name that gives no address is said in getaddrinfo's words, as the
+// classic tools print them.
+func TestLookupErrorWords(t *testing.T) {
+	resolve := func(_ context.Context, network, host string) ([]netip.Addr, error) {
+		switch host {
+		case "v4only":
+			if network == "ip6" {
+				return nil, &net.AddrError{Err: "no suitable address found", Addr: host}
+			}
+			return []netip.Addr{netip.MustParseAddr("198.18.0.7")}, nil
+		case "down":
+			return nil, &net.DNSError{Err: "connect: network is unreachable", Name: host, IsTemporary: true}
+		}
+		return nil, &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
+	}
+	for _, tt := range []struct {
+		host   string
+		family int
+		want   string
+	}{
+		{"nosuch", 0, "nosuch: Name or service not known"},
+		{"nosuch", 6, "nosuch: Name or service not known"},
+		{"down", 0, "down: Temporary failure in name resolution"},
+		{"v4only", 6, "v4only: Address family for hostname not supported"},
+	} {
+		_, err := Lookup(context.Background(), tt.host, tt.family, resolve)
+		var le *LookupError
+		if !errors.As(err, &le) || err.Error() != tt.want || report.ExitCode(err) != report.ExitUsage {
+			t.Errorf("%s/%d: %v, want %q (exit 2)", tt.host, tt.family, err, tt.want)
 		}
 	}
 }
