@@ -97,3 +97,17 @@ func EnterNetnsForGood(ns string) error {
 
 // ErrNoSuchNamespace is Linux's.
 var ErrNoSuchNamespace = errors.New("no such network namespace")
+
+// LinkState is whether an interface's link is up (Linux only).
+type LinkState int
+
+// The link states.
+const (
+	LinkUnknown LinkState = iota
+	LinkConnected
+	LinkDisconnected
+	LinkNotApplicable
+)
+
+// Link is LinkUnknown off Linux.
+func Link(string, bool) LinkState { return LinkUnknown }

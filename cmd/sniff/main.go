@@ -4,12 +4,14 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -273,18 +275,53 @@ func filterFromFile(text string) string {
 	return strings.TrimSpace(b.String())
 }
 
-// listInterfaces prints -D's list as tcpdump does, with its flags.
+// listInterfaces prints -D's list as tcpdump does: libpcap's order
+// (running, up, connected ones first, then "any", loopbacks last; in
+// index order within each) and flags, the link's state among them.
+// libpcap's pseudo-devices (nflog, nfqueue, D-Bus, Bluetooth) are not
+// listed: sniff cannot capture on them.
 func listInterfaces(w io.Writer) error {
 	ifs, err := net.Interfaces()
 	if err != nil {
 		return err
 	}
-	n := 0
-	for _, ifc := range ifs {
-		n++
-		fmt.Fprintf(w, "%d.%s [%s]\n", n, ifc.Name, strings.Join(ifaceFlags(ifc), ", "))
+	type device struct {
+		name, flags string
+		merit       uint32
 	}
-	fmt.Fprintf(w, "%d.any (Pseudo-device that captures on all interfaces) [Up, Running]\n", n+1)
+	var devs []device
+	for _, ifc := range ifs {
+		loopback := ifc.Flags&net.FlagLoopback != 0
+		flags := ifaceFlags(ifc)
+		link := rawsock.Link(ifc.Name, loopback)
+		switch link {
+		case rawsock.LinkConnected:
+			flags = append(flags, "Connected")
+		case rawsock.LinkDisconnected:
+			flags = append(flags, "Disconnected")
+		case rawsock.LinkUnknown:
+			flags = append(flags, "Connection status unknown")
+		}
+		var merit uint32 // libpcap's get_figure_of_merit: lower first
+		if ifc.Flags&net.FlagRunning == 0 {
+			merit |= 0x80000000
+		}
+		if ifc.Flags&net.FlagUp == 0 {
+			merit |= 0x40000000
+		}
+		if link == rawsock.LinkDisconnected {
+			merit |= 0x20000000
+		}
+		if loopback {
+			merit |= 0x10000000
+		}
+		devs = append(devs, device{ifc.Name, bracket(flags), merit})
+	}
+	devs = append(devs, device{"any (Pseudo-device that captures on all interfaces)", " [Up, Running]", 0x08000000})
+	slices.SortStableFunc(devs, func(a, b device) int { return cmp.Compare(a.merit, b.merit) })
+	for i, d := range devs {
+		fmt.Fprintf(w, "%d.%s%s\n", i+1, d.name, d.flags)
+	}
 	return nil
 }
 
@@ -300,6 +337,18 @@ func ifaceFlags(ifc net.Interface) []string {
 		f = append(f, "Loopback")
 	}
 	return f
+}
+
+// bracket is tcpdump's " [A, B]" after a device, "none" when it has a
+// link state but no flag, nothing when it has neither.
+func bracket(flags []string) string {
+	if len(flags) == 0 {
+		return " [none]"
+	}
+	if strings.HasPrefix(flags[0], "Conn") || flags[0] == "Disconnected" {
+		flags = append([]string{"none"}, flags...)
+	}
+	return " [" + strings.Join(flags, ", ") + "]"
 }
 
 // listLinkTypes prints -L's list for iface.

@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -100,5 +101,45 @@ func waitFor(t *testing.T, errb *syncBuffer, what, prog string) {
 		if time.Now().After(deadline) {
 			t.Fatalf("%s: no %q on stderr within 10 s: %s", prog, what, errb.String())
 		}
+	}
+}
+
+// -D lists the devices as tcpdump does: libpcap's order (running, up,
+// connected first, then any, loopbacks, the rest) and flags, the link's
+// state among them. libpcap's pseudo-devices, which sniff cannot
+// capture on, are left out of tcpdump's list before comparing.
+func TestInterfaceListLikeTcpdump(t *testing.T) {
+	lab := netlab.ForTest(t, netlab.Spec{Routers: 1})
+	// A device that is down, and one up without a carrier (its peer is
+	// down).
+	for _, args := range [][]string{
+		{"ip", "link", "add", "vpeer0", "type", "veth", "peer", "name", "vpeer1"},
+		{"ip", "link", "set", "vpeer0", "up"},
+	} {
+		if err := lab.Run(lab.Client, args[0], args[1:]...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pseudo := regexp.MustCompile(`^\d+\.(bluetooth|nflog|nfqueue|dbus|usbmon)`)
+	number := regexp.MustCompile(`^\d+\.`)
+	list := func(prog string) []string {
+		out, err := lab.Command(t.Context(), lab.Client, prog, "-D").Output()
+		if err != nil {
+			t.Fatalf("%s -D: %v", prog, err)
+		}
+		var devs []string
+		for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+			if !pseudo.MatchString(line) {
+				devs = append(devs, number.ReplaceAllString(line, ""))
+			}
+		}
+		return devs
+	}
+	ref, ours := list("tcpdump"), list(bin)
+	if strings.Join(ours, "\n") != strings.Join(ref, "\n") {
+		t.Errorf("-D:\n%s\ntcpdump's (pseudo-devices left out):\n%s", strings.Join(ours, "\n"), strings.Join(ref, "\n"))
+	}
+	if len(ref) != 5 {
+		t.Errorf("tcpdump lists %d devices, want to-r1, any, lo, vpeer0, vpeer1: %v", len(ref), ref)
 	}
 }
