@@ -39,6 +39,7 @@ type output struct {
 	pcapng  *pcapngWriter
 	file    *os.File
 	dec     *decoder // parses packets for the text and JSON outputs
+	quoted  *decoder // the datagrams ICMP errors quote, with -v
 	// count numbers the packets (-#); first and prev are the stamps the
 	// deltas of -ttt and -ttttt start from.
 	count       int
@@ -312,6 +313,7 @@ func (o *output) packet(c captured) error {
 	buf := o.line[:0]
 	if o.opts.Verbose > 0 {
 		buf = appendVerboseIP(buf, et, nh, s.text)
+		buf = o.appendQuoted(buf, et, nh)
 	} else {
 		buf = append(buf, s.text...)
 	}
@@ -425,6 +427,34 @@ func etherName(et uint16) string {
 		return n
 	}
 	return "Unknown"
+}
+
+// appendQuoted appends, with -v, what tcpdump prints after an ICMPv4
+// error (print-icmp.c): the datagram it quotes, on a line of its own
+// after a tab, as -v prints a packet.
+func (o *output) appendQuoted(dst []byte, et uint16, nh []byte) []byte {
+	if et != 0x800 || len(nh) < 20 || nh[9] != 1 {
+		return dst
+	}
+	ihl := int(nh[0]&0xf) * 4
+	if ihl < 20 || len(nh) < ihl+8+20 || binary.BigEndian.Uint16(nh[6:])&0x1fff != 0 {
+		return dst
+	}
+	switch nh[ihl] { // ICMP_ERRTYPE: unreachable, source quench, redirect, time exceeded, parameter problem
+	case 3, 4, 5, 11, 12:
+	default:
+		return dst
+	}
+	inner := nh[ihl+8:]
+	if n := int(binary.BigEndian.Uint16(inner[2:])); n >= 20 && n < len(inner) {
+		inner = inner[:n]
+	}
+	if o.quoted == nil {
+		o.quoted = newDecoder(filter.RawIP)
+		o.quoted.absolute, o.quoted.verbose, o.quoted.quick = o.opts.AbsoluteSeq, o.opts.Verbose, o.opts.Quick
+	}
+	s := o.quoted.decodeWire(inner, len(inner))
+	return appendVerboseIP(append(dst, "\n\t"...), 0x800, inner, s.text)
 }
 
 // sllPacketType names the packet type of a Linux cooked (v1) frame, as

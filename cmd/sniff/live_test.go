@@ -16,7 +16,8 @@ import (
 // same command line, and print the same lines: on "any" (tcpdump's
 // Linux cooked v2 form: the interface and packet type padded, -e's
 // ifindex and address) and on an interface, with -q, -e, -A and -vv;
-// stopped by SIGINT, with tcpdump's empty last line. Only the times
+// stopped by SIGINT, with tcpdump's empty last line; -v's quoted
+// datagram of an ICMP error. Only the times
 // differ (each socket stamps a packet it did not see stamped): they are
 // masked.
 func TestLiveLinesLikeTcpdump(t *testing.T) {
@@ -33,6 +34,10 @@ func TestLiveLinesLikeTcpdump(t *testing.T) {
 		run("bash", "-c", fmt.Sprintf("exec 3<>/dev/tcp/%s/80; printf 'GET / HTTP/1.0\\r\\n\\r\\n' >&3; timeout 1 cat <&3 >/dev/null", dst))
 		run("bash", "-c", fmt.Sprintf("exec 3<>/dev/tcp/%s/81", dst))
 		run("bash", "-c", fmt.Sprintf("printf 'x\\n' > /dev/udp/%s/53", dst))
+		// ICMP errors, whose quoted datagram -v prints: port unreachable
+		// from the server, time exceeded from the router.
+		run("bash", "-c", fmt.Sprintf("printf 'x\\n' > /dev/udp/%s/9", dst))
+		run("traceroute", "-n", "-m", "1", "-q", "1", "-w", "1", dst)
 	}
 	for _, args := range [][]string{
 		{"-n", "-i", "any"},
