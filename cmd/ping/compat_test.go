@@ -1,16 +1,12 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
-	"io"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -185,43 +181,14 @@ func TestStatusLikeIputils(t *testing.T) {
 // it: iputils' data is its send time (a struct timeval) and then the
 // counting bytes from 0x10; fping's is zeros. Only the time may differ.
 func TestPayloadOnTheWireLikeTheOriginals(t *testing.T) {
-	dir := t.TempDir()
-	os.Chmod(dir, 0o755)
-	fpingBin := filepath.Join(dir, "fping")
-	if err := os.Symlink(pingBin, fpingBin); err != nil {
-		t.Fatal(err)
-	}
+	fpingBin := fpingLink(t)
 	lab := netlab.ForTest(t, netlab.Spec{Routers: 1})
 	dst := lab.Server.Addr4.String()
 	// data is the ICMP data of the first echo request cmd sends, as
 	// tcpdump prints it in hex.
 	data := func(cmd ...string) []byte {
 		t.Helper()
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		dump := lab.Command(ctx, lab.Client, "tcpdump", "-c", "1", "-x", "-n", "-i", "to-r1", "icmp[icmptype] = icmp-echo")
-		var out bytes.Buffer
-		dump.Stdout = &out
-		stderr, _ := dump.StderrPipe()
-		if err := dump.Start(); err != nil {
-			t.Fatal(err)
-		}
-		listening := make(chan struct{})
-		go func() {
-			sc := bufio.NewScanner(stderr)
-			for sc.Scan() {
-				if strings.Contains(sc.Text(), "listening on") {
-					close(listening)
-					break
-				}
-			}
-			io.Copy(io.Discard, stderr)
-		}()
-		select {
-		case <-listening:
-		case <-time.After(10 * time.Second):
-			t.Fatal("tcpdump did not start listening within 10s")
-		}
+		dump, out := startTcpdump(t, lab, "-c", "1", "-x", "-n", "-i", "to-r1", "icmp[icmptype] = icmp-echo")
 		labtest.Run(t, lab, lab.Client, 30*time.Second, cmd...)
 		dump.Wait()
 		var pkt []byte

@@ -41,16 +41,24 @@ func normalizeFping(out string, sorted bool) string {
 	return strings.Join(lines, "\n")
 }
 
+// fpingLink is a link named fping to the ping under test, in a
+// directory every user can read (the lab runs it as root).
+func fpingLink(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	os.Chmod(dir, 0o755)
+	link := filepath.Join(dir, "fping")
+	if err := os.Symlink(pingBin, link); err != nil {
+		t.Fatal(err)
+	}
+	return link
+}
+
 // The ping binary run as fping: fping's runbook command lines, typed
 // verbatim, give fping's exit code and lines (times masked), on stdout
 // and on stderr.
 func TestRunbookFormsLikeFping(t *testing.T) {
-	dir := t.TempDir()
-	os.Chmod(dir, 0o755)
-	fpingBin := filepath.Join(dir, "fping")
-	if err := os.Symlink(pingBin, fpingBin); err != nil {
-		t.Fatal(err)
-	}
+	fpingBin := fpingLink(t)
 	lab := netlab.ForTest(t, netlab.Spec{Routers: 1})
 	dst := lab.Server.Addr4.String()
 	silent := "198.18.200.1" // the last router answers time exceeded for it
@@ -100,12 +108,7 @@ func TestRunbookFormsLikeFping(t *testing.T) {
 // they are masked; the loss of each target is not, and the final
 // summaries are compared whole.
 func TestIntervalSummariesLikeFping(t *testing.T) {
-	dir := t.TempDir()
-	os.Chmod(dir, 0o755)
-	fpingBin := filepath.Join(dir, "fping")
-	if err := os.Symlink(pingBin, fpingBin); err != nil {
-		t.Fatal(err)
-	}
+	fpingBin := fpingLink(t)
 	lab := netlab.ForTest(t, netlab.Spec{Routers: 1})
 	dst := lab.Server.Addr4.String()
 	silent := "198.18.200.1"

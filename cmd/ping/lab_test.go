@@ -397,18 +397,16 @@ func TestRTTAgainstIputils(t *testing.T) {
 
 var echoLineRE = regexp.MustCompile(`^(\d+\.\d+) IP6? \S+ > \S+ ICMP6?,? echo (request|reply),? id \d+, seq (\d+)`)
 
-// TestRTTAgainstTheWire compares our RTTs with the ground truth: the
-// times tcpdump sees our requests leave and the replies arrive on the
-// client's interface. The path delays each packet by its own random time
-// (1 to 6 ms each way), so every probe's RTT differs: each must agree
-// with its own wire time within 50 µs, and on average within 20 µs.
-func TestRTTAgainstTheWire(t *testing.T) {
-	lab := labOrSkip(t, netlab.Spec{Routers: 1, Delay: [2]time.Duration{time.Millisecond, 6 * time.Millisecond}})
+// startTcpdump starts tcpdump with args in the lab's client namespace
+// and returns once it says it is listening (within 10 s), with what it
+// will print; it is killed when the test ends, if still running.
+func startTcpdump(t *testing.T, lab *netlab.Lab, args ...string) (*exec.Cmd, *bytes.Buffer) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	dump := lab.Command(ctx, lab.Client, "tcpdump", "-l", "-n", "-tt", "-i", "to-r1", "icmp")
-	var out bytes.Buffer
-	dump.Stdout = &out
+	t.Cleanup(cancel)
+	dump := lab.Command(ctx, lab.Client, "tcpdump", args...)
+	out := &bytes.Buffer{}
+	dump.Stdout = out
 	stderr, _ := dump.StderrPipe()
 	if err := dump.Start(); err != nil {
 		t.Fatal(err)
@@ -429,6 +427,17 @@ func TestRTTAgainstTheWire(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("tcpdump did not start listening within 10s")
 	}
+	return dump, out
+}
+
+// TestRTTAgainstTheWire compares our RTTs with the ground truth: the
+// times tcpdump sees our requests leave and the replies arrive on the
+// client's interface. The path delays each packet by its own random time
+// (1 to 6 ms each way), so every probe's RTT differs: each must agree
+// with its own wire time within 50 µs, and on average within 20 µs.
+func TestRTTAgainstTheWire(t *testing.T) {
+	lab := labOrSkip(t, netlab.Spec{Routers: 1, Delay: [2]time.Duration{time.Millisecond, 6 * time.Millisecond}})
+	dump, out := startTcpdump(t, lab, "-l", "-n", "-tt", "-i", "to-r1", "icmp")
 	const n = 50
 	r := runPing(t, lab, lab.Server.Addr4.String(), "-c", strconv.Itoa(n), "-i", "0.02", "--json")
 	time.Sleep(200 * time.Millisecond) // let tcpdump print the last reply
